@@ -1,0 +1,375 @@
+#include "storage/journal.h"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+
+namespace actionjournal {
+namespace {
+
+// ---------------------------------------------------------------------------
+// The rules. Each runs inside one transaction with the record locked.
+
+absl::Status Fenced(uint64_t attempt, uint64_t stored) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("fenced: attempt ", attempt, " is below the record's attempt ",
+                   stored, "; a newer writer owns this record"));
+}
+
+// Locks the record, creating it when absent; applies fencing. Sets *created.
+absl::StatusOr<RecordRow> LockOrCreate(Transaction& txn, const RecordId& id,
+                                       uint64_t attempt,
+                                       const std::string& fingerprint,
+                                       bool* created) {
+  *created = false;
+  ASSIGN_OR_RETURN(std::optional<RecordRow> row, txn.LockRecord(id));
+  if (!row.has_value()) {
+    RecordRow fresh;
+    fresh.attempt = attempt;
+    fresh.input_fingerprint = fingerprint;
+    ASSIGN_OR_RETURN(bool inserted, txn.InsertRecord(id, fresh));
+    if (inserted) {
+      *created = true;
+      return fresh;
+    }
+    // Another transaction inserted it between our read and insert.
+    return absl::AbortedError("record created concurrently; retry");
+  }
+  if (attempt != 0 && attempt < row->attempt) {
+    return Fenced(attempt, row->attempt);
+  }
+  if (attempt > row->attempt) {
+    row->attempt = attempt;
+    RETURN_IF_ERROR(txn.UpdateRecord(id, *row));
+  }
+  return *row;
+}
+
+absl::StatusOr<BeginResult> ApplyBegin(Transaction& txn,
+                                       const BeginRequest& req) {
+  bool created = false;
+  ASSIGN_OR_RETURN(RecordRow row, LockOrCreate(txn, req.record, req.attempt,
+                                               req.input_fingerprint, &created));
+  BeginResult result;
+  result.attempt = row.attempt;
+  if (created) {
+    result.status = RecordStatus::kNew;
+    return result;
+  }
+  if (!req.input_fingerprint.empty()) {
+    if (row.input_fingerprint.empty()) {
+      row.input_fingerprint = req.input_fingerprint;
+      RETURN_IF_ERROR(txn.UpdateRecord(req.record, row));
+    } else if (row.input_fingerprint != req.input_fingerprint) {
+      result.input_mismatch = true;
+      if (req.reset_on_mismatch) {
+        RETURN_IF_ERROR(txn.DeleteEntries(req.record).status());
+        row.input_fingerprint = req.input_fingerprint;
+        row.completed = false;
+        row.completed_at = absl::InfinitePast();
+        RETURN_IF_ERROR(txn.UpdateRecord(req.record, row));
+        result.reset = true;
+      }
+    }
+  }
+  result.status = row.completed ? RecordStatus::kCompleted : RecordStatus::kOpen;
+  ASSIGN_OR_RETURN(result.actions, txn.ReadActions(req.record, nullptr));
+  return result;
+}
+
+const Step* FindStep(const ActionEntries& action, uint32_t index) {
+  // Steps are contiguous from 0, so the index is the position.
+  return index < action.steps.size() ? &action.steps[index] : nullptr;
+}
+
+absl::StatusOr<AppendResult> ApplyAppend(Transaction& txn,
+                                         const AppendRequest& req) {
+  bool created = false;
+  ASSIGN_OR_RETURN(RecordRow row,
+                   LockOrCreate(txn, req.record, req.attempt, "", &created));
+  ActionEntries action;
+  if (!created) {
+    ASSIGN_OR_RETURN(std::vector<ActionEntries> found,
+                     txn.ReadActions(req.record, &req.action_key));
+    if (!found.empty()) action = std::move(found.front());
+  }
+
+  AppendResult result;
+  if (const auto* completion = std::get_if<Completion>(&req.entry)) {
+    if (action.completion.has_value()) {
+      result.outcome = *action.completion == *completion
+                           ? AppendOutcome::kDuplicate
+                           : AppendOutcome::kConflict;
+      result.stored = *action.completion;
+      return result;
+    }
+    if (row.completed) {
+      return absl::FailedPreconditionError(
+          "record is completed; no further appends");
+    }
+    ASSIGN_OR_RETURN(bool inserted, txn.InsertCompletion(
+                                        req.record, req.action_key,
+                                        *completion, req.cost));
+    if (!inserted) return absl::AbortedError("completion raced; retry");
+    result.outcome = AppendOutcome::kAppended;
+    result.stored = *completion;
+    result.stored_cost = req.cost;
+    return result;
+  }
+
+  const Step& step = std::get<Step>(req.entry);
+  const Step* stored = FindStep(action, step.index);
+  const bool same_call = stored != nullptr &&
+                         stored->function_id == step.function_id &&
+                         stored->args_digest == step.args_digest;
+  // An identical retry, or a PENDING intent for a call already journaled,
+  // changes nothing and hands back what is stored.
+  if (stored != nullptr &&
+      (*stored == step || (same_call && step.status == StepStatus::kPending))) {
+    result.outcome = AppendOutcome::kDuplicate;
+    result.stored = *stored;
+    return result;
+  }
+  if (row.completed) {
+    return absl::FailedPreconditionError(
+        "record is completed; no further appends");
+  }
+  if (action.completion.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("action '", req.action_key,
+                     "' is completed; its steps can no longer change"));
+  }
+  if (stored != nullptr) {
+    if (req.conflict_policy == ConflictPolicy::kReplaceFromHere) {
+      RETURN_IF_ERROR(
+          txn.DeleteStepsFrom(req.record, req.action_key, step.index).status());
+      stored = nullptr;  // fall through to the insert
+    } else if (same_call && stored->status == StepStatus::kPending) {
+      ASSIGN_OR_RETURN(bool upgraded, txn.UpgradeStep(req.record,
+                                                      req.action_key, step,
+                                                      req.cost));
+      if (!upgraded) return absl::AbortedError("step upgrade raced; retry");
+      result.outcome = AppendOutcome::kUpgraded;
+      result.stored = step;
+      result.stored_cost = req.cost;
+      return result;
+    } else {
+      result.outcome = AppendOutcome::kConflict;
+      result.stored = *stored;
+      return result;
+    }
+  }
+  if (step.index > action.steps.size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "step.index: gap; action '", req.action_key, "' has ",
+        action.steps.size(), " steps, so the next index is ",
+        action.steps.size(), ", not ", step.index));
+  }
+  ASSIGN_OR_RETURN(bool inserted, txn.InsertStep(req.record, req.action_key,
+                                                 step, req.cost));
+  if (!inserted) return absl::AbortedError("step raced; retry");
+  result.outcome = AppendOutcome::kAppended;
+  result.stored = step;
+  result.stored_cost = req.cost;
+  return result;
+}
+
+absl::StatusOr<CompleteResult> ApplyComplete(Transaction& txn,
+                                             const CompleteRequest& req,
+                                             absl::Time now) {
+  bool created = false;
+  ASSIGN_OR_RETURN(RecordRow row,
+                   LockOrCreate(txn, req.record, req.attempt, "", &created));
+  CompleteResult result;
+  if (row.completed) {
+    result.completed_at = row.completed_at;
+    return result;
+  }
+  row.completed = true;
+  row.completed_at = now;
+  RETURN_IF_ERROR(txn.UpdateRecord(req.record, row));
+  result.newly_completed = true;
+  result.completed_at = now;
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Group commit. Thread-safe.
+
+class Journal final : public JournalStore {
+ public:
+  Journal(std::unique_ptr<Backend> backend, JournalOptions options,
+          JournalObserver* observer)
+      : backend_(std::move(backend)),
+        options_(std::move(options)),
+        observer_(observer),
+        max_in_flight_(std::max(1, backend_->MaxConcurrentWriters())) {}
+
+  absl::StatusOr<BeginResult> BeginRecord(const BeginRequest& req) override {
+    BeginResult out;
+    RETURN_IF_ERROR(Write(req.record, [&](Transaction& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(out, ApplyBegin(txn, req));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<AppendResult> AppendAction(const AppendRequest& req) override {
+    AppendResult out;
+    RETURN_IF_ERROR(Write(req.record, [&](Transaction& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(out, ApplyAppend(txn, req));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<CompleteResult> CompleteRecord(
+      const CompleteRequest& req) override {
+    CompleteResult out;
+    const absl::Time now = options_.clock();
+    RETURN_IF_ERROR(Write(req.record, [&](Transaction& txn) -> absl::Status {
+      ASSIGN_OR_RETURN(out, ApplyComplete(txn, req, now));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<LookupResult> LookupAction(
+      const RecordId& record, const std::string& action_key) override {
+    LookupResult out;
+    RETURN_IF_ERROR(WithRetries([&] {
+      return backend_->Run(/*read_only=*/true, [&](Transaction& txn) {
+        out = LookupResult();
+        ASSIGN_OR_RETURN(std::optional<RecordRow> row, txn.LockRecord(record));
+        if (!row.has_value()) return absl::OkStatus();
+        out.record_status =
+            row->completed ? RecordStatus::kCompleted : RecordStatus::kOpen;
+        ASSIGN_OR_RETURN(std::vector<ActionEntries> found,
+                         txn.ReadActions(record, &action_key));
+        if (!found.empty()) out.action = std::move(found.front());
+        return absl::OkStatus();
+      });
+    }));
+    return out;
+  }
+
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& req) override {
+    PruneResult out;
+    RETURN_IF_ERROR(WithRetries([&] {
+      return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
+        ASSIGN_OR_RETURN(out, txn.Prune(req));
+        return absl::OkStatus();
+      });
+    }));
+    return out;
+  }
+
+  absl::Status Ping() override { return backend_->Ping(); }
+
+ private:
+  using Op = absl::FunctionRef<absl::Status(Transaction&)>;
+
+  struct Writer {
+    Writer(const RecordId& r, Op o) : record(r), op(o) {}
+    const RecordId& record;
+    Op op;
+    absl::Status status;
+    bool done = false;
+  };
+
+  template <typename F>
+  absl::Status WithRetries(F&& f) {
+    absl::Status s;
+    for (int i = 0; i <= options_.max_retries; ++i) {
+      s = f();
+      if (!absl::IsAborted(s)) break;
+    }
+    return s;
+  }
+
+  // Queues `op` and returns once a transaction that ran it has committed (or
+  // failed). Any waiting writer may lead a batch for the queue's front.
+  absl::Status Write(const RecordId& record, Op op) {
+    Writer self(record, op);
+    absl::MutexLock lock(&mu_);
+    queue_.push_back(&self);
+    while (!self.done) {
+      auto can_lead = [this, &self]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return self.done || (in_flight_ < max_in_flight_ && !queue_.empty());
+      };
+      mu_.Await(absl::Condition(&can_lead));
+      if (self.done) break;
+      std::vector<Writer*> batch;
+      while (!queue_.empty() &&
+             static_cast<int>(batch.size()) < options_.max_batch_size) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+      ++in_flight_;
+      mu_.Unlock();
+      RunBatch(batch);
+      mu_.Lock();
+      --in_flight_;
+      for (Writer* w : batch) w->done = true;
+    }
+    return self.status;
+  }
+
+  // Runs every writer's op in one transaction, each behind a savepoint so
+  // that one op's failure leaves its neighbours' writes standing.
+  void RunBatch(std::vector<Writer*>& batch) {
+    // Lock records in one global order so concurrent batches cannot deadlock.
+    std::stable_sort(batch.begin(), batch.end(), [](Writer* a, Writer* b) {
+      return a->record < b->record;
+    });
+    const absl::Time start = absl::Now();
+    absl::Status status = WithRetries([&] {
+      return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
+        for (Writer* w : batch) {
+          absl::Status s;
+          for (int i = 0; i <= options_.max_retries; ++i) {
+            RETURN_IF_ERROR(txn.Savepoint());
+            s = w->op(txn);
+            if (s.ok()) break;
+            RETURN_IF_ERROR(txn.RollbackToSavepoint());
+            if (!absl::IsAborted(s)) break;
+          }
+          w->status = s;
+        }
+        return absl::OkStatus();
+      });
+    });
+    if (observer_ != nullptr) {
+      observer_->OnBatch(static_cast<int>(batch.size()), absl::Now() - start,
+                         status);
+    }
+    if (!status.ok()) {
+      for (Writer* w : batch) w->status = status;
+    }
+  }
+
+  const std::unique_ptr<Backend> backend_;
+  const JournalOptions options_;
+  JournalObserver* const observer_;
+  const int max_in_flight_;
+
+  absl::Mutex mu_;
+  std::deque<Writer*> queue_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<JournalStore> NewJournal(std::unique_ptr<Backend> backend,
+                                         JournalOptions options,
+                                         JournalObserver* observer) {
+  return std::make_unique<Journal>(std::move(backend), std::move(options),
+                                   observer);
+}
+
+}  // namespace actionjournal

@@ -1,0 +1,43 @@
+// The journal's rules (DESIGN.md section 3), implemented once over any
+// Backend, with group commit: concurrent writes share one transaction.
+#ifndef ACTIONJOURNAL_STORAGE_JOURNAL_H_
+#define ACTIONJOURNAL_STORAGE_JOURNAL_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "storage/backend.h"
+#include "storage/journal_store.h"
+
+namespace actionjournal {
+
+struct JournalOptions {
+  // Most writes one transaction carries.
+  int max_batch_size = 256;
+  // How often a transaction that lost a race (ABORTED) is redone.
+  int max_retries = 3;
+  // The clock for completion times; tests inject their own.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// Observes group commit; thread-safe implementations only.
+class JournalObserver {
+ public:
+  virtual ~JournalObserver() = default;
+  // One write transaction ended: how many writes it carried, how long it took
+  // and its status.
+  virtual void OnBatch(int size, absl::Duration duration,
+                       const absl::Status& status) = 0;
+};
+
+// Returns a JournalStore applying the rules over `backend`. `observer` may be
+// null; otherwise it must outlive the store.
+std::unique_ptr<JournalStore> NewJournal(std::unique_ptr<Backend> backend,
+                                         JournalOptions options = {},
+                                         JournalObserver* observer = nullptr);
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_STORAGE_JOURNAL_H_

@@ -1,0 +1,196 @@
+// The journal's storage interface and its value types. No database and no
+// gRPC here: backends live in their own files, the server converts protos.
+#ifndef ACTIONJOURNAL_STORAGE_JOURNAL_STORE_H_
+#define ACTIONJOURNAL_STORAGE_JOURNAL_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace actionjournal {
+
+// (job_id, record_key, seq_num): one input event for one key.
+struct RecordId {
+  std::string job_id;
+  std::string record_key;  // bytes
+  int64_t seq_num = 0;
+
+  friend bool operator==(const RecordId& a, const RecordId& b) {
+    return a.job_id == b.job_id && a.record_key == b.record_key &&
+           a.seq_num == b.seq_num;
+  }
+  friend bool operator<(const RecordId& a, const RecordId& b) {
+    return std::tie(a.job_id, a.record_key, a.seq_num) <
+           std::tie(b.job_id, b.record_key, b.seq_num);
+  }
+};
+
+enum class StepStatus { kPending = 1, kSucceeded = 2, kFailed = 3 };
+
+// One durable call inside an action.
+struct Step {
+  uint32_t index = 0;
+  std::string function_id;
+  std::string args_digest;  // bytes
+  StepStatus status = StepStatus::kPending;
+  std::string result;  // bytes; SUCCEEDED only
+  std::string error;   // bytes; FAILED only
+
+  friend bool operator==(const Step& a, const Step& b) {
+    return a.index == b.index && a.function_id == b.function_id &&
+           a.args_digest == b.args_digest && a.status == b.status &&
+           a.result == b.result && a.error == b.error;
+  }
+};
+
+// The final state of an action; opaque bytes.
+struct Completion {
+  std::string state;
+  friend bool operator==(const Completion& a, const Completion& b) {
+    return a.state == b.state;
+  }
+};
+
+// What an entry cost when it ran.
+struct Cost {
+  uint64_t input_tokens = 0;
+  uint64_t output_tokens = 0;
+  uint64_t micro_usd = 0;  // millionths of a US dollar
+
+  Cost& operator+=(const Cost& o) {
+    input_tokens += o.input_tokens;
+    output_tokens += o.output_tokens;
+    micro_usd += o.micro_usd;
+    return *this;
+  }
+  friend bool operator==(const Cost& a, const Cost& b) {
+    return a.input_tokens == b.input_tokens &&
+           a.output_tokens == b.output_tokens && a.micro_usd == b.micro_usd;
+  }
+};
+
+// Everything journaled for one action.
+struct ActionEntries {
+  std::string action_key;
+  std::vector<Step> steps;  // by index, contiguous from 0
+  std::optional<Completion> completion;
+  Cost cost;  // sum over the steps and the completion
+};
+
+enum class RecordStatus { kNew = 1, kOpen = 2, kCompleted = 3 };
+
+struct BeginRequest {
+  RecordId record;
+  uint64_t attempt = 0;           // 0 = not fenced
+  std::string input_fingerprint;  // empty = not checked
+  bool reset_on_mismatch = false;
+};
+
+struct BeginResult {
+  RecordStatus status = RecordStatus::kNew;
+  uint64_t attempt = 0;
+  bool input_mismatch = false;
+  bool reset = false;
+  std::vector<ActionEntries> actions;  // by action_key
+};
+
+enum class ConflictPolicy { kKeepStored = 1, kReplaceFromHere = 2 };
+
+using Entry = std::variant<Step, Completion>;
+
+struct AppendRequest {
+  RecordId record;
+  std::string action_key;
+  uint64_t attempt = 0;
+  Entry entry;
+  Cost cost;
+  ConflictPolicy conflict_policy = ConflictPolicy::kKeepStored;
+};
+
+enum class AppendOutcome { kAppended = 1, kDuplicate, kUpgraded, kConflict };
+
+struct AppendResult {
+  AppendOutcome outcome = AppendOutcome::kAppended;
+  Entry stored;      // the entry stored under the identity after the call
+  Cost stored_cost;  // the cost stored with it (what a replay saves)
+};
+
+struct LookupResult {
+  std::optional<RecordStatus> record_status;  // nullopt: no such record
+  std::optional<ActionEntries> action;        // nullopt: not found
+};
+
+struct CompleteRequest {
+  RecordId record;
+  uint64_t attempt = 0;
+};
+
+struct CompleteResult {
+  bool newly_completed = false;
+  absl::Time completed_at;
+};
+
+struct PruneRequest {
+  std::string job_id;
+  // (record_key, up_to_seq_num): records of that key with seq_num <= bound.
+  std::vector<std::pair<std::string, int64_t>> keys;
+  // Completed records completed strictly before this time.
+  std::optional<absl::Time> completed_before;
+  bool whole_job = false;
+};
+
+struct PruneResult {
+  uint64_t records_deleted = 0;
+  uint64_t entries_deleted = 0;  // steps + completions
+};
+
+// The journal. Implementations are thread-safe. Every write is atomic and
+// durable when it returns OK; a failed call changed nothing.
+//
+// Errors shared by every method: UNAVAILABLE when the store cannot be reached
+// (retry is safe), ABORTED when a transaction lost a race and may be redone,
+// INTERNAL for a store fault. Requests are assumed valid (the server checks
+// limits and shapes before calling).
+class JournalStore {
+ public:
+  virtual ~JournalStore() = default;
+
+  // Creates the record if absent, applies fencing and the fingerprint check,
+  // and returns every action journaled for it. FAILED_PRECONDITION
+  // ("fenced") when request.attempt is below the stored attempt.
+  virtual absl::StatusOr<BeginResult> BeginRecord(
+      const BeginRequest& request) = 0;
+
+  // Journals one entry under the rules of DESIGN.md section 3 and returns
+  // the outcome with the stored entry. FAILED_PRECONDITION when fenced, when
+  // the record or action is completed, or when the step index leaves a gap.
+  virtual absl::StatusOr<AppendResult> AppendAction(
+      const AppendRequest& request) = 0;
+
+  // Reads one action. A miss is an OK result with `action` unset.
+  virtual absl::StatusOr<LookupResult> LookupAction(
+      const RecordId& record, const std::string& action_key) = 0;
+
+  // Marks the record completed (creating it if absent); idempotent.
+  // FAILED_PRECONDITION when fenced.
+  virtual absl::StatusOr<CompleteResult> CompleteRecord(
+      const CompleteRequest& request) = 0;
+
+  // Deletes the records the request selects, with all their entries.
+  virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
+
+  // OK when the store answers a trivial query.
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_STORAGE_JOURNAL_STORE_H_

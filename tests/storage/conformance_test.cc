@@ -1,0 +1,444 @@
+// One suite of the journal's rules, run unchanged against every backend.
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/journal_store.h"
+#include "storage/memory_store.h"
+#include "storage/sqlite_store.h"
+#include "tests/storage/store_factories.h"
+#include "tests/testing/status_matchers.h"
+
+namespace actionjournal {
+namespace {
+
+using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+Step MakeStep(uint32_t index, StepStatus status, std::string fn = "llm.chat",
+              std::string digest = "d1", std::string payload = "") {
+  Step s;
+  s.index = index;
+  s.function_id = std::move(fn);
+  s.args_digest = std::move(digest);
+  s.status = status;
+  if (status == StepStatus::kSucceeded) s.result = std::move(payload);
+  if (status == StepStatus::kFailed) s.error = std::move(payload);
+  return s;
+}
+
+class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    now_ = absl::FromUnixSeconds(1'700'000'000);
+    JournalOptions options;
+    options.clock = [this] {
+      absl::MutexLock l(&clock_mu_);
+      return now_;
+    };
+    auto store = GetParam().make(options);
+    ASSERT_THAT(store, IsOk());
+    store_ = std::move(store).value();
+    // Each test gets its own job so a shared database needs no cleanup.
+    job_ = std::string(::testing::UnitTest::GetInstance()
+                           ->current_test_info()
+                           ->name());
+    for (char& c : job_) {
+      if (c == '/') c = '.';
+    }
+    ASSERT_THAT(store_->Prune({job_, {}, std::nullopt, true}), IsOk());
+  }
+
+  void Advance(absl::Duration d) {
+    absl::MutexLock l(&clock_mu_);
+    now_ += d;
+  }
+
+  RecordId Rec(std::string key = "user-1", int64_t seq = 0) {
+    return RecordId{job_, std::move(key), seq};
+  }
+
+  absl::StatusOr<AppendResult> Append(const RecordId& r, std::string action,
+                                      Entry entry, uint64_t attempt = 0,
+                                      ConflictPolicy policy =
+                                          ConflictPolicy::kKeepStored,
+                                      Cost cost = {}) {
+    AppendRequest req;
+    req.record = r;
+    req.action_key = std::move(action);
+    req.attempt = attempt;
+    req.entry = std::move(entry);
+    req.cost = cost;
+    req.conflict_policy = policy;
+    return store_->AppendAction(req);
+  }
+
+  absl::StatusOr<BeginResult> Begin(const RecordId& r, uint64_t attempt = 0,
+                                    std::string fp = "", bool reset = false) {
+    return store_->BeginRecord({r, attempt, std::move(fp), reset});
+  }
+
+  std::vector<Step> StepsOf(const RecordId& r, const std::string& action) {
+    auto found = store_->LookupAction(r, action);
+    EXPECT_THAT(found, IsOk());
+    if (!found.ok() || !found->action.has_value()) return {};
+    return found->action->steps;
+  }
+
+  absl::Mutex clock_mu_;
+  absl::Time now_ ABSL_GUARDED_BY(clock_mu_);
+  std::unique_ptr<JournalStore> store_;
+  std::string job_;
+};
+
+TEST_P(ConformanceTest, BeginCreatesThenReopens) {
+  auto first = Begin(Rec(), 3, "fp");
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->status, RecordStatus::kNew);
+  EXPECT_EQ(first->attempt, 3u);
+  EXPECT_THAT(first->actions, SizeIs(0));
+
+  auto again = Begin(Rec(), 3, "fp");
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->status, RecordStatus::kOpen);
+  EXPECT_FALSE(again->input_mismatch);
+}
+
+TEST_P(ConformanceTest, BeginReturnsEveryJournaledAction) {
+  const RecordId r = Rec();
+  ASSERT_THAT(Begin(r), IsOk());
+  ASSERT_THAT(Append(r, "b", MakeStep(0, StepStatus::kSucceeded, "f", "x", "R0"),
+                     0, ConflictPolicy::kKeepStored, Cost{10, 20, 30}),
+              IsOk());
+  ASSERT_THAT(Append(r, "b", MakeStep(1, StepStatus::kPending)), IsOk());
+  ASSERT_THAT(Append(r, "a", Completion{"state-a"}, 0,
+                     ConflictPolicy::kKeepStored, Cost{1, 2, 3}),
+              IsOk());
+
+  auto begun = Begin(r);
+  ASSERT_THAT(begun, IsOk());
+  ASSERT_THAT(begun->actions, SizeIs(2));
+  EXPECT_EQ(begun->actions[0].action_key, "a");
+  ASSERT_TRUE(begun->actions[0].completion.has_value());
+  EXPECT_EQ(begun->actions[0].completion->state, "state-a");
+  EXPECT_EQ(begun->actions[0].cost, (Cost{1, 2, 3}));
+  EXPECT_EQ(begun->actions[1].action_key, "b");
+  EXPECT_FALSE(begun->actions[1].completion.has_value());
+  EXPECT_THAT(begun->actions[1].steps,
+              ElementsAre(MakeStep(0, StepStatus::kSucceeded, "f", "x", "R0"),
+                          MakeStep(1, StepStatus::kPending)));
+  EXPECT_EQ(begun->actions[1].cost, (Cost{10, 20, 30}));
+}
+
+TEST_P(ConformanceTest, AppendCreatesUnknownRecord) {
+  auto r = Append(Rec(), "act", MakeStep(0, StepStatus::kPending));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->outcome, AppendOutcome::kAppended);
+  auto begun = Begin(Rec());
+  ASSERT_THAT(begun, IsOk());
+  EXPECT_EQ(begun->status, RecordStatus::kOpen);
+  EXPECT_THAT(begun->actions, SizeIs(1));
+}
+
+TEST_P(ConformanceTest, IdenticalRetryIsDuplicateWithStoredEntry) {
+  const Step s = MakeStep(0, StepStatus::kSucceeded, "f", "x", "answer");
+  ASSERT_EQ(Append(Rec(), "act", s)->outcome, AppendOutcome::kAppended);
+  auto again = Append(Rec(), "act", s);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(std::get<Step>(again->stored), s);
+  EXPECT_THAT(StepsOf(Rec(), "act"), ElementsAre(s));
+}
+
+TEST_P(ConformanceTest, TerminalStepFirstWriterWins) {
+  const Step first = MakeStep(0, StepStatus::kSucceeded, "f", "x", "first");
+  ASSERT_EQ(Append(Rec(), "act", first)->outcome, AppendOutcome::kAppended);
+  auto second =
+      Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "f", "x", "other"));
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Step>(second->stored), first);
+  // A terminal step is never upgraded either.
+  auto failed = Append(Rec(), "act", MakeStep(0, StepStatus::kFailed, "f", "x", "e"));
+  EXPECT_EQ(failed->outcome, AppendOutcome::kConflict);
+  EXPECT_THAT(StepsOf(Rec(), "act"), ElementsAre(first));
+}
+
+TEST_P(ConformanceTest, ConflictOnDifferentFunctionOrDigest) {
+  const Step pending = MakeStep(0, StepStatus::kPending, "f", "x");
+  ASSERT_EQ(Append(Rec(), "act", pending)->outcome, AppendOutcome::kAppended);
+  auto other_fn =
+      Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "g", "x", "r"));
+  EXPECT_EQ(other_fn->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Step>(other_fn->stored), pending);
+  auto other_digest =
+      Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "f", "y", "r"));
+  EXPECT_EQ(other_digest->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Step>(other_digest->stored), pending);
+  EXPECT_THAT(StepsOf(Rec(), "act"), ElementsAre(pending));
+}
+
+TEST_P(ConformanceTest, PendingUpgradedOnce) {
+  ASSERT_EQ(Append(Rec(), "act", MakeStep(0, StepStatus::kPending))->outcome,
+            AppendOutcome::kAppended);
+  const Step done = MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "R");
+  auto up = Append(Rec(), "act", done, 0, ConflictPolicy::kKeepStored,
+                   Cost{5, 6, 7});
+  ASSERT_THAT(up, IsOk());
+  EXPECT_EQ(up->outcome, AppendOutcome::kUpgraded);
+  EXPECT_EQ(std::get<Step>(up->stored), done);
+  // The retry of the upgrade is a duplicate; a different upgrade conflicts.
+  EXPECT_EQ(Append(Rec(), "act", done)->outcome, AppendOutcome::kDuplicate);
+  auto other =
+      Append(Rec(), "act", MakeStep(0, StepStatus::kFailed, "llm.chat", "d1", "E"));
+  EXPECT_EQ(other->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Step>(other->stored), done);
+  // A replayed intent for the journaled call hands back the result.
+  auto intent = Append(Rec(), "act", MakeStep(0, StepStatus::kPending));
+  EXPECT_EQ(intent->outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(std::get<Step>(intent->stored), done);
+  auto found = store_->LookupAction(Rec(), "act");
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(found->action->cost, (Cost{5, 6, 7}));
+}
+
+TEST_P(ConformanceTest, StepGapRefused) {
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "step.index"));
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending)), IsOk());
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(2, StepStatus::kPending)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "gap"));
+  EXPECT_THAT(StepsOf(Rec(), "act"), SizeIs(1));
+}
+
+TEST_P(ConformanceTest, ReplaceFromHereDropsLaterSteps) {
+  for (uint32_t i = 0; i < 3; ++i) {
+    ASSERT_THAT(Append(Rec(), "act",
+                       MakeStep(i, StepStatus::kSucceeded, "f", "x", "r")),
+                IsOk());
+  }
+  const Step replacement = MakeStep(1, StepStatus::kSucceeded, "g", "y", "new");
+  auto r = Append(Rec(), "act", replacement, 0,
+                  ConflictPolicy::kReplaceFromHere);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->outcome, AppendOutcome::kAppended);
+  EXPECT_THAT(StepsOf(Rec(), "act"),
+              ElementsAre(MakeStep(0, StepStatus::kSucceeded, "f", "x", "r"),
+                          replacement));
+}
+
+TEST_P(ConformanceTest, CompletedActionRefusesChanges) {
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "f", "x", "r")),
+              IsOk());
+  ASSERT_EQ(Append(Rec(), "act", Completion{"S"})->outcome,
+            AppendOutcome::kAppended);
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "completed"));
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "g", "y", "z"),
+                     0, ConflictPolicy::kReplaceFromHere),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "completed"));
+  auto dup = Append(Rec(), "act", Completion{"S"});
+  EXPECT_EQ(dup->outcome, AppendOutcome::kDuplicate);
+  auto other = Append(Rec(), "act", Completion{"T"});
+  EXPECT_EQ(other->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Completion>(other->stored).state, "S");
+  EXPECT_THAT(StepsOf(Rec(), "act"), SizeIs(1));
+}
+
+TEST_P(ConformanceTest, CompletedRecordRefusesAppends) {
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending)), IsOk());
+  auto done = store_->CompleteRecord({Rec(), 0});
+  ASSERT_THAT(done, IsOk());
+  EXPECT_TRUE(done->newly_completed);
+  auto again = store_->CompleteRecord({Rec(), 0});
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->newly_completed);
+  EXPECT_EQ(again->completed_at, done->completed_at);
+
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "record is completed"));
+  EXPECT_THAT(Append(Rec(), "other", Completion{"S"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "record is completed"));
+  EXPECT_EQ(Begin(Rec())->status, RecordStatus::kCompleted);
+  EXPECT_EQ(store_->LookupAction(Rec(), "act")->record_status,
+            RecordStatus::kCompleted);
+  EXPECT_THAT(StepsOf(Rec(), "act"), SizeIs(1));
+}
+
+TEST_P(ConformanceTest, Fencing) {
+  ASSERT_EQ(Begin(Rec(), 2)->attempt, 2u);
+  EXPECT_THAT(Begin(Rec(), 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending), 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+  EXPECT_THAT(store_->CompleteRecord({Rec(), 1}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+  EXPECT_THAT(StepsOf(Rec(), "act"), SizeIs(0));
+  // Attempt 0 is never fenced and changes nothing.
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending), 0), IsOk());
+  EXPECT_EQ(Begin(Rec(), 0)->attempt, 2u);
+  // A higher attempt takes over; the old one is fenced from then on.
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending), 5), IsOk());
+  EXPECT_EQ(Begin(Rec())->attempt, 5u);
+  EXPECT_THAT(Begin(Rec(), 2),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+}
+
+TEST_P(ConformanceTest, FingerprintMismatchReportedAndReset) {
+  ASSERT_THAT(Begin(Rec(), 0, "fp1"), IsOk());
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending)), IsOk());
+  ASSERT_THAT(store_->CompleteRecord({Rec(), 0}), IsOk());
+
+  auto mismatch = Begin(Rec(), 0, "fp2");
+  ASSERT_THAT(mismatch, IsOk());
+  EXPECT_TRUE(mismatch->input_mismatch);
+  EXPECT_FALSE(mismatch->reset);
+  EXPECT_THAT(mismatch->actions, SizeIs(1));
+  EXPECT_THAT(Begin(Rec(), 0, ""), IsOk());  // empty: not checked
+  EXPECT_FALSE(Begin(Rec(), 0, "")->input_mismatch);
+
+  auto reset = Begin(Rec(), 0, "fp2", /*reset=*/true);
+  ASSERT_THAT(reset, IsOk());
+  EXPECT_TRUE(reset->input_mismatch);
+  EXPECT_TRUE(reset->reset);
+  EXPECT_EQ(reset->status, RecordStatus::kOpen);
+  EXPECT_THAT(reset->actions, SizeIs(0));
+  auto after = Begin(Rec(), 0, "fp2");
+  EXPECT_FALSE(after->input_mismatch);
+  EXPECT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending)), IsOk());
+}
+
+TEST_P(ConformanceTest, LookupMissIsNotAnError) {
+  auto miss = store_->LookupAction(Rec(), "nothing");
+  ASSERT_THAT(miss, IsOk());
+  EXPECT_FALSE(miss->action.has_value());
+  EXPECT_FALSE(miss->record_status.has_value());
+  ASSERT_THAT(Begin(Rec()), IsOk());
+  miss = store_->LookupAction(Rec(), "nothing");
+  EXPECT_FALSE(miss->action.has_value());
+  EXPECT_EQ(miss->record_status, RecordStatus::kOpen);
+}
+
+TEST_P(ConformanceTest, ActionsAndRecordsAreIsolated) {
+  ASSERT_THAT(Append(Rec("k", 1), "a", Completion{"1"}), IsOk());
+  ASSERT_THAT(Append(Rec("k", 2), "a", Completion{"2"}), IsOk());
+  ASSERT_THAT(Append(Rec("k", 1), "ab", Completion{"3"}), IsOk());
+  EXPECT_EQ(store_->LookupAction(Rec("k", 1), "a")->action->completion->state, "1");
+  EXPECT_EQ(store_->LookupAction(Rec("k", 2), "a")->action->completion->state, "2");
+  EXPECT_EQ(store_->LookupAction(Rec("k", 1), "ab")->action->completion->state, "3");
+  EXPECT_FALSE(store_->LookupAction(Rec("k2", 1), "a")->action.has_value());
+}
+
+TEST_P(ConformanceTest, BinaryKeysAndPayloadsRoundTrip) {
+  const std::string key("\0\x01\xff key", 7);
+  const std::string payload("\0\0\xfe\x80", 4);
+  const Step s = MakeStep(0, StepStatus::kSucceeded, "f", std::string("\0d", 2), payload);
+  ASSERT_THAT(Append(Rec(key), "act", s), IsOk());
+  ASSERT_THAT(Append(Rec(key), "act", Completion{payload}), IsOk());
+  auto found = store_->LookupAction(Rec(key), "act");
+  ASSERT_THAT(found, IsOk());
+  EXPECT_THAT(found->action->steps, ElementsAre(s));
+  EXPECT_EQ(found->action->completion->state, payload);
+  EXPECT_FALSE(store_->LookupAction(Rec(std::string("\0", 1)), "act")->action.has_value());
+}
+
+TEST_P(ConformanceTest, PruneByKeyPairs) {
+  for (const std::string key : {"a", "b", "c"}) {
+    for (int64_t seq = 0; seq < 4; ++seq) {
+      ASSERT_THAT(Append(Rec(key, seq), "x", MakeStep(0, StepStatus::kPending)), IsOk());
+      ASSERT_THAT(Append(Rec(key, seq), "x", Completion{"s"}), IsOk());
+    }
+  }
+  PruneRequest req;
+  req.job_id = job_;
+  req.keys = {{"a", 1}, {"b", 0}, {"zz", 9}};
+  auto pruned = store_->Prune(req);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->records_deleted, 3u);
+  EXPECT_EQ(pruned->entries_deleted, 6u);
+  EXPECT_FALSE(store_->LookupAction(Rec("a", 1), "x")->record_status.has_value());
+  EXPECT_TRUE(store_->LookupAction(Rec("a", 2), "x")->action.has_value());
+  EXPECT_TRUE(store_->LookupAction(Rec("b", 1), "x")->action.has_value());
+  EXPECT_TRUE(store_->LookupAction(Rec("c", 0), "x")->action.has_value());
+  EXPECT_EQ(store_->Prune(req)->records_deleted, 0u);
+}
+
+TEST_P(ConformanceTest, PruneByCompletionTime) {
+  ASSERT_THAT(Append(Rec("old"), "x", Completion{"s"}), IsOk());
+  ASSERT_THAT(store_->CompleteRecord({Rec("old"), 0}), IsOk());
+  Advance(absl::Hours(1));
+  const absl::Time cut = now_;
+  ASSERT_THAT(store_->CompleteRecord({Rec("new"), 0}), IsOk());
+  ASSERT_THAT(Append(Rec("open"), "x", Completion{"s"}), IsOk());
+  PruneRequest req;
+  req.job_id = job_;
+  req.completed_before = cut;
+  auto pruned = store_->Prune(req);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->records_deleted, 1u);
+  EXPECT_EQ(pruned->entries_deleted, 1u);
+  EXPECT_FALSE(store_->LookupAction(Rec("old"), "x")->record_status.has_value());
+  EXPECT_TRUE(store_->LookupAction(Rec("new"), "x")->record_status.has_value());
+  EXPECT_TRUE(store_->LookupAction(Rec("open"), "x")->action.has_value());
+}
+
+TEST_P(ConformanceTest, PruneWholeJobLeavesOtherJobs) {
+  const RecordId other{job_ + ".other", "k", 0};
+  ASSERT_THAT(store_->Prune({other.job_id, {}, std::nullopt, true}), IsOk());
+  ASSERT_THAT(Append(Rec("a"), "x", MakeStep(0, StepStatus::kPending)), IsOk());
+  ASSERT_THAT(Append(Rec("b"), "x", Completion{"s"}), IsOk());
+  ASSERT_THAT(Append(other, "x", Completion{"s"}), IsOk());
+  auto pruned = store_->Prune({job_, {}, std::nullopt, true});
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->records_deleted, 2u);
+  EXPECT_EQ(pruned->entries_deleted, 2u);
+  EXPECT_TRUE(store_->LookupAction(other, "x")->action.has_value());
+  EXPECT_THAT(store_->Prune({other.job_id, {}, std::nullopt, true}), IsOk());
+}
+
+// Many threads race on the same identities: every caller sees one result.
+TEST_P(ConformanceTest, RacingWritersStoreOneResult) {
+  constexpr int kThreads = 8;
+  constexpr int kActions = 20;
+  absl::Mutex mu;
+  std::vector<std::string> seen[kActions];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int a = 0; a < kActions; ++a) {
+        auto r = Append(Rec("race"), "act" + std::to_string(a),
+                        Completion{"writer-" + std::to_string(t)});
+        ASSERT_THAT(r, IsOk());
+        absl::MutexLock l(&mu);
+        seen[a].push_back(std::get<Completion>(r->stored).state);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int a = 0; a < kActions; ++a) {
+    ASSERT_THAT(seen[a], SizeIs(kThreads));
+    auto found = store_->LookupAction(Rec("race"), "act" + std::to_string(a));
+    ASSERT_THAT(found, IsOk());
+    for (const std::string& s : seen[a]) {
+      EXPECT_EQ(s, found->action->completion->state);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, ConformanceTest, ::testing::ValuesIn(AllStoreFactories()),
+    [](const ::testing::TestParamInfo<StoreFactory>& info) {
+      return info.param.name;
+    });
+
+}  // namespace
+}  // namespace actionjournal

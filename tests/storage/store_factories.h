@@ -1,0 +1,58 @@
+// The backends the conformance suite runs against.
+#ifndef ACTIONJOURNAL_TESTS_STORAGE_STORE_FACTORIES_H_
+#define ACTIONJOURNAL_TESTS_STORAGE_STORE_FACTORIES_H_
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "storage/journal.h"
+#include "storage/journal_store.h"
+#include "storage/memory_store.h"
+#include "storage/sqlite_store.h"
+
+namespace actionjournal {
+
+struct StoreFactory {
+  std::string name;
+  std::function<absl::StatusOr<std::unique_ptr<JournalStore>>(JournalOptions)>
+      make;
+};
+
+// A fresh temporary SQLite path per call.
+inline std::string TempSqlitePath() {
+  static std::atomic<int> n{0};
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::filesystem::path base =
+      dir ? dir : std::filesystem::temp_directory_path().string();
+  std::filesystem::path p =
+      base / ("aj-test-" + std::to_string(::getpid()) + "-" +
+              std::to_string(n++)) / "journal.db";
+  std::filesystem::remove_all(p.parent_path());
+  return p.string();
+}
+
+inline std::vector<StoreFactory> AllStoreFactories() {
+  std::vector<StoreFactory> all = {
+      {"Memory",
+       [](JournalOptions o) -> absl::StatusOr<std::unique_ptr<JournalStore>> {
+         return NewMemoryJournalStore(std::move(o));
+       }},
+      {"Sqlite",
+       [](JournalOptions o) {
+         SqliteStoreOptions so;
+         so.path = TempSqlitePath();
+         return NewSqliteJournalStore(so, std::move(o));
+       }},
+  };
+  return all;
+}
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_TESTS_STORAGE_STORE_FACTORIES_H_
