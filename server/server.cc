@@ -1,0 +1,76 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+
+#include "common/log.h"
+
+namespace actionjournal {
+
+JournalServer::JournalServer(const ServerOptions& options, JournalStore& store)
+    : options_(options),
+      store_(store),
+      executor_(options.workers, options.queue_capacity),
+      service_(store, executor_, options.limits) {}
+
+absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
+    const ServerOptions& options, JournalStore& store) {
+  std::unique_ptr<JournalServer> s(new JournalServer(options, store));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &s->port_);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(options.limits.MaxMessageBytes()));
+  builder.RegisterService(&s->service_);
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError("cannot listen on " + options.listen);
+  }
+  s->server_->GetHealthCheckService()->SetServingStatus(store.Ping().ok());
+  s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
+  return s;
+}
+
+JournalServer::~JournalServer() { Shutdown(); }
+
+void JournalServer::HealthLoop() {
+  bool serving = true;
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.Unlock();
+    absl::Status ping = store_.Ping();
+    if (ping.ok() != serving) {
+      serving = ping.ok();
+      if (serving) {
+        LogInfo("store answers again; health SERVING");
+      } else {
+        LogWarning("store does not answer (", ping.ToString(),
+                   "); health NOT_SERVING");
+      }
+    }
+    mu_.Lock();
+    if (stopping_) break;
+    server_->GetHealthCheckService()->SetServingStatus(serving);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.health_interval);
+  }
+}
+
+void JournalServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (health_thread_.joinable()) health_thread_.join();
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  const auto deadline = std::chrono::system_clock::now() +
+                        absl::ToChronoMilliseconds(options_.shutdown_grace);
+  server_->Shutdown(deadline);  // returns when in-flight RPCs finished
+  server_->Wait();
+}
+
+}  // namespace actionjournal

@@ -1,0 +1,70 @@
+// The actionjournal gRPC server: the journal service, gRPC health (SERVING
+// only while the store answers) and server reflection.
+#ifndef ACTIONJOURNAL_SERVER_SERVER_H_
+#define ACTIONJOURNAL_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/convert.h"
+#include "server/executor.h"
+#include "server/journal_service.h"
+#include "storage/journal_store.h"
+
+namespace actionjournal {
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free port (see JournalServer::port).
+  std::string listen = "127.0.0.1:7450";
+  // Threads running store work.
+  int workers = 32;
+  // Store calls that may wait for a worker before RESOURCE_EXHAUSTED.
+  int queue_capacity = 4096;
+  RequestLimits limits;
+  // How often health pings the store.
+  absl::Duration health_interval = absl::Seconds(1);
+  // How long shutdown waits for in-flight RPCs before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(30);
+};
+
+// Thread-safe.
+class JournalServer {
+ public:
+  // Starts serving `store`, which must outlive the server. UNAVAILABLE when
+  // the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<JournalServer>> Start(
+      const ServerOptions& options, JournalStore& store);
+  ~JournalServer();
+
+  // The bound port.
+  int port() const { return port_; }
+
+  // Stops accepting, reports NOT_SERVING, lets in-flight RPCs finish (up to
+  // the grace period) and drains the executor. Idempotent.
+  void Shutdown();
+
+ private:
+  JournalServer(const ServerOptions& options, JournalStore& store);
+  void HealthLoop();
+
+  const ServerOptions options_;
+  JournalStore& store_;
+  Executor executor_;
+  JournalService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread health_thread_;
+};
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_SERVER_SERVER_H_
