@@ -1,0 +1,270 @@
+// actionjournal-cli: talks to actionjournal-server for people and scripts.
+// The exit code is the gRPC status code (0 = OK); 64 is a usage error.
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/journal_client.h"
+
+namespace actionjournal {
+namespace {
+
+constexpr int kUsageError = 64;
+
+constexpr const char* kUsage = R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] COMMAND [options]
+
+  begin    --job J --key K --seq N [--attempt A] [--fingerprint F] [--reset]
+  append   --job J --key K --seq N --action A [--attempt A]
+           (--step I --fn F [--digest D] --status pending|succeeded|failed
+            [--result R] [--error E] [--replace] | --completion STATE)
+           [--input-tokens N] [--output-tokens N] [--micro-usd N]
+  lookup   --job J --key K --seq N --action A
+  complete --job J --key K --seq N [--attempt A]
+  prune    --job J [--up-to KEY=SEQ]... [--completed-before-micros T] [--whole-job]
+
+--target defaults to $ACTIONJOURNAL_TARGET, else 127.0.0.1:7450.
+Exit code: the gRPC status code (0 OK, 3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION,
+14 UNAVAILABLE, ...); 64 for a usage error.
+)";
+
+struct Args {
+  std::string command;
+  std::multimap<std::string, std::string> opts;
+  bool Has(const std::string& k) const { return opts.count(k) != 0; }
+  std::string Get(const std::string& k, std::string def = "") const {
+    auto it = opts.find(k);
+    return it == opts.end() ? def : it->second;
+  }
+};
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::cerr << "actionjournal-cli: " << why << "\n\n" << kUsage;
+  std::exit(kUsageError);
+}
+
+const std::vector<std::string> kBoolFlags = {"--reset", "--replace", "--whole-job",
+                                             "--help"};
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      if (!a.command.empty()) Usage("unexpected argument '" + arg + "'");
+      a.command = arg;
+      continue;
+    }
+    std::string value;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (std::find(kBoolFlags.begin(), kBoolFlags.end(), arg) ==
+               kBoolFlags.end()) {
+      if (i + 1 >= argc) Usage(arg + " needs a value");
+      value = argv[++i];
+    }
+    a.opts.emplace(arg.substr(2), value);
+  }
+  return a;
+}
+
+template <typename T>
+T Number(const Args& a, const std::string& key, T def) {
+  if (!a.Has(key)) return def;
+  T v;
+  if (!absl::SimpleAtoi(a.Get(key), &v)) Usage("--" + key + " must be a number");
+  return v;
+}
+
+std::string Required(const Args& a, const std::string& key) {
+  if (!a.Has(key)) Usage(a.command + " needs --" + key);
+  return a.Get(key);
+}
+
+v1::RecordId Record(const Args& a) {
+  v1::RecordId r;
+  r.set_job_id(Required(a, "job"));
+  r.set_record_key(Required(a, "key"));
+  Required(a, "seq");
+  r.set_seq_num(Number<int64_t>(a, "seq", 0));
+  return r;
+}
+
+std::string Bytes(const std::string& b) { return "\"" + absl::CHexEscape(b) + "\""; }
+
+std::string StepLine(const v1::Step& s) {
+  std::string line = absl::StrCat("step ", s.index(), " fn=", s.function_id(),
+                                  " digest=", Bytes(s.args_digest()), " ",
+                                  v1::StepStatus_Name(s.status()).substr(12));
+  if (!s.result().empty()) absl::StrAppend(&line, " result=", Bytes(s.result()));
+  if (!s.error().empty()) absl::StrAppend(&line, " error=", Bytes(s.error()));
+  return line;
+}
+
+void PrintAction(const v1::ActionEntries& a) {
+  std::cout << "  action " << Bytes(a.action_key()) << ": " << a.steps_size()
+            << " step(s), "
+            << (a.has_completion() ? "completed state=" + Bytes(a.completion().state())
+                                   : std::string("not completed"))
+            << ", cost input_tokens=" << a.cost().input_tokens()
+            << " output_tokens=" << a.cost().output_tokens()
+            << " micro_usd=" << a.cost().micro_usd() << "\n";
+  for (const v1::Step& s : a.steps()) std::cout << "    " << StepLine(s) << "\n";
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "error: " << absl::StatusCodeToString(s.code()) << ": "
+            << s.message() << "\n";
+  return static_cast<int>(s.code());
+}
+
+int Run(const Args& a, JournalClient& client) {
+  if (a.command == "begin") {
+    v1::BeginRecordRequest req;
+    *req.mutable_record() = Record(a);
+    req.set_attempt(Number<uint64_t>(a, "attempt", 0));
+    req.set_input_fingerprint(a.Get("fingerprint"));
+    req.set_reset_on_mismatch(a.Has("reset"));
+    auto r = client.BeginRecord(req);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << "record " << v1::RecordStatus_Name(r->status()).substr(14)
+              << ", attempt " << r->attempt() << ", " << r->actions_size()
+              << " action(s) journaled"
+              << (r->input_mismatch() ? ", INPUT MISMATCH" : "")
+              << (r->reset() ? ", reset" : "") << "\n";
+    for (const auto& act : r->actions()) PrintAction(act);
+    return 0;
+  }
+  if (a.command == "append") {
+    v1::AppendActionRequest req;
+    *req.mutable_record() = Record(a);
+    req.set_action_key(Required(a, "action"));
+    req.set_attempt(Number<uint64_t>(a, "attempt", 0));
+    if (a.Has("completion") == a.Has("step")) {
+      Usage("append needs exactly one of --step or --completion");
+    }
+    if (a.Has("completion")) {
+      req.mutable_completion()->set_state(a.Get("completion"));
+    } else {
+      v1::Step* s = req.mutable_step();
+      s->set_index(Number<uint32_t>(a, "step", 0));
+      s->set_function_id(Required(a, "fn"));
+      s->set_args_digest(a.Get("digest"));
+      const std::string status = Required(a, "status");
+      if (status == "pending") {
+        s->set_status(v1::STEP_STATUS_PENDING);
+      } else if (status == "succeeded") {
+        s->set_status(v1::STEP_STATUS_SUCCEEDED);
+      } else if (status == "failed") {
+        s->set_status(v1::STEP_STATUS_FAILED);
+      } else {
+        Usage("--status must be pending, succeeded or failed");
+      }
+      s->set_result(a.Get("result"));
+      s->set_error(a.Get("error"));
+      if (a.Has("replace")) {
+        req.set_conflict_policy(v1::CONFLICT_POLICY_REPLACE_FROM_HERE);
+      }
+    }
+    req.mutable_cost()->set_input_tokens(Number<uint64_t>(a, "input-tokens", 0));
+    req.mutable_cost()->set_output_tokens(Number<uint64_t>(a, "output-tokens", 0));
+    req.mutable_cost()->set_micro_usd(Number<uint64_t>(a, "micro-usd", 0));
+    auto r = client.AppendAction(req);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << v1::AppendOutcome_Name(r->outcome()).substr(15) << "; stored: "
+              << (r->has_stored_step()
+                      ? StepLine(r->stored_step())
+                      : "completion state=" + Bytes(r->stored_completion().state()))
+              << "\n";
+    return 0;
+  }
+  if (a.command == "lookup") {
+    v1::LookupActionRequest req;
+    *req.mutable_record() = Record(a);
+    req.set_action_key(Required(a, "action"));
+    auto r = client.LookupAction(req);
+    if (!r.ok()) return Fail(r.status());
+    if (!r->found()) {
+      std::cout << "not found"
+                << (r->record_status() == v1::RECORD_STATUS_UNSPECIFIED
+                        ? " (no such record)"
+                        : "")
+                << "\n";
+      return 0;
+    }
+    std::cout << "found; record "
+              << v1::RecordStatus_Name(r->record_status()).substr(14) << "\n";
+    PrintAction(r->action());
+    return 0;
+  }
+  if (a.command == "complete") {
+    v1::CompleteRecordRequest req;
+    *req.mutable_record() = Record(a);
+    req.set_attempt(Number<uint64_t>(a, "attempt", 0));
+    auto r = client.CompleteRecord(req);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << (r->newly_completed() ? "completed" : "already completed")
+              << " at "
+              << absl::FormatTime(absl::RFC3339_sec,
+                                  absl::FromUnixMicros(r->completed_at_unix_micros()),
+                                  absl::UTCTimeZone())
+              << "\n";
+    return 0;
+  }
+  if (a.command == "prune") {
+    v1::PruneRequest req;
+    req.set_job_id(Required(a, "job"));
+    auto range = a.opts.equal_range("up-to");
+    for (auto it = range.first; it != range.second; ++it) {
+      const size_t eq = it->second.rfind('=');
+      int64_t seq = 0;
+      if (eq == std::string::npos ||
+          !absl::SimpleAtoi(it->second.substr(eq + 1), &seq)) {
+        Usage("--up-to takes KEY=SEQ");
+      }
+      auto* k = req.add_keys();
+      k->set_record_key(it->second.substr(0, eq));
+      k->set_up_to_seq_num(seq);
+    }
+    req.set_completed_before_unix_micros(
+        Number<int64_t>(a, "completed-before-micros", 0));
+    req.set_whole_job(a.Has("whole-job"));
+    auto r = client.Prune(req);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << "pruned " << r->records_deleted() << " record(s), "
+              << r->entries_deleted() << " entr"
+              << (r->entries_deleted() == 1 ? "y" : "ies") << "\n";
+    return 0;
+  }
+  Usage(a.command.empty() ? "no command" : "unknown command '" + a.command + "'");
+}
+
+}  // namespace
+}  // namespace actionjournal
+
+int main(int argc, char** argv) {
+  using namespace actionjournal;
+  Args args = Parse(argc, argv);
+  if (args.Has("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  ClientOptions options;
+  const char* env = std::getenv("ACTIONJOURNAL_TARGET");
+  options.target = args.Get("target", env ? env : options.target);
+  if (args.Has("deadline") &&
+      !absl::ParseDuration(args.Get("deadline"), &options.deadline)) {
+    Usage("--deadline takes a duration such as 10s");
+  }
+  auto client = JournalClient::Create(options);
+  if (!client.ok()) Usage(std::string(client.status().message()));
+  return Run(args, **client);
+}

@@ -1,0 +1,125 @@
+// Runs the real actionjournal-server binary as a child process for
+// end-to-end tests: free port, log to a file, real signals.
+#ifndef ACTIONJOURNAL_TESTS_TESTING_SERVER_PROCESS_H_
+#define ACTIONJOURNAL_TESTS_TESTING_SERVER_PROCESS_H_
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace actionjournal::testing {
+
+// The build tree's binaries (CTest sets AJ_BIN_DIR).
+inline std::string BinDir() {
+  const char* d = std::getenv("AJ_BIN_DIR");
+  return d ? d : ".";
+}
+inline std::string ServerBinary() { return BinDir() + "/server/actionjournal-server"; }
+inline std::string CliBinary() { return BinDir() + "/client/actionjournal-cli"; }
+
+// Not thread-safe. Kills the child (SIGKILL) when destroyed if still running.
+class ServerProcess {
+ public:
+  // Starts the server with `args` plus --listen=127.0.0.1:0 and waits up to
+  // `timeout` for it to log its port.
+  static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
+      std::vector<std::string> args, const std::string& log_path,
+      absl::Duration timeout = absl::Seconds(20)) {
+    std::unique_ptr<ServerProcess> p(new ServerProcess());
+    p->log_path_ = log_path;
+    args.insert(args.begin(), "--listen=127.0.0.1:0");
+    args.insert(args.begin(), ServerBinary());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    p->pid_ = fork();
+    if (p->pid_ == 0) {
+      FILE* log = std::fopen(log_path.c_str(), "w");
+      if (log == nullptr) _exit(127);
+      dup2(fileno(log), STDERR_FILENO);
+      dup2(fileno(log), STDOUT_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      const std::string log = p->Log();
+      const size_t at = log.find("listening grpc=127.0.0.1:");
+      if (at != std::string::npos) {
+        p->port_ = std::atoi(log.c_str() + at + 25);
+        return p;
+      }
+      int status = 0;
+      if (waitpid(p->pid_, &status, WNOHANG) == p->pid_) {
+        p->pid_ = -1;
+        return absl::InternalError("server exited at start: " + log);
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return absl::DeadlineExceededError("server did not start: " + p->Log());
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  int port() const { return port_; }
+  std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  std::string Log() const {
+    std::ifstream in(log_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // Sends `sig` and waits (up to `timeout`) for the exit; returns the exit
+  // code, or 128 + the signal that killed it.
+  absl::StatusOr<int> Stop(int sig, absl::Duration timeout = absl::Seconds(30)) {
+    kill(pid_, sig);
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return absl::DeadlineExceededError("server did not exit");
+  }
+
+ private:
+  ServerProcess() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string log_path_;
+};
+
+// A fresh directory under the test temp dir.
+inline std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string dir = absl::StrCat(base ? base : "/tmp", "/aj-", getpid(), "-", name);
+  std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
+  if (std::system(cmd.c_str()) != 0) std::abort();
+  return dir;
+}
+
+}  // namespace actionjournal::testing
+
+#endif  // ACTIONJOURNAL_TESTS_TESTING_SERVER_PROCESS_H_
