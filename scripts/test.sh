@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/build.sh
+export TEST_TMPDIR
+TEST_TMPDIR=$(mktemp -d /tmp/actionjournal-test.XXXXXX)
+trap 'rm -rf "$TEST_TMPDIR"' EXIT
+ctest --test-dir build -j2 --output-on-failure --timeout 600

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the README's example CLI session against a real server and checks
+# every answer, line by line, against what the README shows.
+# usage: readme_session_test.sh README.md BUILD_DIR
+set -euo pipefail
+readme=$1 build=$2
+work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-readme.XXXXXX")
+"$build/server/actionjournal-server" --listen=127.0.0.1:0 \
+  --store="sqlite://$work/journal.db" 2>"$work/server.log" &
+pid=$!
+trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 200); do
+  port=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$work/server.log" | cut -d: -f2 || true)
+  [[ -n $port ]] && break
+  sleep 0.05
+done
+[[ -n $port ]] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+export ACTIONJOURNAL_TARGET=127.0.0.1:$port
+export PATH="$build/client:$build/server:$PATH"
+
+# The session is the fenced block after the <!-- session --> marker.
+awk '/<!-- session -->/{f=1;next} f&&/^```/{if(++n==2)exit;next} f&&n==1' \
+  "$readme" >"$work/session"
+[[ -s $work/session ]] || { echo "no session in $readme"; exit 1; }
+
+normalize() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\+00:00/<time>/g'; }
+commands=0 failures=0
+run_pending() {
+  [[ -n ${cmd:-} ]] || return 0
+  commands=$((commands + 1))
+  actual=$(bash -c "$cmd" 2>&1 | normalize || true)
+  want=$(printf '%s' "$expected" | normalize)
+  if [[ $actual != "$want" ]]; then
+    failures=$((failures + 1))
+    printf 'MISMATCH for: %s\n--- README shows:\n%s\n--- server answered:\n%s\n' \
+      "$cmd" "$want" "$actual"
+  fi
+}
+cmd="" expected=""
+while IFS= read -r line; do
+  if [[ $line == '$ '* ]]; then
+    run_pending
+    cmd=${line#'$ '} expected=""
+  else
+    expected+="${expected:+$'\n'}$line"
+  fi
+done <"$work/session"
+run_pending
+echo "$commands commands, $failures mismatches"
+[[ $commands -ge 8 && $failures -eq 0 ]]
