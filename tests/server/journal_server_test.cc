@@ -1,0 +1,170 @@
+// The server's own promises, in process: a full work queue answers
+// RESOURCE_EXHAUSTED, and health follows the store.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "client/journal_client.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "server/executor.h"
+#include "server/server.h"
+#include "storage/memory_store.h"
+#include "tests/testing/status_matchers.h"
+
+namespace actionjournal {
+namespace {
+
+using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::StatusIs;
+
+// A real memory store whose calls can be held at a gate and whose Ping can be
+// made to fail.
+class GatedStore final : public JournalStore {
+ public:
+  absl::StatusOr<BeginResult> BeginRecord(const BeginRequest& r) override {
+    Gate();
+    return inner_->BeginRecord(r);
+  }
+  absl::StatusOr<AppendResult> AppendAction(const AppendRequest& r) override {
+    Gate();
+    return inner_->AppendAction(r);
+  }
+  absl::StatusOr<LookupResult> LookupAction(const RecordId& r,
+                                            const std::string& k) override {
+    Gate();
+    return inner_->LookupAction(r, k);
+  }
+  absl::StatusOr<CompleteResult> CompleteRecord(const CompleteRequest& r) override {
+    Gate();
+    return inner_->CompleteRecord(r);
+  }
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override {
+    Gate();
+    return inner_->Prune(r);
+  }
+  absl::Status Ping() override {
+    if (down_.load()) return absl::UnavailableError("store down");
+    return inner_->Ping();
+  }
+
+  void Close() {
+    absl::MutexLock l(&mu_);
+    open_ = false;
+  }
+  void Open() {
+    absl::MutexLock l(&mu_);
+    open_ = true;
+  }
+  int Waiting() {
+    absl::MutexLock l(&mu_);
+    return waiting_;
+  }
+  std::atomic<bool> down_{false};
+
+ private:
+  void Gate() {
+    absl::MutexLock l(&mu_);
+    ++waiting_;
+    mu_.Await(absl::Condition(&open_));
+    --waiting_;
+  }
+  std::unique_ptr<JournalStore> inner_ = NewMemoryJournalStore();
+  absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(ExecutorTest, RefusesWhenQueueIsFull) {
+  absl::Notification release;
+  absl::Notification started;
+  Executor executor(1, 1);
+  ASSERT_TRUE(executor.TrySchedule([&] {
+    started.Notify();
+    release.WaitForNotification();
+  }));
+  started.WaitForNotification();
+  std::atomic<int> ran{0};
+  EXPECT_TRUE(executor.TrySchedule([&] { ++ran; }));   // waits in the queue
+  EXPECT_FALSE(executor.TrySchedule([&] { ++ran; }));  // queue full
+  release.Notify();
+  while (executor.QueueDepth() > 0) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_TRUE(executor.TrySchedule([&] { ++ran; }));
+}
+
+v1::LookupActionRequest Lookup() {
+  v1::LookupActionRequest req;
+  req.mutable_record()->set_job_id("job");
+  req.mutable_record()->set_record_key("k");
+  req.set_action_key("a");
+  return req;
+}
+
+TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
+  GatedStore store;
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.workers = 1;
+  options.queue_capacity = 1;
+  auto server = JournalServer::Start(options, store);
+  ASSERT_THAT(server, IsOk());
+  ClientOptions co;
+  co.target = "127.0.0.1:" + std::to_string((*server)->port());
+  auto client = JournalClient::Create(co);
+  ASSERT_THAT(client, IsOk());
+
+  store.Close();
+  // One call holds the only worker.
+  std::thread first([&] { EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk()); });
+  while (store.Waiting() < 1) absl::SleepFor(absl::Milliseconds(1));
+  // The next call takes the only queue slot (and times out there); the one
+  // after it is refused at once.
+  co.deadline = absl::Milliseconds(300);
+  auto impatient = JournalClient::Create(co);
+  ASSERT_THAT(impatient, IsOk());
+  EXPECT_THAT((*impatient)->LookupAction(Lookup()),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT((*impatient)->LookupAction(Lookup()),
+              StatusIs(absl::StatusCode::kResourceExhausted, "queue is full"));
+  store.Open();
+  first.join();
+  EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk());
+}
+
+TEST(JournalServerTest, HealthFollowsTheStore) {
+  GatedStore store;
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.health_interval = absl::Milliseconds(20);
+  auto server = JournalServer::Start(options, store);
+  ASSERT_THAT(server, IsOk());
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->port()),
+      grpc::InsecureChannelCredentials()));
+  auto status = [&] {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    EXPECT_TRUE(stub->Check(&ctx, req, &resp).ok());
+    return resp.status();
+  };
+  auto await = [&](grpc::health::v1::HealthCheckResponse::ServingStatus want) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (status() != want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return status() == want;
+  };
+  EXPECT_TRUE(await(grpc::health::v1::HealthCheckResponse::SERVING));
+  store.down_ = true;
+  EXPECT_TRUE(await(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
+  store.down_ = false;
+  EXPECT_TRUE(await(grpc::health::v1::HealthCheckResponse::SERVING));
+}
+
+}  // namespace
+}  // namespace actionjournal
