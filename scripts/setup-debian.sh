@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev libgtest-dev libgmock-dev
+  libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev
+  postgresql-15
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 export TEST_TMPDIR
 TEST_TMPDIR=$(mktemp -d /tmp/actionjournal-test.XXXXXX)
 trap 'rm -rf "$TEST_TMPDIR"' EXIT
-ctest --test-dir build -j2 --output-on-failure --timeout 600
+./scripts/with-postgres.sh \
+  ctest --test-dir build -j2 --output-on-failure --timeout 600

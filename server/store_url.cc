@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "storage/memory_store.h"
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace actionjournal {
@@ -19,6 +20,12 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
       return absl::InvalidArgumentError("--store: sqlite:// needs a file path");
     }
     return NewSqliteJournalStore(so, std::move(options), observer);
+  }
+  if (absl::StartsWith(url, "postgresql://") ||
+      absl::StartsWith(url, "postgres://")) {
+    PostgresStoreOptions po;
+    po.dsn = url;
+    return NewPostgresJournalStore(po, std::move(options), observer);
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "--store: unknown store '", RedactStoreUrl(url),

@@ -11,7 +11,8 @@
 
 namespace actionjournal {
 
-// "memory:", "sqlite://<path>" (sqlite:///abs/path or sqlite://rel/path).
+// "memory:", "sqlite://<path>" (sqlite:///abs/path or sqlite://rel/path),
+// "postgresql://..." (a libpq URI; migrations are applied at open).
 // INVALID_ARGUMENT for an unknown scheme; otherwise the backend's errors.
 absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
     const std::string& url, JournalOptions options = {},

@@ -14,6 +14,7 @@
 #include "storage/journal.h"
 #include "storage/journal_store.h"
 #include "storage/memory_store.h"
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace actionjournal {
@@ -50,6 +51,14 @@ inline std::vector<StoreFactory> AllStoreFactories() {
          return NewSqliteJournalStore(so, std::move(o));
        }},
   };
+  // The test script starts a real PostgreSQL and names it here.
+  if (const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN")) {
+    all.push_back({"Postgres", [dsn = std::string(dsn)](JournalOptions o) {
+                     PostgresStoreOptions po;
+                     po.dsn = dsn;
+                     return NewPostgresJournalStore(po, std::move(o));
+                   }});
+  }
   return all;
 }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL 15 (Debian's postgresql-15):
+# initdb into a temporary directory, listen on 127.0.0.1 on a free port,
+# fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, PGBIN and
+# PGDATA_DIR. PostgreSQL is stopped and removed afterwards, whatever happens.
+# usage: with-postgres.sh COMMAND [ARGS...]
+set -euo pipefail
+PGBIN=/usr/lib/postgresql/15/bin
+[[ -x $PGBIN/postgres ]] || { echo "missing $PGBIN/postgres (postgresql-15)" >&2; exit 1; }
+
+as_pg=()
+if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
+
+base=$(mktemp -d /tmp/aj-postgres.XXXXXX)
+chmod 755 "$base"
+[[ ${#as_pg[@]} -eq 0 ]] || chown postgres "$base"
+data=$base/data
+
+free_port() {
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  return 1
+}
+port=$(free_port)
+
+cleanup() {
+  "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$base"
+}
+trap cleanup EXIT
+
+"${as_pg[@]}" "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 \
+  >"$base/initdb.log" 2>&1 || { cat "$base/initdb.log"; exit 1; }
+"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60 \
+  -o "-p $port -k $base -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
+  start >/dev/null || { cat "$base/postgres.log"; exit 1; }
+"${as_pg[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres actionjournal_test
+
+export ACTIONJOURNAL_TEST_POSTGRES_DSN="postgresql://postgres@127.0.0.1:$port/actionjournal_test"
+export PGBIN PGDATA_DIR=$data PGPORT_TEST=$port
+echo "with-postgres: PostgreSQL 15 on 127.0.0.1:$port ($data)" >&2
+set +e
+"$@"
+rc=$?
+exit $rc

@@ -1,0 +1,39 @@
+// The PostgreSQL backend (libpqxx): production's shared, durable store.
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_STORE_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/journal.h"
+#include "storage/journal_store.h"
+
+namespace actionjournal {
+
+struct PostgresStoreOptions {
+  // libpq connection string or URI ("postgresql://user:pw@host:5432/db").
+  std::string dsn;
+  // Connections kept open; also how many write transactions run at once.
+  int pool_size = 8;
+  // How long a connection attempt may take before UNAVAILABLE.
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Server-side limit on one statement.
+  absl::Duration statement_timeout = absl::Seconds(30);
+  // How long a call waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(10);
+  // Apply missing migrations at open (under an advisory lock).
+  bool migrate = true;
+};
+
+// Connects, checks the schema version (FAILED_PRECONDITION when the database
+// is newer than this build), applies missing migrations, and returns the
+// journal. UNAVAILABLE when the server cannot be reached.
+absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
+    const PostgresStoreOptions& options, JournalOptions journal_options = {},
+    JournalObserver* observer = nullptr);
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_STORE_H_
