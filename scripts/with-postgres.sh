@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command beside a throwaway PostgreSQL 15 (Debian's postgresql-15):
 # initdb into a temporary directory, listen on 127.0.0.1 on a free port,
-# fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, PGBIN and
-# PGDATA_DIR. PostgreSQL is stopped and removed afterwards, whatever happens.
+# fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, and AJ_PG_STOP /
+# AJ_PG_START (shell commands) for fault tests. PostgreSQL is stopped and removed afterwards, whatever happens.
 # usage: with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
@@ -34,13 +34,22 @@ trap cleanup EXIT
 
 "${as_pg[@]}" "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 \
   >"$base/initdb.log" 2>&1 || { cat "$base/initdb.log"; exit 1; }
-"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60 \
-  -o "-p $port -k $base -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
-  start >/dev/null || { cat "$base/postgres.log"; exit 1; }
+cat >>"$data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$base'
+fsync = on
+synchronous_commit = on
+max_connections = 200
+CONF
+pg_ctl=("${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60)
+"${pg_ctl[@]}" start >/dev/null || { cat "$base/postgres.log"; exit 1; }
 "${as_pg[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres actionjournal_test
 
 export ACTIONJOURNAL_TEST_POSTGRES_DSN="postgresql://postgres@127.0.0.1:$port/actionjournal_test"
-export PGBIN PGDATA_DIR=$data PGPORT_TEST=$port
+# Fault tests stop and start this server with these.
+export AJ_PG_STOP="${pg_ctl[*]} -m fast stop"
+export AJ_PG_START="${pg_ctl[*]} start"
 echo "with-postgres: PostgreSQL 15 on 127.0.0.1:$port ($data)" >&2
 set +e
 "$@"

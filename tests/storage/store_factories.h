@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct StoreFactory {
   std::function<absl::StatusOr<std::unique_ptr<JournalStore>>(JournalOptions)>
       make;
 };
+
+inline void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
 
 // A fresh temporary SQLite path per call.
 inline std::string TempSqlitePath() {

@@ -1,0 +1,168 @@
+// End-to-end on PostgreSQL: two server processes racing on one database, and
+// a PostgreSQL that stops and comes back under a running server. Needs the
+// server that scripts/with-postgres.sh starts (scripts/test.sh does).
+#include <grpcpp/grpcpp.h>
+
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "client/journal_client.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace actionjournal {
+namespace {
+
+using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::ServerProcess;
+using ::actionjournal::testing::StatusIs;
+using ::actionjournal::testing::TempDir;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+v1::AppendActionRequest Completion(const std::string& job, const std::string& action,
+                                   const std::string& state) {
+  v1::AppendActionRequest req;
+  req.mutable_record()->set_job_id(job);
+  req.mutable_record()->set_record_key("key");
+  req.mutable_record()->set_seq_num(1);
+  req.set_action_key(action);
+  req.mutable_completion()->set_state(state);
+  return req;
+}
+
+class PostgresE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dsn_ = Env("ACTIONJOURNAL_TEST_POSTGRES_DSN");
+    ASSERT_FALSE(dsn_.empty())
+        << "run under scripts/with-postgres.sh (scripts/test.sh does)";
+    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+
+  std::unique_ptr<ServerProcess> Start(int n, std::vector<std::string> extra = {}) {
+    extra.push_back("--store=" + dsn_);
+    auto s = ServerProcess::Start(extra, absl::StrCat(dir_, "/server-", n, ".log"));
+    EXPECT_THAT(s, IsOk());
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  static std::unique_ptr<JournalClient> Client(const ServerProcess& s,
+                                               absl::Duration deadline = absl::Seconds(10)) {
+    ClientOptions o;
+    o.target = s.Target();
+    o.deadline = deadline;
+    return std::move(JournalClient::Create(o)).value();
+  }
+
+  std::string dsn_, dir_;
+};
+
+// 16 threads through two servers append different results under the same
+// identities: each identity stores one, and every caller is handed that one.
+TEST_F(PostgresE2eTest, TwoServersRacingStoreOneResultPerIdentity) {
+  auto a = Start(0);
+  auto b = Start(1);
+  ASSERT_TRUE(a && b);
+  constexpr int kThreads = 16, kActions = 40;
+  absl::Mutex mu;
+  std::map<int, std::vector<std::string>> seen;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto client = Client(t % 2 ? *a : *b);
+      for (int i = 0; i < kActions; ++i) {
+        auto r = client->AppendAction(
+            Completion("race2", absl::StrCat("act", i), absl::StrCat("writer", t)));
+        ASSERT_THAT(r, IsOk());
+        absl::MutexLock l(&mu);
+        seen[i].push_back(r->stored_completion().state());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto client = Client(*a);
+  for (int i = 0; i < kActions; ++i) {
+    v1::LookupActionRequest req;
+    *req.mutable_record() = Completion("race2", "", "").record();
+    req.set_action_key(absl::StrCat("act", i));
+    auto l = client->LookupAction(req);
+    ASSERT_THAT(l, IsOk());
+    ASSERT_TRUE(l->found());
+    ASSERT_EQ(seen[i].size(), static_cast<size_t>(kThreads));
+    for (const std::string& s : seen[i]) EXPECT_EQ(s, l->action().completion().state());
+  }
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServerProcess& s) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(s.Target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  if (!stub->Check(&ctx, req, &resp).ok()) return resp.UNKNOWN;
+  return resp.status();
+}
+
+bool Eventually(const std::function<bool()>& f, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    if (f()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return f();
+}
+
+// PostgreSQL stops: calls answer UNAVAILABLE within their deadline and health
+// says NOT_SERVING. It comes back: the same server recovers by itself.
+TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
+  ASSERT_FALSE(Env("AJ_PG_STOP").empty());
+  auto s = Start(0, {"--health-interval=100ms"});
+  ASSERT_TRUE(s);
+  auto client = Client(*s, absl::Seconds(5));
+  ASSERT_THAT(client->AppendAction(Completion("restart", "before", "S")), IsOk());
+  EXPECT_EQ(Health(*s), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ASSERT_EQ(std::system(Env("AJ_PG_STOP").c_str()), 0);
+  const absl::Time start = absl::Now();
+  auto down = client->AppendAction(Completion("restart", "during", "S"));
+  EXPECT_THAT(down, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(Eventually(
+      [&] { return Health(*s) == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
+      absl::Seconds(10)));
+
+  ASSERT_EQ(std::system(Env("AJ_PG_START").c_str()), 0);
+  EXPECT_TRUE(Eventually(
+      [&] { return Health(*s) == grpc::health::v1::HealthCheckResponse::SERVING; },
+      absl::Seconds(20)));
+  absl::StatusOr<v1::AppendActionResponse> again;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        again = client->AppendAction(Completion("restart", "during", "S"));
+        return again.ok();
+      },
+      absl::Seconds(20)));
+  ASSERT_THAT(again, IsOk());
+  // The refused call wrote nothing; the acknowledged one is still there.
+  EXPECT_EQ(again->outcome(), v1::APPEND_OUTCOME_APPENDED);
+  auto before = client->AppendAction(Completion("restart", "before", "S"));
+  ASSERT_THAT(before, IsOk());
+  EXPECT_EQ(before->outcome(), v1::APPEND_OUTCOME_DUPLICATE);
+}
+
+}  // namespace
+}  // namespace actionjournal
