@@ -1,5 +1,6 @@
 // End-to-end: the real server binary, a real gRPC channel, real signals.
 #include <grpcpp/grpcpp.h>
+#include <stdlib.h>
 
 #include <atomic>
 #include <functional>
@@ -415,6 +416,21 @@ TEST_F(ServerE2eTest, ConfiguredLimitsApply) {
               StatusIs(absl::StatusCode::kResourceExhausted, "limit of 10 bytes"));
   EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcde", "s")),
               StatusIs(absl::StatusCode::kInvalidArgument, "1-4 bytes"));
+}
+
+TEST_F(ServerE2eTest, EnvironmentSetsDefaultsAndFlagsWin) {
+  ::setenv("ACTIONJOURNAL_MAX_ACTION_KEY_BYTES", "4", 1);
+  ::setenv("ACTIONJOURNAL_MAX_PAYLOAD_BYTES", "10", 1);
+  StartServer({"--max-payload-bytes=20"});
+  ::unsetenv("ACTIONJOURNAL_MAX_ACTION_KEY_BYTES");
+  ::unsetenv("ACTIONJOURNAL_MAX_PAYLOAD_BYTES");
+  const v1::RecordId r = Rec("job", "k", 0);
+  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcde", "s")),
+              StatusIs(absl::StatusCode::kInvalidArgument, "1-4 bytes"));
+  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcd", std::string(20, 's'))),
+              IsOk());
+  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abc", std::string(21, 's'))),
+              StatusIs(absl::StatusCode::kResourceExhausted, "limit of 20 bytes"));
 }
 
 // SIGKILL under a stream of appends; every acknowledged append survives the
