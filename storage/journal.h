@@ -14,8 +14,10 @@
 namespace actionjournal {
 
 struct JournalOptions {
-  // Most writes one transaction carries.
-  int max_batch_size = 256;
+  // Most writes one transaction carries. Each write runs in its own
+  // savepoint (a PostgreSQL subtransaction); past 64 of them PostgreSQL's
+  // per-backend subtransaction cache overflows and every snapshot slows down.
+  int max_batch_size = 64;
   // How often a transaction that lost a race (ABORTED) is redone.
   int max_retries = 3;
   // The clock for completion times; tests inject their own.
