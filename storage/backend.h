@@ -5,8 +5,10 @@
 #ifndef ACTIONJOURNAL_STORAGE_BACKEND_H_
 #define ACTIONJOURNAL_STORAGE_BACKEND_H_
 
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -24,6 +26,19 @@ struct RecordRow {
   bool completed = false;
   absl::Time completed_at = absl::InfinitePast();  // when completed
 };
+
+// The actions of a record gathered by key, as ReadActions returns them:
+// ordered by key, each with its key set.
+inline std::vector<ActionEntries> SortedActions(
+    std::map<std::string, ActionEntries>&& by_key) {
+  std::vector<ActionEntries> out;
+  out.reserve(by_key.size());
+  for (auto& [key, action] : by_key) {
+    action.action_key = key;
+    out.push_back(std::move(action));
+  }
+  return out;
+}
 
 // One open transaction. Not thread-safe; lives inside Backend::Run.
 // Every method returns UNAVAILABLE / ABORTED / DEADLINE_EXCEEDED / INTERNAL

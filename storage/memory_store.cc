@@ -70,12 +70,7 @@ class MemoryTransaction final : public Transaction {
       a.completion = it->second.value;
       a.cost += it->second.cost;
     }
-    std::vector<ActionEntries> result;
-    for (auto& [key, a] : out) {
-      a.action_key = key;
-      result.push_back(std::move(a));
-    }
-    return result;
+    return SortedActions(std::move(out));
   }
 
   absl::StatusOr<bool> InsertStep(const RecordId& id,

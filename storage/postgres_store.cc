@@ -206,12 +206,7 @@ class PostgresTransaction final : public Transaction {
         a.completion = Completion{FromBin(r[1])};
         a.cost += CostAt(r, 2);
       }
-      std::vector<ActionEntries> result;
-      for (auto& [k, a] : out) {
-        a.action_key = k;
-        result.push_back(std::move(a));
-      }
-      return result;
+      return SortedActions(std::move(out));
     });
   }
 

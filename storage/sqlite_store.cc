@@ -308,12 +308,7 @@ class SqliteTransaction final : public Transaction {
         a.cost += CostAt(s, 2);
       }
     }
-    std::vector<ActionEntries> result;
-    for (auto& [key, a] : out) {
-      a.action_key = key;
-      result.push_back(std::move(a));
-    }
-    return result;
+    return SortedActions(std::move(out));
   }
 
   absl::StatusOr<bool> InsertStep(const RecordId& id,
