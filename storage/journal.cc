@@ -320,8 +320,11 @@ class Journal final : public JournalStore {
     return self.status;
   }
 
-  // Runs every writer's op in one transaction, each behind a savepoint so
-  // that one op's failure leaves its neighbours' writes standing.
+  // Runs every writer's op in one transaction. First optimistically, with no
+  // savepoints (each costs a round trip): when every op succeeds, that
+  // transaction is the answer. When one fails, the batch is redone with each
+  // op behind its own savepoint, so that one op's refusal leaves its
+  // neighbours' writes standing.
   void RunBatch(std::vector<Writer*>& batch) {
     // Lock records in one global order so concurrent batches cannot deadlock.
     std::stable_sort(batch.begin(), batch.end(), [](Writer* a, Writer* b) {
@@ -330,26 +333,36 @@ class Journal final : public JournalStore {
     const absl::Time start = absl::Now();
     absl::Status status = WithRetries([&] {
       return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
-        for (Writer* w : batch) {
-          absl::Status s;
-          for (int i = 0; i <= options_.max_retries; ++i) {
-            RETURN_IF_ERROR(txn.Savepoint());
-            s = w->op(txn);
-            if (s.ok()) break;
-            RETURN_IF_ERROR(txn.RollbackToSavepoint());
-            if (!absl::IsAborted(s)) break;
-          }
-          w->status = s;
-        }
+        for (Writer* w : batch) RETURN_IF_ERROR(w->op(txn));
         return absl::OkStatus();
       });
     });
+    if (status.ok()) {
+      for (Writer* w : batch) w->status = absl::OkStatus();
+    } else {
+      status = WithRetries([&] {
+        return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
+          for (Writer* w : batch) {
+            absl::Status s;
+            for (int i = 0; i <= options_.max_retries; ++i) {
+              RETURN_IF_ERROR(txn.Savepoint());
+              s = w->op(txn);
+              if (s.ok()) break;
+              RETURN_IF_ERROR(txn.RollbackToSavepoint());
+              if (!absl::IsAborted(s)) break;
+            }
+            w->status = s;
+          }
+          return absl::OkStatus();
+        });
+      });
+      if (!status.ok()) {
+        for (Writer* w : batch) w->status = status;
+      }
+    }
     if (observer_ != nullptr) {
       observer_->OnBatch(static_cast<int>(batch.size()), absl::Now() - start,
                          status);
-    }
-    if (!status.ok()) {
-      for (Writer* w : batch) w->status = status;
     }
   }
 
