@@ -71,15 +71,16 @@ const std::map<std::string, std::string>& Statements() {
        "UPDATE records SET attempt = $4, input_fingerprint = $5, "
        "completed_at_us = CASE WHEN $6 THEN $7::bigint END "
        "WHERE job_id = $1 AND record_key = $2 AND seq_num = $3"},
-      {"read_steps",
-       "SELECT action_key, step_index, function_id, args_digest, status, "
-       "result, error, input_tokens, output_tokens, micro_usd FROM steps "
+      // Steps (kind 0) and completions (kind 1) in one round trip.
+      {"read_actions",
+       "SELECT 0 AS kind, action_key, step_index, function_id, args_digest, "
+       "status, result, error, input_tokens, output_tokens, micro_usd "
+       "FROM steps WHERE job_id = $1 AND record_key = $2 AND seq_num = $3 "
+       "AND ($4 OR action_key = $5) "
+       "UNION ALL SELECT 1, action_key, 0, '', ''::bytea, 0, state, ''::bytea, "
+       "input_tokens, output_tokens, micro_usd FROM completions "
        "WHERE job_id = $1 AND record_key = $2 AND seq_num = $3 "
-       "AND ($4 OR action_key = $5) ORDER BY action_key, step_index"},
-      {"read_completions",
-       "SELECT action_key, state, input_tokens, output_tokens, micro_usd "
-       "FROM completions WHERE job_id = $1 AND record_key = $2 AND "
-       "seq_num = $3 AND ($4 OR action_key = $5)"},
+       "AND ($4 OR action_key = $5) ORDER BY 2, 1, 3"},
       {"insert_step",
        "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
        "step_index, function_id, args_digest, status, result, error, "
@@ -185,26 +186,23 @@ class PostgresTransaction final : public Transaction {
       const bool all = action_key == nullptr;
       const std::string key = all ? "" : *action_key;
       std::map<std::string, ActionEntries> out;
-      for (const pqxx::row& r : w_.exec_prepared("read_steps", id.job_id,
+      for (const pqxx::row& r : w_.exec_prepared("read_actions", id.job_id,
                                                  Bin(id.record_key), id.seq_num,
                                                  all, key)) {
-        ActionEntries& a = out[r[0].as<std::string>()];
+        ActionEntries& a = out[r[1].as<std::string>()];
+        a.cost += CostAt(r, 8);
+        if (r[0].as<int>() == 1) {
+          a.completion = Completion{FromBin(r[6])};
+          continue;
+        }
         Step s;
-        s.index = static_cast<uint32_t>(r[1].as<int64_t>());
-        s.function_id = r[2].as<std::string>();
-        s.args_digest = FromBin(r[3]);
-        s.status = static_cast<StepStatus>(r[4].as<int>());
-        s.result = FromBin(r[5]);
-        s.error = FromBin(r[6]);
+        s.index = static_cast<uint32_t>(r[2].as<int64_t>());
+        s.function_id = r[3].as<std::string>();
+        s.args_digest = FromBin(r[4]);
+        s.status = static_cast<StepStatus>(r[5].as<int>());
+        s.result = FromBin(r[6]);
+        s.error = FromBin(r[7]);
         a.steps.push_back(std::move(s));
-        a.cost += CostAt(r, 7);
-      }
-      for (const pqxx::row& r : w_.exec_prepared("read_completions", id.job_id,
-                                                 Bin(id.record_key), id.seq_num,
-                                                 all, key)) {
-        ActionEntries& a = out[r[0].as<std::string>()];
-        a.completion = Completion{FromBin(r[1])};
-        a.cost += CostAt(r, 2);
       }
       return SortedActions(std::move(out));
     });
