@@ -515,9 +515,14 @@ TEST_F(ServerE2eTest, SigtermExitsZeroAfterInFlightWork) {
       }
     });
   }
-  while (ok.load() < 10) absl::SleepFor(absl::Milliseconds(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (ok.load() < 10 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  const int before_stop = ok.load();
   auto code = server_->Stop(SIGTERM);
   for (auto& c : callers) c.join();
+  ASSERT_GE(before_stop, 10) << "appends did not get through";
   ASSERT_THAT(code, IsOk());
   EXPECT_EQ(*code, 0);
   EXPECT_THAT(server_->Log(), HasSubstr("stopped"));
