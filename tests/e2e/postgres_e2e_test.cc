@@ -106,6 +106,63 @@ TEST_F(PostgresE2eTest, TwoServersRacingStoreOneResultPerIdentity) {
   }
 }
 
+int Psql(const std::string& dsn, const std::string& sql) {
+  return std::system(("/usr/lib/postgresql/15/bin/psql -q -v ON_ERROR_STOP=1 '" +
+                      dsn + "' -c \"" + sql + "\" >/dev/null")
+                         .c_str());
+}
+
+// `migrate` applies the schema and exits 0; a database newer than the server
+// makes it refuse to start, with a clear message.
+TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
+  const std::string migrate = absl::StrCat(
+      testing::ServerBinary(), " migrate --store='", dsn_, "' 2>", dir_, "/migrate.log");
+  EXPECT_EQ(std::system(migrate.c_str()), 0);
+  ASSERT_EQ(Psql(dsn_, "INSERT INTO schema_migrations (version, name) VALUES "
+                       "(9999, '9999_future.sql')"),
+            0);
+  auto refused = ServerProcess::Start({"--store=" + dsn_}, dir_ + "/newer.log",
+                                      absl::Seconds(20));
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInternal,
+                                "schema version 9999 is newer than this server's"));
+  EXPECT_NE(std::system(migrate.c_str()), 0);
+  ASSERT_EQ(Psql(dsn_, "DELETE FROM schema_migrations WHERE version = 9999"), 0);
+  EXPECT_EQ(std::system(migrate.c_str()), 0);
+}
+
+// Replicas starting together on an empty database apply each migration once.
+TEST_F(PostgresE2eTest, ReplicasStartingTogetherMigrateOnce) {
+  Psql(dsn_, "DROP DATABASE IF EXISTS aj_fresh");
+  ASSERT_EQ(Psql(dsn_, "CREATE DATABASE aj_fresh"), 0);
+  const std::string fresh = dsn_.substr(0, dsn_.rfind('/')) + "/aj_fresh";
+  std::unique_ptr<ServerProcess> servers[3];
+  std::vector<std::thread> starts;
+  for (int i = 0; i < 3; ++i) {
+    starts.emplace_back([&, i] {
+      auto s = ServerProcess::Start({"--store=" + fresh},
+                                    absl::StrCat(dir_, "/replica-", i, ".log"));
+      EXPECT_THAT(s, IsOk());
+      if (s.ok()) servers[i] = std::move(s).value();
+    });
+  }
+  for (auto& t : starts) t.join();
+  int applied = 0;
+  for (auto& s : servers) {
+    ASSERT_TRUE(s);
+    const std::string log = s->Log();
+    for (size_t at = log.find("applied migration"); at != std::string::npos;
+         at = log.find("applied migration", at + 1)) {
+      ++applied;
+    }
+  }
+  EXPECT_EQ(applied, 1);  // one migration file, applied by one replica
+  EXPECT_EQ(Psql(fresh, "DO \\$\\$ BEGIN IF (SELECT count(*) FROM schema_migrations) <> 1 "
+                        "THEN RAISE EXCEPTION 'wrong count'; END IF; END \\$\\$"),
+            0);
+  auto client = Client(*servers[2]);
+  EXPECT_THAT(client->AppendAction(Completion("fresh", "a", "s")), IsOk());
+}
+
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServerProcess& s) {
   auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(s.Target(), grpc::InsecureChannelCredentials()));
