@@ -39,8 +39,10 @@ absl::Status FromException(const std::exception& e) {
   return absl::InternalError(what);
 }
 
+// Runs f (returning a Status or StatusOr), turning a pqxx exception into
+// its status.
 template <typename F>
-absl::Status Guard(F&& f) {
+auto Guard(F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const std::exception& e) {
@@ -149,7 +151,7 @@ class PostgresTransaction final : public Transaction {
   PostgresTransaction(pqxx::work& w, bool read_only) : w_(w), read_only_(read_only) {}
 
   absl::StatusOr<std::optional<RecordRow>> LockRecord(const RecordId& id) override {
-    return Call([&]() -> absl::StatusOr<std::optional<RecordRow>> {
+    return Guard([&]() -> absl::StatusOr<std::optional<RecordRow>> {
       pqxx::result r = w_.exec_prepared(read_only_ ? "read_record" : "lock_record",
                                         id.job_id, Bin(id.record_key), id.seq_num);
       if (r.empty()) return std::nullopt;
@@ -163,7 +165,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   absl::StatusOr<bool> InsertRecord(const RecordId& id, const RecordRow& row) override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
       return w_.exec_prepared("insert_record", id.job_id, Bin(id.record_key),
                               id.seq_num, I64(row.attempt), Bin(row.input_fingerprint),
                               row.completed, absl::ToUnixMicros(row.completed_at))
@@ -172,7 +174,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   absl::Status UpdateRecord(const RecordId& id, const RecordRow& row) override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
              w_.exec_prepared("update_record", id.job_id, Bin(id.record_key),
                               id.seq_num, I64(row.attempt), Bin(row.input_fingerprint),
                               row.completed, absl::ToUnixMicros(row.completed_at));
@@ -182,7 +184,7 @@ class PostgresTransaction final : public Transaction {
 
   absl::StatusOr<std::vector<ActionEntries>> ReadActions(
       const RecordId& id, const std::string* action_key) override {
-    return Call([&]() -> absl::StatusOr<std::vector<ActionEntries>> {
+    return Guard([&]() -> absl::StatusOr<std::vector<ActionEntries>> {
       const bool all = action_key == nullptr;
       const std::string key = all ? "" : *action_key;
       std::map<std::string, ActionEntries> out;
@@ -210,7 +212,7 @@ class PostgresTransaction final : public Transaction {
 
   absl::StatusOr<bool> InsertStep(const RecordId& id, const std::string& action_key,
                                   const Step& s, const Cost& c) override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
       return w_.exec_prepared("insert_step", id.job_id, Bin(id.record_key),
                               id.seq_num, action_key, static_cast<int64_t>(s.index),
                               s.function_id, Bin(s.args_digest),
@@ -223,7 +225,7 @@ class PostgresTransaction final : public Transaction {
 
   absl::StatusOr<bool> UpgradeStep(const RecordId& id, const std::string& action_key,
                                    const Step& s, const Cost& c) override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
       return w_.exec_prepared("upgrade_step", id.job_id, Bin(id.record_key),
                               id.seq_num, action_key, static_cast<int64_t>(s.index),
                               static_cast<int>(s.status), Bin(s.result), Bin(s.error),
@@ -236,7 +238,7 @@ class PostgresTransaction final : public Transaction {
   absl::StatusOr<uint64_t> DeleteStepsFrom(const RecordId& id,
                                            const std::string& action_key,
                                            uint32_t from) override {
-    return Call([&]() -> absl::StatusOr<uint64_t> {
+    return Guard([&]() -> absl::StatusOr<uint64_t> {
       return w_.exec_prepared("delete_steps_from", id.job_id, Bin(id.record_key),
                               id.seq_num, action_key, static_cast<int64_t>(from))
           .affected_rows();
@@ -247,7 +249,7 @@ class PostgresTransaction final : public Transaction {
                                         const std::string& action_key,
                                         const Completion& completion,
                                         const Cost& c) override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
       return w_.exec_prepared("insert_completion", id.job_id, Bin(id.record_key),
                               id.seq_num, action_key, Bin(completion.state),
                               I64(c.input_tokens), I64(c.output_tokens),
@@ -257,7 +259,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   absl::StatusOr<uint64_t> DeleteEntries(const RecordId& id) override {
-    return Call([&]() -> absl::StatusOr<uint64_t> {
+    return Guard([&]() -> absl::StatusOr<uint64_t> {
       return w_.exec_prepared1("delete_entries", id.job_id, Bin(id.record_key),
                                id.seq_num)[0]
           .as<int64_t>();
@@ -265,7 +267,7 @@ class PostgresTransaction final : public Transaction {
   }
 
   absl::StatusOr<PruneResult> Prune(const PruneRequest& req) override {
-    return Call([&]() -> absl::StatusOr<PruneResult> {
+    return Guard([&]() -> absl::StatusOr<PruneResult> {
       std::string bounds;
       const std::string keys = HexArray(req.keys, &bounds);
       // NULL compares as unknown: no record matches by time without a bound.
@@ -285,29 +287,20 @@ class PostgresTransaction final : public Transaction {
   }
 
   absl::Status Savepoint() override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
              w_.exec0("SAVEPOINT op");
              return true;
            }).status();
   }
 
   absl::Status RollbackToSavepoint() override {
-    return Call([&]() -> absl::StatusOr<bool> {
+    return Guard([&]() -> absl::StatusOr<bool> {
              w_.exec0("ROLLBACK TO SAVEPOINT op");
              return true;
            }).status();
   }
 
  private:
-  template <typename F>
-  auto Call(F&& f) -> decltype(f()) {
-    try {
-      return f();
-    } catch (const std::exception& e) {
-      return FromException(e);
-    }
-  }
-
   static Cost CostAt(const pqxx::row& r, int i) {
     return Cost{static_cast<uint64_t>(r[i].as<int64_t>()),
                 static_cast<uint64_t>(r[i + 1].as<int64_t>()),
