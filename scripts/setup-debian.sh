@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev
+  prometheus-cpp-dev
   postgresql-15
 )
 missing=()

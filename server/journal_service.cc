@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -21,34 +22,43 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 JournalService::JournalService(JournalStore& store, Executor& executor,
-                               RequestLimits limits)
-    : store_(store), executor_(executor), limits_(limits) {}
+                               RequestLimits limits, ServerMetrics* metrics)
+    : store_(store), executor_(executor), limits_(limits), metrics_(metrics) {}
 
 grpc::ServerUnaryReactor* JournalService::Dispatch(
-    grpc::CallbackServerContext* ctx, const char* method,
-    const absl::Status& checked, std::function<absl::Status()> work) {
+    grpc::CallbackServerContext* ctx, Rpc rpc, const absl::Status& checked,
+    std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const absl::Time arrived = absl::Now();
+  auto finish = [this, reactor, rpc, arrived](const grpc::Status& status) {
+    if (metrics_ != nullptr) {
+      metrics_->OnRequest(rpc, status.error_code(), absl::Now() - arrived);
+    }
+    reactor->Finish(status);
+  };
   if (!checked.ok()) {
-    reactor->Finish(ToGrpcStatus(checked));
+    finish(ToGrpcStatus(checked));
     return reactor;
   }
-  auto task = [ctx, reactor, work = std::move(work)] {
+  auto task = [this, ctx, rpc, finish, work = std::move(work)] {
     // Skip work whose caller gave up while it waited in the queue.
     if (ctx->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
     if (ctx->deadline() < std::chrono::system_clock::now()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                   "deadline passed while queued"));
+      finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          "deadline passed while queued"));
       return;
     }
-    reactor->Finish(ToGrpcStatus(work()));
+    const absl::Status status = work();
+    if (metrics_ != nullptr) metrics_->OnStoreCall(rpc, status);
+    finish(ToGrpcStatus(status));
   };
   if (!executor_.TrySchedule(std::move(task))) {
-    LogWarning(method, ": executor queue full; answering RESOURCE_EXHAUSTED");
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "server busy: work queue is full; retry later"));
+    LogWarning(RpcName(rpc), ": executor queue full; answering RESOURCE_EXHAUSTED");
+    finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "server busy: work queue is full; retry later"));
   }
   return reactor;
 }
@@ -57,8 +67,9 @@ grpc::ServerUnaryReactor* JournalService::BeginRecord(
     grpc::CallbackServerContext* ctx, const v1::BeginRecordRequest* req,
     v1::BeginRecordResponse* resp) {
   auto parsed = std::make_shared<absl::StatusOr<BeginRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, "BeginRecord", parsed->status(), [this, parsed, resp] {
+  return Dispatch(ctx, Rpc::kBeginRecord, parsed->status(), [this, parsed, resp] {
     ASSIGN_OR_RETURN(BeginResult r, store_.BeginRecord(**parsed));
+    if (metrics_ != nullptr) metrics_->OnBegin(r);
     ToProto(r, resp);
     return absl::OkStatus();
   });
@@ -68,8 +79,9 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
     grpc::CallbackServerContext* ctx, const v1::AppendActionRequest* req,
     v1::AppendActionResponse* resp) {
   auto parsed = std::make_shared<absl::StatusOr<AppendRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, "AppendAction", parsed->status(), [this, parsed, resp] {
+  return Dispatch(ctx, Rpc::kAppendAction, parsed->status(), [this, parsed, resp] {
     ASSIGN_OR_RETURN(AppendResult r, store_.AppendAction(**parsed));
+    if (metrics_ != nullptr) metrics_->OnAppend(**parsed, r);
     ToProto(r, resp);
     return absl::OkStatus();
   });
@@ -80,9 +92,10 @@ grpc::ServerUnaryReactor* JournalService::LookupAction(
     v1::LookupActionResponse* resp) {
   auto parsed = std::make_shared<absl::StatusOr<std::pair<RecordId, std::string>>>(
       FromProto(*req, limits_));
-  return Dispatch(ctx, "LookupAction", parsed->status(), [this, parsed, resp] {
+  return Dispatch(ctx, Rpc::kLookupAction, parsed->status(), [this, parsed, resp] {
     ASSIGN_OR_RETURN(LookupResult r,
                      store_.LookupAction((*parsed)->first, (*parsed)->second));
+    if (metrics_ != nullptr) metrics_->OnLookup(r);
     ToProto(r, resp);
     return absl::OkStatus();
   });
@@ -92,7 +105,7 @@ grpc::ServerUnaryReactor* JournalService::CompleteRecord(
     grpc::CallbackServerContext* ctx, const v1::CompleteRecordRequest* req,
     v1::CompleteRecordResponse* resp) {
   auto parsed = std::make_shared<absl::StatusOr<CompleteRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, "CompleteRecord", parsed->status(), [this, parsed, resp] {
+  return Dispatch(ctx, Rpc::kCompleteRecord, parsed->status(), [this, parsed, resp] {
     ASSIGN_OR_RETURN(CompleteResult r, store_.CompleteRecord(**parsed));
     ToProto(r, resp);
     return absl::OkStatus();
@@ -103,8 +116,9 @@ grpc::ServerUnaryReactor* JournalService::Prune(grpc::CallbackServerContext* ctx
                                                 const v1::PruneRequest* req,
                                                 v1::PruneResponse* resp) {
   auto parsed = std::make_shared<absl::StatusOr<PruneRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, "Prune", parsed->status(), [this, parsed, resp] {
+  return Dispatch(ctx, Rpc::kPrune, parsed->status(), [this, parsed, resp] {
     ASSIGN_OR_RETURN(PruneResult r, store_.Prune(**parsed));
+    if (metrics_ != nullptr) metrics_->OnPrune(r);
     ToProto(r, resp);
     return absl::OkStatus();
   });

@@ -12,6 +12,7 @@
 #include "actionjournal/v1/journal.grpc.pb.h"
 #include "server/convert.h"
 #include "server/executor.h"
+#include "server/metrics.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -20,10 +21,12 @@ namespace actionjournal {
 // logged, not sent.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// Thread-safe. `store` and `executor` must outlive the service.
+// Thread-safe. `store`, `executor` and `metrics` (which may be null) must
+// outlive the service.
 class JournalService final : public v1::ActionJournal::CallbackService {
  public:
-  JournalService(JournalStore& store, Executor& executor, RequestLimits limits);
+  JournalService(JournalStore& store, Executor& executor, RequestLimits limits,
+                 ServerMetrics* metrics);
 
   grpc::ServerUnaryReactor* BeginRecord(grpc::CallbackServerContext* ctx,
                                         const v1::BeginRecordRequest* req,
@@ -43,15 +46,16 @@ class JournalService final : public v1::ActionJournal::CallbackService {
 
  private:
   // Finishes at once with `checked` when it failed; otherwise runs `work` on
-  // the executor (RESOURCE_EXHAUSTED when its queue is full).
-  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
-                                     const char* method,
+  // the executor (RESOURCE_EXHAUSTED when its queue is full). Every answer
+  // is counted in the metrics.
+  grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx, Rpc rpc,
                                      const absl::Status& checked,
                                      std::function<absl::Status()> work);
 
   JournalStore& store_;
   Executor& executor_;
   const RequestLimits limits_;
+  ServerMetrics* const metrics_;
 };
 
 }  // namespace actionjournal

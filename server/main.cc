@@ -17,8 +17,11 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/log.h"
+#include "prometheus/exposer.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/store_url.h"
 
@@ -26,6 +29,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7450",
           "gRPC address (host:port; port 0 picks a free one)");
 ABSL_FLAG(std::string, store, "sqlite://data/actionjournal.db",
           "store URL: sqlite://<path>, memory: or postgresql://...");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9450",
+          "Prometheus /metrics address (host:port; port 0 picks a free one; "
+          "empty turns metrics off)");
 ABSL_FLAG(int, workers, 32, "threads running store work");
 ABSL_FLAG(int, queue_capacity, 4096,
           "store calls that may wait before RESOURCE_EXHAUSTED");
@@ -46,7 +52,7 @@ namespace {
 // Environment variables become the flags' defaults.
 void ApplyEnvironment() {
   for (const char* name :
-       {"listen", "store", "workers", "queue_capacity", "max_payload_bytes",
+       {"listen", "metrics_listen", "store", "workers", "queue_capacity", "max_payload_bytes",
         "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys",
         "health_interval", "shutdown_grace", "log_level"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
@@ -59,6 +65,11 @@ void ApplyEnvironment() {
       std::exit(2);
     }
   }
+}
+
+// "host:port" -> "host".
+std::string HostOf(const std::string& address) {
+  return address.substr(0, address.rfind(':'));
 }
 
 // Accepts --metrics-listen as well as --metrics_listen.
@@ -103,7 +114,8 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const std::string url = absl::GetFlag(FLAGS_store);
-  auto store = OpenStore(url);
+  ServerMetrics metrics(StoreKind(url));
+  auto store = OpenStore(url, {}, &metrics);
   if (!store.ok()) {
     LogError("cannot open store ", RedactStoreUrl(url), ": ",
              store.status().ToString());
@@ -131,13 +143,26 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  auto server = JournalServer::Start(options, **store);
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::string metrics_at = "off";
+  if (!metrics_listen.empty()) {
+    auto served = ServeMetrics(metrics_listen, metrics.registry());
+    if (!served.ok()) {
+      LogError(served.status().message());
+      return 1;
+    }
+    exposer = *std::move(served);
+    metrics_at = absl::StrCat(HostOf(metrics_listen), ":", MetricsPort(*exposer));
+  }
+
+  auto server = JournalServer::Start(options, **store, &metrics);
   if (!server.ok()) {
     LogError(server.status().ToString());
     return 1;
   }
-  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  LogInfo("actionjournal-server listening grpc=", host, ":", (*server)->port(),
+  LogInfo("actionjournal-server listening grpc=", HostOf(options.listen), ":",
+          (*server)->port(), " metrics=", metrics_at,
           " store=", RedactStoreUrl(url));
 
   int sig = 0;
@@ -145,6 +170,7 @@ int Main(int argc, char** argv) {
   LogInfo("signal ", sig, ": stopping; finishing in-flight RPCs");
   (*server)->Shutdown();
   server->reset();
+  exposer.reset();
   store->reset();
   LogInfo("stopped");
   return 0;

@@ -9,15 +9,16 @@
 
 namespace actionjournal {
 
-JournalServer::JournalServer(const ServerOptions& options, JournalStore& store)
+JournalServer::JournalServer(const ServerOptions& options, JournalStore& store,
+                             ServerMetrics* metrics)
     : options_(options),
       store_(store),
       executor_(options.workers, options.queue_capacity),
-      service_(store, executor_, options.limits) {}
+      service_(store, executor_, options.limits, metrics) {}
 
 absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
-    const ServerOptions& options, JournalStore& store) {
-  std::unique_ptr<JournalServer> s(new JournalServer(options, store));
+    const ServerOptions& options, JournalStore& store, ServerMetrics* metrics) {
+  std::unique_ptr<JournalServer> s(new JournalServer(options, store, metrics));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

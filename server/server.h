@@ -15,6 +15,7 @@
 #include "server/convert.h"
 #include "server/executor.h"
 #include "server/journal_service.h"
+#include "server/metrics.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -36,10 +37,11 @@ struct ServerOptions {
 // Thread-safe.
 class JournalServer {
  public:
-  // Starts serving `store`, which must outlive the server. UNAVAILABLE when
-  // the address cannot be bound.
+  // Starts serving `store`, which must outlive the server, as must `metrics`
+  // (may be null). UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<JournalServer>> Start(
-      const ServerOptions& options, JournalStore& store);
+      const ServerOptions& options, JournalStore& store,
+      ServerMetrics* metrics = nullptr);
   ~JournalServer();
 
   // The bound port.
@@ -50,7 +52,8 @@ class JournalServer {
   void Shutdown();
 
  private:
-  JournalServer(const ServerOptions& options, JournalStore& store);
+  JournalServer(const ServerOptions& options, JournalStore& store,
+                ServerMetrics* metrics);
   void HealthLoop();
 
   const ServerOptions options_;

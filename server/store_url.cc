@@ -32,6 +32,15 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
       "'; use memory:, sqlite://<path> or postgresql://..."));
 }
 
+std::string StoreKind(const std::string& url) {
+  if (absl::StartsWith(url, "memory:")) return "memory";
+  if (absl::StartsWith(url, "sqlite://")) return "sqlite";
+  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+    return "postgresql";
+  }
+  return "unknown";
+}
+
 std::string RedactStoreUrl(const std::string& url) {
   // scheme://user:password@host -> scheme://user:***@host
   const size_t scheme = url.find("://");

@@ -18,6 +18,9 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
     const std::string& url, JournalOptions options = {},
     JournalObserver* observer = nullptr);
 
+// "memory", "sqlite", "postgresql" or "unknown": the backend a URL names.
+std::string StoreKind(const std::string& url);
+
 // The URL with any password replaced by "***", for logs.
 std::string RedactStoreUrl(const std::string& url);
 

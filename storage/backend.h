@@ -40,12 +40,28 @@ inline std::vector<ActionEntries> SortedActions(
   return out;
 }
 
+// What one write of a batch will read: its record and either one action's
+// entries, every action's, or none.
+struct Touch {
+  const RecordId* record = nullptr;
+  const std::string* action_key = nullptr;  // read this action's entries
+  bool all_actions = false;                 // read every action's entries
+};
+
 // One open transaction. Not thread-safe; lives inside Backend::Run.
 // Every method returns UNAVAILABLE / ABORTED / DEADLINE_EXCEEDED / INTERNAL
 // for store faults, as JournalStore documents.
 class Transaction {
  public:
   virtual ~Transaction() = default;
+
+  // Announces what the writes that follow will read, so that a backend with
+  // costly round trips can lock and read it all at once. Optional: the
+  // methods below work without it.
+  virtual absl::Status Prefetch(const std::vector<Touch>& touches) {
+    (void)touches;
+    return absl::OkStatus();
+  }
 
   // Returns the record, locking it against other writers until the
   // transaction ends (a no-op where the whole store is locked), or nullopt.

@@ -5,21 +5,32 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 
 namespace actionjournal {
+
+constexpr char kFencedPayload[] = "actionjournal/fenced";
+
+absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt) {
+  absl::Status s = absl::FailedPreconditionError(absl::StrCat(
+      "fenced: attempt ", attempt, " is below the record's attempt ",
+      stored_attempt, "; a newer writer owns this record"));
+  s.SetPayload(kFencedPayload, absl::Cord());
+  return s;
+}
+
+bool IsFenced(const absl::Status& status) {
+  return status.GetPayload(kFencedPayload).has_value();
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------
 // The rules. Each runs inside one transaction with the record locked.
 
-absl::Status Fenced(uint64_t attempt, uint64_t stored) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("fenced: attempt ", attempt, " is below the record's attempt ",
-                   stored, "; a newer writer owns this record"));
-}
 
 // Locks the record, creating it when absent; applies fencing. Sets *created.
 absl::StatusOr<RecordRow> LockOrCreate(Transaction& txn, const RecordId& id,
@@ -41,7 +52,7 @@ absl::StatusOr<RecordRow> LockOrCreate(Transaction& txn, const RecordId& id,
     return absl::AbortedError("record created concurrently; retry");
   }
   if (attempt != 0 && attempt < row->attempt) {
-    return Fenced(attempt, row->attempt);
+    return FencedError(attempt, row->attempt);
   }
   if (attempt > row->attempt) {
     row->attempt = attempt;
@@ -106,6 +117,7 @@ absl::StatusOr<AppendResult> ApplyAppend(Transaction& txn,
                            ? AppendOutcome::kDuplicate
                            : AppendOutcome::kConflict;
       result.stored = *action.completion;
+      result.stored_cost = action.cost;
       return result;
     }
     if (row.completed) {
@@ -118,7 +130,8 @@ absl::StatusOr<AppendResult> ApplyAppend(Transaction& txn,
     if (!inserted) return absl::AbortedError("completion raced; retry");
     result.outcome = AppendOutcome::kAppended;
     result.stored = *completion;
-    result.stored_cost = req.cost;
+    result.stored_cost = action.cost;
+    result.stored_cost += req.cost;
     return result;
   }
 
@@ -133,6 +146,7 @@ absl::StatusOr<AppendResult> ApplyAppend(Transaction& txn,
       (*stored == step || (same_call && step.status == StepStatus::kPending))) {
     result.outcome = AppendOutcome::kDuplicate;
     result.stored = *stored;
+    result.stored_cost = stored->cost;
     return result;
   }
   if (row.completed) {
@@ -161,6 +175,7 @@ absl::StatusOr<AppendResult> ApplyAppend(Transaction& txn,
     } else {
       result.outcome = AppendOutcome::kConflict;
       result.stored = *stored;
+      result.stored_cost = stored->cost;
       return result;
     }
   }
@@ -212,7 +227,8 @@ class Journal final : public JournalStore {
 
   absl::StatusOr<BeginResult> BeginRecord(const BeginRequest& req) override {
     BeginResult out;
-    RETURN_IF_ERROR(Write(req.record, [&](Transaction& txn) -> absl::Status {
+    const Touch touch{&req.record, nullptr, /*all_actions=*/true};
+    RETURN_IF_ERROR(Write(touch, [&](Transaction& txn) -> absl::Status {
       ASSIGN_OR_RETURN(out, ApplyBegin(txn, req));
       return absl::OkStatus();
     }));
@@ -221,7 +237,8 @@ class Journal final : public JournalStore {
 
   absl::StatusOr<AppendResult> AppendAction(const AppendRequest& req) override {
     AppendResult out;
-    RETURN_IF_ERROR(Write(req.record, [&](Transaction& txn) -> absl::Status {
+    const Touch touch{&req.record, &req.action_key};
+    RETURN_IF_ERROR(Write(touch, [&](Transaction& txn) -> absl::Status {
       ASSIGN_OR_RETURN(out, ApplyAppend(txn, req));
       return absl::OkStatus();
     }));
@@ -232,7 +249,8 @@ class Journal final : public JournalStore {
       const CompleteRequest& req) override {
     CompleteResult out;
     const absl::Time now = options_.clock();
-    RETURN_IF_ERROR(Write(req.record, [&](Transaction& txn) -> absl::Status {
+    const Touch touch{&req.record};
+    RETURN_IF_ERROR(Write(touch, [&](Transaction& txn) -> absl::Status {
       ASSIGN_OR_RETURN(out, ApplyComplete(txn, req, now));
       return absl::OkStatus();
     }));
@@ -275,8 +293,9 @@ class Journal final : public JournalStore {
   using Op = absl::FunctionRef<absl::Status(Transaction&)>;
 
   struct Writer {
-    Writer(const RecordId& r, Op o) : record(r), op(o) {}
-    const RecordId& record;
+    Writer(const Touch& t, Op o) : touch(t), op(o) {}
+    const RecordId& record() const { return *touch.record; }
+    Touch touch;
     Op op;
     absl::Status status;
     bool done = false;
@@ -294,8 +313,8 @@ class Journal final : public JournalStore {
 
   // Queues `op` and returns once a transaction that ran it has committed (or
   // failed). Any waiting writer may lead a batch for the queue's front.
-  absl::Status Write(const RecordId& record, Op op) {
-    Writer self(record, op);
+  absl::Status Write(const Touch& touch, Op op) {
+    Writer self(touch, op);
     absl::MutexLock lock(&mu_);
     queue_.push_back(&self);
     while (!self.done) {
@@ -328,11 +347,15 @@ class Journal final : public JournalStore {
   void RunBatch(std::vector<Writer*>& batch) {
     // Lock records in one global order so concurrent batches cannot deadlock.
     std::stable_sort(batch.begin(), batch.end(), [](Writer* a, Writer* b) {
-      return a->record < b->record;
+      return a->record() < b->record();
     });
+    std::vector<Touch> touches;
+    touches.reserve(batch.size());
+    for (Writer* w : batch) touches.push_back(w->touch);
     const absl::Time start = absl::Now();
     absl::Status status = WithRetries([&] {
       return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
+        RETURN_IF_ERROR(txn.Prefetch(touches));
         for (Writer* w : batch) RETURN_IF_ERROR(w->op(txn));
         return absl::OkStatus();
       });
@@ -342,6 +365,7 @@ class Journal final : public JournalStore {
     } else {
       status = WithRetries([&] {
         return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
+          RETURN_IF_ERROR(txn.Prefetch(touches));
           for (Writer* w : batch) {
             absl::Status s;
             for (int i = 0; i <= options_.max_retries; ++i) {

@@ -24,7 +24,8 @@ struct JournalOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
-// Observes group commit; thread-safe implementations only.
+// Observes group commit and the backend's connections; thread-safe
+// implementations only.
 class JournalObserver {
  public:
   virtual ~JournalObserver() = default;
@@ -32,6 +33,12 @@ class JournalObserver {
   // and its status.
   virtual void OnBatch(int size, absl::Duration duration,
                        const absl::Status& status) = 0;
+  // A pooled backend's connections changed: held by a call, and open but
+  // free.
+  virtual void OnPool(int in_use, int idle) {
+    (void)in_use;
+    (void)idle;
+  }
 };
 
 // Returns a JournalStore applying the rules over `backend`. `observer` may be

@@ -33,32 +33,6 @@ struct RecordId {
   }
 };
 
-enum class StepStatus { kPending = 1, kSucceeded = 2, kFailed = 3 };
-
-// One durable call inside an action.
-struct Step {
-  uint32_t index = 0;
-  std::string function_id;
-  std::string args_digest;  // bytes
-  StepStatus status = StepStatus::kPending;
-  std::string result;  // bytes; SUCCEEDED only
-  std::string error;   // bytes; FAILED only
-
-  friend bool operator==(const Step& a, const Step& b) {
-    return a.index == b.index && a.function_id == b.function_id &&
-           a.args_digest == b.args_digest && a.status == b.status &&
-           a.result == b.result && a.error == b.error;
-  }
-};
-
-// The final state of an action; opaque bytes.
-struct Completion {
-  std::string state;
-  friend bool operator==(const Completion& a, const Completion& b) {
-    return a.state == b.state;
-  }
-};
-
 // What an entry cost when it ran.
 struct Cost {
   uint64_t input_tokens = 0;
@@ -74,6 +48,35 @@ struct Cost {
   friend bool operator==(const Cost& a, const Cost& b) {
     return a.input_tokens == b.input_tokens &&
            a.output_tokens == b.output_tokens && a.micro_usd == b.micro_usd;
+  }
+};
+
+enum class StepStatus { kPending = 1, kSucceeded = 2, kFailed = 3 };
+
+// One durable call inside an action.
+struct Step {
+  uint32_t index = 0;
+  std::string function_id;
+  std::string args_digest;  // bytes
+  StepStatus status = StepStatus::kPending;
+  std::string result;  // bytes; SUCCEEDED only
+  std::string error;   // bytes; FAILED only
+  // What it cost; filled by reads, not part of the step's identity (== and
+  // the conflict rules ignore it).
+  Cost cost;
+
+  friend bool operator==(const Step& a, const Step& b) {
+    return a.index == b.index && a.function_id == b.function_id &&
+           a.args_digest == b.args_digest && a.status == b.status &&
+           a.result == b.result && a.error == b.error;
+  }
+};
+
+// The final state of an action; opaque bytes.
+struct Completion {
+  std::string state;
+  friend bool operator==(const Completion& a, const Completion& b) {
+    return a.state == b.state;
   }
 };
 
@@ -119,8 +122,10 @@ enum class AppendOutcome { kAppended = 1, kDuplicate, kUpgraded, kConflict };
 
 struct AppendResult {
   AppendOutcome outcome = AppendOutcome::kAppended;
-  Entry stored;      // the entry stored under the identity after the call
-  Cost stored_cost;  // the cost stored with it (what a replay saves)
+  Entry stored;  // the entry stored under the identity after the call
+  // What a replay of `stored` saves: a step's own cost; for a completion,
+  // the whole action's (steps and completion).
+  Cost stored_cost;
 };
 
 struct LookupResult {
@@ -151,6 +156,11 @@ struct PruneResult {
   uint64_t records_deleted = 0;
   uint64_t entries_deleted = 0;  // steps + completions
 };
+
+// The FAILED_PRECONDITION a fenced write answers (a newer attempt owns the
+// record), marked so that callers can tell it from the other preconditions.
+absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt);
+bool IsFenced(const absl::Status& status);
 
 // The journal. Implementations are thread-safe. Every write is atomic and
 // durable when it returns OK; a failed call changed nothing.

@@ -61,6 +61,7 @@ class MemoryTransaction final : public Transaction {
       if (action_key != nullptr && key != *action_key) break;
       ActionEntries& a = out[key];
       a.steps.push_back(it->second.value);
+      a.steps.back().cost = it->second.cost;
       a.cost += it->second.cost;
     }
     for (auto it = t_.completions.lower_bound({id, action_key ? *action_key : ""});

@@ -204,6 +204,7 @@ class PostgresTransaction final : public Transaction {
         s.status = static_cast<StepStatus>(r[5].as<int>());
         s.result = FromBin(r[6]);
         s.error = FromBin(r[7]);
+        s.cost = CostAt(r, 8);
         a.steps.push_back(std::move(s));
       }
       return SortedActions(std::move(out));
@@ -314,8 +315,8 @@ class PostgresTransaction final : public Transaction {
 // Thread-safe: a fixed pool of connections, reconnected on demand.
 class PostgresBackend final : public Backend {
  public:
-  explicit PostgresBackend(const PostgresStoreOptions& options)
-      : options_(options), slots_(options.pool_size) {
+  PostgresBackend(const PostgresStoreOptions& options, JournalObserver* observer)
+      : options_(options), observer_(observer), slots_(options.pool_size) {
     for (int i = 0; i < options.pool_size; ++i) free_.push_back(i);
   }
 
@@ -414,6 +415,7 @@ class PostgresBackend final : public Backend {
       }
       slot = free_.back();
       free_.pop_back();
+      ReportPool();
     }
     if (slots_[slot] == nullptr || !slots_[slot]->is_open()) {
       absl::Status s = Guard([&] {
@@ -446,6 +448,15 @@ class PostgresBackend final : public Backend {
     }
     absl::MutexLock lock(&mu_);
     free_.push_back(slot);
+    ReportPool();
+  }
+
+  // Free slots are touched by no thread, so mu_ covers reading them.
+  void ReportPool() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (observer_ == nullptr) return;
+    int idle = 0;
+    for (int slot : free_) idle += slots_[slot] != nullptr;
+    observer_->OnPool(options_.pool_size - static_cast<int>(free_.size()), idle);
   }
 
   std::string ConnectString() const {
@@ -462,6 +473,7 @@ class PostgresBackend final : public Backend {
   }
 
   const PostgresStoreOptions options_;
+  JournalObserver* const observer_;  // may be null
   // slots_[i] is touched only by the thread holding slot i.
   std::vector<std::unique_ptr<pqxx::connection>> slots_;
   absl::Mutex mu_;
@@ -476,7 +488,7 @@ absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
   if (options.pool_size < 1) {
     return absl::InvalidArgumentError("pool_size: must be >= 1");
   }
-  auto backend = std::make_unique<PostgresBackend>(options);
+  auto backend = std::make_unique<PostgresBackend>(options, observer);
   if (options.migrate) {
     RETURN_IF_ERROR(backend->Migrate());
   } else {

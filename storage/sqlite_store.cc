@@ -290,8 +290,9 @@ class SqliteTransaction final : public Transaction {
         step.status = static_cast<StepStatus>(s.ColInt(4));
         step.result = s.ColBytes(5);
         step.error = s.ColBytes(6);
+        step.cost = CostAt(s, 7);
+        a.cost += step.cost;
         a.steps.push_back(std::move(step));
-        a.cost += CostAt(s, 7);
       }
     }
     {

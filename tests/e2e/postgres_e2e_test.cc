@@ -16,13 +16,16 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::Delta;
 using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
 using ::actionjournal::testing::TempDir;
@@ -192,12 +195,24 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   auto client = Client(*s, absl::Seconds(5));
   ASSERT_THAT(client->AppendAction(Completion("restart", "before", "S")), IsOk());
   EXPECT_EQ(Health(*s), grpc::health::v1::HealthCheckResponse::SERVING);
+  auto up = Scrape(s->metrics_port());
+  ASSERT_THAT(up, IsOk());
+  // Connections opened so far wait in the pool; none is held between calls.
+  EXPECT_EQ((*up)[R"(actionjournal_store_connections{state="in_use"})"], 0);
+  EXPECT_GE((*up)[R"(actionjournal_store_connections{state="idle"})"], 1);
+  EXPECT_EQ((*up)[R"(actionjournal_build_info{store="postgresql",version="0.1.0"})"], 1);
 
   ASSERT_EQ(std::system(Env("AJ_PG_STOP").c_str()), 0);
   const absl::Time start = absl::Now();
   auto down = client->AppendAction(Completion("restart", "during", "S"));
   EXPECT_THAT(down, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  auto refused = Scrape(s->metrics_port());
+  ASSERT_THAT(refused, IsOk());
+  EXPECT_EQ(Delta(*up, *refused, R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"), 1);
+  EXPECT_EQ(Delta(*up, *refused,
+                  R"(actionjournal_requests_total{code="UNAVAILABLE",method="AppendAction"})"),
+            1);
   EXPECT_TRUE(Eventually(
       [&] { return Health(*s) == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
       absl::Seconds(10)));

@@ -5,7 +5,7 @@
 set -euo pipefail
 readme=$1 build=$2
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-readme.XXXXXX")
-"$build/server/actionjournal-server" --listen=127.0.0.1:0 \
+"$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
   --store="sqlite://$work/journal.db" 2>"$work/server.log" &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -17,13 +17,16 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::Delta;
 using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
 using ::actionjournal::testing::TempDir;
@@ -158,6 +161,119 @@ TEST_F(ServerE2eTest, HealthServing) {
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
+  StartServer();
+  ASSERT_GT(server_->metrics_port(), 0) << server_->Log();
+  auto before = Scrape(server_->metrics_port());
+  ASSERT_THAT(before, IsOk());
+  EXPECT_EQ((*before)["actionjournal_build_info{store=\"sqlite\",version=\"0.1.0\"}"], 1);
+
+  const v1::RecordId r = Rec("job-m", "k", 1);
+  v1::BeginRecordRequest begin;
+  *begin.mutable_record() = r;
+  begin.set_attempt(2);
+  begin.set_input_fingerprint("f1");
+  ASSERT_THAT(client_->BeginRecord(begin), IsOk());
+  // Action "a": an intent, its result (cost 100/40 tokens, 3000 micro-USD)
+  // and a completion (cost 10/5, 500).
+  ASSERT_THAT(client_->AppendAction(StepReq(r, "a", 0, v1::STEP_STATUS_PENDING)), IsOk());
+  auto result = StepReq(r, "a", 0, v1::STEP_STATUS_SUCCEEDED, "R");
+  result.set_attempt(2);
+  result.mutable_cost()->set_input_tokens(100);
+  result.mutable_cost()->set_output_tokens(40);
+  result.mutable_cost()->set_micro_usd(3000);
+  ASSERT_THAT(client_->AppendAction(result), IsOk());
+  auto done = CompletionReq(r, "a", "S");
+  done.mutable_cost()->set_input_tokens(10);
+  done.mutable_cost()->set_output_tokens(5);
+  done.mutable_cost()->set_micro_usd(500);
+  ASSERT_THAT(client_->AppendAction(done), IsOk());
+  // Replays: the step again (saves 100/40/3000), then the completion, a
+  // lookup and a BeginRecord of the completed action (110/45/3500 each).
+  auto dup_step = client_->AppendAction(result);
+  ASSERT_THAT(dup_step, IsOk());
+  ASSERT_EQ(dup_step->outcome(), v1::APPEND_OUTCOME_DUPLICATE);
+  auto dup_done = client_->AppendAction(done);
+  ASSERT_THAT(dup_done, IsOk());
+  ASSERT_EQ(dup_done->outcome(), v1::APPEND_OUTCOME_DUPLICATE);
+  v1::LookupActionRequest lookup;
+  *lookup.mutable_record() = r;
+  lookup.set_action_key("a");
+  ASSERT_THAT(client_->LookupAction(lookup), IsOk());
+  ASSERT_THAT(client_->BeginRecord(begin), IsOk());
+  // Action "b": a finished step, then a different result for it.
+  ASSERT_THAT(client_->AppendAction(StepReq(r, "b", 0, v1::STEP_STATUS_SUCCEEDED, "x")), IsOk());
+  auto conflict = client_->AppendAction(StepReq(r, "b", 0, v1::STEP_STATUS_SUCCEEDED, "y"));
+  ASSERT_THAT(conflict, IsOk());
+  ASSERT_EQ(conflict->outcome(), v1::APPEND_OUTCOME_CONFLICT);
+  // A zombie (attempt 1 < 2), an input mismatch, a bad request.
+  auto zombie = StepReq(r, "c", 0, v1::STEP_STATUS_PENDING);
+  zombie.set_attempt(1);
+  EXPECT_THAT(client_->AppendAction(zombie),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+  begin.set_input_fingerprint("f2");
+  auto mismatch = client_->BeginRecord(begin);
+  ASSERT_THAT(mismatch, IsOk());
+  ASSERT_TRUE(mismatch->input_mismatch());
+  auto bad = StepReq(r, "", 0, v1::STEP_STATUS_PENDING);
+  EXPECT_THAT(client_->AppendAction(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  // The end of the record, and a prune of it: 1 record, 3 entries.
+  v1::CompleteRecordRequest complete;
+  *complete.mutable_record() = r;
+  ASSERT_THAT(client_->CompleteRecord(complete), IsOk());
+  v1::PruneRequest prune;
+  prune.set_job_id("job-m");
+  prune.set_whole_job(true);
+  auto pruned = client_->Prune(prune);
+  ASSERT_THAT(pruned, IsOk());
+  ASSERT_EQ(pruned->entries_deleted(), 3u);
+
+  auto after = Scrape(server_->metrics_port());
+  ASSERT_THAT(after, IsOk());
+  auto delta = [&](const std::string& series) { return Delta(*before, *after, series); };
+  const std::map<std::string, double> expected = {
+      {R"(actionjournal_requests_total{code="OK",method="BeginRecord"})", 3},
+      {R"(actionjournal_requests_total{code="OK",method="AppendAction"})", 7},
+      {R"(actionjournal_requests_total{code="FAILED_PRECONDITION",method="AppendAction"})", 1},
+      {R"(actionjournal_requests_total{code="INVALID_ARGUMENT",method="AppendAction"})", 1},
+      {R"(actionjournal_requests_total{code="OK",method="LookupAction"})", 1},
+      {R"(actionjournal_requests_total{code="OK",method="CompleteRecord"})", 1},
+      {R"(actionjournal_requests_total{code="OK",method="Prune"})", 1},
+      {R"(actionjournal_request_duration_seconds_count{method="AppendAction"})", 9},
+      {R"(actionjournal_request_duration_seconds_count{method="BeginRecord"})", 3},
+      {R"(actionjournal_appends_total{outcome="appended"})", 3},
+      {R"(actionjournal_appends_total{outcome="upgraded"})", 1},
+      {R"(actionjournal_appends_total{outcome="duplicate"})", 2},
+      {R"(actionjournal_appends_total{outcome="conflict"})", 1},
+      {R"(actionjournal_conflicts_total{policy="keep_stored"})", 1},
+      {R"(actionjournal_replay_hits_total{entry="step",method="AppendAction"})", 1},
+      {R"(actionjournal_replay_hits_total{entry="action",method="AppendAction"})", 1},
+      {R"(actionjournal_replay_hits_total{entry="action",method="LookupAction"})", 1},
+      // The second BeginRecord hands back "a"; the mismatching third one
+      // hands back "a" and b's finished step.
+      {R"(actionjournal_replay_hits_total{entry="action",method="BeginRecord"})", 2},
+      {R"(actionjournal_replay_hits_total{entry="step",method="BeginRecord"})", 1},
+      {R"(actionjournal_replay_saved_tokens_total{direction="input"})", 100 + 110 * 4},
+      {R"(actionjournal_replay_saved_tokens_total{direction="output"})", 40 + 45 * 4},
+      {R"(actionjournal_replay_saved_usd_total)", (3000 + 3500 * 4) / 1e6},
+      {R"(actionjournal_fenced_total{method="AppendAction"})", 1},
+      {R"(actionjournal_input_mismatches_total{reset="false"})", 1},
+      {R"(actionjournal_pruned_records_total)", 1},
+      {R"(actionjournal_pruned_entries_total)", 3},
+  };
+  for (const auto& [series, want] : expected) {
+    EXPECT_NEAR(delta(series), want, 1e-9) << series;
+  }
+  // Every write that reached the store went through group commit, alone
+  // (this client waits for each answer): 3 BeginRecord, 8 appends (the bad
+  // one never reached it) and CompleteRecord.
+  EXPECT_EQ(delta("actionjournal_commit_batch_writes_count"), 12);
+  EXPECT_EQ(delta("actionjournal_commit_batch_writes_sum"), 12);
+  EXPECT_EQ(delta("actionjournal_commit_duration_seconds_count"), 12);
+  EXPECT_GT(delta("actionjournal_commit_duration_seconds_sum"), 0);
+  EXPECT_EQ(delta(R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"), 0);
 }
 
 TEST_F(ServerE2eTest, ReflectionListsTheService) {

@@ -209,6 +209,27 @@ TEST_P(ConformanceTest, PendingUpgradedOnce) {
   auto found = store_->LookupAction(Rec(), "act");
   ASSERT_THAT(found, IsOk());
   EXPECT_EQ(found->action->cost, (Cost{5, 6, 7}));
+  EXPECT_EQ(found->action->steps[0].cost, (Cost{5, 6, 7}));
+}
+
+TEST_P(ConformanceTest, ReplaysHandBackWhatTheySave) {
+  const Step call = MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d", "R");
+  ASSERT_THAT(Append(Rec(), "act", call, 0, ConflictPolicy::kKeepStored, Cost{5, 6, 7}),
+              IsOk());
+  // A replayed step saves its own cost, whatever the replay claims.
+  auto again = Append(Rec(), "act", call, 0, ConflictPolicy::kKeepStored, Cost{9, 9, 9});
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(again->stored_cost, (Cost{5, 6, 7}));
+  // A completion saves the whole action: its steps and itself.
+  auto done = Append(Rec(), "act", Completion{"S"}, 0, ConflictPolicy::kKeepStored,
+                     Cost{1, 1, 1});
+  ASSERT_THAT(done, IsOk());
+  EXPECT_EQ(done->stored_cost, (Cost{6, 7, 8}));
+  auto replayed = Append(Rec(), "act", Completion{"S"});
+  ASSERT_THAT(replayed, IsOk());
+  EXPECT_EQ(replayed->outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(replayed->stored_cost, (Cost{6, 7, 8}));
 }
 
 TEST_P(ConformanceTest, StepGapRefused) {
@@ -278,8 +299,11 @@ TEST_P(ConformanceTest, Fencing) {
   ASSERT_EQ(Begin(Rec(), 2)->attempt, 2u);
   EXPECT_THAT(Begin(Rec(), 1),
               StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+  EXPECT_TRUE(IsFenced(Begin(Rec(), 1).status()));
   EXPECT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending), 1),
               StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+  // Other preconditions are not fencing.
+  EXPECT_FALSE(IsFenced(Append(Rec(), "act", MakeStep(3, StepStatus::kPending)).status()));
   EXPECT_THAT(store_->CompleteRecord({Rec(), 1}),
               StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
   EXPECT_THAT(StepsOf(Rec(), "act"), SizeIs(0));

@@ -32,13 +32,15 @@ inline std::string CliBinary() { return BinDir() + "/client/actionjournal-cli"; 
 // Not thread-safe. Kills the child (SIGKILL) when destroyed if still running.
 class ServerProcess {
  public:
-  // Starts the server with `args` plus --listen=127.0.0.1:0 and waits up to
-  // `timeout` for it to log its port.
+  // Starts the server with `args` plus --listen=127.0.0.1:0 and
+  // --metrics-listen=127.0.0.1:0 (flags in `args` win) and waits up to
+  // `timeout` for it to log its ports.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       std::vector<std::string> args, const std::string& log_path,
       absl::Duration timeout = absl::Seconds(20)) {
     std::unique_ptr<ServerProcess> p(new ServerProcess());
     p->log_path_ = log_path;
+    args.insert(args.begin(), "--metrics-listen=127.0.0.1:0");
     args.insert(args.begin(), "--listen=127.0.0.1:0");
     args.insert(args.begin(), ServerBinary());
     std::vector<char*> argv;
@@ -59,6 +61,8 @@ class ServerProcess {
       const size_t at = log.find("listening grpc=127.0.0.1:");
       if (at != std::string::npos) {
         p->port_ = std::atoi(log.c_str() + at + 25);
+        const size_t m = log.find("metrics=127.0.0.1:", at);
+        if (m != std::string::npos) p->metrics_port_ = std::atoi(log.c_str() + m + 18);
         return p;
       }
       int status = 0;
@@ -79,6 +83,8 @@ class ServerProcess {
   }
 
   int port() const { return port_; }
+  // The /metrics port; 0 when metrics are off.
+  int metrics_port() const { return metrics_port_; }
   std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }
 
   std::string Log() const {
@@ -108,6 +114,7 @@ class ServerProcess {
   ServerProcess() = default;
   pid_t pid_ = -1;
   int port_ = 0;
+  int metrics_port_ = 0;
   std::string log_path_;
 };
 

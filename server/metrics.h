@@ -1,0 +1,100 @@
+// The server's Prometheus metrics (README "Observe" lists each one). The
+// service reports every answer here; the journal reports its batches and
+// connections through JournalObserver.
+#ifndef ACTIONJOURNAL_SERVER_METRICS_H_
+#define ACTIONJOURNAL_SERVER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/journal.h"
+#include "storage/journal_store.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace actionjournal {
+
+enum class Rpc { kBeginRecord, kAppendAction, kLookupAction, kCompleteRecord, kPrune };
+inline constexpr int kRpcCount = 5;
+const char* RpcName(Rpc rpc);
+
+// Thread-safe.
+class ServerMetrics final : public JournalObserver {
+ public:
+  // `store_kind` ("postgresql", "sqlite", "memory") goes into build_info.
+  explicit ServerMetrics(const std::string& store_kind);
+  ~ServerMetrics() override;
+
+  // One answered RPC: its final code and how long it took from arrival.
+  void OnRequest(Rpc rpc, grpc::StatusCode code, absl::Duration latency);
+  // What the store answered, for the outcome counters. `status` is the store
+  // call's own (not a check of the request).
+  void OnStoreCall(Rpc rpc, const absl::Status& status);
+  void OnBegin(const BeginResult& result);
+  void OnAppend(const AppendRequest& request, const AppendResult& result);
+  void OnLookup(const LookupResult& result);
+  void OnPrune(const PruneResult& result);
+
+  // JournalObserver.
+  void OnBatch(int size, absl::Duration duration,
+               const absl::Status& status) override;
+  void OnPool(int in_use, int idle) override;
+
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+ private:
+  // Counts the entries `action` hands back instead of letting them run.
+  void OnActionReplayed(Rpc rpc, const ActionEntries& action);
+  void OnSaved(const Cost& cost);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  // requests_ children, made on first use: [rpc][grpc code].
+  std::array<std::array<std::atomic<prometheus::Counter*>, 17>, kRpcCount>
+      request_counters_{};
+  std::array<prometheus::Histogram*, kRpcCount> latency_{};
+  std::array<prometheus::Counter*, 4> appends_{};  // by AppendOutcome - 1
+  std::array<prometheus::Counter*, 2> conflicts_{};  // by ConflictPolicy - 1
+  std::array<std::array<prometheus::Counter*, 2>, kRpcCount> replay_hits_{};
+  prometheus::Counter* saved_input_tokens_;
+  prometheus::Counter* saved_output_tokens_;
+  prometheus::Counter* saved_usd_;
+  std::array<prometheus::Counter*, kRpcCount> fenced_{};
+  prometheus::Counter* mismatches_kept_;
+  prometheus::Counter* mismatches_reset_;
+  prometheus::Family<prometheus::Counter>* store_errors_;
+  prometheus::Histogram* batch_writes_;
+  prometheus::Histogram* commit_seconds_;
+  prometheus::Gauge* pool_in_use_;
+  prometheus::Gauge* pool_idle_;
+  prometheus::Counter* pruned_records_;
+  prometheus::Counter* pruned_entries_;
+};
+
+// Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks
+// a free one). UNAVAILABLE when the address cannot be bound.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
+    const std::string& address,
+    const std::shared_ptr<prometheus::Registry>& registry);
+
+// The port an exposer is bound to.
+int MetricsPort(const prometheus::Exposer& exposer);
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_SERVER_METRICS_H_
