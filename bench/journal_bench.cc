@@ -12,6 +12,8 @@
 //
 // usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3]
 //                      [--writers 1,8,32] [--payload 256] [--pool 8]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -26,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/journal_client.h"
@@ -39,7 +42,15 @@ struct Result {
   double ops_per_sec = 0;
   double p50_ms = 0;
   double p99_ms = 0;
+  double cpu_us_per_op = 0;  // this process's CPU (user + system) per op
 };
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
 
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
@@ -53,6 +64,7 @@ Result Drive(int writers, absl::Duration seconds, Op& op) {
   std::vector<std::vector<double>> lat(writers);
   std::vector<std::thread> threads;
   std::atomic<bool> failed{false};
+  const double cpu_start = ProcessCpuSeconds();
   const absl::Time start = absl::Now();
   const absl::Time end = start + seconds;
   for (int w = 0; w < writers; ++w) {
@@ -70,6 +82,7 @@ Result Drive(int writers, absl::Duration seconds, Op& op) {
   }
   for (auto& t : threads) t.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const double cpu = ProcessCpuSeconds() - cpu_start;
   if (failed) {
     std::cerr << "a writer failed; aborting\n";
     std::exit(1);
@@ -80,6 +93,7 @@ Result Drive(int writers, absl::Duration seconds, Op& op) {
   r.ops_per_sec = all.size() / elapsed;
   r.p50_ms = Percentile(all, 0.50);
   r.p99_ms = Percentile(all, 0.99);
+  r.cpu_us_per_op = all.empty() ? 0 : cpu * 1e6 / all.size();
   return r;
 }
 
@@ -137,6 +151,7 @@ struct DirectSide {
 };
 
 int Main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the server
   std::string dsn;
   double seconds = 3;
   int reps = 3, payload_bytes = 256, pool = 8;
@@ -204,9 +219,9 @@ int Main(int argc, char** argv) {
   co.target = absl::StrCat("127.0.0.1:", (*server)->port());
 
   std::cout << absl::StrFormat(
-      "%7s | %12s %8s %8s %7s | %12s %8s %8s | %s\n", "writers", "service/s",
-      "p50 ms", "p99 ms", "batch", "direct/s", "p50 ms", "p99 ms",
-      "service/direct");
+      "%7s | %10s %7s %7s %6s %7s | %10s %7s %7s %7s | %s\n", "writers",
+      "service/s", "p50 ms", "p99 ms", "batch", "cpu us", "direct/s", "p50 ms",
+      "p99 ms", "cpu us", "service/direct");
   int run = 0;
   for (int n : writer_counts) {
     std::vector<Result> svc, direct;
@@ -230,15 +245,18 @@ int Main(int argc, char** argv) {
     for (int r = 0; r < reps; ++r) ratios.push_back(svc[r].ops_per_sec / direct[r].ops_per_sec);
     std::sort(ratios.begin(), ratios.end());
     std::cout << absl::StrFormat(
-        "%7d | %12.0f %8.2f %8.2f %7.1f | %12.0f %8.2f %8.2f | %.2fx\n", n,
-        median(svc, &Result::ops_per_sec), median(svc, &Result::p50_ms),
-        median(svc, &Result::p99_ms), batch_mean, median(direct, &Result::ops_per_sec),
-        median(direct, &Result::p50_ms), median(direct, &Result::p99_ms),
+        "%7d | %10.0f %7.2f %7.2f %6.1f %7.0f | %10.0f %7.2f %7.2f %7.0f | %.2fx\n",
+        n, median(svc, &Result::ops_per_sec), median(svc, &Result::p50_ms),
+        median(svc, &Result::p99_ms), batch_mean, median(svc, &Result::cpu_us_per_op),
+        median(direct, &Result::ops_per_sec), median(direct, &Result::p50_ms),
+        median(direct, &Result::p99_ms), median(direct, &Result::cpu_us_per_op),
         ratios[ratios.size() / 2]);
   }
   std::cout << "medians of " << reps << " runs of " << seconds
             << " s each; batch = mean writes per group-commit transaction; "
-               "ratio = median of per-run service/direct throughput\n";
+               "cpu us = this process's CPU per append (service: gRPC client, "
+               "server and journal; direct: libpq client); ratio = median of "
+               "per-run service/direct throughput\n";
   (*server)->Shutdown();
   return 0;
 }

@@ -375,6 +375,24 @@ TEST_P(ConformanceTest, BinaryKeysAndPayloadsRoundTrip) {
   EXPECT_FALSE(store_->LookupAction(Rec(std::string("\0", 1)), "act")->action.has_value());
 }
 
+// Keys and ids with the characters that quoting schemes trip on.
+TEST_P(ConformanceTest, QuotesBackslashesAndBracesRoundTrip) {
+  const std::string odd = "a\"b\\c{d},e' NULL";
+  const RecordId r{job_ + odd, "k\\\"{}", 1};
+  const Step s = MakeStep(0, StepStatus::kPending, odd, "\\x00");
+  ASSERT_EQ(Append(r, odd, s)->outcome, AppendOutcome::kAppended);
+  const Step done = MakeStep(0, StepStatus::kSucceeded, odd, "\\x00", "\\\"");
+  ASSERT_EQ(Append(r, odd, done)->outcome, AppendOutcome::kUpgraded);
+  ASSERT_THAT(Append(r, odd, Completion{odd}), IsOk());
+  auto begun = store_->BeginRecord({r, 0, odd, false});
+  ASSERT_THAT(begun, IsOk());
+  ASSERT_EQ(begun->actions.size(), 1u);
+  EXPECT_EQ(begun->actions[0].action_key, odd);
+  EXPECT_THAT(begun->actions[0].steps, ElementsAre(done));
+  EXPECT_EQ(begun->actions[0].completion->state, odd);
+  EXPECT_EQ(store_->BeginRecord({r, 0, odd, false})->input_mismatch, false);
+}
+
 TEST_P(ConformanceTest, PruneByKeyPairs) {
   for (const std::string key : {"a", "b", "c"}) {
     for (int64_t seq = 0; seq < 4; ++seq) {
@@ -454,6 +472,66 @@ TEST_P(ConformanceTest, RacingWritersStoreOneResult) {
     ASSERT_THAT(found, IsOk());
     for (const std::string& s : seen[a]) {
       EXPECT_EQ(s, found->action->completion->state);
+    }
+  }
+}
+
+// Concurrent writes of every kind on shared records, so that group commit
+// puts them in one transaction: each gets its own answer, a refused one
+// (a step gap) leaves its neighbours standing, and reads in the same batch
+// see a consistent record.
+TEST_P(ConformanceTest, MixedConcurrentWritesEachGetTheirOwnAnswer) {
+  constexpr int kThreads = 6;
+  constexpr int kRecords = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string action = "act-" + std::to_string(t);
+      for (int r = 0; r < kRecords; ++r) {
+        const RecordId rec = Rec("mixed", r);
+        const Cost cost{1, 2, 3};
+        auto intent = Append(rec, action, MakeStep(0, StepStatus::kPending));
+        ASSERT_THAT(intent, IsOk());
+        EXPECT_EQ(intent->outcome, AppendOutcome::kAppended);
+        auto done = Append(rec, action, MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "R"),
+                           0, ConflictPolicy::kKeepStored, cost);
+        ASSERT_THAT(done, IsOk());
+        EXPECT_EQ(done->outcome, AppendOutcome::kUpgraded);
+        EXPECT_THAT(Append(rec, action, MakeStep(5, StepStatus::kPending)),
+                    StatusIs(absl::StatusCode::kFailedPrecondition, "gap"));
+        ASSERT_EQ(Append(rec, action, MakeStep(1, StepStatus::kPending))->outcome,
+                  AppendOutcome::kAppended);
+        auto begun = Begin(rec);
+        ASSERT_THAT(begun, IsOk());
+        bool mine = false;
+        for (const ActionEntries& a : begun->actions) {
+          if (a.action_key != action) continue;
+          mine = true;
+          EXPECT_EQ(a.steps.size(), 2u);
+          EXPECT_EQ(a.cost, cost);
+        }
+        EXPECT_TRUE(mine);
+        auto completed = Append(rec, action, Completion{action}, 0,
+                                ConflictPolicy::kKeepStored, cost);
+        ASSERT_THAT(completed, IsOk());
+        EXPECT_EQ(completed->outcome, AppendOutcome::kAppended);
+        EXPECT_EQ(completed->stored_cost, (Cost{2, 4, 6}));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int r = 0; r < kRecords; ++r) {
+    auto begun = Begin(Rec("mixed", r));
+    ASSERT_THAT(begun, IsOk());
+    ASSERT_EQ(begun->actions.size(), static_cast<size_t>(kThreads));
+    for (const ActionEntries& a : begun->actions) {
+      ASSERT_EQ(a.steps.size(), 2u) << a.action_key;
+      EXPECT_EQ(a.steps[0].status, StepStatus::kSucceeded);
+      EXPECT_EQ(a.steps[0].result, "R");
+      EXPECT_EQ(a.steps[1].status, StepStatus::kPending);
+      ASSERT_TRUE(a.completion.has_value());
+      EXPECT_EQ(a.completion->state, a.action_key);
+      EXPECT_EQ(a.cost, (Cost{2, 4, 6}));
     }
   }
 }
