@@ -25,66 +25,89 @@ JournalService::JournalService(JournalStore& store, Executor& executor,
                                RequestLimits limits, ServerMetrics* metrics)
     : store_(store), executor_(executor), limits_(limits), metrics_(metrics) {}
 
+JournalService::Call JournalService::Start(grpc::CallbackServerContext* ctx,
+                                           Rpc rpc) {
+  return Call{ctx->DefaultReactor(), rpc, absl::Now()};
+}
+
+void JournalService::Finish(const Call& call, const grpc::Status& status) {
+  if (metrics_ != nullptr) {
+    metrics_->OnRequest(call.rpc, status.error_code(), absl::Now() - call.arrived);
+  }
+  call.reactor->Finish(status);
+}
+
+void JournalService::FinishStore(const Call& call, const absl::Status& status) {
+  if (metrics_ != nullptr) metrics_->OnStoreCall(call.rpc, status);
+  Finish(call, ToGrpcStatus(status));
+}
+
 grpc::ServerUnaryReactor* JournalService::Dispatch(
     grpc::CallbackServerContext* ctx, Rpc rpc, const absl::Status& checked,
     std::function<absl::Status()> work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const absl::Time arrived = absl::Now();
-  auto finish = [this, reactor, rpc, arrived](const grpc::Status& status) {
-    if (metrics_ != nullptr) {
-      metrics_->OnRequest(rpc, status.error_code(), absl::Now() - arrived);
-    }
-    reactor->Finish(status);
-  };
+  const Call call = Start(ctx, rpc);
   if (!checked.ok()) {
-    finish(ToGrpcStatus(checked));
-    return reactor;
+    Finish(call, ToGrpcStatus(checked));
+    return call.reactor;
   }
-  auto task = [this, ctx, rpc, finish, work = std::move(work)] {
+  auto task = [this, ctx, call, work = std::move(work)] {
     // Skip work whose caller gave up while it waited in the queue.
     if (ctx->IsCancelled()) {
-      finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      Finish(call, grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
     if (ctx->deadline() < std::chrono::system_clock::now()) {
-      finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                          "deadline passed while queued"));
+      Finish(call, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                                "deadline passed while queued"));
       return;
     }
-    const absl::Status status = work();
-    if (metrics_ != nullptr) metrics_->OnStoreCall(rpc, status);
-    finish(ToGrpcStatus(status));
+    FinishStore(call, work());
   };
   if (!executor_.TrySchedule(std::move(task))) {
     LogWarning(RpcName(rpc), ": executor queue full; answering RESOURCE_EXHAUSTED");
-    finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "server busy: work queue is full; retry later"));
+    Finish(call, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                              "server busy: work queue is full; retry later"));
   }
-  return reactor;
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* JournalService::BeginRecord(
     grpc::CallbackServerContext* ctx, const v1::BeginRecordRequest* req,
     v1::BeginRecordResponse* resp) {
-  auto parsed = std::make_shared<absl::StatusOr<BeginRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, Rpc::kBeginRecord, parsed->status(), [this, parsed, resp] {
-    ASSIGN_OR_RETURN(BeginResult r, store_.BeginRecord(**parsed));
-    if (metrics_ != nullptr) metrics_->OnBegin(r);
-    ToProto(r, resp);
-    return absl::OkStatus();
+  const Call call = Start(ctx, Rpc::kBeginRecord);
+  absl::StatusOr<BeginRequest> parsed = FromProto(*req, limits_);
+  if (!parsed.ok()) {
+    Finish(call, ToGrpcStatus(parsed.status()));
+    return call.reactor;
+  }
+  store_.BeginRecordAsync(*std::move(parsed), [this, call, resp](auto r) {
+    if (r.ok()) {
+      if (metrics_ != nullptr) metrics_->OnBegin(*r);
+      ToProto(*r, resp);
+    }
+    FinishStore(call, r.status());
   });
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* JournalService::AppendAction(
     grpc::CallbackServerContext* ctx, const v1::AppendActionRequest* req,
     v1::AppendActionResponse* resp) {
-  auto parsed = std::make_shared<absl::StatusOr<AppendRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, Rpc::kAppendAction, parsed->status(), [this, parsed, resp] {
-    ASSIGN_OR_RETURN(AppendResult r, store_.AppendAction(**parsed));
-    if (metrics_ != nullptr) metrics_->OnAppend(**parsed, r);
-    ToProto(r, resp);
-    return absl::OkStatus();
+  const Call call = Start(ctx, Rpc::kAppendAction);
+  absl::StatusOr<AppendRequest> parsed = FromProto(*req, limits_);
+  if (!parsed.ok()) {
+    Finish(call, ToGrpcStatus(parsed.status()));
+    return call.reactor;
+  }
+  const ConflictPolicy policy = parsed->conflict_policy;
+  store_.AppendActionAsync(*std::move(parsed), [this, call, resp, policy](auto r) {
+    if (r.ok()) {
+      if (metrics_ != nullptr) metrics_->OnAppend(policy, *r);
+      ToProto(*r, resp);
+    }
+    FinishStore(call, r.status());
   });
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* JournalService::LookupAction(
@@ -104,12 +127,17 @@ grpc::ServerUnaryReactor* JournalService::LookupAction(
 grpc::ServerUnaryReactor* JournalService::CompleteRecord(
     grpc::CallbackServerContext* ctx, const v1::CompleteRecordRequest* req,
     v1::CompleteRecordResponse* resp) {
-  auto parsed = std::make_shared<absl::StatusOr<CompleteRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, Rpc::kCompleteRecord, parsed->status(), [this, parsed, resp] {
-    ASSIGN_OR_RETURN(CompleteResult r, store_.CompleteRecord(**parsed));
-    ToProto(r, resp);
-    return absl::OkStatus();
+  const Call call = Start(ctx, Rpc::kCompleteRecord);
+  absl::StatusOr<CompleteRequest> parsed = FromProto(*req, limits_);
+  if (!parsed.ok()) {
+    Finish(call, ToGrpcStatus(parsed.status()));
+    return call.reactor;
+  }
+  store_.CompleteRecordAsync(*std::move(parsed), [this, call, resp](auto r) {
+    if (r.ok()) ToProto(*r, resp);
+    FinishStore(call, r.status());
   });
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* JournalService::Prune(grpc::CallbackServerContext* ctx,

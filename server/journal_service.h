@@ -1,10 +1,13 @@
 // The ActionJournal gRPC service on the callback API. Requests are checked on
-// gRPC's thread (cheap); store work runs on the executor, which finishes the
-// reactor when done, so gRPC's threads never block.
+// gRPC's thread (cheap). Writes go to the store's group commit, which answers
+// from its own threads once they committed; reads and prunes run on the
+// executor. gRPC's threads never block.
 #ifndef ACTIONJOURNAL_SERVER_JOURNAL_SERVICE_H_
 #define ACTIONJOURNAL_SERVER_JOURNAL_SERVICE_H_
 
 #include <functional>
+
+#include "absl/time/time.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -45,9 +48,21 @@ class JournalService final : public v1::ActionJournal::CallbackService {
                                   v1::PruneResponse* resp) override;
 
  private:
-  // Finishes at once with `checked` when it failed; otherwise runs `work` on
-  // the executor (RESOURCE_EXHAUSTED when its queue is full). Every answer
-  // is counted in the metrics.
+  // One RPC being answered.
+  struct Call {
+    grpc::ServerUnaryReactor* reactor;
+    Rpc rpc;
+    absl::Time arrived;
+  };
+  Call Start(grpc::CallbackServerContext* ctx, Rpc rpc);
+  // Answers, counting the answer in the metrics.
+  void Finish(const Call& call, const grpc::Status& status);
+  // Answers with what the store said.
+  void FinishStore(const Call& call, const absl::Status& status);
+
+  // Reads and prunes, which block: finishes at once with `checked` when it
+  // failed; otherwise runs `work` on the executor (RESOURCE_EXHAUSTED when
+  // its queue is full).
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx, Rpc rpc,
                                      const absl::Status& checked,
                                      std::function<absl::Status()> work);

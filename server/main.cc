@@ -33,9 +33,9 @@ ABSL_FLAG(std::string, store, "sqlite://data/actionjournal.db",
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9450",
           "Prometheus /metrics address (host:port; port 0 picks a free one; "
           "empty turns metrics off)");
-ABSL_FLAG(int, workers, 32, "threads running store work");
+ABSL_FLAG(int, workers, 32, "threads running reads and prunes (writes run on the group-commit threads)");
 ABSL_FLAG(int, queue_capacity, 4096,
-          "store calls that may wait before RESOURCE_EXHAUSTED");
+          "writes, and reads, that may wait before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_payload_bytes, 4 * 1024 * 1024,
           "largest step result, step error or completion state, in bytes");
 ABSL_FLAG(int, max_record_key_bytes, 4096, "largest record_key, in bytes");
@@ -120,7 +120,9 @@ int Main(int argc, char** argv) {
 
   const std::string url = absl::GetFlag(FLAGS_store);
   ServerMetrics metrics(StoreKind(url));
-  auto store = OpenStore(url, {}, &metrics);
+  JournalOptions journal_options;
+  journal_options.max_queued_writes = absl::GetFlag(FLAGS_queue_capacity);
+  auto store = OpenStore(url, journal_options, &metrics);
   if (!store.ok()) {
     LogError("cannot open store ", RedactStoreUrl(url), ": ",
              store.status().ToString());

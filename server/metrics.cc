@@ -203,11 +203,10 @@ void ServerMetrics::OnBegin(const BeginResult& result) {
   }
 }
 
-void ServerMetrics::OnAppend(const AppendRequest& request,
-                             const AppendResult& result) {
+void ServerMetrics::OnAppend(ConflictPolicy policy, const AppendResult& result) {
   appends_[static_cast<int>(result.outcome) - 1]->Increment();
   if (result.outcome == AppendOutcome::kConflict) {
-    conflicts_[static_cast<int>(request.conflict_policy) - 1]->Increment();
+    conflicts_[static_cast<int>(policy) - 1]->Increment();
   }
   if (result.outcome != AppendOutcome::kDuplicate) return;
   const auto* step = std::get_if<Step>(&result.stored);

@@ -46,7 +46,7 @@ class ServerMetrics final : public JournalObserver {
   // call's own (not a check of the request).
   void OnStoreCall(Rpc rpc, const absl::Status& status);
   void OnBegin(const BeginResult& result);
-  void OnAppend(const AppendRequest& request, const AppendResult& result);
+  void OnAppend(ConflictPolicy policy, const AppendResult& result);
   void OnLookup(const LookupResult& result);
   void OnPrune(const PruneResult& result);
 

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/status_macros.h"
 
 namespace actionjournal {
@@ -222,39 +226,59 @@ class Journal final : public JournalStore {
           JournalObserver* observer)
       : backend_(std::move(backend)),
         options_(std::move(options)),
-        observer_(observer),
-        max_in_flight_(std::max(1, backend_->MaxConcurrentWriters())) {}
+        observer_(observer) {
+    const int committers = std::max(1, backend_->MaxConcurrentWriters());
+    for (int i = 0; i < committers; ++i) {
+      committers_.emplace_back([this] { CommitLoop(); });
+    }
+  }
+
+  // Commits every queued write, then stops.
+  ~Journal() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    for (std::thread& t : committers_) t.join();
+  }
+
+  void BeginRecordAsync(BeginRequest req, Done<BeginResult> done) override {
+    Submit(
+        std::move(req),
+        [](const BeginRequest& r) { return Touch{&r.record, nullptr, true}; },
+        [](Transaction& txn, const BeginRequest& r) { return ApplyBegin(txn, r); },
+        std::move(done));
+  }
+
+  void AppendActionAsync(AppendRequest req, Done<AppendResult> done) override {
+    Submit(
+        std::move(req),
+        [](const AppendRequest& r) { return Touch{&r.record, &r.action_key}; },
+        [](Transaction& txn, const AppendRequest& r) { return ApplyAppend(txn, r); },
+        std::move(done));
+  }
+
+  void CompleteRecordAsync(CompleteRequest req, Done<CompleteResult> done) override {
+    const absl::Time now = options_.clock();
+    Submit(
+        std::move(req), [](const CompleteRequest& r) { return Touch{&r.record}; },
+        [now](Transaction& txn, const CompleteRequest& r) {
+          return ApplyComplete(txn, r, now);
+        },
+        std::move(done));
+  }
 
   absl::StatusOr<BeginResult> BeginRecord(const BeginRequest& req) override {
-    BeginResult out;
-    const Touch touch{&req.record, nullptr, /*all_actions=*/true};
-    RETURN_IF_ERROR(Write(touch, [&](Transaction& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(out, ApplyBegin(txn, req));
-      return absl::OkStatus();
-    }));
-    return out;
+    return Wait<BeginResult>([&](auto done) { BeginRecordAsync(req, std::move(done)); });
   }
 
   absl::StatusOr<AppendResult> AppendAction(const AppendRequest& req) override {
-    AppendResult out;
-    const Touch touch{&req.record, &req.action_key};
-    RETURN_IF_ERROR(Write(touch, [&](Transaction& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(out, ApplyAppend(txn, req));
-      return absl::OkStatus();
-    }));
-    return out;
+    return Wait<AppendResult>([&](auto done) { AppendActionAsync(req, std::move(done)); });
   }
 
-  absl::StatusOr<CompleteResult> CompleteRecord(
-      const CompleteRequest& req) override {
-    CompleteResult out;
-    const absl::Time now = options_.clock();
-    const Touch touch{&req.record};
-    RETURN_IF_ERROR(Write(touch, [&](Transaction& txn) -> absl::Status {
-      ASSIGN_OR_RETURN(out, ApplyComplete(txn, req, now));
-      return absl::OkStatus();
-    }));
-    return out;
+  absl::StatusOr<CompleteResult> CompleteRecord(const CompleteRequest& req) override {
+    return Wait<CompleteResult>(
+        [&](auto done) { CompleteRecordAsync(req, std::move(done)); });
   }
 
   absl::StatusOr<LookupResult> LookupAction(
@@ -290,16 +314,56 @@ class Journal final : public JournalStore {
   absl::Status Ping() override { return backend_->Ping(); }
 
  private:
-  using Op = absl::FunctionRef<absl::Status(Transaction&)>;
-
+  // One queued write: what it touches, the rules to run inside a
+  // transaction (perhaps several times, as batches are redone), and what to
+  // do with its final status.
   struct Writer {
-    Writer(const Touch& t, Op o) : touch(t), op(o) {}
     const RecordId& record() const { return *touch.record; }
-    Touch touch;
-    Op op;
+    Touch touch;  // points into the request `op` owns
+    std::function<absl::Status(Transaction&)> op;
+    std::function<void(const absl::Status&)> finish;
     absl::Status status;
-    bool done = false;
   };
+
+  template <typename Result, typename Request, typename TouchOf, typename Apply>
+  void Submit(Request request, TouchOf touch_of, Apply apply, Done<Result> done) {
+    struct State {
+      Request request;
+      absl::StatusOr<Result> out;
+    };
+    auto state = std::make_shared<State>(
+        State{std::move(request), absl::UnknownError("not run")});
+    auto w = std::make_unique<Writer>();
+    w->touch = touch_of(state->request);
+    w->op = [state, apply](Transaction& txn) {
+      state->out = apply(txn, state->request);
+      return state->out.status();
+    };
+    w->finish = [state, done = std::move(done)](const absl::Status& status) {
+      done(status.ok() ? std::move(state->out) : absl::StatusOr<Result>(status));
+    };
+    {
+      absl::MutexLock lock(&mu_);
+      if (static_cast<int>(queue_.size()) < options_.max_queued_writes) {
+        queue_.push_back(std::move(w));
+        return;
+      }
+    }
+    w->finish(absl::ResourceExhaustedError(
+        "server busy: too many writes waiting; retry later"));
+  }
+
+  template <typename Result, typename Start>
+  static absl::StatusOr<Result> Wait(Start start) {
+    absl::Notification finished;
+    absl::StatusOr<Result> out = absl::UnknownError("not run");
+    start([&](absl::StatusOr<Result> r) {
+      out = std::move(r);
+      finished.Notify();
+    });
+    finished.WaitForNotification();
+    return out;
+  }
 
   template <typename F>
   absl::Status WithRetries(F&& f) {
@@ -311,32 +375,29 @@ class Journal final : public JournalStore {
     return s;
   }
 
-  // Queues `op` and returns once a transaction that ran it has committed (or
-  // failed). Any waiting writer may lead a batch for the queue's front.
-  absl::Status Write(const Touch& touch, Op op) {
-    Writer self(touch, op);
+  // Each committer thread takes the queued writes (up to a batch) whenever
+  // it is free, runs them in one transaction and finishes them; so batches
+  // grow while the others' commits are under way.
+  void CommitLoop() {
+    std::vector<std::unique_ptr<Writer>> batch;
     absl::MutexLock lock(&mu_);
-    queue_.push_back(&self);
-    while (!self.done) {
-      auto can_lead = [this, &self]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return self.done || (in_flight_ < max_in_flight_ && !queue_.empty());
+    for (;;) {
+      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !queue_.empty();
       };
-      mu_.Await(absl::Condition(&can_lead));
-      if (self.done) break;
-      std::vector<Writer*> batch;
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and every write is done
       while (!queue_.empty() &&
              static_cast<int>(batch.size()) < options_.max_batch_size) {
-        batch.push_back(queue_.front());
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      ++in_flight_;
       mu_.Unlock();
       RunBatch(batch);
+      for (auto& w : batch) w->finish(w->status);
+      batch.clear();
       mu_.Lock();
-      --in_flight_;
-      for (Writer* w : batch) w->done = true;
     }
-    return self.status;
   }
 
   // Runs every writer's op in one transaction. First optimistically, with no
@@ -344,29 +405,31 @@ class Journal final : public JournalStore {
   // transaction is the answer. When one fails, the batch is redone with each
   // op behind its own savepoint, so that one op's refusal leaves its
   // neighbours' writes standing.
-  void RunBatch(std::vector<Writer*>& batch) {
+  void RunBatch(std::vector<std::unique_ptr<Writer>>& batch) {
     // Lock records in one global order so concurrent batches cannot deadlock.
-    std::stable_sort(batch.begin(), batch.end(), [](Writer* a, Writer* b) {
-      return a->record() < b->record();
-    });
+    std::stable_sort(batch.begin(), batch.end(),
+                     [](const std::unique_ptr<Writer>& a,
+                        const std::unique_ptr<Writer>& b) {
+                       return a->record() < b->record();
+                     });
     std::vector<Touch> touches;
     touches.reserve(batch.size());
-    for (Writer* w : batch) touches.push_back(w->touch);
+    for (auto& w : batch) touches.push_back(w->touch);
     const absl::Time start = absl::Now();
     absl::Status status = WithRetries([&] {
       return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
         RETURN_IF_ERROR(txn.Prefetch(touches));
-        for (Writer* w : batch) RETURN_IF_ERROR(w->op(txn));
+        for (auto& w : batch) RETURN_IF_ERROR(w->op(txn));
         return absl::OkStatus();
       });
     });
     if (status.ok()) {
-      for (Writer* w : batch) w->status = absl::OkStatus();
+      for (auto& w : batch) w->status = absl::OkStatus();
     } else {
       status = WithRetries([&] {
         return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
           RETURN_IF_ERROR(txn.Prefetch(touches));
-          for (Writer* w : batch) {
+          for (auto& w : batch) {
             absl::Status s;
             for (int i = 0; i <= options_.max_retries; ++i) {
               RETURN_IF_ERROR(txn.Savepoint());
@@ -381,7 +444,7 @@ class Journal final : public JournalStore {
         });
       });
       if (!status.ok()) {
-        for (Writer* w : batch) w->status = status;
+        for (auto& w : batch) w->status = status;
       }
     }
     if (observer_ != nullptr) {
@@ -393,11 +456,11 @@ class Journal final : public JournalStore {
   const std::unique_ptr<Backend> backend_;
   const JournalOptions options_;
   JournalObserver* const observer_;
-  const int max_in_flight_;
 
   absl::Mutex mu_;
-  std::deque<Writer*> queue_ ABSL_GUARDED_BY(mu_);
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::unique_ptr<Writer>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> committers_;  // last: started once all is set
 };
 
 }  // namespace

@@ -20,6 +20,8 @@ struct JournalOptions {
   int max_batch_size = 64;
   // How often a transaction that lost a race (ABORTED) is redone.
   int max_retries = 3;
+  // Writes that may wait for a transaction; beyond, RESOURCE_EXHAUSTED.
+  int max_queued_writes = 4096;
   // The clock for completion times; tests inject their own.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };

@@ -4,6 +4,7 @@
 #define ACTIONJOURNAL_STORAGE_JOURNAL_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -193,6 +194,24 @@ class JournalStore {
   // FAILED_PRECONDITION when fenced.
   virtual absl::StatusOr<CompleteResult> CompleteRecord(
       const CompleteRequest& request) = 0;
+
+  // The three writes, asynchronous: `done` runs exactly once with what the
+  // synchronous call would return, after the write committed (or failed),
+  // on a thread of the store's; it must not block. RESOURCE_EXHAUSTED when
+  // too many writes wait. These defaults run the synchronous call on the
+  // caller's thread.
+  template <typename T>
+  using Done = std::function<void(absl::StatusOr<T>)>;
+  virtual void BeginRecordAsync(BeginRequest request, Done<BeginResult> done) {
+    done(BeginRecord(request));
+  }
+  virtual void AppendActionAsync(AppendRequest request, Done<AppendResult> done) {
+    done(AppendAction(request));
+  }
+  virtual void CompleteRecordAsync(CompleteRequest request,
+                                   Done<CompleteResult> done) {
+    done(CompleteRecord(request));
+  }
 
   // Deletes the records the request selects, with all their entries.
   virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
