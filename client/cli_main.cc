@@ -1,6 +1,7 @@
 // actionjournal-cli: talks to actionjournal-server for people and scripts.
 // The exit code is the gRPC status code (0 = OK); 64 is a usage error.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -12,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/journal_client.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include <grpcpp/grpcpp.h>
 
 namespace actionjournal {
 namespace {
@@ -28,6 +31,8 @@ constexpr const char* kUsage = R"(usage: actionjournal-cli [--target HOST:PORT] 
   lookup   --job J --key K --seq N --action A
   complete --job J --key K --seq N [--attempt A]
   prune    --job J [--up-to KEY=SEQ]... [--completed-before-micros T] [--whole-job]
+  health   [--service NAME]   grpc.health.v1 Check: "" (default) is SERVING
+           while the store answers; "liveness" while the process runs
 
 --target defaults to $ACTIONJOURNAL_TARGET, else 127.0.0.1:7450.
 Exit code: the gRPC status code (0 OK, 3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION,
@@ -247,6 +252,29 @@ int Run(const Args& a, JournalClient& client) {
   Usage(a.command.empty() ? "no command" : "unknown command '" + a.command + "'");
 }
 
+// grpc.health.v1 Check, as Kubernetes' gRPC probes call it; exit 0 only when
+// SERVING.
+int Health(const Args& a, const ClientOptions& options) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(options.deadline));
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(a.Get("service"));
+  grpc::health::v1::HealthCheckResponse resp;
+  const grpc::Status s = stub->Check(&ctx, req, &resp);
+  if (!s.ok()) {
+    return Fail(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                             s.error_message()));
+  }
+  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status())
+            << "\n";
+  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? 0
+             : static_cast<int>(absl::StatusCode::kUnavailable);
+}
+
 }  // namespace
 }  // namespace actionjournal
 
@@ -264,6 +292,7 @@ int main(int argc, char** argv) {
       !absl::ParseDuration(args.Get("deadline"), &options.deadline)) {
     Usage("--deadline takes a duration such as 10s");
   }
+  if (args.command == "health") return Health(args, options);
   auto client = JournalClient::Create(options);
   if (!client.ok()) Usage(std::string(client.status().message()));
   return Run(args, **client);

@@ -31,12 +31,19 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError("cannot listen on " + options.listen);
   }
-  s->server_->GetHealthCheckService()->SetServingStatus(store.Ping().ok());
+  s->SetHealth(store.Ping().ok());
   s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
   return s;
 }
 
 JournalServer::~JournalServer() { Shutdown(); }
+
+void JournalServer::SetHealth(bool store_answers) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", store_answers);
+  health->SetServingStatus(v1::ActionJournal::service_full_name(), store_answers);
+  health->SetServingStatus(kLivenessService, true);
+}
 
 void JournalServer::HealthLoop() {
   bool serving = true;
@@ -55,7 +62,7 @@ void JournalServer::HealthLoop() {
     }
     mu_.Lock();
     if (stopping_) break;
-    server_->GetHealthCheckService()->SetServingStatus(serving);
+    SetHealth(serving);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.health_interval);
   }
 }

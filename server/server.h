@@ -34,6 +34,11 @@ struct ServerOptions {
   absl::Duration shutdown_grace = absl::Seconds(30);
 };
 
+// Health services: "" and "actionjournal.v1.ActionJournal" are SERVING while
+// the store answers (readiness); kLivenessService while the process serves,
+// whatever the store (liveness: restarting would not bring a database back).
+inline constexpr char kLivenessService[] = "liveness";
+
 // Thread-safe.
 class JournalServer {
  public:
@@ -55,6 +60,7 @@ class JournalServer {
   JournalServer(const ServerOptions& options, JournalStore& store,
                 ServerMetrics* metrics);
   void HealthLoop();
+  void SetHealth(bool store_answers);
 
   const ServerOptions options_;
   JournalStore& store_;

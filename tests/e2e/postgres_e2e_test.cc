@@ -166,12 +166,14 @@ TEST_F(PostgresE2eTest, ReplicasStartingTogetherMigrateOnce) {
   EXPECT_THAT(client->AppendAction(Completion("fresh", "a", "s")), IsOk());
 }
 
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServerProcess& s) {
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServerProcess& s,
+                                                            const std::string& service = "") {
   auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(s.Target(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
   grpc::health::v1::HealthCheckResponse resp;
   if (!stub->Check(&ctx, req, &resp).ok()) return resp.UNKNOWN;
   return resp.status();
@@ -216,6 +218,10 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   EXPECT_TRUE(Eventually(
       [&] { return Health(*s) == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
       absl::Seconds(10)));
+  // Readiness follows the store; liveness does not (a restart would not help).
+  EXPECT_EQ(Health(*s, "actionjournal.v1.ActionJournal"),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_EQ(Health(*s, "liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
 
   ASSERT_EQ(std::system(Env("AJ_PG_START").c_str()), 0);
   EXPECT_TRUE(Eventually(

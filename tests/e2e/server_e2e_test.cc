@@ -155,12 +155,22 @@ TEST_F(ServerE2eTest, HealthServing) {
   StartServer();
   auto channel = grpc::CreateChannel(server_->Target(), grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::health::v1::HealthCheckRequest req;
-  grpc::health::v1::HealthCheckResponse resp;
-  ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
-  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  for (const char* service : {"", "actionjournal.v1.ActionJournal", "liveness"}) {
+    SCOPED_TRACE(service);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    ASSERT_TRUE(stub->Check(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  // The CLI's health command, as the container check and operators use it.
+  const std::string cli = absl::StrCat(testing::CliBinary(), " --target ", server_->Target());
+  EXPECT_EQ(std::system((cli + " health >/dev/null").c_str()), 0);
+  EXPECT_EQ(std::system((cli + " health --service liveness >/dev/null").c_str()), 0);
+  // An unknown service is NOT_FOUND (exit code 5).
+  EXPECT_EQ(WEXITSTATUS(std::system((cli + " health --service nope 2>/dev/null").c_str())), 5);
 }
 
 TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
