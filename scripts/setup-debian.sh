@@ -9,6 +9,11 @@ packages=(
   prometheus-cpp-dev
   postgresql-15
 )
+# kubectl and node for the manifest checks: whatever the machine has, else
+# Debian's.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

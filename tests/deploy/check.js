@@ -1,0 +1,269 @@
+// Validates the rendered deploy/ overlays: every object against its
+// Kubernetes (or CRD) schema, then against the server and the Dockerfile
+// (image, ports, flags, probes, scraping). Then a self-test: broken copies of
+// the same objects must each be rejected, so that this check can fail.
+//
+// usage: node check.js ROOT RENDERED.yaml...
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const yaml = require("js-yaml");
+
+const MODELS = {
+  "v1/ConfigMap": require("kubernetes-models/v1/ConfigMap").ConfigMap,
+  "v1/Secret": require("kubernetes-models/v1/Secret").Secret,
+  "v1/Service": require("kubernetes-models/v1/Service").Service,
+  "apps/v1/Deployment": require("kubernetes-models/apps/v1/Deployment").Deployment,
+  "batch/v1/Job": require("kubernetes-models/batch/v1/Job").Job,
+  "policy/v1/PodDisruptionBudget":
+    require("kubernetes-models/policy/v1/PodDisruptionBudget").PodDisruptionBudget,
+  "monitoring.coreos.com/v1/PodMonitor":
+    require("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor").PodMonitor,
+};
+const { Pod } = require("kubernetes-models/v1/Pod");
+
+// What the server and the image promise, read from their sources.
+function facts(root) {
+  const read = (f) => fs.readFileSync(path.join(root, f), "utf8");
+  const main = read("server/main.cc");
+  const flags = new Set([...main.matchAll(/ABSL_FLAG\(\w+, (\w+),/g)].map((m) => m[1]));
+  const envList = main.match(/for \(const char\* name :\s*\{([^}]*)\}/);
+  const envFlags = new Set([...envList[1].matchAll(/"(\w+)"/g)].map((m) => m[1]));
+  const version = read("CMakeLists.txt").match(/project\(actionjournal VERSION ([\d.]+)/)[1];
+  const exposed = new Set(
+    [...read("Dockerfile").matchAll(/^EXPOSE\s+(.+)$/gm)]
+      .flatMap((m) => m[1].trim().split(/\s+/))
+      .map(Number));
+  return { flags, envFlags, version, exposed, grpcPort: 7450, metricsPort: 9450 };
+}
+
+// Every pod spec an object carries, with the labels its pods get.
+function podSpecs(doc) {
+  const out = [];
+  const add = (template, where) => {
+    if (template && template.spec) {
+      out.push({ spec: template.spec, labels: (template.metadata || {}).labels || {}, where,
+                 annotations: (template.metadata || {}).annotations || {} });
+    }
+  };
+  if (doc.kind === "Deployment" || doc.kind === "Job") add(doc.spec && doc.spec.template, doc.kind);
+  if (doc.kind === "FlinkDeployment") {
+    add(doc.spec && doc.spec.podTemplate, "FlinkDeployment.podTemplate");
+    add(doc.spec && doc.spec.jobManager && doc.spec.jobManager.podTemplate, "jobManager.podTemplate");
+    add(doc.spec && doc.spec.taskManager && doc.spec.taskManager.podTemplate, "taskManager.podTemplate");
+  }
+  return out;
+}
+
+function check(docs, f) {
+  const errors = [];
+  const err = (doc, msg) => errors.push(`${doc.kind}/${(doc.metadata || {}).name}: ${msg}`);
+  const byKindName = new Map(docs.map((d) => [`${d.kind}/${(d.metadata || {}).name}`, d]));
+
+  // 1. Schemas.
+  for (const doc of docs) {
+    const key = `${doc.apiVersion}/${doc.kind}`;
+    try {
+      if (MODELS[key]) {
+        new MODELS[key](doc).validate();
+      } else if (key === "flink.apache.org/v1beta1/FlinkDeployment") {
+        for (const field of ["image", "flinkVersion", "jobManager", "taskManager"]) {
+          if (!doc.spec || doc.spec[field] === undefined) err(doc, `spec.${field} missing`);
+        }
+        if (doc.spec && doc.spec.job && !/^(local|https?|s3):\/\//.test(doc.spec.job.jarURI || "")) {
+          err(doc, "spec.job.jarURI must be a URI");
+        }
+        for (const p of podSpecs(doc)) {
+          // The operator merges its main container into this one, which may
+          // therefore leave out its image.
+          const spec = JSON.parse(JSON.stringify(p.spec));
+          for (const c of spec.containers || []) c.image = c.image || "flink";
+          new Pod({ metadata: { name: "template", labels: p.labels }, spec }).validate();
+        }
+      } else {
+        err(doc, `no schema known for ${key}`);
+      }
+    } catch (e) {
+      err(doc, `schema: ${e.message.split("\n").slice(0, 3).join("; ")}`);
+    }
+  }
+
+  // 2. The server's containers against the server and the image.
+  let servers = 0;
+  for (const doc of docs) {
+    for (const pod of podSpecs(doc)) {
+      const all = [...(pod.spec.initContainers || []).map((c) => [c, true]),
+                   ...(pod.spec.containers || []).map((c) => [c, false])];
+      for (const [c, init] of all) {
+        if (c.name !== "actionjournal") continue;
+        servers += 1;
+        const where = `${pod.where} container ${c.name}`;
+        const image = c.image || "";
+        if (!new RegExp(`(^|/)actionjournal:${f.version.replace(/\./g, "\\.")}$`).test(image)) {
+          err(doc, `${where}: image '${image}' is not actionjournal:${f.version}`);
+        }
+        if (init && c.restartPolicy !== "Always") {
+          err(doc, `${where}: a sidecar in initContainers needs restartPolicy: Always`);
+        }
+        // Environment: every ACTIONJOURNAL_* variable must name a flag the
+        // server reads from the environment.
+        const names = (c.env || []).map((e) => e.name);
+        for (const from of c.envFrom || []) {
+          const ref = from.configMapRef ? `ConfigMap/${from.configMapRef.name}`
+                                        : `Secret/${(from.secretRef || {}).name}`;
+          const src = byKindName.get(ref);
+          if (!src) { err(doc, `${where}: envFrom ${ref} is not in the render`); continue; }
+          names.push(...Object.keys(src.data || {}), ...Object.keys(src.stringData || {}));
+        }
+        for (const n of names.filter((n) => n.startsWith("ACTIONJOURNAL_"))) {
+          const flag = n.slice("ACTIONJOURNAL_".length).toLowerCase();
+          if (!f.envFlags.has(flag)) err(doc, `${where}: ${n} is no flag the server reads`);
+        }
+        for (const a of [...(c.command || []), ...(c.args || [])].filter((a) => a.startsWith("--"))) {
+          const flag = a.slice(2).split("=")[0].replace(/-/g, "_");
+          if (!f.flags.has(flag)) err(doc, `${where}: ${a} is no server flag`);
+        }
+        if (doc.kind === "Job") {
+          if (JSON.stringify(c.args) !== JSON.stringify(["migrate"])) {
+            err(doc, `${where}: a migration Job runs 'actionjournal-server migrate'`);
+          }
+          continue;
+        }
+        // Ports as the image exposes them; probes on gRPC health.
+        const ports = Object.fromEntries((c.ports || []).map((p) => [p.name, p.containerPort]));
+        if (ports.grpc !== f.grpcPort) err(doc, `${where}: port grpc must be ${f.grpcPort}`);
+        if (ports.metrics !== f.metricsPort) err(doc, `${where}: port metrics must be ${f.metricsPort}`);
+        for (const p of Object.values(ports)) {
+          if (!f.exposed.has(p)) err(doc, `${where}: port ${p} is not EXPOSEd by the Dockerfile`);
+        }
+        for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+          const g = c[probe] && c[probe].grpc;
+          if (!g || g.port !== f.grpcPort) err(doc, `${where}: ${probe} must be a gRPC probe on ${f.grpcPort}`);
+        }
+        if (c.livenessProbe && c.livenessProbe.grpc && c.livenessProbe.grpc.service !== "liveness") {
+          err(doc, `${where}: livenessProbe must ask the 'liveness' service`);
+        }
+        if (!c.resources || !c.resources.requests || !c.resources.limits) {
+          err(doc, `${where}: needs resource requests and limits`);
+        }
+        const a = pod.annotations;
+        if (a["prometheus.io/scrape"] !== "true" || a["prometheus.io/port"] !== String(f.metricsPort) ||
+            a["prometheus.io/path"] !== "/metrics") {
+          err(doc, `${where}: prometheus.io annotations must point at ${f.metricsPort}/metrics`);
+        }
+      }
+    }
+  }
+  if (servers === 0) errors.push("no actionjournal container in the render");
+
+  // 3. Scraping and Services find what they select.
+  const pods = docs.flatMap(podSpecs);
+  const matches = (selector, labels) =>
+    Object.entries(selector || {}).every(([k, v]) => labels[k] === v);
+  const portNames = (pod) => new Set(
+    [...(pod.spec.initContainers || []), ...(pod.spec.containers || [])]
+      .flatMap((c) => (c.ports || []).map((p) => p.name)));
+  for (const doc of docs) {
+    if (doc.kind === "PodMonitor") {
+      const selected = pods.filter((p) => matches(doc.spec.selector.matchLabels, p.labels));
+      if (selected.length === 0) err(doc, "selects no pod of this render");
+      for (const ep of doc.spec.podMetricsEndpoints || []) {
+        for (const p of selected) {
+          if (!portNames(p).has(ep.port)) err(doc, `port '${ep.port}' is on no container of ${p.where}`);
+        }
+      }
+    }
+    if (doc.kind === "Service") {
+      const selected = pods.filter((p) => matches(doc.spec.selector, p.labels));
+      if (selected.length === 0) err(doc, "selects no pod of this render");
+      for (const sp of doc.spec.ports || []) {
+        if (sp.targetPort !== undefined && typeof sp.targetPort === "string") {
+          for (const p of selected) {
+            if (!portNames(p).has(sp.targetPort)) err(doc, `targetPort '${sp.targetPort}' unknown`);
+          }
+        }
+      }
+    }
+  }
+  return errors;
+}
+
+// Broken copies that the check must reject, one fault each. A fault returns
+// false where it does not apply to a render.
+const FAULTS = {
+  "a port that is not a number": (docs) => {
+    serverContainer(docs).ports[0].containerPort = "grpc";
+  },
+  "a Deployment without containers": (docs) => {
+    const d = docs.find((x) => x.kind === "Deployment" || x.kind === "FlinkDeployment");
+    podSpecs(d)[0].spec.containers = undefined;
+  },
+  "an environment variable no flag reads": (docs) => {
+    docs.find((x) => x.kind === "ConfigMap").data.ACTIONJOURNAL_LISTEN_ADDRESS = "0.0.0.0:1";
+  },
+  "a flag the server does not have": (docs) => {
+    serverContainer(docs).args = ["--listen-port=7450"];
+  },
+  "a probe on the wrong port": (docs) => {
+    serverContainer(docs).readinessProbe.grpc.port = 7451;
+  },
+  "an image of another name": (docs) => {
+    serverContainer(docs).image = "journal:latest";
+  },
+  "a PodMonitor that selects nothing": (docs) => {
+    docs.find((x) => x.kind === "PodMonitor").spec.selector.matchLabels = { app: "nope" };
+  },
+  "a metrics port the image does not expose": (docs) => {
+    serverContainer(docs).ports[1].containerPort = 9451;
+  },
+  // Only where the server is a sidecar; false: not applicable here.
+  "a sidecar that would not outlive its TaskManager": (docs) => {
+    const c = serverContainer(docs);
+    if (c.restartPolicy === undefined) return false;
+    delete c.restartPolicy;
+    return true;
+  },
+};
+
+function serverContainer(docs) {
+  for (const doc of docs) {
+    if (doc.kind === "Job") continue;
+    for (const p of podSpecs(doc)) {
+      for (const c of [...(p.spec.initContainers || []), ...(p.spec.containers || [])]) {
+        if (c.name === "actionjournal") return c;
+      }
+    }
+  }
+  throw new Error("no server container");
+}
+
+function main() {
+  const [root, ...files] = process.argv.slice(2);
+  const f = facts(root);
+  let failed = false;
+  for (const file of files) {
+    const docs = yaml.loadAll(fs.readFileSync(file, "utf8")).filter(Boolean);
+    const errors = check(docs, f);
+    console.log(`${path.basename(file)}: ${docs.length} objects (${docs.map((d) => d.kind).join(", ")}): ` +
+                (errors.length ? `${errors.length} error(s)` : "valid"));
+    for (const e of errors) console.log(`  ${e}`);
+    failed = failed || errors.length > 0;
+    let applied = 0;
+    for (const [name, fault] of Object.entries(FAULTS)) {
+      const broken = JSON.parse(JSON.stringify(docs));
+      if (fault(broken) === false) continue;
+      applied += 1;
+      const found = check(broken, f);
+      if (found.length === 0) {
+        console.log(`  self-test: ${name}: NOT rejected`);
+        failed = true;
+      }
+    }
+    console.log(`  self-test: ${applied} broken copies, each rejected` +
+                (failed ? " (see above)" : ""));
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+main();
