@@ -2,60 +2,199 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
 
 namespace actionjournal {
 namespace {
 
+using Stub = v1::ActionJournal::Stub;
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+// Spends a backoff pause getting the channel connected: a channel that
+// failed to connect fails calls at once until it reconnects on gRPC's own
+// schedule, so the pause asks it to reconnect now and waits (up to `pause`)
+// for it to be READY.
+void AwaitConnection(grpc::Channel& channel, absl::Duration pause) {
+  const auto until = absl::ToChronoTime(absl::Now() + pause);
+  grpc::experimental::ChannelResetConnectionBackoff(&channel);
+  for (;;) {
+    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) return;
+    if (!channel.WaitForStateChange(state, until)) return;  // the pause is over
+  }
+}
+
+// The backoff of one call across its attempts.
+class Backoff {
+ public:
+  Backoff(const RetryOptions& o, bool write)
+      : o_(o), write_(write), give_up_(absl::Now() + o.budget), next_(o.initial_backoff) {}
+
+  // The deadline of the next attempt.
+  absl::Time AttemptDeadline(absl::Duration per_attempt) const {
+    return std::min(absl::Now() + per_attempt, give_up_);
+  }
+
+  // After attempt number `attempt` failed with `status`: how long to wait
+  // before the next one, or nullopt when there is none.
+  std::optional<absl::Duration> Next(const absl::Status& status, int attempt) {
+    const absl::StatusCode c = status.code();
+    const bool retryable = c == absl::StatusCode::kUnavailable ||
+                           c == absl::StatusCode::kResourceExhausted ||
+                           (write_ && c == absl::StatusCode::kDeadlineExceeded);
+    if (!retryable || attempt >= o_.max_attempts) return std::nullopt;
+    // Full jitter: anywhere in [0, backoff].
+    const absl::Duration sleep = Jitter(next_);
+    next_ = std::min(next_ * o_.multiplier, o_.max_backoff);
+    if (absl::Now() + sleep >= give_up_) return std::nullopt;
+    return sleep;
+  }
+
+ private:
+  static absl::Duration Jitter(absl::Duration max) {
+    static absl::Mutex mu;
+    static absl::BitGen* gen = new absl::BitGen();
+    absl::MutexLock lock(&mu);
+    return absl::Microseconds(
+        absl::Uniform<int64_t>(*gen, 0, absl::ToInt64Microseconds(max) + 1));
+  }
+
+  const RetryOptions o_;
+  const bool write_;
+  const absl::Time give_up_;
+  absl::Duration next_;
+};
+
+// One asynchronous append through its attempts; owns what gRPC points into.
+class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
+ public:
+  AsyncAppend(std::shared_ptr<grpc::Channel> channel, std::shared_ptr<Stub> stub,
+              const ClientOptions& options, const v1::AppendActionRequest& request,
+              JournalClient::AppendDone done)
+      : channel_(std::move(channel)),
+        stub_(std::move(stub)),
+        deadline_(options.deadline),
+        backoff_(options.retry, /*write=*/true),
+        request_(request),
+        done_(std::move(done)) {}
+
+  void Attempt() {
+    ++attempt_;
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    ctx_->set_deadline(absl::ToChronoTime(backoff_.AttemptDeadline(deadline_)));
+    response_.Clear();
+    stub_->async()->AppendAction(
+        ctx_.get(), &request_, &response_,
+        [self = shared_from_this()](grpc::Status s) { self->Finished(s); });
+  }
+
+ private:
+  void Finished(const grpc::Status& s) {
+    if (s.ok()) {
+      done_(std::move(response_));
+      return;
+    }
+    const absl::Status status = FromGrpc(s);
+    const std::optional<absl::Duration> wait = backoff_.Next(status, attempt_);
+    if (!wait.has_value()) {
+      done_(status);
+      return;
+    }
+    // Rare: wait off gRPC's thread, then try again.
+    std::thread([self = shared_from_this(), wait] {
+      AwaitConnection(*self->channel_, *wait);
+      self->Attempt();
+    }).detach();
+  }
+
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::shared_ptr<Stub> stub_;
+  const absl::Duration deadline_;
+  Backoff backoff_;
+  const v1::AppendActionRequest request_;
+  const JournalClient::AppendDone done_;
+  int attempt_ = 0;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  v1::AppendActionResponse response_;
+};
+
 class GrpcJournalClient final : public JournalClient {
  public:
-  GrpcJournalClient(const ClientOptions& options,
-                    std::shared_ptr<grpc::Channel> channel)
-      : options_(options), stub_(v1::ActionJournal::NewStub(channel)) {}
+  GrpcJournalClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel)
+      : options_(options), channel_(channel), stub_(v1::ActionJournal::NewStub(channel)) {}
 
   absl::StatusOr<v1::BeginRecordResponse> BeginRecord(
       const v1::BeginRecordRequest& request) override {
-    return Call(&v1::ActionJournal::Stub::BeginRecord, request);
+    return Call(&Stub::BeginRecord, request, /*write=*/true);
   }
   absl::StatusOr<v1::AppendActionResponse> AppendAction(
       const v1::AppendActionRequest& request) override {
-    return Call(&v1::ActionJournal::Stub::AppendAction, request);
+    return Call(&Stub::AppendAction, request, /*write=*/true);
   }
   absl::StatusOr<v1::LookupActionResponse> LookupAction(
       const v1::LookupActionRequest& request) override {
-    return Call(&v1::ActionJournal::Stub::LookupAction, request);
+    return Call(&Stub::LookupAction, request, /*write=*/false);
   }
   absl::StatusOr<v1::CompleteRecordResponse> CompleteRecord(
       const v1::CompleteRecordRequest& request) override {
-    return Call(&v1::ActionJournal::Stub::CompleteRecord, request);
+    return Call(&Stub::CompleteRecord, request, /*write=*/true);
   }
-  absl::StatusOr<v1::PruneResponse> Prune(
-      const v1::PruneRequest& request) override {
-    return Call(&v1::ActionJournal::Stub::Prune, request);
+  absl::StatusOr<v1::PruneResponse> Prune(const v1::PruneRequest& request) override {
+    return Call(&Stub::Prune, request, /*write=*/true);
+  }
+
+  using JournalClient::AppendActionAsync;
+  void AppendActionAsync(const v1::AppendActionRequest& request,
+                         AppendDone done) override {
+    std::make_shared<AsyncAppend>(channel_, stub_, options_, request, std::move(done))
+        ->Attempt();
   }
 
  private:
   template <typename Req, typename Resp>
-  absl::StatusOr<Resp> Call(
-      grpc::Status (v1::ActionJournal::Stub::*method)(grpc::ClientContext*,
-                                                      const Req&, Resp*),
-      const Req& request) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
-    Resp response;
-    grpc::Status s = (stub_.get()->*method)(&ctx, request, &response);
-    if (!s.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                          s.error_message());
+  absl::StatusOr<Resp> Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                         const Req&, Resp*),
+                            const Req& request, bool write) {
+    Backoff backoff(options_.retry, write);
+    for (int attempt = 1;; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(backoff.AttemptDeadline(options_.deadline)));
+      Resp response;
+      const grpc::Status s = (stub_.get()->*method)(&ctx, request, &response);
+      if (s.ok()) return response;
+      const absl::Status status = FromGrpc(s);
+      const std::optional<absl::Duration> wait = backoff.Next(status, attempt);
+      if (!wait.has_value()) return status;
+      AwaitConnection(*channel_, *wait);
     }
-    return response;
   }
 
   const ClientOptions options_;
-  std::unique_ptr<v1::ActionJournal::Stub> stub_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::shared_ptr<Stub> stub_;
 };
 
 }  // namespace
+
+std::future<absl::StatusOr<v1::AppendActionResponse>> JournalClient::AppendActionAsync(
+    const v1::AppendActionRequest& request) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
+  auto future = promise->get_future();
+  AppendActionAsync(request, [promise](absl::StatusOr<v1::AppendActionResponse> r) {
+    promise->set_value(std::move(r));
+  });
+  return future;
+}
 
 absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
     const ClientOptions& options) {
@@ -65,9 +204,21 @@ absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
   if (options.deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("deadline: must be > 0");
   }
+  const RetryOptions& r = options.retry;
+  if (r.max_attempts < 1 || r.initial_backoff < absl::ZeroDuration() ||
+      r.max_backoff < r.initial_backoff || r.multiplier < 1 ||
+      r.budget <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "retry: needs max_attempts >= 1, 0 <= initial_backoff <= max_backoff, "
+        "multiplier >= 1 and budget > 0");
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);  // BeginRecord may return many actions
   args.SetMaxSendMessageSize(-1);     // the server enforces the limits
+  // Between calls, reconnect to a restarted sidecar within seconds, not
+  // gRPC's default of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto channel = grpc::CreateCustomChannel(
       options.target, grpc::InsecureChannelCredentials(), args);
   return std::make_unique<GrpcJournalClient>(options, std::move(channel));

@@ -1,8 +1,11 @@
 // A thin C++ client for actionjournal: one typed call per RPC, each with a
-// deadline, answering absl::StatusOr. Thread-safe; share one per process.
+// deadline and retries, answering absl::StatusOr; AppendAction also
+// asynchronously. Thread-safe; share one per process.
 #ifndef ACTIONJOURNAL_CLIENT_JOURNAL_CLIENT_H_
 #define ACTIONJOURNAL_CLIENT_JOURNAL_CLIENT_H_
 
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 
@@ -12,11 +15,27 @@
 
 namespace actionjournal {
 
+// Retries with exponential backoff and full jitter. Every RPC is safe to
+// repeat (writes are idempotent by identity), so UNAVAILABLE and
+// RESOURCE_EXHAUSTED ("busy") are retried for all of them, and
+// DEADLINE_EXCEEDED for the writes (a lookup that timed out is the caller's
+// to judge).
+struct RetryOptions {
+  int max_attempts = 10;  // 1 = no retries
+  absl::Duration initial_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Seconds(2);
+  double multiplier = 2.0;
+  // No attempt starts, and none runs, past this long after the call began.
+  absl::Duration budget = absl::Seconds(30);
+};
+
 struct ClientOptions {
-  // gRPC target: "127.0.0.1:7450", "dns:///journal:7450", "unix:///path".
+  // gRPC target: "127.0.0.1:7450" (a sidecar), "unix:///run/aj.sock",
+  // "dns:///journal.flink.svc:7450" (a shared journal).
   std::string target = "127.0.0.1:7450";
-  // Deadline of every call.
+  // Deadline of each attempt.
   absl::Duration deadline = absl::Seconds(10);
+  RetryOptions retry;
 };
 
 class JournalClient {
@@ -40,6 +59,16 @@ class JournalClient {
       const v1::CompleteRecordRequest& request) = 0;
   virtual absl::StatusOr<v1::PruneResponse> Prune(
       const v1::PruneRequest& request) = 0;
+
+  // AppendAction without blocking, with the same retries: `done` runs once,
+  // on a gRPC thread (it must not block), so that an operator can keep
+  // several appends in flight.
+  using AppendDone = std::function<void(absl::StatusOr<v1::AppendActionResponse>)>;
+  virtual void AppendActionAsync(const v1::AppendActionRequest& request,
+                                 AppendDone done) = 0;
+  // The same, as a future.
+  std::future<absl::StatusOr<v1::AppendActionResponse>> AppendActionAsync(
+      const v1::AppendActionRequest& request);
 };
 
 }  // namespace actionjournal

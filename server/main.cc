@@ -17,6 +17,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
@@ -168,8 +169,11 @@ int Main(int argc, char** argv) {
     LogError(server.status().ToString());
     return 1;
   }
-  LogInfo("actionjournal-server listening grpc=", HostOf(options.listen), ":",
-          (*server)->port(), " metrics=", metrics_at,
+  const std::string grpc_at =
+      absl::StartsWith(options.listen, "unix:")
+          ? options.listen
+          : absl::StrCat(HostOf(options.listen), ":", (*server)->port());
+  LogInfo("actionjournal-server listening grpc=", grpc_at, " metrics=", metrics_at,
           " store=", RedactStoreUrl(url));
 
   int sig = 0;

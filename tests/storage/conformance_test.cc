@@ -46,6 +46,7 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
       return now_;
     };
     auto store = GetParam().make(options);
+    if (store.status().message() == kNoPostgres) GTEST_SKIP() << kNoPostgres;
     ASSERT_THAT(store, IsOk());
     store_ = std::move(store).value();
     // Each test gets its own job so a shared database needs no cleanup.

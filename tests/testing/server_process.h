@@ -58,9 +58,12 @@ class ServerProcess {
     const absl::Time deadline = absl::Now() + timeout;
     while (absl::Now() < deadline) {
       const std::string log = p->Log();
-      const size_t at = log.find("listening grpc=127.0.0.1:");
+      const size_t at = log.find("listening grpc=");
       if (at != std::string::npos) {
-        p->port_ = std::atoi(log.c_str() + at + 25);
+        // 127.0.0.1:PORT, or unix:PATH (port stays 0).
+        if (log.compare(at + 15, 10, "127.0.0.1:") == 0) {
+          p->port_ = std::atoi(log.c_str() + at + 25);
+        }
         const size_t m = log.find("metrics=127.0.0.1:", at);
         if (m != std::string::npos) p->metrics_port_ = std::atoi(log.c_str() + m + 18);
         return p;
