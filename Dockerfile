@@ -1,7 +1,7 @@
 # actionjournal-server and actionjournal-cli on Debian 12.
 #
-#   build stage: compiles with Ninja and runs the tests that need no
-#                PostgreSQL (the PostgreSQL ones run in scripts/test.sh);
+#   build stage: compiles with Ninja and runs the tests that need neither
+#                PostgreSQL, kubectl nor a JDK (scripts/test.sh runs those);
 #   runtime:     the two binaries and their shared libraries, as a non-root
 #                user; the server is PID 1 and exits 0 on SIGTERM.
 #
@@ -17,7 +17,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTIONJOURNAL_BUILD_JAVA=OFF \
  && ninja -C build -j2 \
  && ctest --test-dir build -j2 --output-on-failure --timeout 300 \
       -E '^(PostgresE2eTest|deploy_manifests_test)' \

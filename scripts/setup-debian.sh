@@ -7,6 +7,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev
   prometheus-cpp-dev
+  openjdk-17-jdk-headless libprotobuf-java
   postgresql-15
 )
 # kubectl and node for the manifest checks: whatever the machine has, else

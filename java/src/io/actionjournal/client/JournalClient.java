@@ -1,0 +1,98 @@
+package io.actionjournal.client;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.actionjournal.v1.AppendActionRequest;
+import io.actionjournal.v1.AppendActionResponse;
+import io.actionjournal.v1.BeginRecordRequest;
+import io.actionjournal.v1.BeginRecordResponse;
+import io.actionjournal.v1.CompleteRecordRequest;
+import io.actionjournal.v1.CompleteRecordResponse;
+import io.actionjournal.v1.LookupActionRequest;
+import io.actionjournal.v1.LookupActionResponse;
+import io.actionjournal.v1.PruneRequest;
+import io.actionjournal.v1.PruneResponse;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The journal's five calls from the JVM, through the C++ client (JNI): deadlines, retries with
+ * backoff and connection handling are the C++ client's. Thread-safe; share one per JVM (or per
+ * TaskManager). Every failure is a {@link JournalException} with the gRPC code.
+ */
+public final class JournalClient implements AutoCloseable {
+  // Calls share the native client; close waits for them.
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private long handle;
+
+  /** Defaults: a 10 s deadline per attempt, 10 attempts within 30 s. */
+  public JournalClient(String target) {
+    this(target, Duration.ofSeconds(10), 10, Duration.ofSeconds(30));
+  }
+
+  /**
+   * @param target "127.0.0.1:7450" (sidecar), "unix:///run/aj.sock", "dns:///journal:7450"
+   * @param deadline each attempt's deadline
+   * @param maxAttempts 1 = no retries
+   * @param budget no attempt runs past this long after a call began
+   */
+  public JournalClient(String target, Duration deadline, int maxAttempts, Duration budget) {
+    Objects.requireNonNull(target, "target");
+    Objects.requireNonNull(deadline, "deadline");
+    Objects.requireNonNull(budget, "budget");
+    handle = NativeJournal.open(target, deadline.toMillis(), maxAttempts, budget.toMillis());
+  }
+
+  public BeginRecordResponse beginRecord(BeginRecordRequest request) {
+    return parse(call(NativeJournal.BEGIN, request), BeginRecordResponse.parser());
+  }
+
+  public AppendActionResponse appendAction(AppendActionRequest request) {
+    return parse(call(NativeJournal.APPEND, request), AppendActionResponse.parser());
+  }
+
+  public LookupActionResponse lookupAction(LookupActionRequest request) {
+    return parse(call(NativeJournal.LOOKUP, request), LookupActionResponse.parser());
+  }
+
+  public CompleteRecordResponse completeRecord(CompleteRecordRequest request) {
+    return parse(call(NativeJournal.COMPLETE, request), CompleteRecordResponse.parser());
+  }
+
+  public PruneResponse prune(PruneRequest request) {
+    return parse(call(NativeJournal.PRUNE, request), PruneResponse.parser());
+  }
+
+  @Override
+  public void close() {
+    lock.writeLock().lock();
+    try {
+      if (handle != 0) {
+        NativeJournal.close(handle);
+        handle = 0;
+      }
+    } finally {
+      lock.writeLock().unlock();
+    }
+  }
+
+  private byte[] call(int method, com.google.protobuf.MessageLite request) {
+    Objects.requireNonNull(request, "request");
+    byte[] bytes = request.toByteArray();
+    lock.readLock().lock();
+    try {
+      // A closed client (handle 0) is FAILED_PRECONDITION from the native side.
+      return NativeJournal.call(handle, method, bytes);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
+  private static <T> T parse(byte[] bytes, com.google.protobuf.Parser<T> parser) {
+    try {
+      return parser.parseFrom(bytes);
+    } catch (InvalidProtocolBufferException e) {
+      throw new JournalException(13, "response: " + e.getMessage());
+    }
+  }
+}

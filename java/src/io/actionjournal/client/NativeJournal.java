@@ -1,0 +1,28 @@
+package io.actionjournal.client;
+
+/** The JNI entry points (java/jni/journal_jni.cc); use {@link JournalClient}. */
+final class NativeJournal {
+  static final int BEGIN = 0;
+  static final int APPEND = 1;
+  static final int LOOKUP = 2;
+  static final int COMPLETE = 3;
+  static final int PRUNE = 4;
+
+  static {
+    // -Dactionjournal.jni=/path/libactionjournal_jni.so, else java.library.path.
+    String path = System.getProperty("actionjournal.jni");
+    if (path != null) {
+      System.load(path);
+    } else {
+      System.loadLibrary("actionjournal_jni");
+    }
+  }
+
+  private NativeJournal() {}
+
+  static native long open(String target, long deadlineMillis, int maxAttempts, long budgetMillis);
+
+  static native void close(long handle);
+
+  static native byte[] call(long handle, int method, byte[] request);
+}
