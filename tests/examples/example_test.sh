@@ -3,6 +3,7 @@
 # with find_package(actionjournal), and runs it against a real server.
 # usage: example_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
+source "$(dirname "$0")/../testing/server.sh"
 src=$1 build=$2
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-example.XXXXXX")
 server_pid=
@@ -13,15 +14,7 @@ cmake -S "$src/examples/client" -B "$work/example" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 ninja -C "$work/example" >/dev/null
 
-"$work/prefix/bin/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen= \
-  --store="sqlite://$work/journal.db" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 200); do
-  port=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$work/server.log" | cut -d: -f2 || true)
-  [[ -n $port ]] && break
-  sleep 0.05
-done
-[[ -n $port ]] || { cat "$work/server.log"; exit 1; }
+start_server "$work/prefix/bin/actionjournal-server" "$work"
 out=$("$work/example/journal_example" "127.0.0.1:$port")
 echo "$out"
 [[ $out == $'run 1: ran greet\nrun 2: replayed hello' ]]

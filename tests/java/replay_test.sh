@@ -7,20 +7,13 @@
 # must run once.
 # usage: replay_test.sh BUILD_DIR
 set -euo pipefail
+source "$(dirname "$0")/../testing/server.sh"
 build=$(realpath "$1")
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-java.XXXXXX")
 server_pid=
 trap '[[ -z $server_pid ]] || kill -9 $server_pid 2>/dev/null; rm -rf "$work"' EXIT
 
-"$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen= \
-  --store="sqlite://$work/journal.db" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 200); do
-  port=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$work/server.log" | cut -d: -f2 || true)
-  [[ -n $port ]] && break
-  sleep 0.05
-done
-[[ -n $port ]] || { cat "$work/server.log"; exit 1; }
+start_server "$build/server/actionjournal-server" "$work"
 target=127.0.0.1:$port
 # A port nothing listens on, for the dead-server check.
 for _ in $(seq 100); do
