@@ -76,17 +76,19 @@ class Backoff {
 };
 
 // One asynchronous append through its attempts; owns what gRPC points into.
+// The client waits for it (`release` runs last), so the channel outlives it.
 class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
  public:
-  AsyncAppend(std::shared_ptr<grpc::Channel> channel, std::shared_ptr<Stub> stub,
-              const ClientOptions& options, const v1::AppendActionRequest& request,
-              JournalClient::AppendDone done)
-      : channel_(std::move(channel)),
-        stub_(std::move(stub)),
+  AsyncAppend(grpc::Channel* channel, Stub* stub, const ClientOptions& options,
+              const v1::AppendActionRequest& request, JournalClient::AppendDone done,
+              std::function<void()> release)
+      : channel_(channel),
+        stub_(stub),
         deadline_(options.deadline),
         backoff_(options.retry, /*write=*/true),
         request_(request),
-        done_(std::move(done)) {}
+        done_(std::move(done)),
+        release_(std::move(release)) {}
 
   void Attempt() {
     ++attempt_;
@@ -101,13 +103,13 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
  private:
   void Finished(const grpc::Status& s) {
     if (s.ok()) {
-      done_(std::move(response_));
+      Finish(std::move(response_));
       return;
     }
     const absl::Status status = FromGrpc(s);
     const std::optional<absl::Duration> wait = backoff_.Next(status, attempt_);
     if (!wait.has_value()) {
-      done_(status);
+      Finish(status);
       return;
     }
     // Rare: wait off gRPC's thread, then try again.
@@ -117,12 +119,19 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
     }).detach();
   }
 
-  const std::shared_ptr<grpc::Channel> channel_;
-  const std::shared_ptr<Stub> stub_;
+  void Finish(absl::StatusOr<v1::AppendActionResponse> result) {
+    ctx_.reset();
+    done_(std::move(result));
+    release_();  // last: the client may go from here on
+  }
+
+  grpc::Channel* const channel_;
+  Stub* const stub_;
   const absl::Duration deadline_;
   Backoff backoff_;
   const v1::AppendActionRequest request_;
   const JournalClient::AppendDone done_;
+  const std::function<void()> release_;
   int attempt_ = 0;
   std::unique_ptr<grpc::ClientContext> ctx_;
   v1::AppendActionResponse response_;
@@ -132,6 +141,13 @@ class GrpcJournalClient final : public JournalClient {
  public:
   GrpcJournalClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel)
       : options_(options), channel_(channel), stub_(v1::ActionJournal::NewStub(channel)) {}
+
+  // Waits for the asynchronous appends still under way.
+  ~GrpcJournalClient() override {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &async_in_flight_));
+  }
 
   absl::StatusOr<v1::BeginRecordResponse> BeginRecord(
       const v1::BeginRecordRequest& request) override {
@@ -156,7 +172,16 @@ class GrpcJournalClient final : public JournalClient {
   using JournalClient::AppendActionAsync;
   void AppendActionAsync(const v1::AppendActionRequest& request,
                          AppendDone done) override {
-    std::make_shared<AsyncAppend>(channel_, stub_, options_, request, std::move(done))
+    {
+      absl::MutexLock lock(&mu_);
+      ++async_in_flight_;
+    }
+    std::make_shared<AsyncAppend>(channel_.get(), stub_.get(), options_, request,
+                                  std::move(done),
+                                  [this] {
+                                    absl::MutexLock lock(&mu_);
+                                    --async_in_flight_;
+                                  })
         ->Attempt();
   }
 
@@ -181,7 +206,9 @@ class GrpcJournalClient final : public JournalClient {
 
   const ClientOptions options_;
   const std::shared_ptr<grpc::Channel> channel_;
-  const std::shared_ptr<Stub> stub_;
+  const std::unique_ptr<Stub> stub_;
+  absl::Mutex mu_;
+  int async_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

@@ -630,6 +630,11 @@ TEST_F(ServerE2eTest, SigkillLosesNothingAcknowledged) {
 
 TEST_F(ServerE2eTest, SigtermExitsZeroAfterInFlightWork) {
   StartServer();
+  // No retries: calls after the stop should fail at once, not for 30 s.
+  ClientOptions once;
+  once.target = server_->Target();
+  once.retry.max_attempts = 1;
+  client_ = std::move(JournalClient::Create(once)).value();
   std::atomic<int> ok{0};
   std::vector<std::thread> callers;
   for (int t = 0; t < 4; ++t) {
