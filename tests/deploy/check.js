@@ -27,7 +27,7 @@ const { Pod } = require("kubernetes-models/v1/Pod");
 function facts(root) {
   const read = (f) => fs.readFileSync(path.join(root, f), "utf8");
   const main = read("server/main.cc");
-  const flags = new Set([...main.matchAll(/ABSL_FLAG\(\w+, (\w+),/g)].map((m) => m[1]));
+  const flags = new Set([...main.matchAll(/ABSL_FLAG\([\w:]+,\s*(\w+),/g)].map((m) => m[1]));
   const envList = main.match(/for \(const char\* name :\s*\{([^}]*)\}/);
   const envFlags = new Set([...envList[1].matchAll(/"(\w+)"/g)].map((m) => m[1]));
   const version = read("CMakeLists.txt").match(/project\(actionjournal VERSION ([\d.]+)/)[1];
@@ -35,7 +35,11 @@ function facts(root) {
     [...read("Dockerfile").matchAll(/^EXPOSE\s+(.+)$/gm)]
       .flatMap((m) => m[1].trim().split(/\s+/))
       .map(Number));
-  return { flags, envFlags, version, exposed, grpcPort: 7450, metricsPort: 9450 };
+  // The image's own settings (ENV ACTIONJOURNAL_...=...), which a pod's
+  // environment or flags override.
+  const imageEnv = Object.fromEntries(
+    [...read("Dockerfile").matchAll(/\b(ACTIONJOURNAL_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  return { flags, envFlags, version, exposed, imageEnv, grpcPort: 7450, metricsPort: 9450 };
 }
 
 // Every pod spec an object carries, with the labels its pods get.
@@ -109,13 +113,18 @@ function check(docs, f) {
         // Environment: every ACTIONJOURNAL_* variable must name a flag the
         // server reads from the environment.
         const names = (c.env || []).map((e) => e.name);
+        // What the server will see: the image's ENV, then envFrom, then env
+        // (Kubernetes lets env win over envFrom).
+        const effective = { ...f.imageEnv };
         for (const from of c.envFrom || []) {
           const ref = from.configMapRef ? `ConfigMap/${from.configMapRef.name}`
                                         : `Secret/${(from.secretRef || {}).name}`;
           const src = byKindName.get(ref);
           if (!src) { err(doc, `${where}: envFrom ${ref} is not in the render`); continue; }
           names.push(...Object.keys(src.data || {}), ...Object.keys(src.stringData || {}));
+          Object.assign(effective, src.data || {}, src.stringData || {});
         }
+        for (const e of c.env || []) effective[e.name] = e.value;
         for (const n of names.filter((n) => n.startsWith("ACTIONJOURNAL_"))) {
           const flag = n.slice("ACTIONJOURNAL_".length).toLowerCase();
           if (!f.envFlags.has(flag)) err(doc, `${where}: ${n} is no flag the server reads`);
@@ -129,6 +138,22 @@ function check(docs, f) {
             err(doc, `${where}: a migration Job runs 'actionjournal-server migrate'`);
           }
           continue;
+        }
+        // The addresses the server binds (a flag wins over the environment):
+        // every interface, since kubelet probes and Prometheus dial the pod
+        // IP, on the ports declared below.
+        for (const [flag, env, port] of [["listen", "ACTIONJOURNAL_LISTEN", f.grpcPort],
+                                         ["metrics_listen", "ACTIONJOURNAL_METRICS_LISTEN",
+                                          f.metricsPort]]) {
+          let address = effective[env];
+          for (const a of [...(c.command || []), ...(c.args || [])]) {
+            const m = a.match(/^--([\w-]+)=(.*)$/);
+            if (m && m[1].replace(/-/g, "_") === flag) address = m[2];
+          }
+          if (!new RegExp(`^(0\\.0\\.0\\.0|\\[::\\]):${port}$`).test(address || "")) {
+            err(doc, `${where}: ${env} (or --${flag.replace(/_/g, "-")}) is '${address}', ` +
+                     `not 0.0.0.0:${port}`);
+          }
         }
         // Ports as the image exposes them; probes on gRPC health.
         const ports = Object.fromEntries((c.ports || []).map((p) => [p.name, p.containerPort]));
@@ -213,6 +238,12 @@ const FAULTS = {
   },
   "a PodMonitor that selects nothing": (docs) => {
     docs.find((x) => x.kind === "PodMonitor").spec.selector.matchLabels = { app: "nope" };
+  },
+  "a server that listens on loopback only": (docs) => {
+    serverContainer(docs).args = ["--listen=127.0.0.1:7450", "--metrics-listen=0.0.0.0:9450"];
+  },
+  "metrics on another port than the one declared": (docs) => {
+    serverContainer(docs).args = ["--listen=0.0.0.0:7450", "--metrics-listen=0.0.0.0:9451"];
   },
   "a metrics port the image does not expose": (docs) => {
     serverContainer(docs).ports[1].containerPort = 9451;
