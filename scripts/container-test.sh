@@ -83,14 +83,7 @@ log "built; $(podman image inspect "$image" --format '{{.Size}}') bytes"
 [[ $(podman image inspect "$image" --format '{{.Config.User}}') == 10001:10001 ]] ||
   { echo "the image must run as the non-root user 10001" >&2; exit 1; }
 
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/free-port.sh"
 grpc_port=$(free_port)
 metrics_port=$(free_port)
 name=actionjournal-test-$$

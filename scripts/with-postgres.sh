@@ -16,14 +16,7 @@ chmod 755 "$base"
 [[ ${#as_pg[@]} -eq 0 ]] || chown postgres "$base"
 data=$base/data
 
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/free-port.sh"
 port=$(free_port)
 
 cleanup() {

@@ -8,6 +8,7 @@
 # usage: replay_test.sh BUILD_DIR
 set -euo pipefail
 source "$(dirname "$0")/../testing/server.sh"
+source "$(dirname "$0")/../../scripts/free-port.sh"
 build=$(realpath "$1")
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-java.XXXXXX")
 server_pid=
@@ -16,10 +17,7 @@ trap '[[ -z $server_pid ]] || kill -9 $server_pid 2>/dev/null; rm -rf "$work"' E
 start_server "$build/server/actionjournal-server" "$work"
 target=127.0.0.1:$port
 # A port nothing listens on, for the dead-server check.
-for _ in $(seq 100); do
-  p=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then dead=127.0.0.1:$p; break; fi
-done
+dead=127.0.0.1:$(free_port)
 
 java_run() {
   java -Dactionjournal.jni="$build/java/libactionjournal_jni.so" \
