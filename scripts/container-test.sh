@@ -64,10 +64,38 @@ ulimits=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 if ! podman image exists docker.io/library/debian:bookworm; then
   tarball=$state/debian-bookworm.tar
   if [[ ! -s $tarball ]]; then
-    log "debootstrap bookworm (minbase)"
+    # The mirrors this machine's apt uses (AJ_DEBIAN_MIRROR and
+    # AJ_DEBIAN_SECURITY_MIRROR override them), else deb.debian.org.
+    sources=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+      /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    mirror=$(sed -n -e 's%^URIs: *\(https\?://[^ ]*/debian\)/\?$%\1%p' \
+      -e 's%^deb \(\[[^]]*\] \)\?\(https\?://[^ ]*/debian\)/\? bookworm .*%\2%p' <<<"$sources")
+    security=$(sed -n -e 's%^URIs: *\(https\?://[^ ]*/debian-security\)/\?$%\1%p' \
+      -e 's%^deb \(\[[^]]*\] \)\?\(https\?://[^ ]*/debian-security\)/\? .*%\2%p' <<<"$sources")
+    mirror=${AJ_DEBIAN_MIRROR:-${mirror%%$'\n'*}}
+    mirror=${mirror:-http://deb.debian.org/debian}
+    security=${AJ_DEBIAN_SECURITY_MIRROR:-${security%%$'\n'*}}
+    security=${security:-http://deb.debian.org/debian-security}
+    log "debootstrap bookworm (minbase) from $mirror (security: $security)"
     rm -rf "$state/rootfs"
-    debootstrap --variant=minbase bookworm "$state/rootfs" http://deb.debian.org/debian >"$state/debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase bookworm "$state/rootfs" "$mirror" >"$state/debootstrap.log" 2>&1 ||
       { tail -20 "$state/debootstrap.log"; exit 1; }
+    # Apt sources as in Debian's own image: updates and security too, so that
+    # the Dockerfile's apt-get gets the same packages as on Docker Hub's.
+    rm -f "$state/rootfs/etc/apt/sources.list"
+    cat >"$state/rootfs/etc/apt/sources.list.d/debian.sources" <<SOURCES
+Types: deb
+URIs: $mirror
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
     rm -rf "$state/rootfs"/var/cache/apt/archives/*.deb "$state/rootfs"/var/lib/apt/lists/*
     tar -C "$state/rootfs" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
     rm -rf "$state/rootfs"
