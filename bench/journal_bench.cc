@@ -12,6 +12,7 @@
 //
 // usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3]
 //                      [--writers 1,8,32] [--payload 256] [--pool 8]
+//                      [--write-transactions 2]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -154,7 +155,7 @@ int Main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the server
   std::string dsn;
   double seconds = 3;
-  int reps = 3, payload_bytes = 256, pool = 8;
+  int reps = 3, payload_bytes = 256, pool = 8, write_transactions = 2;
   std::vector<int> writer_counts = {1, 8, 32};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -167,6 +168,8 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtoi(v, &reps);
     } else if (k == "--pool") {
       ok = absl::SimpleAtoi(v, &pool);
+    } else if (k == "--write-transactions") {
+      ok = absl::SimpleAtoi(v, &write_transactions);
     } else if (k == "--payload") {
       ok = absl::SimpleAtoi(v, &payload_bytes);
     } else if (k == "--writers") {
@@ -201,6 +204,7 @@ int Main(int argc, char** argv) {
   PostgresStoreOptions po;
   po.dsn = dsn;
   po.pool_size = pool;
+  po.max_write_transactions = write_transactions;
   BatchCounter batches;
   auto store = NewPostgresJournalStore(po, {}, &batches);
   if (!store.ok()) {

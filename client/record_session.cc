@@ -22,6 +22,11 @@ RecordSession::RecordSession(JournalClient& client,
   for (const v1::ActionEntries& a : begun_.actions()) actions_[a.action_key()] = a;
 }
 
+RecordSession::~RecordSession() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &async_in_flight_));
+}
+
 std::optional<v1::ActionEntries> RecordSession::Lookup(
     const std::string& action_key) const {
   absl::MutexLock lock(&mu_);
@@ -79,10 +84,16 @@ std::future<absl::StatusOr<v1::AppendActionResponse>> RecordSession::AppendAsync
   auto promise =
       std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
   auto future = promise->get_future();
+  {
+    absl::MutexLock lock(&mu_);
+    ++async_in_flight_;
+  }
   client_.AppendActionAsync(
       request, [this, request, promise](absl::StatusOr<v1::AppendActionResponse> r) {
         if (r.ok()) Remember(request, *r);
         promise->set_value(std::move(r));
+        absl::MutexLock lock(&mu_);
+        --async_in_flight_;  // last: the session may go from here on
       });
   return future;
 }

@@ -19,9 +19,11 @@
 
 namespace actionjournal {
 
-// Thread-safe. `client` must outlive the session.
+// Thread-safe. `client` must outlive the session; the session waits for its
+// asynchronous appends before it goes.
 class RecordSession {
  public:
+  ~RecordSession();
   // Calls BeginRecord; the session then writes with the request's record
   // and attempt.
   static absl::StatusOr<std::unique_ptr<RecordSession>> Begin(
@@ -58,6 +60,7 @@ class RecordSession {
   const v1::BeginRecordResponse begun_;
   mutable absl::Mutex mu_;
   std::map<std::string, v1::ActionEntries> actions_ ABSL_GUARDED_BY(mu_);
+  int async_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace actionjournal
