@@ -40,7 +40,9 @@ pg_ctl=("${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 6
 "${as_pg[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres actionjournal_test
 
 export ACTIONJOURNAL_TEST_POSTGRES_DSN="postgresql://postgres@127.0.0.1:$port/actionjournal_test"
-# Fault tests stop and start this server with these.
+# Fault tests stop and start this server with these (AJ_PG_CTL: pg_ctl with
+# its arguments, for a chosen stop mode).
+export AJ_PG_CTL="${pg_ctl[*]}"
 export AJ_PG_STOP="${pg_ctl[*]} -m fast stop"
 export AJ_PG_START="${pg_ctl[*]} start"
 echo "with-postgres: PostgreSQL 15 on 127.0.0.1:$port ($data)" >&2
