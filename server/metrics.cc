@@ -56,6 +56,7 @@ const char* RpcName(Rpc rpc) {
     case Rpc::kLookupAction: return "LookupAction";
     case Rpc::kCompleteRecord: return "CompleteRecord";
     case Rpc::kPrune: return "Prune";
+    case Rpc::kReadPayload: return "ReadPayload";
   }
   return "unknown";
 }

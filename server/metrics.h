@@ -29,8 +29,15 @@ class Family;
 
 namespace actionjournal {
 
-enum class Rpc { kBeginRecord, kAppendAction, kLookupAction, kCompleteRecord, kPrune };
-inline constexpr int kRpcCount = 5;
+enum class Rpc {
+  kBeginRecord,
+  kAppendAction,
+  kLookupAction,
+  kCompleteRecord,
+  kPrune,
+  kReadPayload
+};
+inline constexpr int kRpcCount = 6;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.

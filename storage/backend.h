@@ -128,6 +128,11 @@ class Backend {
 
   virtual absl::Status Ping() = 0;
 
+  // For a stopping server: ends the statements under way (their calls return
+  // an error and roll back) and refuses new transactions with UNAVAILABLE.
+  // Thread-safe; may be called while other threads are inside Run.
+  virtual void Cancel() {}
+
   // How many write transactions may run at once (1 for a single-writer
   // store); the journal's group commit uses it.
   virtual int MaxConcurrentWriters() const = 0;

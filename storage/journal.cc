@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 
 namespace actionjournal {
@@ -28,6 +29,19 @@ absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt) {
 
 bool IsFenced(const absl::Status& status) {
   return status.GetPayload(kFencedPayload).has_value();
+}
+
+constexpr char kRetryPayload[] = "actionjournal/retry";
+
+absl::Status BusyError(absl::string_view message) {
+  absl::Status s = absl::ResourceExhaustedError(message);
+  s.SetPayload(kRetryPayload, absl::Cord());
+  return s;
+}
+
+bool IsRetryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsAborted(status) ||
+         status.GetPayload(kRetryPayload).has_value();
 }
 
 namespace {
@@ -283,6 +297,7 @@ class Journal final : public JournalStore {
 
   absl::StatusOr<LookupResult> LookupAction(
       const RecordId& record, const std::string& action_key) override {
+    if (Cancelled()) return absl::UnavailableError("the server is stopping; retry");
     LookupResult out;
     RETURN_IF_ERROR(WithRetries([&] {
       return backend_->Run(/*read_only=*/true, [&](Transaction& txn) {
@@ -301,6 +316,7 @@ class Journal final : public JournalStore {
   }
 
   absl::StatusOr<PruneResult> Prune(const PruneRequest& req) override {
+    if (Cancelled()) return absl::UnavailableError("the server is stopping; retry");
     PruneResult out;
     RETURN_IF_ERROR(WithRetries([&] {
       return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
@@ -311,7 +327,32 @@ class Journal final : public JournalStore {
     return out;
   }
 
-  absl::Status Ping() override { return backend_->Ping(); }
+  absl::Status Ping() override {
+    {
+      absl::MutexLock lock(&mu_);
+      // A store that answers reads but cannot take writes (a full disk) is
+      // not ready either; a few seconds after its last such failure (or at
+      // its next good write) it is tried again.
+      if (!last_write_failure_.ok() &&
+          absl::Now() - last_write_failure_at_ < kWriteFailureMemory) {
+        return last_write_failure_;
+      }
+    }
+    return backend_->Ping();
+  }
+
+  void Cancel() override {
+    std::deque<std::unique_ptr<Writer>> dropped;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      dropped.swap(queue_);
+    }
+    backend_->Cancel();
+    for (auto& w : dropped) {
+      w->finish(absl::UnavailableError("the server is stopping; retry"));
+    }
+  }
 
  private:
   // One queued write: what it touches, the rules to run inside a
@@ -342,15 +383,21 @@ class Journal final : public JournalStore {
     w->finish = [state, done = std::move(done)](const absl::Status& status) {
       done(status.ok() ? std::move(state->out) : absl::StatusOr<Result>(status));
     };
+    bool cancelled;
     {
       absl::MutexLock lock(&mu_);
-      if (static_cast<int>(queue_.size()) < options_.max_queued_writes) {
+      cancelled = cancelled_;
+      if (!cancelled &&
+          static_cast<int>(queue_.size()) < options_.max_queued_writes) {
         queue_.push_back(std::move(w));
         return;
       }
     }
-    w->finish(absl::ResourceExhaustedError(
-        "server busy: too many writes waiting; retry later"));
+    if (cancelled) {
+      w->finish(absl::UnavailableError("the server is stopping; retry"));
+      return;
+    }
+    w->finish(BusyError("server busy: too many writes waiting; retry later"));
   }
 
   template <typename Result, typename Start>
@@ -370,7 +417,7 @@ class Journal final : public JournalStore {
     absl::Status s;
     for (int i = 0; i <= options_.max_retries; ++i) {
       s = f();
-      if (!absl::IsAborted(s)) break;
+      if (!absl::IsAborted(s) || Cancelled()) break;
     }
     return s;
   }
@@ -425,6 +472,8 @@ class Journal final : public JournalStore {
     });
     if (status.ok()) {
       for (auto& w : batch) w->status = absl::OkStatus();
+    } else if (Cancelled()) {
+      for (auto& w : batch) w->status = status;
     } else {
       status = WithRetries([&] {
         return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
@@ -443,13 +492,51 @@ class Journal final : public JournalStore {
           return absl::OkStatus();
         });
       });
-      if (!status.ok()) {
+      if (!status.ok() && !absl::IsUnavailable(status) && !Cancelled() &&
+          batch.size() > 1) {
+        // A statement failed for the batch as a whole (a value the store
+        // refuses, say). Each write alone finds out whose it was, so that
+        // one bad write never fails its neighbours.
+        for (auto& w : batch) {
+          const std::vector<Touch> one = {w->touch};
+          w->status = WithRetries([&] {
+            return backend_->Run(/*read_only=*/false, [&](Transaction& txn) {
+              RETURN_IF_ERROR(txn.Prefetch(one));
+              return w->op(txn);
+            });
+          });
+        }
+        status = absl::OkStatus();
+      } else if (!status.ok()) {
         for (auto& w : batch) w->status = status;
       }
     }
+    NoteWrite(status);
     if (observer_ != nullptr) {
       observer_->OnBatch(static_cast<int>(batch.size()), absl::Now() - start,
                          status);
+    }
+  }
+
+  bool Cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
+  }
+
+  // Remembers a transaction that failed because the store could not take
+  // it (UNAVAILABLE), for Ping; logs it once, not once per batch.
+  void NoteWrite(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (absl::IsUnavailable(status)) {
+      if (last_write_failure_.ok()) {
+        LogError("store: writes fail: ", status.message(),
+                 "; readiness is NOT_SERVING until a write succeeds");
+      }
+      last_write_failure_ = status;
+      last_write_failure_at_ = absl::Now();
+    } else if (status.ok() && !last_write_failure_.ok()) {
+      LogInfo("store: writes succeed again");
+      last_write_failure_ = absl::OkStatus();
     }
   }
 
@@ -460,6 +547,10 @@ class Journal final : public JournalStore {
   absl::Mutex mu_;
   std::deque<std::unique_ptr<Writer>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status last_write_failure_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_write_failure_at_ ABSL_GUARDED_BY(mu_);
+  static constexpr absl::Duration kWriteFailureMemory = absl::Seconds(5);
   std::vector<std::thread> committers_;  // last: started once all is set
 };
 

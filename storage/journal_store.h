@@ -163,6 +163,14 @@ struct PruneResult {
 absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt);
 bool IsFenced(const absl::Status& status);
 
+// A refusal that the same request, sent again later, may get past: a full
+// queue (RESOURCE_EXHAUSTED) or a race lost (ABORTED). The server tells
+// clients so on the wire; a RESOURCE_EXHAUSTED without the mark (a request
+// over a limit) must never be retried.
+absl::Status BusyError(absl::string_view message);
+// True for BusyError's, and for every UNAVAILABLE and ABORTED.
+bool IsRetryable(const absl::Status& status);
+
 // The journal. Implementations are thread-safe. Every write is atomic and
 // durable when it returns OK; a failed call changed nothing.
 //
@@ -216,8 +224,14 @@ class JournalStore {
   // Deletes the records the request selects, with all their entries.
   virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
 
-  // OK when the store answers a trivial query.
+  // OK when the store answers a trivial query and its last write did not
+  // fail for want of the store (a full disk, say) in the last few seconds.
   virtual absl::Status Ping() = 0;
+
+  // For a stopping server whose grace has passed: every queued write and
+  // every call under way ends soon with UNAVAILABLE, nothing of theirs
+  // committed; later calls are refused. Thread-safe.
+  virtual void Cancel() {}
 };
 
 }  // namespace actionjournal

@@ -1,9 +1,12 @@
 #include "storage/postgres_store.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <map>
 #include <optional>
 #include <set>
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 #include <utility>
 #include <vector>
@@ -37,7 +40,10 @@ absl::Status FromException(const std::exception& e) {
         state == "53300") {
       return absl::UnavailableError(what);
     }
-    if (state == "53100") return absl::ResourceExhaustedError(what);  // disk full
+    // A full disk: the store cannot take writes until an operator frees
+    // space; the same request may then succeed, so UNAVAILABLE, as on
+    // SQLite (README, "Failures").
+    if (state == "53100") return absl::UnavailableError(what);
   }
   return absl::InternalError(what);
 }
@@ -778,6 +784,9 @@ class PostgresBackend final : public Backend {
 
   absl::Status Run(bool read_only,
                    absl::FunctionRef<absl::Status(Transaction&)> fn) override {
+    if (cancelled_.load()) {
+      return absl::UnavailableError("postgres: the server is stopping");
+    }
     ASSIGN_OR_RETURN(int slot, Acquire());
     absl::Status s = Guard([&]() -> absl::Status {
       pqxx::connection& c = *slots_[slot];
@@ -806,6 +815,27 @@ class PostgresBackend final : public Backend {
     });
     Release(slot, s);
     return s;
+  }
+
+  // PQcancel on every connection a call holds: each running statement ends
+  // with an error, its transaction rolls back, and the call returns.
+  void Cancel() override {
+    cancelled_ = true;
+    std::vector<std::shared_ptr<pqxx::connection>> busy;
+    {
+      absl::MutexLock lock(&mu_);
+      std::vector<bool> is_free(slots_.size(), false);
+      for (int slot : free_) is_free[slot] = true;
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        if (!is_free[i] && slots_[i] != nullptr) busy.push_back(slots_[i]);
+      }
+    }
+    for (auto& c : busy) {
+      Guard([&] {
+        c->cancel_query();
+        return absl::OkStatus();
+      }).IgnoreError();
+    }
   }
 
   int MaxConcurrentWriters() const override {
@@ -878,12 +908,22 @@ class PostgresBackend final : public Backend {
     }
     if (slots_[slot] == nullptr || !slots_[slot]->is_open()) {
       absl::Status s = Guard([&] {
-        slots_[slot] = std::make_unique<pqxx::connection>(ConnectString());
-        pqxx::connection& c = *slots_[slot];
+        auto fresh = std::make_shared<pqxx::connection>(ConnectString());
+        {
+          absl::MutexLock lock(&mu_);  // Cancel reads slots_ under mu_
+          slots_[slot] = fresh;
+        }
+        pqxx::connection& c = *fresh;
         {
           pqxx::nontransaction n(c);
           n.exec(absl::StrCat("SET statement_timeout = ",
                               absl::ToInt64Milliseconds(options_.statement_timeout)));
+          // PostgreSQL 14 on: a statement whose client went away (a killed
+          // server) is stopped within a second instead of running on, and
+          // holding its locks, to its end.
+          if (c.server_version() >= 140000) {
+            n.exec("SET client_connection_check_interval = 1000");
+          }
           // The statements are few and their plans do not depend on values
           // (key lookups, unnest of the batch); planning each call anew
           // costs more than running it.
@@ -894,7 +934,10 @@ class PostgresBackend final : public Backend {
         return absl::OkStatus();
       });
       if (!s.ok()) {
-        slots_[slot].reset();
+        {
+          absl::MutexLock lock(&mu_);
+          slots_[slot].reset();
+        }
         Release(slot, s);
         return absl::UnavailableError(s.message());
       }
@@ -905,11 +948,11 @@ class PostgresBackend final : public Backend {
   // Returns the slot; a connection that failed is dropped and rebuilt on
   // its next use.
   void Release(int slot, const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
     if (!status.ok() && slots_[slot] != nullptr &&
         (absl::IsUnavailable(status) || !slots_[slot]->is_open())) {
       slots_[slot].reset();
     }
-    absl::MutexLock lock(&mu_);
     free_.push_back(slot);
     ReportPool();
   }
@@ -937,13 +980,48 @@ class PostgresBackend final : public Backend {
 
   const PostgresStoreOptions options_;
   JournalObserver* const observer_;  // may be null
-  // slots_[i] is touched only by the thread holding slot i.
-  std::vector<std::unique_ptr<pqxx::connection>> slots_;
+  // slots_[i] is used only by the thread holding slot i; it is replaced
+  // under mu_, so that Cancel can take a reference to a busy one.
+  std::vector<std::shared_ptr<pqxx::connection>> slots_;
+  std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
+
+std::vector<std::string> PostgresSecrets(const std::string& dsn) {
+  std::vector<std::string> out;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return out;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    // libpq marks what it treats as a password with '*' ("sslpassword" too).
+    if (o->val != nullptr && o->val[0] != '\0' && o->dispchar != nullptr &&
+        std::string(o->dispchar).find('*') != std::string::npos) {
+      out.emplace_back(o->val);
+    }
+  }
+  PQconninfoFree(options);
+  return out;
+}
+
+std::string RedactPostgresDsn(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return "postgresql (a connection string libpq cannot parse)";
+  std::string out = "postgresql:";
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const bool secret = o->dispchar != nullptr &&
+                        std::string(o->dispchar).find('*') != std::string::npos;
+    absl::StrAppend(&out, " ", o->keyword, "=", secret ? "***" : o->val);
+  }
+  PQconninfoFree(options);
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
     const PostgresStoreOptions& options, JournalOptions journal_options,

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -38,6 +39,14 @@ struct PostgresStoreOptions {
 absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
     const PostgresStoreOptions& options, JournalOptions journal_options = {},
     JournalObserver* observer = nullptr);
+
+// The values of every secret a libpq connection string or URI carries
+// (password, sslpassword: what libpq itself hides), for a log to mask.
+std::vector<std::string> PostgresSecrets(const std::string& dsn);
+
+// The connection string's settings as "postgresql: host=h user=u
+// password=***", every secret masked, for logs.
+std::string RedactPostgresDsn(const std::string& dsn);
 
 }  // namespace actionjournal
 

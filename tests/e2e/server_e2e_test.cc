@@ -524,7 +524,7 @@ TEST_F(ServerE2eTest, LimitsHoldExactlyAtTheBoundary) {
   prune.set_job_id("job");
   for (int i = 0; i < 10000; ++i) {
     auto* k = prune.add_keys();
-    k->set_record_key(std::string(4096, 'x'));
+    k->set_record_key(absl::StrCat("key-", i, std::string(64, 'x')));
     k->set_up_to_seq_num(i);
   }
   EXPECT_THAT(client_->Prune(prune), IsOk());
@@ -532,6 +532,17 @@ TEST_F(ServerE2eTest, LimitsHoldExactlyAtTheBoundary) {
   EXPECT_THAT(client_->Prune(prune),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        "keys: 10001 pairs is over the limit of 10000"));
+  // A Prune is bounded in bytes too, by the largest request (one append at
+  // its limits): 10000 keys of 4 KiB (41 MB) are refused before parsing.
+  v1::PruneRequest huge;
+  huge.set_job_id("job");
+  for (int i = 0; i < 10000; ++i) {
+    auto* k = huge.add_keys();
+    k->set_record_key(std::string(4096, 'x'));
+    k->set_up_to_seq_num(i);
+  }
+  EXPECT_THAT(client_->Prune(huge), StatusIs(absl::StatusCode::kResourceExhausted,
+                                             "larger than max"));
 }
 
 TEST_F(ServerE2eTest, ConfiguredLimitsApply) {
