@@ -98,7 +98,9 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
  public:
   Answer(JournalService* service, grpc::CallbackServerContext* ctx, Rpc rpc,
          grpc::ByteBuffer* out)
-      : service_(service), ctx_(ctx), rpc_(rpc), out_(out), arrived_(absl::Now()) {}
+      : service_(service), ctx_(ctx), rpc_(rpc), out_(out), arrived_(absl::Now()) {
+    ++service_->in_flight_;
+  }
 
   grpc::CallbackServerContext* ctx() const { return ctx_; }
   Rpc rpc() const { return rpc_; }
@@ -130,10 +132,11 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
   // answers already held leave no room for it.
   void Reply(const google::protobuf::Message& response) {
     const int64_t size = static_cast<int64_t>(response.ByteSizeLong());
-    if (!service_->Hold(size)) {
-      Fail(BusyError(absl::StrCat(
-          "server busy: answers not yet read by their clients hold ",
-          service_->held_answer_bytes(), " bytes; retry later")));
+    peer_ = ctx_->peer();
+    if (!service_->Hold(peer_, size)) {
+      Fail(BusyError(
+          "server busy: answers not yet read by their clients fill the "
+          "answer memory; read them, or retry later"));
       return;
     }
     held_ = size;
@@ -149,7 +152,8 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
   }
 
   void OnDone() override {
-    service_->Release(held_);
+    service_->Release(peer_, held_);
+    --service_->in_flight_;
     delete this;
   }
 
@@ -166,6 +170,7 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
   const Rpc rpc_;
   grpc::ByteBuffer* const out_;
   const absl::Time arrived_;
+  std::string peer_;
   int64_t held_ = 0;
 };
 
@@ -173,13 +178,37 @@ JournalService::JournalService(JournalStore& store, Executor& executor,
                                ServiceOptions options, ServerMetrics* metrics)
     : store_(store), executor_(executor), options_(options), metrics_(metrics) {}
 
-bool JournalService::Hold(int64_t bytes) {
-  int64_t held = held_answer_bytes_.load();
-  do {
+bool JournalService::Hold(const std::string& peer, int64_t bytes) {
+  int64_t total;
+  {
+    absl::MutexLock lock(&held_mu_);
+    int64_t& mine = held_by_peer_[peer];
+    total = held_answer_bytes_.load();
     // One answer always fits, so that a single large one cannot wedge reads.
-    if (held > 0 && held + bytes > options_.max_held_answer_bytes) return false;
-  } while (!held_answer_bytes_.compare_exchange_weak(held, held + bytes));
+    if ((mine > 0 && mine + bytes > options_.max_held_answer_bytes_per_client) ||
+        (total > 0 && total + bytes > options_.max_held_answer_bytes)) {
+      if (mine == 0) held_by_peer_.erase(peer);
+      return false;
+    }
+    mine += bytes;
+    total = held_answer_bytes_ += bytes;
+  }
+  if (metrics_ != nullptr) metrics_->OnHeldAnswerBytes(total);
   return true;
+}
+
+void JournalService::Release(const std::string& peer, int64_t bytes) {
+  if (bytes == 0) return;
+  int64_t total;
+  {
+    absl::MutexLock lock(&held_mu_);
+    auto it = held_by_peer_.find(peer);
+    if (it != held_by_peer_.end() && (it->second -= bytes) <= 0) {
+      held_by_peer_.erase(it);
+    }
+    total = held_answer_bytes_ -= bytes;
+  }
+  if (metrics_ != nullptr) metrics_->OnHeldAnswerBytes(total);
 }
 
 void JournalService::Dispatch(Answer* answer, std::function<absl::Status()> work) {

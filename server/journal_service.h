@@ -13,6 +13,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -55,6 +59,9 @@ struct ServiceOptions {
   // stalled client has not read yet). Past it, reads answer
   // RESOURCE_EXHAUSTED (retryable) instead of growing the process.
   int64_t max_held_answer_bytes = 256 * 1024 * 1024;
+  // The same for one client connection, so that a client that stops
+  // reading is refused before it crowds out the others.
+  int64_t max_held_answer_bytes_per_client = 32 * 1024 * 1024;
 };
 
 // Thread-safe. `store`, `executor` and `metrics` (which may be null) must
@@ -86,6 +93,9 @@ class JournalService final : public RawJournalService {
   // Serialized answers held now, in bytes.
   int64_t held_answer_bytes() const { return held_answer_bytes_.load(); }
 
+  // RPCs of this service not yet done (answered and released by gRPC).
+  int in_flight() const { return in_flight_.load(); }
+
  private:
   class Answer;
 
@@ -93,16 +103,20 @@ class JournalService final : public RawJournalService {
   // finishes `answer` (RESOURCE_EXHAUSTED at once when its queue is full).
   void Dispatch(Answer* answer, std::function<absl::Status()> work);
 
-  // Counts held answer bytes; false (nothing counted) when `bytes` more
-  // would pass the bound.
-  bool Hold(int64_t bytes);
-  void Release(int64_t bytes) { held_answer_bytes_ -= bytes; }
+  // Counts held answer bytes for `peer`; false (nothing counted) when
+  // `bytes` more would pass the peer's or the process's bound.
+  bool Hold(const std::string& peer, int64_t bytes);
+  void Release(const std::string& peer, int64_t bytes);
 
   JournalStore& store_;
   Executor& executor_;
   const ServiceOptions options_;
   ServerMetrics* const metrics_;
   std::atomic<int64_t> held_answer_bytes_{0};
+  std::atomic<int> in_flight_{0};
+  // Bytes held per client connection (gRPC's peer string).
+  absl::Mutex held_mu_;
+  absl::flat_hash_map<std::string, int64_t> held_by_peer_ ABSL_GUARDED_BY(held_mu_);
 };
 
 }  // namespace actionjournal

@@ -61,6 +61,8 @@ ABSL_FLAG(int64_t, max_answer_bytes, 3 * 1024 * 1024,
 ABSL_FLAG(int64_t, max_held_answer_bytes, 256 * 1024 * 1024,
           "bytes of answers held for clients that have not read them; past "
           "it, reads answer RESOURCE_EXHAUSTED (retryable)");
+ABSL_FLAG(int64_t, max_held_answer_bytes_per_client, 32 * 1024 * 1024,
+          "the same for one client connection");
 ABSL_FLAG(int, max_streams_per_connection, 100,
           "concurrent RPCs one connection may have open");
 ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
@@ -76,6 +78,7 @@ void ApplyEnvironment() {
         "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys",
         "health_interval", "shutdown_grace", "log_level", "log_format",
         "max_answer_bytes", "max_held_answer_bytes",
+        "max_held_answer_bytes_per_client",
         "max_streams_per_connection", "grpc_memory_bytes"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
@@ -224,6 +227,8 @@ int Main(int argc, char** argv) {
   limits.max_prune_keys = absl::GetFlag(FLAGS_max_prune_keys);
   limits.max_answer_bytes = absl::GetFlag(FLAGS_max_answer_bytes);
   options.service.max_held_answer_bytes = absl::GetFlag(FLAGS_max_held_answer_bytes);
+  options.service.max_held_answer_bytes_per_client =
+      absl::GetFlag(FLAGS_max_held_answer_bytes_per_client);
   options.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
   options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
@@ -232,6 +237,7 @@ int Main(int argc, char** argv) {
       limits.max_record_key < 1 || limits.max_action_key < 1 ||
       limits.max_prune_keys < 1 || limits.max_answer_bytes < 4096 ||
       options.service.max_held_answer_bytes < 1 ||
+      options.service.max_held_answer_bytes_per_client < 1 ||
       options.max_streams_per_connection < 1 || options.grpc_memory_bytes < 1) {
     LogError("--workers, --queue_capacity, --max-streams-per-connection, "
              "--grpc-memory-bytes and the --max_* limits must be >= 1 "
@@ -282,10 +288,15 @@ int Main(int argc, char** argv) {
     }
   });
   (*server)->Shutdown();
+  LogDebug("stop: gRPC server down");
   stopped.Notify();
   canceller.join();
   server->reset();
-  exposer.reset();
+  LogDebug("stop: executor drained");
+  // Stopping the metrics server (civetweb) takes a second of polling; the
+  // process is about to exit, so it is kept, still reachable, instead.
+  static prometheus::Exposer* const kept_exposer = exposer.release();
+  (void)kept_exposer;
   store->reset();
   LogInfo("stopped");
   return 0;

@@ -56,6 +56,8 @@ class ServerMetrics final : public JournalObserver {
   void OnAppend(ConflictPolicy policy, const AppendResult& result);
   void OnLookup(const LookupResult& result);
   void OnPrune(const PruneResult& result);
+  // Bytes of answers held for clients now.
+  void OnHeldAnswerBytes(int64_t bytes);
 
   // JournalObserver.
   void OnBatch(int size, absl::Duration duration,
@@ -89,6 +91,7 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Histogram* commit_seconds_;
   prometheus::Gauge* pool_in_use_;
   prometheus::Gauge* pool_idle_;
+  prometheus::Gauge* held_answer_bytes_;
   prometheus::Counter* pruned_records_;
   prometheus::Counter* pruned_entries_;
 };

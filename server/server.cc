@@ -4,7 +4,12 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 
+#include <grpc/grpc.h>
+
 #include <chrono>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "common/log.h"
 
@@ -85,7 +90,20 @@ void JournalServer::Shutdown() {
   server_->GetHealthCheckService()->SetServingStatus(false);
   const auto deadline = std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options_.shutdown_grace);
+  // gRPC's shutdown also waits for every connection to close, which an idle
+  // client may not do for seconds; once no RPC of ours is left, they are
+  // closed at once.
+  absl::Notification down;
+  std::thread closer([this, &down] {
+    while (!down.WaitForNotificationWithTimeout(absl::Milliseconds(5))) {
+      if (service_.in_flight() == 0) {
+        grpc_server_cancel_all_calls(server_->c_server());
+      }
+    }
+  });
   server_->Shutdown(deadline);  // returns when in-flight RPCs finished
+  down.Notify();
+  closer.join();
   server_->Wait();
 }
 
