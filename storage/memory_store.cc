@@ -236,10 +236,13 @@ class MemoryBackend final : public Backend {
 
 }  // namespace
 
+std::unique_ptr<Backend> NewMemoryBackend() {
+  return std::make_unique<MemoryBackend>();
+}
+
 std::unique_ptr<JournalStore> NewMemoryJournalStore(JournalOptions options,
                                                     JournalObserver* observer) {
-  return NewJournal(std::make_unique<MemoryBackend>(), std::move(options),
-                    observer);
+  return NewJournal(NewMemoryBackend(), std::move(options), observer);
 }
 
 }  // namespace actionjournal

@@ -4,10 +4,14 @@
 
 #include <memory>
 
+#include "storage/backend.h"
 #include "storage/journal.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
+
+// The in-memory backend alone, for tests that wrap it.
+std::unique_ptr<Backend> NewMemoryBackend();
 
 // Returns an empty in-memory journal. Never fails.
 std::unique_ptr<JournalStore> NewMemoryJournalStore(

@@ -2,6 +2,9 @@
 // a PostgreSQL that stops and comes back under a running server. Needs the
 // server that scripts/with-postgres.sh starts (scripts/test.sh does).
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <map>
@@ -243,6 +246,59 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   auto before = client->AppendAction(Completion("restart", "before", "S"));
   ASSERT_THAT(before, IsOk());
   EXPECT_EQ(before->outcome(), v1::APPEND_OUTCOME_DUPLICATE);
+}
+
+// SIGTERM while a store call waits on a row lock that another session holds:
+// the client was answered at the grace, but the process lived on for its
+// statement timeout, twice (59-65 s), and a pod would be SIGKILLed. Now the
+// store's statements are cancelled at the grace and the process exits.
+TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
+  auto server = Start(0, {"--shutdown-grace=2s"});
+  ASSERT_NE(server, nullptr);
+  auto client = Client(*server, absl::Seconds(30), /*attempts=*/1);
+  ASSERT_THAT(client->AppendAction(Completion("stuck", "a", "first")), IsOk());
+
+  // Another session locks the record's row and sleeps.
+  const pid_t locker = fork();
+  if (locker == 0) {
+    execlp("psql", "psql", "-q", "-d", dsn_.c_str(), "-c",
+           "BEGIN; SELECT 1 FROM records WHERE job_id = 'stuck' FOR UPDATE; "
+           "SELECT pg_sleep(120); COMMIT;",
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct KillLocker {
+    pid_t pid;
+    ~KillLocker() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } kill_locker{locker};
+  // Wait until the lock is held: a probe that needs it gives up at once.
+  bool locked = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(20); !locked && absl::Now() < until;) {
+    const std::string probe = absl::StrCat(
+        "psql -q -t -d '", dsn_,
+        "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records WHERE job_id = "
+        "'stuck' FOR UPDATE\" >/dev/null 2>&1");
+    locked = std::system(probe.c_str()) != 0;
+    if (!locked) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(locked) << "the row lock was never taken";
+
+  absl::Status stuck_call = absl::UnknownError("not answered");
+  std::thread caller([&] {
+    stuck_call = client->AppendAction(Completion("stuck", "b", "second")).status();
+  });
+  absl::SleepFor(absl::Milliseconds(500));  // the append is now waiting on the lock
+  const absl::Time start = absl::Now();
+  auto code = server->Stop(SIGTERM, absl::Seconds(60));
+  const absl::Duration took = absl::Now() - start;
+  caller.join();
+  ASSERT_THAT(code, IsOk());
+  EXPECT_LT(took, absl::Seconds(6)) << "grace 2 s; took " << took;
+  EXPECT_FALSE(stuck_call.ok()) << "an append that never committed is not acknowledged";
+  EXPECT_THAT(server->Log(), ::testing::HasSubstr("cancelling the store's calls"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "storage/backend.h"
 #include "storage/memory_store.h"
 #include "tests/testing/status_matchers.h"
 
@@ -68,6 +69,7 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
   absl::StatusOr<AppendResult> third = absl::UnknownError("not answered");
   store->AppendActionAsync(CompletionOf("c"), [&](auto r) { third = std::move(r); });
   EXPECT_THAT(third, StatusIs(absl::StatusCode::kResourceExhausted, "too many writes"));
+  EXPECT_TRUE(IsRetryable(third.status())) << "a full queue is worth a retry";
   EXPECT_FALSE(first_done.HasBeenNotified());  // not before its commit ends
 
   observer.Release();
@@ -79,6 +81,118 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
   EXPECT_EQ(second->outcome, AppendOutcome::kAppended);
   // The refused write changed nothing.
   EXPECT_FALSE(store->LookupAction({"job", "key", 1}, "c")->action.has_value());
+}
+
+// A backend whose transaction fails as a whole, at its end, when any write
+// in it stored the state "poison": as PostgreSQL fails a batch's multi-row
+// INSERT for one value it refuses.
+class PoisonBackend final : public Backend {
+ public:
+  PoisonBackend() : inner_(NewMemoryBackend()) {}
+
+  absl::Status Run(bool read_only,
+                   absl::FunctionRef<absl::Status(Transaction&)> fn) override {
+    return inner_->Run(read_only, [&](Transaction& txn) {
+      Spy spy(txn);
+      absl::Status s = fn(spy);
+      if (s.ok() && spy.poisoned) {
+        return absl::InternalError("statement failed: poison");
+      }
+      return s;
+    });
+  }
+  absl::Status Ping() override { return absl::OkStatus(); }
+  int MaxConcurrentWriters() const override { return 1; }
+
+ private:
+  struct Spy final : Transaction {
+    explicit Spy(Transaction& t) : t(t) {}
+    absl::Status Prefetch(const std::vector<Touch>& touches) override {
+      return t.Prefetch(touches);
+    }
+    absl::StatusOr<std::optional<RecordRow>> LockRecord(const RecordId& id) override {
+      return t.LockRecord(id);
+    }
+    absl::StatusOr<bool> InsertRecord(const RecordId& id, const RecordRow& row) override {
+      return t.InsertRecord(id, row);
+    }
+    absl::Status UpdateRecord(const RecordId& id, const RecordRow& row) override {
+      return t.UpdateRecord(id, row);
+    }
+    absl::StatusOr<std::vector<ActionEntries>> ReadActions(
+        const RecordId& id, const std::string* key) override {
+      return t.ReadActions(id, key);
+    }
+    absl::StatusOr<bool> InsertStep(const RecordId& id, const std::string& key,
+                                    const Step& step, const Cost& cost) override {
+      return t.InsertStep(id, key, step, cost);
+    }
+    absl::StatusOr<bool> UpgradeStep(const RecordId& id, const std::string& key,
+                                     const Step& step, const Cost& cost) override {
+      return t.UpgradeStep(id, key, step, cost);
+    }
+    absl::StatusOr<uint64_t> DeleteStepsFrom(const RecordId& id, const std::string& key,
+                                             uint32_t from) override {
+      return t.DeleteStepsFrom(id, key, from);
+    }
+    absl::StatusOr<bool> InsertCompletion(const RecordId& id, const std::string& key,
+                                          const Completion& c, const Cost& cost) override {
+      poisoned |= c.state == "poison";
+      return t.InsertCompletion(id, key, c, cost);
+    }
+    absl::StatusOr<uint64_t> DeleteEntries(const RecordId& id) override {
+      return t.DeleteEntries(id);
+    }
+    absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override { return t.Prune(r); }
+    absl::Status Savepoint() override { return t.Savepoint(); }
+    absl::Status RollbackToSavepoint() override { return t.RollbackToSavepoint(); }
+
+    Transaction& t;
+    bool poisoned = false;
+  };
+
+  std::unique_ptr<Backend> inner_;
+};
+
+TEST(JournalTest, AWriteTheStoreRefusesNeverFailsItsBatch) {
+  HoldingObserver observer;
+  auto store = NewJournal(std::make_unique<PoisonBackend>(), {}, &observer);
+  absl::Notification held;
+  store->AppendActionAsync(CompletionOf("first"), [&](auto) { held.Notify(); });
+  while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
+  // These queue behind the held batch, so that they commit as one.
+  constexpr int kWrites = 5;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<AppendResult>> results(kWrites, absl::UnknownError(""));
+  int answered = 0;
+  for (int i = 0; i < kWrites; ++i) {
+    AppendRequest req = CompletionOf("w" + std::to_string(i));
+    if (i == 2) req.entry = Completion{"poison"};
+    store->AppendActionAsync(req, [&, i](auto r) {
+      absl::MutexLock lock(&mu);
+      results[i] = std::move(r);
+      ++answered;
+    });
+  }
+  observer.Release();
+  held.WaitForNotification();
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(+[](int* n) { return *n == kWrites; }, &answered));
+  }
+  for (int i = 0; i < kWrites; ++i) {
+    SCOPED_TRACE(i);
+    const auto found = store->LookupAction({"job", "key", 1}, "w" + std::to_string(i));
+    ASSERT_THAT(found, IsOk());
+    if (i == 2) {
+      EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kInternal, "poison"));
+      EXPECT_FALSE(found->action.has_value());
+    } else {
+      EXPECT_THAT(results[i], IsOk());
+      EXPECT_TRUE(found->action.has_value());
+    }
+  }
+  EXPECT_GE(observer.batches(), 2);
 }
 
 TEST(JournalTest, DestroyingTheStoreCommitsWhatIsQueued) {
