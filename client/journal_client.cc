@@ -36,12 +36,17 @@ void FillStored(const v1::AppendActionRequest& req, v1::AppendActionResponse* re
   }
 }
 
-// Spends a backoff pause getting the channel connected: a channel that
-// failed to connect fails calls at once until it reconnects on gRPC's own
-// schedule, so the pause asks it to reconnect now and waits (up to `pause`)
-// for it to be READY.
+// Spends a backoff pause. A channel that is connected (the server answered,
+// busy or with its store away) simply waits it out. A channel that failed
+// to connect fails calls at once until it reconnects on gRPC's own schedule,
+// so the pause asks it to reconnect now and ends as soon as it is READY.
 void AwaitConnection(grpc::Channel& channel, absl::Duration pause) {
-  const auto until = absl::ToChronoTime(absl::Now() + pause);
+  const absl::Time until_time = absl::Now() + pause;
+  if (channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+    absl::SleepFor(pause);
+    return;
+  }
+  const auto until = absl::ToChronoTime(until_time);
   grpc::experimental::ChannelResetConnectionBackoff(&channel);
   for (;;) {
     const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);

@@ -3,6 +3,8 @@
 // server that scripts/with-postgres.sh starts (scripts/test.sh does).
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,6 +301,79 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
   EXPECT_LT(took, absl::Seconds(6)) << "grace 2 s; took " << took;
   EXPECT_FALSE(stuck_call.ok()) << "an append that never committed is not acknowledged";
   EXPECT_THAT(server->Log(), ::testing::HasSubstr("cancelling the store's calls"));
+}
+
+// A full disk on PostgreSQL was RESOURCE_EXHAUSTED, which clients must not
+// retry, while SQLite said UNAVAILABLE. Both are UNAVAILABLE now (retryable;
+// an operator frees space), readiness goes NOT_SERVING and the log says why.
+// The database lives in a tablespace on a small tmpfs (so this needs root);
+// PostgreSQL's WAL stays on its own disk.
+TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
+  const std::string mnt = dir_ + "/tiny";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << strerror(errno);
+  }
+  const std::string admin = absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn_, "' -c ");
+  struct Cleanup {
+    std::string admin, mnt;
+    ~Cleanup() {
+      std::system((admin + "'DROP DATABASE IF EXISTS aj_full' >/dev/null 2>&1").c_str());
+      std::system((admin + "'DROP TABLESPACE IF EXISTS aj_tiny' >/dev/null 2>&1").c_str());
+      umount2(mnt.c_str(), MNT_DETACH);
+    }
+  } cleanup{admin, mnt};
+  ASSERT_EQ(std::system(("chown postgres '" + mnt + "'").c_str()), 0);
+  ASSERT_EQ(std::system((admin + "\"CREATE TABLESPACE aj_tiny LOCATION '" + mnt + "'\"").c_str()), 0);
+  ASSERT_EQ(std::system((admin + "'CREATE DATABASE aj_full TABLESPACE aj_tiny'").c_str()), 0);
+  std::string full_dsn = dsn_;
+  full_dsn.replace(full_dsn.rfind('/') + 1, std::string::npos, "aj_full");
+
+  auto s = ServerProcess::Start({"--store=" + full_dsn, "--health-interval=100ms"},
+                                dir_ + "/server.log");
+  ASSERT_THAT(s, IsOk());
+  auto server = std::move(s).value();
+  auto client = Client(*server, absl::Seconds(10), /*attempts=*/1);
+  // Incompressible payloads, so that TOAST cannot shrink them.
+  uint64_t x = 88172645463325252ull;
+  absl::Status failed;
+  int stored = 0;
+  for (int i = 0; i < 800 && failed.ok(); ++i) {
+    std::string payload(64 * 1024, '\0');
+    for (char& c : payload) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    auto req = Completion("full", absl::StrCat("a", i), payload);
+    auto r = client->AppendAction(req);
+    if (r.ok()) {
+      ++stored;
+    } else {
+      failed = r.status();
+    }
+  }
+  ASSERT_FALSE(failed.ok()) << "16 MiB never filled";
+  EXPECT_GT(stored, 0);
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(server->Target(), grpc::InsecureChannelCredentials()));
+  auto ready = [&] {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+    return resp.status();
+  };
+  auto status = ready();
+  for (absl::Time until = absl::Now() + absl::Seconds(5);
+       status == grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = ready();
+  }
+  EXPECT_EQ(status, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_THAT(server->Log(), ::testing::HasSubstr("writes fail"));
+  server.reset();  // SIGKILL: the database can be dropped
 }
 
 }  // namespace
