@@ -309,9 +309,12 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
 // The database lives in a tablespace on a small tmpfs (so this needs root);
 // PostgreSQL's WAL stays on its own disk.
 TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
-  const std::string mnt = dir_ + "/tiny";
-  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
+  // Not under the test's temp dir, which PostgreSQL's user cannot enter.
+  char tmpl[] = "/tmp/aj-pg-tiny-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string mnt = tmpl;
   if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m,mode=0700") != 0) {
+    rmdir(mnt.c_str());
     GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << strerror(errno);
   }
   const std::string admin = absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn_, "' -c ");
@@ -321,6 +324,7 @@ TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
       std::system((admin + "'DROP DATABASE IF EXISTS aj_full' >/dev/null 2>&1").c_str());
       std::system((admin + "'DROP TABLESPACE IF EXISTS aj_tiny' >/dev/null 2>&1").c_str());
       umount2(mnt.c_str(), MNT_DETACH);
+      rmdir(mnt.c_str());
     }
   } cleanup{admin, mnt};
   ASSERT_EQ(std::system(("chown postgres '" + mnt + "'").c_str()), 0);
