@@ -49,8 +49,8 @@ LogLevel MinLogLevel() { return min_level; }
 void Log(LogLevel level, absl::string_view message,
          std::initializer_list<LogField> fields) {
   if (level < min_level) return;
-  const std::string time =
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                            absl::UTCTimeZone());
   const char* name = kNames[static_cast<int>(level)];
   std::string line;
   if (format == LogFormat::kJson) {

@@ -98,7 +98,11 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
  public:
   Answer(JournalService* service, grpc::CallbackServerContext* ctx, Rpc rpc,
          grpc::ByteBuffer* out)
-      : service_(service), ctx_(ctx), rpc_(rpc), out_(out), arrived_(absl::Now()) {
+      : service_(service),
+        ctx_(ctx),
+        rpc_(rpc),
+        out_(out),
+        arrived_(absl::Now()) {
     ++service_->in_flight_;
   }
 
@@ -125,7 +129,8 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
 
   // What the store said, for the outcome metrics.
   void Stored(const absl::Status& status) {
-    if (service_->metrics_ != nullptr) service_->metrics_->OnStoreCall(rpc_, status);
+    if (service_->metrics_ != nullptr)
+      service_->metrics_->OnStoreCall(rpc_, status);
   }
 
   // Answers OK with `response`, or RESOURCE_EXHAUSTED (retryable) when the
@@ -141,8 +146,9 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
     }
     held_ = size;
     bool own_buffer = false;
-    grpc::Status s = grpc::SerializationTraits<google::protobuf::Message>::Serialize(
-        response, out_, &own_buffer);
+    grpc::Status s =
+        grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+            response, out_, &own_buffer);
     Done(s);
   }
 
@@ -160,7 +166,8 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
  private:
   void Done(const grpc::Status& status) {
     if (service_->metrics_ != nullptr) {
-      service_->metrics_->OnRequest(rpc_, status.error_code(), absl::Now() - arrived_);
+      service_->metrics_->OnRequest(rpc_, status.error_code(),
+                                    absl::Now() - arrived_);
     }
     Finish(status);
   }
@@ -176,7 +183,10 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
 
 JournalService::JournalService(JournalStore& store, Executor& executor,
                                ServiceOptions options, ServerMetrics* metrics)
-    : store_(store), executor_(executor), options_(options), metrics_(metrics) {}
+    : store_(store),
+      executor_(executor),
+      options_(options),
+      metrics_(metrics) {}
 
 bool JournalService::Hold(const std::string& peer, int64_t bytes) {
   int64_t total;
@@ -185,7 +195,8 @@ bool JournalService::Hold(const std::string& peer, int64_t bytes) {
     int64_t& mine = held_by_peer_[peer];
     total = held_answer_bytes_.load();
     // One answer always fits, so that a single large one cannot wedge reads.
-    if ((mine > 0 && mine + bytes > options_.max_held_answer_bytes_per_client) ||
+    if ((mine > 0 &&
+         mine + bytes > options_.max_held_answer_bytes_per_client) ||
         (total > 0 && total + bytes > options_.max_held_answer_bytes)) {
       if (mine == 0) held_by_peer_.erase(peer);
       return false;
@@ -211,7 +222,8 @@ void JournalService::Release(const std::string& peer, int64_t bytes) {
   if (metrics_ != nullptr) metrics_->OnHeldAnswerBytes(total);
 }
 
-void JournalService::Dispatch(Answer* answer, std::function<absl::Status()> work) {
+void JournalService::Dispatch(Answer* answer,
+                              std::function<absl::Status()> work) {
   if (held_answer_bytes_.load() >= options_.max_held_answer_bytes) {
     answer->Fail(BusyError(
         "server busy: answers not yet read by their clients fill the answer "
@@ -250,19 +262,21 @@ grpc::ServerUnaryReactor* JournalService::BeginRecord(
     answer->Fail(parsed.status());
     return answer;
   }
-  store_.BeginRecordAsync(
-      *std::move(parsed), [this, answer, token = req.page_token()](auto r) {
-        answer->Stored(r.status());
-        if (!r.ok()) {
-          answer->Fail(r.status());
-          return;
-        }
-        // Later pages repeat the call; count what it replays once.
-        if (metrics_ != nullptr && token.empty()) metrics_->OnBegin(*r);
-        v1::BeginRecordResponse resp;
-        ToProto(*r, token, options_.limits, &resp);
-        answer->Reply(resp);
-      });
+  store_.BeginRecordAsync(*std::move(parsed),
+                          [this, answer, token = req.page_token()](auto r) {
+                            answer->Stored(r.status());
+                            if (!r.ok()) {
+                              answer->Fail(r.status());
+                              return;
+                            }
+                            // Later pages repeat the call; count what it
+                            // replays once.
+                            if (metrics_ != nullptr && token.empty())
+                              metrics_->OnBegin(*r);
+                            v1::BeginRecordResponse resp;
+                            ToProto(*r, token, options_.limits, &resp);
+                            answer->Reply(resp);
+                          });
   return answer;
 }
 
@@ -279,18 +293,19 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
   }
   const ConflictPolicy policy = parsed->conflict_policy;
   auto sent = std::make_shared<Entry>(parsed->entry);
-  store_.AppendActionAsync(
-      *std::move(parsed), [this, answer, policy, sent](auto r) {
-        answer->Stored(r.status());
-        if (!r.ok()) {
-          answer->Fail(r.status());
-          return;
-        }
-        if (metrics_ != nullptr) metrics_->OnAppend(policy, *r);
-        v1::AppendActionResponse resp;
-        ToProto(*r, *sent, options_.limits, &resp);
-        answer->Reply(resp);
-      });
+  store_.AppendActionAsync(*std::move(parsed),
+                           [this, answer, policy, sent](auto r) {
+                             answer->Stored(r.status());
+                             if (!r.ok()) {
+                               answer->Fail(r.status());
+                               return;
+                             }
+                             if (metrics_ != nullptr)
+                               metrics_->OnAppend(policy, *r);
+                             v1::AppendActionResponse resp;
+                             ToProto(*r, *sent, options_.limits, &resp);
+                             answer->Reply(resp);
+                           });
   return answer;
 }
 
@@ -306,7 +321,8 @@ grpc::ServerUnaryReactor* JournalService::LookupAction(
     return answer;
   }
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
-    absl::StatusOr<LookupResult> r = store_.LookupAction(parsed.first, parsed.second);
+    absl::StatusOr<LookupResult> r =
+        store_.LookupAction(parsed.first, parsed.second);
     answer->Stored(r.status());
     if (!r.ok()) return r.status();
     if (metrics_ != nullptr) metrics_->OnLookup(*r);
@@ -342,9 +358,9 @@ grpc::ServerUnaryReactor* JournalService::CompleteRecord(
   return answer;
 }
 
-grpc::ServerUnaryReactor* JournalService::Prune(grpc::CallbackServerContext* ctx,
-                                                const grpc::ByteBuffer* in,
-                                                grpc::ByteBuffer* out) {
+grpc::ServerUnaryReactor* JournalService::Prune(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kPrune, out);
   v1::PruneRequest req;
   if (!answer->Parse(in, &req)) return answer;

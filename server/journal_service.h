@@ -10,17 +10,16 @@
 #ifndef ACTIONJOURNAL_SERVER_JOURNAL_SERVICE_H_
 #define ACTIONJOURNAL_SERVER_JOURNAL_SERVICE_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
-
-#include <grpcpp/grpcpp.h>
-
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
 #include "server/convert.h"
@@ -116,7 +115,8 @@ class JournalService final : public RawJournalService {
   std::atomic<int> in_flight_{0};
   // Bytes held per client connection (gRPC's peer string).
   absl::Mutex held_mu_;
-  absl::flat_hash_map<std::string, int64_t> held_by_peer_ ABSL_GUARDED_BY(held_mu_);
+  absl::flat_hash_map<std::string, int64_t> held_by_peer_
+      ABSL_GUARDED_BY(held_mu_);
 };
 
 }  // namespace actionjournal

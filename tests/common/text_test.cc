@@ -1,5 +1,7 @@
 // Log lines cannot be forged by what they quote, JSON lines are JSON, and
 // secrets never show.
+#include "common/text.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "common/log.h"
-#include "common/text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -69,14 +70,14 @@ TEST(LogTest, LinesAreEscapedStructuredAndMasked) {
         {{"key", "x\ny"}, {"dsn", "password=hunter2-secret"}});
   });
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_THAT(text, HasSubstr("WARN bad key 'a\\nINFO forged' from client key=x\\ny"));
+  EXPECT_THAT(
+      text, HasSubstr("WARN bad key 'a\\nINFO forged' from client key=x\\ny"));
   EXPECT_THAT(text, HasSubstr("dsn=password=***"));
   EXPECT_THAT(text, Not(HasSubstr("hunter2")));
 
   SetLogFormat(LogFormat::kJson);
-  std::string json = CaptureStderr([] {
-    LogError("multi\nline \"error\" hunter2-secret");
-  });
+  std::string json =
+      CaptureStderr([] { LogError("multi\nline \"error\" hunter2-secret"); });
   SetLogFormat(LogFormat::kText);
   EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 1) << json;
   EXPECT_THAT(json, HasSubstr("\"level\":\"ERROR\""));

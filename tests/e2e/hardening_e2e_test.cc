@@ -55,7 +55,8 @@ v1::RecordId Rec(const std::string& job, const std::string& key, int64_t seq) {
   return r;
 }
 
-v1::AppendActionRequest CompletionReq(const v1::RecordId& r, const std::string& action,
+v1::AppendActionRequest CompletionReq(const v1::RecordId& r,
+                                      const std::string& action,
                                       const std::string& state) {
   v1::AppendActionRequest req;
   *req.mutable_record() = r;
@@ -64,7 +65,8 @@ v1::AppendActionRequest CompletionReq(const v1::RecordId& r, const std::string& 
   return req;
 }
 
-v1::AppendActionRequest StepReq(const v1::RecordId& r, const std::string& action,
+v1::AppendActionRequest StepReq(const v1::RecordId& r,
+                                const std::string& action,
                                 const std::string& function_id) {
   v1::AppendActionRequest req;
   *req.mutable_record() = r;
@@ -107,29 +109,32 @@ class HardeningTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> extra = {}) {
     if (dir_.empty()) {
-      dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+      dir_ = TempDir(
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     }
     bool has_store = false;
     for (const auto& a : extra) has_store |= a.rfind("--store=", 0) == 0;
     if (!has_store) extra.push_back("--store=sqlite://" + dir_ + "/journal.db");
-    auto server = ServerProcess::Start(extra, absl::StrCat(dir_, "/server-", starts_++, ".log"));
+    auto server = ServerProcess::Start(
+        extra, absl::StrCat(dir_, "/server-", starts_++, ".log"));
     ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     ClientOptions options;
     options.target = server_->Target();
     client_ = std::move(JournalClient::Create(options)).value();
     // A client exactly as gRPC makes it: 4 MiB receive limit, no retries.
-    default_stub_ = v1::ActionJournal::NewStub(
-        grpc::CreateChannel(server_->Target(), grpc::InsecureChannelCredentials()));
+    default_stub_ = v1::ActionJournal::NewStub(grpc::CreateChannel(
+        server_->Target(), grpc::InsecureChannelCredentials()));
   }
 
   // Sends `bytes` as the request of `method` (as a hostile or broken client
   // would); the status.
   grpc::Status RawCall(const std::string& method, const std::string& bytes) {
-    grpc::GenericStub stub(
-        grpc::CreateChannel(server_->Target(), grpc::InsecureChannelCredentials()));
+    grpc::GenericStub stub(grpc::CreateChannel(
+        server_->Target(), grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
     grpc::Slice slice(bytes);
     grpc::ByteBuffer request(&slice, 1);
     grpc::CompletionQueue cq;
@@ -157,9 +162,12 @@ class HardeningTest : public ::testing::Test {
 TEST_F(HardeningTest, NulInAStringIdentityIsRefusedAndChangesNothing) {
   StartServer();
   const v1::RecordId r = Rec("nul", "k", 0);
-  ASSERT_THAT(client_->AppendAction(CompletionReq(r, "a", "a's result")), IsOk());
-  EXPECT_THAT(client_->AppendAction(CompletionReq(r, std::string("a\0b", 3), "x")),
-              StatusIs(absl::StatusCode::kInvalidArgument, "action_key: must not contain NUL"));
+  ASSERT_THAT(client_->AppendAction(CompletionReq(r, "a", "a's result")),
+              IsOk());
+  EXPECT_THAT(
+      client_->AppendAction(CompletionReq(r, std::string("a\0b", 3), "x")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "action_key: must not contain NUL"));
   EXPECT_THAT(client_->AppendAction(StepReq(r, "b", std::string("fn\0x", 4))),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "step.function_id: must not contain NUL"));
@@ -183,11 +191,14 @@ TEST_F(HardeningTest, RequestThatDoesNotParseGetsInvalidArgumentSayingWhat) {
   // BeginRecordRequest{record: RecordId{job_id: "\xff\xfe", record_key: "k"}}
   const std::string bad_job("\x0a\x07\x0a\x02\xff\xfe\x12\x01k", 9);
   grpc::Status s = RawCall("BeginRecord", bad_job);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("record.job_id: is not valid UTF-8"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << s.error_message();
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("record.job_id: is not valid UTF-8"));
 
   // AppendActionRequest{record: ok, action_key: "\xc3\x28"}
-  const std::string bad_action("\x0a\x06\x0a\x01j\x12\x01k\x12\x02\xc3\x28", 12);
+  const std::string bad_action("\x0a\x06\x0a\x01j\x12\x01k\x12\x02\xc3\x28",
+                               12);
   s = RawCall("AppendAction", bad_action);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("action_key: is not valid UTF-8"));
@@ -227,7 +238,8 @@ TEST_F(HardeningTest, AnEntryAtThePayloadLimitIsAcknowledgedToADefaultClient) {
     EXPECT_EQ(resp.outcome(), v1::APPEND_OUTCOME_DUPLICATE);
   }
   {
-    grpc::ClientContext ctx;  // another value: the stored one comes back, by size
+    grpc::ClientContext
+        ctx;  // another value: the stored one comes back, by size
     auto other = CompletionReq(r, "act", std::string(4 * kMiB, 'o'));
     grpc::Status s = default_stub_->AppendAction(&ctx, other, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
@@ -275,7 +287,8 @@ TEST_F(HardeningTest, ARecordOfTenLargeEntriesReplaysToADefaultClientInPages) {
   std::vector<std::string> states;
   for (int i = 0; i < 10; ++i) {
     states.push_back(std::string(4 * kMiB, static_cast<char>('a' + i)));
-    ASSERT_THAT(client_->AppendAction(CompletionReq(r, absl::StrCat("act", i), states.back())),
+    ASSERT_THAT(client_->AppendAction(
+                    CompletionReq(r, absl::StrCat("act", i), states.back())),
                 IsOk());
   }
   v1::BeginRecordRequest begin;
@@ -308,13 +321,15 @@ TEST_F(HardeningTest, ARecordOfTenLargeEntriesReplaysToADefaultClientInPages) {
 TEST_F(HardeningTest, ARequestOverALimitIsSentOnce) {
   StartServer();
   const std::string series =
-      "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"AppendAction\"}";
+      "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method="
+      "\"AppendAction\"}";
   auto before = Scrape(server_->metrics_port());
   ASSERT_THAT(before, IsOk());
   for (int i = 0; i < 2; ++i) {
-    EXPECT_THAT(client_->AppendAction(CompletionReq(Rec("o", "k", 0), "a",
-                                                    std::string(4 * kMiB + 1, 'x'))),
-                StatusIs(absl::StatusCode::kResourceExhausted, "over the payload limit"));
+    EXPECT_THAT(client_->AppendAction(CompletionReq(
+                    Rec("o", "k", 0), "a", std::string(4 * kMiB + 1, 'x'))),
+                StatusIs(absl::StatusCode::kResourceExhausted,
+                         "over the payload limit"));
   }
   auto after = Scrape(server_->metrics_port());
   ASSERT_THAT(after, IsOk());
@@ -332,7 +347,8 @@ class StalledClient {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    connected_ =
+        connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     Write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     // SETTINGS: INITIAL_WINDOW_SIZE (4) = 0.
     Write(Frame(4, 0, 0, std::string("\x00\x04\x00\x00\x00\x00", 6)));
@@ -347,7 +363,8 @@ class StalledClient {
   bool got_settings() const { return got_settings_.load(); }
 
   // Opens stream `id` (odd) calling `method` with one message.
-  void Call(uint32_t id, const std::string& method, const std::string& message) {
+  void Call(uint32_t id, const std::string& method,
+            const std::string& message) {
     std::string h;
     for (const auto& [name, value] :
          std::vector<std::pair<std::string, std::string>>{
@@ -401,7 +418,8 @@ class StalledClient {
     absl::MutexLock lock(&write_mu_);
     size_t off = 0;
     while (off < bytes.size()) {
-      const ssize_t n = send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      const ssize_t n =
+          send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
       if (n <= 0) return;
       off += n;
     }
@@ -416,7 +434,8 @@ class StalledClient {
       buf.append(chunk, n);
       while (buf.size() >= 9) {
         const size_t len = (static_cast<uint8_t>(buf[0]) << 16) |
-                           (static_cast<uint8_t>(buf[1]) << 8) | static_cast<uint8_t>(buf[2]);
+                           (static_cast<uint8_t>(buf[1]) << 8) |
+                           static_cast<uint8_t>(buf[2]);
         if (buf.size() < 9 + len) break;
         const uint8_t type = buf[3], flags = buf[4];
         const std::string payload = buf.substr(9, len);
@@ -453,7 +472,9 @@ class StalledClient {
 TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
   StartServer({"--max-held-answer-bytes-per-client=16777216"});
   const v1::RecordId r = Rec("slow", "k", 0);
-  ASSERT_THAT(client_->AppendAction(CompletionReq(r, "act", std::string(kMiB, 'm'))), IsOk());
+  ASSERT_THAT(
+      client_->AppendAction(CompletionReq(r, "act", std::string(kMiB, 'm'))),
+      IsOk());
   v1::LookupActionRequest lookup;
   *lookup.mutable_record() = r;
   lookup.set_action_key("act");
@@ -463,14 +484,17 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
 
   StalledClient stalled(server_->port());
   ASSERT_TRUE(stalled.connected());
-  for (uint32_t i = 0; i < 300; ++i) stalled.Call(2 * i + 1, "LookupAction", message);
+  for (uint32_t i = 0; i < 300; ++i)
+    stalled.Call(2 * i + 1, "LookupAction", message);
 
   // Wait for the server to have answered what it will.
   const std::string held = "actionjournal_answer_bytes_held";
   const std::string busy =
-      "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"LookupAction\"}";
+      "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method="
+      "\"LookupAction\"}";
   double held_bytes = 0, refused = 0;
-  for (absl::Time until = absl::Now() + absl::Seconds(20); absl::Now() < until;) {
+  for (absl::Time until = absl::Now() + absl::Seconds(20);
+       absl::Now() < until;) {
     auto m = Scrape(server_->metrics_port());
     ASSERT_THAT(m, IsOk());
     held_bytes = (*m)[held];
@@ -490,7 +514,8 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
   // when the stalled client goes.
   EXPECT_THAT(client_->LookupAction(lookup), IsOk());
   stalled.Close();
-  for (absl::Time until = absl::Now() + absl::Seconds(20); absl::Now() < until;) {
+  for (absl::Time until = absl::Now() + absl::Seconds(20);
+       absl::Now() < until;) {
     auto m = Scrape(server_->metrics_port());
     ASSERT_THAT(m, IsOk());
     held_bytes = (*m)[held];
@@ -505,8 +530,10 @@ TEST_F(HardeningTest, NoStoreSecretReachesTheLog) {
   dir_ = TempDir("secrets");
   for (const std::string& url :
        {std::string("postgresql://aj:sekrit-in-userinfo@127.0.0.1:1/db"),
-        std::string("postgresql://127.0.0.1:1/db?user=aj&password=sekrit-in-query"),
-        std::string("postgresql://127.0.0.1:1/db?sslpassword=sekrit-ssl&password=sekrit-p")}) {
+        std::string(
+            "postgresql://127.0.0.1:1/db?user=aj&password=sekrit-in-query"),
+        std::string("postgresql://127.0.0.1:1/"
+                    "db?sslpassword=sekrit-ssl&password=sekrit-p")}) {
     const std::string log = dir_ + "/log";
     auto s = ServerProcess::Start({"--store=" + url}, log, absl::Seconds(20));
     EXPECT_FALSE(s.ok());  // nothing listens on port 1
@@ -523,7 +550,8 @@ TEST_F(HardeningTest, NoStoreSecretReachesTheLog) {
 // 1.9 s, a second of it stopping the metrics server.
 TEST_F(HardeningTest, SigtermWithNothingInFlightIsPrompt) {
   StartServer();
-  ASSERT_THAT(client_->AppendAction(CompletionReq(Rec("t", "k", 0), "a", "s")), IsOk());
+  ASSERT_THAT(client_->AppendAction(CompletionReq(Rec("t", "k", 0), "a", "s")),
+              IsOk());
   const absl::Time start = absl::Now();
   auto code = server_->Stop(SIGTERM);
   const absl::Duration took = absl::Now() - start;
@@ -539,13 +567,15 @@ TEST_F(HardeningTest, AFullDiskIsUnavailableAndNotReadyAndLogged) {
   const std::string mnt = dir_ + "/tiny";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << strerror(errno);
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): "
+                 << strerror(errno);
   }
   struct Unmount {
     std::string path;
     ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
   } unmount{mnt};
-  StartServer({"--store=sqlite://" + mnt + "/journal.db", "--health-interval=100ms"});
+  StartServer(
+      {"--store=sqlite://" + mnt + "/journal.db", "--health-interval=100ms"});
   ClientOptions once;
   once.target = server_->Target();
   once.retry.max_attempts = 1;
@@ -565,8 +595,8 @@ TEST_F(HardeningTest, AFullDiskIsUnavailableAndNotReadyAndLogged) {
   EXPECT_GT(stored, 0);
   EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
 
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(server_->Target(), grpc::InsecureChannelCredentials()));
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      server_->Target(), grpc::InsecureChannelCredentials()));
   auto status_of = [&](const std::string& service) {
     grpc::ClientContext ctx;
     grpc::health::v1::HealthCheckRequest req;
@@ -577,12 +607,14 @@ TEST_F(HardeningTest, AFullDiskIsUnavailableAndNotReadyAndLogged) {
   };
   grpc::health::v1::HealthCheckResponse::ServingStatus ready = status_of("");
   for (absl::Time until = absl::Now() + absl::Seconds(5);
-       ready == grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until;) {
+       ready == grpc::health::v1::HealthCheckResponse::SERVING &&
+       absl::Now() < until;) {
     absl::SleepFor(absl::Milliseconds(50));
     ready = status_of("");
   }
   EXPECT_EQ(ready, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(status_of("liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(status_of("liveness"),
+            grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_THAT(server_->Log(), HasSubstr("writes fail"));
 }
 
@@ -592,30 +624,35 @@ TEST_F(HardeningTest, VersionHelpAndJsonOutput) {
   const std::string cli = actionjournal::testing::CliBinary();
   auto [code, out] = RunCommand(server + " --version 2>&1");
   EXPECT_EQ(code, 0);
-  EXPECT_THAT(out, ::testing::MatchesRegex("actionjournal-server [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  EXPECT_THAT(out, ::testing::MatchesRegex(
+                       "actionjournal-server [0-9]+\\.[0-9]+\\.[0-9]+\n"));
   std::tie(code, out) = RunCommand(server + " --help 2>&1");
   EXPECT_THAT(out, HasSubstr("--listen"));
   EXPECT_THAT(out, HasSubstr("--store"));
   EXPECT_THAT(out, Not(HasSubstr("No flags matched")));
   std::tie(code, out) = RunCommand(cli + " --version");
   EXPECT_EQ(code, 0);
-  EXPECT_THAT(out, ::testing::MatchesRegex("actionjournal-cli [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  EXPECT_THAT(out, ::testing::MatchesRegex(
+                       "actionjournal-cli [0-9]+\\.[0-9]+\\.[0-9]+\n"));
 
   StartServer({"--log-format=json"});
-  std::tie(code, out) = RunCommand(absl::StrCat(cli, " --target ", server_->Target(),
-                                         " --output json append --job j --key k --seq 0",
-                                         " --action a --completion done"));
+  std::tie(code, out) =
+      RunCommand(absl::StrCat(cli, " --target ", server_->Target(),
+                              " --output json append --job j --key k --seq 0",
+                              " --action a --completion done"));
   ASSERT_EQ(code, 0);
   v1::AppendActionResponse appended;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &appended).ok()) << out;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &appended).ok())
+      << out;
   EXPECT_EQ(appended.outcome(), v1::APPEND_OUTCOME_APPENDED);
   EXPECT_EQ(appended.stored_completion().state(), "done");
-  std::tie(code, out) = RunCommand(absl::StrCat(cli, " --target ", server_->Target(),
-                                         " --output json lookup --job j --key k --seq 0",
-                                         " --action a"));
+  std::tie(code, out) = RunCommand(absl::StrCat(
+      cli, " --target ", server_->Target(),
+      " --output json lookup --job j --key k --seq 0", " --action a"));
   ASSERT_EQ(code, 0);
   v1::LookupActionResponse looked;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &looked).ok()) << out;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &looked).ok())
+      << out;
   EXPECT_TRUE(looked.found());
 
   // A request that makes protobuf itself log (a string that is not UTF-8),
@@ -624,9 +661,12 @@ TEST_F(HardeningTest, VersionHelpAndJsonOutput) {
   auto s = server_->Stop(SIGTERM);
   ASSERT_THAT(s, IsOk());
   int lines = 0;
-  for (absl::string_view line : absl::StrSplit(server_->Log(), '\n', absl::SkipEmpty())) {
+  for (absl::string_view line :
+       absl::StrSplit(server_->Log(), '\n', absl::SkipEmpty())) {
     google::protobuf::Struct object;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &object).ok())
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(std::string(line), &object)
+            .ok())
         << line;
     EXPECT_TRUE(object.fields().contains("level")) << line;
     EXPECT_TRUE(object.fields().contains("msg")) << line;
