@@ -34,7 +34,7 @@
 #include "absl/time/time.h"
 #include "client/journal_client.h"
 #include "server/server.h"
-#include "storage/postgres_store.h"
+#include "storage/postgres/postgres_store.h"
 
 namespace actionjournal {
 namespace {

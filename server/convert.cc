@@ -356,16 +356,48 @@ void ToProto(const BeginResult& in, const std::string& page_token,
   }
 }
 
-void ToProto(const AppendResult& in, const Entry& sent,
-             const RequestLimits& limits, v1::AppendActionResponse* out) {
+static void AppendToProto(const AppendResult& in, const Entry& sent, AnswerBudget& budget,
+                   v1::AppendActionResponse* out) {
   out->set_outcome(static_cast<v1::AppendOutcome>(static_cast<int>(in.outcome)));
   if (in.stored == sent) return;  // the caller has it: no echo
-  AnswerBudget budget(limits.max_answer_bytes);
   if (const auto* step = std::get_if<Step>(&in.stored)) {
     StepToProto(*step, budget, out->mutable_stored_step());
   } else {
     CompletionToProto(std::get<Completion>(in.stored), budget,
                       out->mutable_stored_completion());
+  }
+}
+
+void ToProto(const AppendResult& in, const Entry& sent,
+             const RequestLimits& limits, v1::AppendActionResponse* out) {
+  AnswerBudget budget(limits.max_answer_bytes);
+  AppendToProto(in, sent, budget, out);
+}
+
+void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
+             const std::vector<absl::StatusOr<AppendResult>>& results,
+             const RequestLimits& limits, v1::AppendActionsResponse* out) {
+  AnswerBudget budget(limits.max_answer_bytes);
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    v1::AppendActionsResponse::Item* item = out->add_items();
+    const absl::Status& status = !parsed[i].ok() ? parsed[i].status() : results[i].status();
+    budget.Spend(kEntryOverhead);
+    if (!status.ok()) {
+      item->set_code(static_cast<int>(status.code()));
+      item->set_retryable(IsRetryable(status));
+      // INTERNAL details stay in the server's log.
+      if (status.code() == absl::StatusCode::kInternal ||
+          status.code() == absl::StatusCode::kUnknown) {
+        item->set_message("internal error; see the server log");
+      } else if (status.code() == absl::StatusCode::kUnavailable) {
+        item->set_message("the journal's store is unavailable; retry");
+      } else {
+        item->set_message(std::string(status.message()));
+      }
+      budget.Spend(item->message().size());
+      continue;
+    }
+    AppendToProto(*results[i], parsed[i]->entry, budget, item->mutable_response());
   }
 }
 

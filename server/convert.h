@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "actionjournal/v1/journal.pb.h"
@@ -22,6 +23,7 @@ struct RequestLimits {
   int max_digest = 256;                  // args_digest, input_fingerprint
   int64_t max_payload = 4 * 1024 * 1024;  // step result/error, state
   int max_prune_keys = 10000;            // pairs per Prune call
+  int max_batch_items = 1000;            // items per AppendActions call
   // Largest answer: 3 MiB leaves room under gRPC's default 4 MiB receive
   // limit for the fields around the payloads, so that a client with
   // default settings reads every answer. Payloads that do not fit are left
@@ -67,6 +69,12 @@ void ToProto(const BeginResult& in, const std::string& page_token,
 // The stored entry is sent only when it differs from `sent`, the request's.
 void ToProto(const AppendResult& in, const Entry& sent,
              const RequestLimits& limits, v1::AppendActionResponse* out);
+// AppendActions' answer: one item per request; `parsed[i]` is item i's
+// check, `results[i]` its store answer when the check passed. The answer
+// bound is shared by the items.
+void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
+             const std::vector<absl::StatusOr<AppendResult>>& results,
+             const RequestLimits& limits, v1::AppendActionsResponse* out);
 void ToProto(const LookupResult& in, const RequestLimits& limits,
              v1::LookupActionResponse* out);
 // The chunk of the payload `req` names, from the action `lookup` read.

@@ -66,6 +66,18 @@ absl::Status ExplainFields(const google::protobuf::Descriptor& descriptor,
   return absl::OkStatus();
 }
 
+// The store's view of an RPC: its deadline, and whether its caller gave up
+// (asked only while the RPC is unanswered, so `ctx` is alive).
+JournalStore::CallOptions CallOf(grpc::CallbackServerContext* ctx) {
+  JournalStore::CallOptions call;
+  const auto deadline = ctx->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    call.deadline = absl::FromChrono(deadline);
+  }
+  call.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return call;
+}
+
 }  // namespace
 
 absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
@@ -262,21 +274,27 @@ grpc::ServerUnaryReactor* JournalService::BeginRecord(
     answer->Fail(parsed.status());
     return answer;
   }
-  store_.BeginRecordAsync(*std::move(parsed),
-                          [this, answer, token = req.page_token()](auto r) {
-                            answer->Stored(r.status());
-                            if (!r.ok()) {
-                              answer->Fail(r.status());
-                              return;
-                            }
-                            // Later pages repeat the call; count what it
-                            // replays once.
-                            if (metrics_ != nullptr && token.empty())
-                              metrics_->OnBegin(*r);
-                            v1::BeginRecordResponse resp;
-                            ToProto(*r, token, options_.limits, &resp);
-                            answer->Reply(resp);
-                          });
+  // On the executor: a BeginRecord that changes nothing is answered from a
+  // read, which blocks.
+  Dispatch(answer, [this, answer, ctx, token = req.page_token(),
+                    parsed = *std::move(parsed)]() mutable {
+    store_.BeginRecordAsync(
+        std::move(parsed),
+        [this, answer, token](auto r) {
+          answer->Stored(r.status());
+          if (!r.ok()) {
+            answer->Fail(r.status());
+            return;
+          }
+          // Later pages repeat the call; count what it replays once.
+          if (metrics_ != nullptr && token.empty()) metrics_->OnBegin(*r);
+          v1::BeginRecordResponse resp;
+          ToProto(*r, token, options_.limits, &resp);
+          answer->Reply(resp);
+        },
+        CallOf(ctx));
+    return absl::OkStatus();
+  });
   return answer;
 }
 
@@ -293,19 +311,69 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
   }
   const ConflictPolicy policy = parsed->conflict_policy;
   auto sent = std::make_shared<Entry>(parsed->entry);
-  store_.AppendActionAsync(*std::move(parsed),
-                           [this, answer, policy, sent](auto r) {
-                             answer->Stored(r.status());
-                             if (!r.ok()) {
-                               answer->Fail(r.status());
-                               return;
-                             }
-                             if (metrics_ != nullptr)
-                               metrics_->OnAppend(policy, *r);
-                             v1::AppendActionResponse resp;
-                             ToProto(*r, *sent, options_.limits, &resp);
-                             answer->Reply(resp);
-                           });
+  store_.AppendActionAsync(
+      *std::move(parsed),
+      [this, answer, policy, sent](auto r) {
+        answer->Stored(r.status());
+        if (!r.ok()) {
+          answer->Fail(r.status());
+          return;
+        }
+        if (metrics_ != nullptr) metrics_->OnAppend(policy, *r);
+        v1::AppendActionResponse resp;
+        ToProto(*r, *sent, options_.limits, &resp);
+        answer->Reply(resp);
+      },
+      CallOf(ctx));
+  return answer;
+}
+
+grpc::ServerUnaryReactor* JournalService::AppendActions(grpc::CallbackServerContext* ctx,
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kAppendActions, out);
+  v1::AppendActionsRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  if (req.items_size() > options_.limits.max_batch_items) {
+    answer->Fail(absl::ResourceExhaustedError(
+        absl::StrCat("items: ", req.items_size(), " is over the limit of ",
+                     options_.limits.max_batch_items, " per call")));
+    return answer;
+  }
+  // Each item is checked on its own; the valid ones go to group commit
+  // together.
+  auto parsed = std::make_shared<std::vector<absl::StatusOr<AppendRequest>>>();
+  std::vector<AppendRequest> valid;
+  for (const v1::AppendActionRequest& item : req.items()) {
+    parsed->push_back(FromProto(item, options_.limits));
+    if (parsed->back().ok()) valid.push_back(*parsed->back());
+  }
+  store_.AppendActionsAsync(
+      std::move(valid),
+      [this, answer, parsed](auto r) {
+        answer->Stored(r.status());
+        if (!r.ok()) {
+          answer->Fail(r.status());
+          return;
+        }
+        // The store's answers, spread back over the items that were valid.
+        std::vector<absl::StatusOr<AppendResult>> results;
+        size_t next = 0;
+        for (const auto& p : *parsed) {
+          if (!p.ok()) {
+            results.push_back(p.status());
+            continue;
+          }
+          results.push_back(std::move((*r)[next++]));
+          if (metrics_ != nullptr && results.back().ok()) {
+            metrics_->OnAppend(p->conflict_policy, *results.back());
+          }
+        }
+        v1::AppendActionsResponse resp;
+        ToProto(*parsed, results, options_.limits, &resp);
+        answer->Reply(resp);
+      },
+      CallOf(ctx));
   return answer;
 }
 
@@ -345,16 +413,19 @@ grpc::ServerUnaryReactor* JournalService::CompleteRecord(
     answer->Fail(parsed.status());
     return answer;
   }
-  store_.CompleteRecordAsync(*std::move(parsed), [answer](auto r) {
-    answer->Stored(r.status());
-    if (!r.ok()) {
-      answer->Fail(r.status());
-      return;
-    }
-    v1::CompleteRecordResponse resp;
-    ToProto(*r, &resp);
-    answer->Reply(resp);
-  });
+  store_.CompleteRecordAsync(
+      *std::move(parsed),
+      [answer](auto r) {
+        answer->Stored(r.status());
+        if (!r.ok()) {
+          answer->Fail(r.status());
+          return;
+        }
+        v1::CompleteRecordResponse resp;
+        ToProto(*r, &resp);
+        answer->Reply(resp);
+      },
+      CallOf(ctx));
   return answer;
 }
 

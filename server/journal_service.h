@@ -46,11 +46,12 @@ absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
 
 using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
     v1::ActionJournal::WithRawCallbackMethod_AppendAction<
+    v1::ActionJournal::WithRawCallbackMethod_AppendActions<
         v1::ActionJournal::WithRawCallbackMethod_LookupAction<
             v1::ActionJournal::WithRawCallbackMethod_CompleteRecord<
                 v1::ActionJournal::WithRawCallbackMethod_Prune<
                     v1::ActionJournal::WithRawCallbackMethod_ReadPayload<
-                        v1::ActionJournal::Service>>>>>>;
+                        v1::ActionJournal::Service>>>>>>>;
 
 struct ServiceOptions {
   RequestLimits limits;
@@ -76,6 +77,9 @@ class JournalService final : public RawJournalService {
   grpc::ServerUnaryReactor* AppendAction(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* req,
                                          grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* AppendActions(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* req,
+                                          grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* LookupAction(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* req,
                                          grpc::ByteBuffer* resp) override;

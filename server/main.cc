@@ -48,6 +48,7 @@ ABSL_FLAG(int64_t, max_payload_bytes, 4 * 1024 * 1024,
 ABSL_FLAG(int, max_record_key_bytes, 4096, "largest record_key, in bytes");
 ABSL_FLAG(int, max_action_key_bytes, 512, "largest action_key, in bytes");
 ABSL_FLAG(int, max_prune_keys, 10000, "most (key, seq) pairs in one Prune");
+ABSL_FLAG(int, max_batch_items, 1000, "most items in one AppendActions");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(1),
           "how often health checks the store");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
@@ -75,7 +76,7 @@ namespace {
 void ApplyEnvironment() {
   for (const char* name :
        {"listen", "metrics_listen", "store", "workers", "queue_capacity", "max_payload_bytes",
-        "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys",
+        "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys", "max_batch_items",
         "health_interval", "shutdown_grace", "log_level", "log_format",
         "max_answer_bytes", "max_held_answer_bytes",
         "max_held_answer_bytes_per_client",
@@ -225,6 +226,7 @@ int Main(int argc, char** argv) {
   limits.max_record_key = absl::GetFlag(FLAGS_max_record_key_bytes);
   limits.max_action_key = absl::GetFlag(FLAGS_max_action_key_bytes);
   limits.max_prune_keys = absl::GetFlag(FLAGS_max_prune_keys);
+  limits.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
   limits.max_answer_bytes = absl::GetFlag(FLAGS_max_answer_bytes);
   options.service.max_held_answer_bytes = absl::GetFlag(FLAGS_max_held_answer_bytes);
   options.service.max_held_answer_bytes_per_client =
@@ -235,7 +237,8 @@ int Main(int argc, char** argv) {
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (options.workers < 1 || options.queue_capacity < 1 || limits.max_payload < 1 ||
       limits.max_record_key < 1 || limits.max_action_key < 1 ||
-      limits.max_prune_keys < 1 || limits.max_answer_bytes < 4096 ||
+      limits.max_prune_keys < 1 || limits.max_batch_items < 1 ||
+      limits.max_answer_bytes < 4096 ||
       options.service.max_held_answer_bytes < 1 ||
       options.service.max_held_answer_bytes_per_client < 1 ||
       options.max_streams_per_connection < 1 || options.grpc_memory_bytes < 1) {

@@ -57,6 +57,7 @@ const char* RpcName(Rpc rpc) {
     case Rpc::kCompleteRecord: return "CompleteRecord";
     case Rpc::kPrune: return "Prune";
     case Rpc::kReadPayload: return "ReadPayload";
+    case Rpc::kAppendActions: return "AppendActions";
   }
   return "unknown";
 }

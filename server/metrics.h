@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace prometheus {
@@ -35,9 +35,10 @@ enum class Rpc {
   kLookupAction,
   kCompleteRecord,
   kPrune,
-  kReadPayload
+  kReadPayload,
+  kAppendActions
 };
-inline constexpr int kRpcCount = 6;
+inline constexpr int kRpcCount = 7;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.

@@ -2,9 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "storage/memory_store.h"
-#include "storage/postgres_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/memory/memory_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace actionjournal {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {

@@ -203,21 +203,47 @@ class JournalStore {
   virtual absl::StatusOr<CompleteResult> CompleteRecord(
       const CompleteRequest& request) = 0;
 
+  // What bounds one call: a write whose deadline passed, or whose caller
+  // gave up, while it waited is not run (DEADLINE_EXCEEDED, CANCELLED); the
+  // store's statements are bounded by what remains of the deadline.
+  struct CallOptions {
+    absl::Time deadline = absl::InfiniteFuture();
+    std::function<bool()> cancelled;  // may be empty; any thread may call it
+  };
+
   // The three writes, asynchronous: `done` runs exactly once with what the
   // synchronous call would return, after the write committed (or failed),
   // on a thread of the store's; it must not block. RESOURCE_EXHAUSTED when
-  // too many writes wait. These defaults run the synchronous call on the
+  // too many writes wait. BeginRecordAsync may read on the caller's thread
+  // first (a BeginRecord that changes nothing is a read), so call it where
+  // blocking is allowed. These defaults run the synchronous call on the
   // caller's thread.
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
-  virtual void BeginRecordAsync(BeginRequest request, Done<BeginResult> done) {
+  virtual void BeginRecordAsync(BeginRequest request, Done<BeginResult> done,
+                                CallOptions call) {
+    (void)call;
     done(BeginRecord(request));
   }
-  virtual void AppendActionAsync(AppendRequest request, Done<AppendResult> done) {
+  virtual void AppendActionAsync(AppendRequest request, Done<AppendResult> done,
+                                 CallOptions call) {
+    (void)call;
     done(AppendAction(request));
   }
-  virtual void CompleteRecordAsync(CompleteRequest request,
-                                   Done<CompleteResult> done) {
+  // Several appends that enter group commit together (AppendActions):
+  // `done` runs once with one answer per request, in order; each request is
+  // decided on its own.
+  virtual void AppendActionsAsync(std::vector<AppendRequest> requests,
+                                  Done<std::vector<absl::StatusOr<AppendResult>>> done,
+                                  CallOptions call) {
+    (void)call;
+    std::vector<absl::StatusOr<AppendResult>> out;
+    for (const AppendRequest& r : requests) out.push_back(AppendAction(r));
+    done(absl::StatusOr<std::vector<absl::StatusOr<AppendResult>>>(std::move(out)));
+  }
+  virtual void CompleteRecordAsync(CompleteRequest request, Done<CompleteResult> done,
+                                   CallOptions call) {
+    (void)call;
     done(CompleteRecord(request));
   }
 

@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/executor.h"
 #include "server/server.h"
-#include "storage/memory_store.h"
+#include "storage/memory/memory_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {

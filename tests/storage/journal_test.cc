@@ -8,7 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "storage/backend.h"
-#include "storage/memory_store.h"
+#include "storage/memory/memory_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {
@@ -56,18 +56,24 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
 
   absl::Notification first_done, second_done;
   absl::StatusOr<AppendResult> first, second;
-  store->AppendActionAsync(CompletionOf("a"), [&](auto r) {
-    first = std::move(r);
-    first_done.Notify();
-  });
+  store->AppendActionAsync(
+      CompletionOf("a"),
+      [&](auto r) {
+        first = std::move(r);
+        first_done.Notify();
+      },
+      {});
   while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
   // The committer holds "a"; "b" takes the one queue slot; "c" is refused.
-  store->AppendActionAsync(CompletionOf("b"), [&](auto r) {
-    second = std::move(r);
-    second_done.Notify();
-  });
+  store->AppendActionAsync(
+      CompletionOf("b"),
+      [&](auto r) {
+        second = std::move(r);
+        second_done.Notify();
+      },
+      {});
   absl::StatusOr<AppendResult> third = absl::UnknownError("not answered");
-  store->AppendActionAsync(CompletionOf("c"), [&](auto r) { third = std::move(r); });
+  store->AppendActionAsync(CompletionOf("c"), [&](auto r) { third = std::move(r); }, {});
   EXPECT_THAT(third, StatusIs(absl::StatusCode::kResourceExhausted, "too many writes"));
   EXPECT_TRUE(IsRetryable(third.status())) << "a full queue is worth a retry";
   EXPECT_FALSE(first_done.HasBeenNotified());  // not before its commit ends
@@ -83,74 +89,28 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
   EXPECT_FALSE(store->LookupAction({"job", "key", 1}, "c")->action.has_value());
 }
 
-// A backend whose transaction fails as a whole, at its end, when any write
-// in it stored the state "poison": as PostgreSQL fails a batch's multi-row
-// INSERT for one value it refuses.
+// A backend whose transaction fails as a whole when any write in it would
+// store the state "poison": as PostgreSQL fails a batch's multi-row INSERT
+// for one value it refuses.
 class PoisonBackend final : public Backend {
  public:
   PoisonBackend() : inner_(NewMemoryBackend()) {}
 
-  absl::Status Run(bool read_only,
-                   absl::FunctionRef<absl::Status(Transaction&)> fn) override {
-    return inner_->Run(read_only, [&](Transaction& txn) {
-      Spy spy(txn);
-      absl::Status s = fn(spy);
-      if (s.ok() && spy.poisoned) {
-        return absl::InternalError("statement failed: poison");
-      }
-      return s;
-    });
+  absl::StatusOr<Snapshot> Read(const ReadSet& reads) override { return inner_->Read(reads); }
+  absl::Status Write(const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+                     absl::Time deadline) override {
+    absl::StatusOr<Snapshot> snapshot = inner_->Read(reads);
+    if (!snapshot.ok()) return snapshot.status();
+    for (const auto& c : decide(*snapshot).completions) {
+      if (c.completion.state == "poison") return absl::InternalError("statement failed: poison");
+    }
+    return inner_->Write(reads, decide, deadline);
   }
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override { return inner_->Prune(r); }
   absl::Status Ping() override { return absl::OkStatus(); }
   int MaxConcurrentWriters() const override { return 1; }
 
  private:
-  struct Spy final : Transaction {
-    explicit Spy(Transaction& t) : t(t) {}
-    absl::Status Prefetch(const std::vector<Touch>& touches) override {
-      return t.Prefetch(touches);
-    }
-    absl::StatusOr<std::optional<RecordRow>> LockRecord(const RecordId& id) override {
-      return t.LockRecord(id);
-    }
-    absl::StatusOr<bool> InsertRecord(const RecordId& id, const RecordRow& row) override {
-      return t.InsertRecord(id, row);
-    }
-    absl::Status UpdateRecord(const RecordId& id, const RecordRow& row) override {
-      return t.UpdateRecord(id, row);
-    }
-    absl::StatusOr<std::vector<ActionEntries>> ReadActions(
-        const RecordId& id, const std::string* key) override {
-      return t.ReadActions(id, key);
-    }
-    absl::StatusOr<bool> InsertStep(const RecordId& id, const std::string& key,
-                                    const Step& step, const Cost& cost) override {
-      return t.InsertStep(id, key, step, cost);
-    }
-    absl::StatusOr<bool> UpgradeStep(const RecordId& id, const std::string& key,
-                                     const Step& step, const Cost& cost) override {
-      return t.UpgradeStep(id, key, step, cost);
-    }
-    absl::StatusOr<uint64_t> DeleteStepsFrom(const RecordId& id, const std::string& key,
-                                             uint32_t from) override {
-      return t.DeleteStepsFrom(id, key, from);
-    }
-    absl::StatusOr<bool> InsertCompletion(const RecordId& id, const std::string& key,
-                                          const Completion& c, const Cost& cost) override {
-      poisoned |= c.state == "poison";
-      return t.InsertCompletion(id, key, c, cost);
-    }
-    absl::StatusOr<uint64_t> DeleteEntries(const RecordId& id) override {
-      return t.DeleteEntries(id);
-    }
-    absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override { return t.Prune(r); }
-    absl::Status Savepoint() override { return t.Savepoint(); }
-    absl::Status RollbackToSavepoint() override { return t.RollbackToSavepoint(); }
-
-    Transaction& t;
-    bool poisoned = false;
-  };
-
   std::unique_ptr<Backend> inner_;
 };
 
@@ -158,7 +118,7 @@ TEST(JournalTest, AWriteTheStoreRefusesNeverFailsItsBatch) {
   HoldingObserver observer;
   auto store = NewJournal(std::make_unique<PoisonBackend>(), {}, &observer);
   absl::Notification held;
-  store->AppendActionAsync(CompletionOf("first"), [&](auto) { held.Notify(); });
+  store->AppendActionAsync(CompletionOf("first"), [&](auto) { held.Notify(); }, {});
   while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
   // These queue behind the held batch, so that they commit as one.
   constexpr int kWrites = 5;
@@ -168,11 +128,14 @@ TEST(JournalTest, AWriteTheStoreRefusesNeverFailsItsBatch) {
   for (int i = 0; i < kWrites; ++i) {
     AppendRequest req = CompletionOf("w" + std::to_string(i));
     if (i == 2) req.entry = Completion{"poison"};
-    store->AppendActionAsync(req, [&, i](auto r) {
-      absl::MutexLock lock(&mu);
-      results[i] = std::move(r);
-      ++answered;
-    });
+    store->AppendActionAsync(
+        req,
+        [&, i](auto r) {
+          absl::MutexLock lock(&mu);
+          results[i] = std::move(r);
+          ++answered;
+        },
+        {});
   }
   observer.Release();
   held.WaitForNotification();
@@ -200,10 +163,13 @@ TEST(JournalTest, DestroyingTheStoreCommitsWhatIsQueued) {
   {
     auto store = NewMemoryJournalStore();
     for (int i = 0; i < 50; ++i) {
-      store->AppendActionAsync(CompletionOf("a" + std::to_string(i)), [&](auto r) {
-        EXPECT_THAT(r, IsOk());
-        answered.fetch_add(1);
-      });
+      store->AppendActionAsync(
+          CompletionOf("a" + std::to_string(i)),
+          [&](auto r) {
+            EXPECT_THAT(r, IsOk());
+            answered.fetch_add(1);
+          },
+          {});
     }
   }
   EXPECT_EQ(answered.load(), 50);

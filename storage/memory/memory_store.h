@@ -1,11 +1,11 @@
 // The in-memory backend: for unit tests and trials; loses everything on exit.
-#ifndef ACTIONJOURNAL_STORAGE_MEMORY_STORE_H_
-#define ACTIONJOURNAL_STORAGE_MEMORY_STORE_H_
+#ifndef ACTIONJOURNAL_STORAGE_MEMORY_MEMORY_STORE_H_
+#define ACTIONJOURNAL_STORAGE_MEMORY_MEMORY_STORE_H_
 
 #include <memory>
 
 #include "storage/backend.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -19,4 +19,4 @@ std::unique_ptr<JournalStore> NewMemoryJournalStore(
 
 }  // namespace actionjournal
 
-#endif  // ACTIONJOURNAL_STORAGE_MEMORY_STORE_H_
+#endif  // ACTIONJOURNAL_STORAGE_MEMORY_MEMORY_STORE_H_
