@@ -19,8 +19,10 @@ constexpr char kCompletionColumns[] =
     "t.output_tokens, t.micro_usd";
 
 // Entries of (record, action) pairs ($a..$a+3) and of whole records
-// ($b..$b+2): each branch is a join on the primary key's prefix, so that a
-// lookup touches its own action's rows only.
+// ($b..$b+2). Each branch probes the primary key once per array element (a
+// LATERAL subquery, so a nested loop whatever the planner guesses of the
+// arrays' length), so that a lookup touches its own action's rows only
+// (tests/storage/plan_test.cc).
 std::string EntriesSql(int a, int b) {
   const std::string pairs = absl::StrCat(
       "unnest($", a, "::text[], $", a + 1, "::bytea[], $", a + 2, "::bigint[], $",
@@ -30,14 +32,17 @@ std::string EntriesSql(int a, int b) {
                    "::bigint[]) AS u(job_id, record_key, seq_num)");
   const char* on_record =
       "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num = u.seq_num";
-  return absl::StrCat(
-      "SELECT ", kStepColumns, " FROM ", pairs, " JOIN steps t ON ", on_record,
-      " AND t.action_key = u.action_key",
-      " UNION ALL SELECT ", kStepColumns, " FROM ", records, " JOIN steps t ON ", on_record,
-      " UNION ALL SELECT ", kCompletionColumns, " FROM ", pairs,
-      " JOIN completions t ON ", on_record, " AND t.action_key = u.action_key",
-      " UNION ALL SELECT ", kCompletionColumns, " FROM ", records,
-      " JOIN completions t ON ", on_record);
+  auto branch = [&](const char* columns, const std::string& from, const char* table,
+                    const char* extra) {
+    // OFFSET 0 keeps the subquery from being flattened into a hash join.
+    return absl::StrCat("SELECT ", columns, " FROM ", from, " CROSS JOIN LATERAL (SELECT * FROM ",
+                        table, " t WHERE ", on_record, extra, " OFFSET 0) t");
+  };
+  return absl::StrCat(branch(kStepColumns, pairs, "steps", " AND t.action_key = u.action_key"),
+                      " UNION ALL ", branch(kStepColumns, records, "steps", ""), " UNION ALL ",
+                      branch(kCompletionColumns, pairs, "completions",
+                             " AND t.action_key = u.action_key"),
+                      " UNION ALL ", branch(kCompletionColumns, records, "completions", ""));
 }
 
 }  // namespace
@@ -48,10 +53,11 @@ const std::map<std::string, std::string>& Statements() {
       // so that concurrent batches do not deadlock.
       {"lock_records",
        "SELECT r.job_id, r.record_key, r.seq_num, r.attempt, "
-       "r.input_fingerprint, r.completed_at_us FROM records r JOIN "
-       "unnest($1::text[], $2::bytea[], $3::bigint[]) AS u(job_id, record_key, "
-       "seq_num) USING (job_id, record_key, seq_num) ORDER BY r.job_id "
-       "COLLATE \"C\", r.record_key, r.seq_num FOR UPDATE OF r"},
+       "r.input_fingerprint, r.completed_at_us FROM unnest($1::text[], "
+       "$2::bytea[], $3::bigint[]) WITH ORDINALITY AS u(job_id, record_key, "
+       "seq_num, n) CROSS JOIN LATERAL (SELECT * FROM records r WHERE "
+       "r.job_id = u.job_id AND r.record_key = u.record_key AND r.seq_num = "
+       "u.seq_num FOR UPDATE) r ORDER BY u.n"},
       {"read_entries", EntriesSql(1, 5)},
       // A read: the records ($8..$10) and their entries in one statement,
       // one snapshot, no transaction.
@@ -61,8 +67,9 @@ const std::map<std::string, std::string>& Statements() {
                     "t.attempt, ''::text, t.input_fingerprint, 0::smallint, ''::bytea, "
                     "''::bytea, t.completed_at_us, 0::bigint, 0::bigint FROM "
                     "unnest($8::text[], $9::bytea[], $10::bigint[]) AS u(job_id, "
-                    "record_key, seq_num) JOIN records t ON t.job_id = u.job_id AND "
-                    "t.record_key = u.record_key AND t.seq_num = u.seq_num")},
+                    "record_key, seq_num) CROSS JOIN LATERAL (SELECT * FROM records t "
+                    "WHERE t.job_id = u.job_id AND t.record_key = u.record_key AND "
+                    "t.seq_num = u.seq_num OFFSET 0) t")},
       // Deletes: every entry of records ($1..$3, a reset), and an action's
       // steps from an index on ($4..$8, a replace). Counts, to be checked.
       {"delete_entries",
