@@ -3,11 +3,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
+#include <vector>
 #include <optional>
 #include <thread>
 
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
 
@@ -213,6 +217,18 @@ class GrpcJournalClient final : public JournalClient {
   }
   absl::StatusOr<v1::AppendActionResponse> AppendAction(
       const v1::AppendActionRequest& request) override {
+    if (options_.coalesce_appends) {
+      // Through the coalescer, so that appends from many threads share
+      // AppendActions calls.
+      // Shared, not on this stack: the answering thread may still be inside
+      // set_value when this one wakes and returns.
+      auto answer = std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
+      auto future = answer->get_future();
+      AppendActionAsync(request, [answer](absl::StatusOr<v1::AppendActionResponse> r) {
+        answer->set_value(std::move(r));
+      });
+      return future.get();
+    }
     auto r = Call(&Stub::AppendAction, request, /*write=*/true);
     if (!r.ok()) return r;
     FillStored(request, &*r);
@@ -247,6 +263,26 @@ class GrpcJournalClient final : public JournalClient {
       absl::MutexLock lock(&mu_);
       ++async_in_flight_;
     }
+    if (options_.coalesce_appends && !batches_unsupported_.load()) {
+      auto item = std::make_shared<Item>(Item{request, std::move(done),
+                                              Backoff(options_.retry, /*write=*/true), 0});
+      Enqueue(std::move(item));
+      return;
+    }
+    StartUnary(request, std::move(done));
+  }
+
+ private:
+  // One append waiting in, or travelling with, a coalesced AppendActions.
+  struct Item {
+    v1::AppendActionRequest request;
+    AppendDone done;
+    Backoff backoff;
+    int attempt = 0;
+  };
+
+  // Appends one at a time (AppendAction), with their own retries.
+  void StartUnary(const v1::AppendActionRequest& request, AppendDone done) {
     std::make_shared<AsyncAppend>(channel_.get(), stub_.get(), options_, request,
                                   std::move(done),
                                   [this, request](v1::AppendActionResponse* r) {
@@ -259,7 +295,144 @@ class GrpcJournalClient final : public JournalClient {
         ->Attempt();
   }
 
- private:
+  // Queues `item`; sends at once when no AppendActions is in flight, else
+  // the one under way's completion sends what gathered meanwhile.
+  void Enqueue(std::shared_ptr<Item> item) {
+    std::vector<std::shared_ptr<Item>> batch;
+    {
+      absl::MutexLock lock(&batch_mu_);
+      pending_.push_back(std::move(item));
+      if (batch_in_flight_) return;
+      batch_in_flight_ = true;
+      batch = TakeBatch();
+    }
+    SendBatch(std::move(batch));
+  }
+
+  // The next batch: up to kMaxBatchItems items and kMaxBatchBytes (one
+  // larger item goes alone), well inside the server's request limit.
+  std::vector<std::shared_ptr<Item>> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(batch_mu_) {
+    constexpr size_t kMaxBatchItems = 256;
+    constexpr size_t kMaxBatchBytes = 1 << 20;
+    std::vector<std::shared_ptr<Item>> batch;
+    size_t bytes = 0;
+    while (!pending_.empty() && batch.size() < kMaxBatchItems) {
+      const size_t size = pending_.front()->request.ByteSizeLong();
+      if (!batch.empty() && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    return batch;
+  }
+
+  void SendBatch(std::vector<std::shared_ptr<Item>> batch) {
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::AppendActionsRequest request;
+      v1::AppendActionsResponse response;
+      std::vector<std::shared_ptr<Item>> items;
+    };
+    auto call = std::make_shared<Call>();
+    absl::Time deadline = absl::InfiniteFuture();
+    for (auto& item : batch) {
+      ++item->attempt;
+      *call->request.add_items() = item->request;
+      deadline = std::min(deadline, item->backoff.AttemptDeadline(options_.deadline));
+    }
+    call->items = std::move(batch);
+    call->ctx.set_deadline(absl::ToChronoTime(deadline));
+    stub_->async()->AppendActions(&call->ctx, &call->request, &call->response,
+                                  [this, call](grpc::Status s) { BatchDone(*call, s); });
+  }
+
+  // On gRPC's thread: sends what gathered meanwhile, then answers each item
+  // (or retries it). Answers go last: the last one may let the client be
+  // destroyed, so nothing of it is touched after.
+  template <typename Call>
+  void BatchDone(Call& call, const grpc::Status& s) {
+    std::vector<std::shared_ptr<Item>> next;
+    {
+      absl::MutexLock lock(&batch_mu_);
+      next = TakeBatch();
+      if (next.empty()) batch_in_flight_ = false;
+    }
+    if (!next.empty()) SendBatch(std::move(next));
+    if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      // A server without AppendActions: one call per append from now on.
+      // (Each keeps its count of in-flight appends: StartUnary releases it.)
+      batches_unsupported_ = true;
+      for (auto& item : call.items) StartUnary(item->request, std::move(item->done));
+      return;
+    }
+    const bool marked = MarkedRetryable(call.ctx);
+    for (size_t i = 0; i < call.items.size(); ++i) {
+      std::shared_ptr<Item> item = call.items[i];
+      if (!s.ok()) {
+        Settle(item, FromGrpc(s), marked);
+        continue;
+      }
+      if (static_cast<int>(i) >= call.response.items_size()) {
+        Settle(item, absl::InternalError("AppendActions: answer has too few items"), false);
+        continue;
+      }
+      const v1::AppendActionsResponse::Item& answer = call.response.items(i);
+      if (answer.code() != 0) {
+        Settle(item, absl::Status(static_cast<absl::StatusCode>(answer.code()), answer.message()),
+               answer.retryable());
+        continue;
+      }
+      v1::AppendActionResponse response = answer.response();
+      FillStored(item->request, &response);
+      if (HasOmitted(response)) {
+        // Rare: a stored entry too large for the answer; read it off gRPC's
+        // thread.
+        std::thread([this, item, response]() mutable {
+          absl::Status filled = FillAppend(item->request, &response);
+          Deliver(item, filled.ok() ? absl::StatusOr<v1::AppendActionResponse>(response)
+                                    : absl::StatusOr<v1::AppendActionResponse>(filled));
+        }).detach();
+        continue;
+      }
+      Deliver(item, std::move(response));
+    }
+  }
+
+  // A failed item: retried after its backoff when the rule allows, else
+  // answered.
+  void Settle(const std::shared_ptr<Item>& item, const absl::Status& status, bool marked) {
+    const std::optional<absl::Duration> wait = item->backoff.Next(status, marked, item->attempt);
+    if (!wait.has_value()) {
+      Deliver(item, status);
+      return;
+    }
+    std::thread([this, item, wait] {
+      AwaitConnection(*channel_, *wait);
+      {
+        absl::MutexLock lock(&batch_mu_);
+        pending_.push_back(item);
+        if (batch_in_flight_) return;
+        batch_in_flight_ = true;
+      }
+      std::vector<std::shared_ptr<Item>> batch;
+      {
+        absl::MutexLock lock(&batch_mu_);
+        batch = TakeBatch();
+      }
+      SendBatch(std::move(batch));
+    }).detach();
+  }
+
+  void Deliver(const std::shared_ptr<Item>& item, absl::StatusOr<v1::AppendActionResponse> r) {
+    item->done(std::move(r));
+    FinishItem();
+  }
+
+  void FinishItem() {
+    absl::MutexLock lock(&mu_);
+    --async_in_flight_;
+  }
+
   // Reads a payload the server left out of an answer into `out`.
   absl::Status ReadWhole(v1::ReadPayloadRequest req, uint64_t size, std::string* out) {
     out->clear();
@@ -349,6 +522,11 @@ class GrpcJournalClient final : public JournalClient {
   const std::unique_ptr<Stub> stub_;
   absl::Mutex mu_;
   int async_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The coalescer: appends gathered while an AppendActions is in flight.
+  absl::Mutex batch_mu_;
+  std::deque<std::shared_ptr<Item>> pending_ ABSL_GUARDED_BY(batch_mu_);
+  bool batch_in_flight_ ABSL_GUARDED_BY(batch_mu_) = false;
+  std::atomic<bool> batches_unsupported_{false};
 };
 
 }  // namespace

@@ -37,6 +37,11 @@ struct ClientOptions {
   // Deadline of each attempt.
   absl::Duration deadline = absl::Seconds(10);
   RetryOptions retry;
+  // Appends (sync and async, from any thread) travel coalesced: one goes
+  // out at once when none is in flight; while one is, the next gather, up to
+  // 256 appends or 1 MiB, into one AppendActions call. Each keeps its own
+  // answer, error and retries. Off: one AppendAction call per append.
+  bool coalesce_appends = true;
 };
 
 class JournalClient {

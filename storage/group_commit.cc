@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -230,16 +231,15 @@ class Journal final : public JournalStore {
     for (auto& w : writers) w->finish(refusal);
   }
 
+  // Runs an asynchronous call and waits for its answer. The answer's state
+  // is shared, not on this stack: the answering thread may still be inside
+  // set_value when this one wakes and returns.
   template <typename Result, typename Start>
   static absl::StatusOr<Result> Wait(Start start) {
-    absl::Notification finished;
-    absl::StatusOr<Result> out = absl::UnknownError("not run");
-    start([&](absl::StatusOr<Result> r) {
-      out = std::move(r);
-      finished.Notify();
-    });
-    finished.WaitForNotification();
-    return out;
+    auto answer = std::make_shared<std::promise<absl::StatusOr<Result>>>();
+    auto future = answer->get_future();
+    start([answer](absl::StatusOr<Result> r) { answer->set_value(std::move(r)); });
+    return future.get();
   }
 
   bool Cancelled() {

@@ -320,20 +320,29 @@ TEST_F(HardeningTest, ARecordOfTenLargeEntriesReplaysToADefaultClientInPages) {
 // Item 4: the client sent an oversize payload ten times.
 TEST_F(HardeningTest, ARequestOverALimitIsSentOnce) {
   StartServer();
-  const std::string series =
-      "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method="
-      "\"AppendAction\"}";
+  ClientOptions unary;
+  unary.target = server_->Target();
+  unary.coalesce_appends = false;
+  auto one_by_one = std::move(JournalClient::Create(unary)).value();
   auto before = Scrape(server_->metrics_port());
   ASSERT_THAT(before, IsOk());
-  for (int i = 0; i < 2; ++i) {
-    EXPECT_THAT(client_->AppendAction(CompletionReq(
-                    Rec("o", "k", 0), "a", std::string(4 * kMiB + 1, 'x'))),
-                StatusIs(absl::StatusCode::kResourceExhausted,
-                         "over the payload limit"));
+  for (JournalClient* c : {client_.get(), one_by_one.get()}) {
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_THAT(c->AppendAction(CompletionReq(Rec("o", "k", 0), "a",
+                                                std::string(4 * kMiB + 1, 'x'))),
+                  StatusIs(absl::StatusCode::kResourceExhausted, "over the payload limit"));
+    }
   }
   auto after = Scrape(server_->metrics_port());
   ASSERT_THAT(after, IsOk());
-  EXPECT_EQ(Delta(*before, *after, series), 2);
+  // Coalesced: two AppendActions calls, whose one item each was refused.
+  EXPECT_EQ(Delta(*before, *after,
+                  "actionjournal_requests_total{code=\"OK\",method=\"AppendActions\"}"),
+            2);
+  // One by one: two AppendAction calls.
+  EXPECT_EQ(Delta(*before, *after,
+                  "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"AppendAction\"}"),
+            2);
 }
 
 // A client that opens streams and never lets their data flow: HTTP/2 by

@@ -76,6 +76,7 @@ class ServerE2eTest : public ::testing::Test {
     server_ = std::move(server).value();
     ClientOptions options;
     options.target = server_->Target();
+    options.coalesce_appends = coalesce_;
     auto client = JournalClient::Create(options);
     ASSERT_THAT(client, IsOk());
     client_ = std::move(client).value();
@@ -83,6 +84,7 @@ class ServerE2eTest : public ::testing::Test {
 
   std::string dir_;
   int starts_ = 0;
+  bool coalesce_ = true;  // the client's coalesce_appends
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<JournalClient> client_;
 };
@@ -174,6 +176,7 @@ TEST_F(ServerE2eTest, HealthServing) {
 }
 
 TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
+  coalesce_ = false;  // one AppendAction per append, to count them by method
   StartServer();
   ASSERT_GT(server_->metrics_port(), 0) << server_->Log();
   auto before = Scrape(server_->metrics_port());
