@@ -45,6 +45,12 @@ struct PayloadRequest {
   uint64_t offset = 0;
 };
 
+// Why `bytes` did not parse as `descriptor`'s message: INVALID_ARGUMENT
+// naming the first string field that is not UTF-8, or saying that the
+// message is malformed or truncated.
+absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
+                                 const std::string& bytes);
+
 // Each returns the storage request, or INVALID_ARGUMENT (malformed field)
 // or RESOURCE_EXHAUSTED (payload or batch over its limit) with a message
 // naming the field and the limit.

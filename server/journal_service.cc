@@ -1,6 +1,5 @@
 #include "server/journal_service.h"
 
-#include <google/protobuf/unknown_field_set.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <chrono>
@@ -32,40 +31,6 @@ void LogThrottled(absl::string_view what, absl::string_view message) {
   LogWarning(what, ": ", message);
 }
 
-absl::Status ExplainFields(const google::protobuf::Descriptor& descriptor,
-                           const std::string& bytes, const std::string& prefix,
-                           int depth) {
-  google::protobuf::UnknownFieldSet fields;
-  if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        prefix.empty() ? "request" : prefix.substr(0, prefix.size() - 1),
-        ": is not a well-formed ", descriptor.full_name(),
-        " (malformed or truncated)"));
-  }
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const google::protobuf::UnknownField& f = fields.field(i);
-    const google::protobuf::FieldDescriptor* fd =
-        descriptor.FindFieldByNumber(f.number());
-    if (fd == nullptr ||
-        f.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
-      continue;
-    }
-    const std::string name = prefix + fd->name();
-    if (fd->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
-        !IsUtf8(f.length_delimited())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": is not valid UTF-8 (a string field)"));
-    }
-    if (fd->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
-        depth < 16) {
-      absl::Status s = ExplainFields(*fd->message_type(), f.length_delimited(),
-                                     name + ".", depth + 1);
-      if (!s.ok()) return s;
-    }
-  }
-  return absl::OkStatus();
-}
-
 // The store's view of an RPC: its deadline, and whether its caller gave up
 // (asked only while the RPC is unanswered, so `ctx` is alive).
 JournalStore::CallOptions CallOf(grpc::CallbackServerContext* ctx) {
@@ -79,14 +44,6 @@ JournalStore::CallOptions CallOf(grpc::CallbackServerContext* ctx) {
 }
 
 }  // namespace
-
-absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
-                                 const std::string& bytes) {
-  absl::Status s = ExplainFields(descriptor, bytes, "", 0);
-  if (!s.ok()) return s;
-  return absl::InvalidArgumentError(
-      absl::StrCat("request: does not parse as ", descriptor.full_name()));
-}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

@@ -38,11 +38,6 @@ inline constexpr char kRetryAfterKey[] = "actionjournal-retry-after-ms";
 // host.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// Why `bytes` did not parse as `descriptor`'s message: INVALID_ARGUMENT
-// naming the first string field that is not UTF-8, or saying that the
-// message is malformed or truncated.
-absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
-                                 const std::string& bytes);
 
 using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
     v1::ActionJournal::WithRawCallbackMethod_AppendAction<
