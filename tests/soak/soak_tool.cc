@@ -2,9 +2,11 @@
 //
 //   soak_tool load --target T --log FILE [--writers 8] [--identities 200]
 //                  [--seconds 3600]
-//     Writers race on a few identities with different values (so that
-//     conflicts happen): completions of actions "c<i>" and SUCCEEDED steps
-//     of actions "s<i>". A value is made from a seed, so the log needs only
+//     Half the writes race on a few shared identities with different values
+//     (so that conflicts happen), half go to identities of their own (so
+//     that many distinct rows are acknowledged): completions of actions
+//     "c<i>" and SUCCEEDED steps of actions "s<i>". A value is made from a
+//     seed, so the log needs only
 //     the seed: every acknowledged answer appends a line "identity seed
 //     length" of the entry the server says is stored. Runs until killed or
 //     the time is up; calls that fail (the server killed) are counted, not
@@ -77,7 +79,7 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return def;
 }
 
-v1::RecordId Record(int identity) {
+v1::RecordId Record(int64_t identity) {
   v1::RecordId r;
   r.set_job_id("soak");
   r.set_record_key(absl::StrCat("r", identity % 17));
@@ -87,7 +89,7 @@ v1::RecordId Record(int identity) {
 
 // "c<i>": a completion; "s<i>": step 0, SUCCEEDED.
 v1::AppendActionRequest Request(const std::string& identity, const std::string& value) {
-  const int n = std::atoi(identity.c_str() + 1);
+  const int64_t n = std::atoll(identity.c_str() + 1);
   v1::AppendActionRequest req;
   *req.mutable_record() = Record(n);
   req.set_action_key(identity);
@@ -124,8 +126,11 @@ int Load(int argc, char** argv) {
   for (int w = 0; w < writers; ++w) {
     threads.emplace_back([&, w] {
       std::mt19937_64 rng(absl::ToUnixNanos(absl::Now()) + w);
+      // Identities of this writer's own: unique across runs of the load too.
+      int64_t own = (absl::ToUnixMicros(absl::Now()) % 100000) * 1000000 + w * 100000000000;
       while (absl::Now() < until) {
-        const int n = static_cast<int>(rng() % identities);
+        const int64_t n = rng() % 2 ? static_cast<int64_t>(rng() % identities)
+                                    : identities + (own++);
         const std::string identity = absl::StrCat(n % 2 ? "c" : "s", n);
         const uint64_t seed = rng();
         const uint32_t length = static_cast<uint32_t>(rng() % 8192);
@@ -185,7 +190,7 @@ int Check(int argc, char** argv) {
   int64_t verified = 0, lost = 0;
   for (const auto& [identity, value] : first) {
     v1::LookupActionRequest req;
-    *req.mutable_record() = Record(std::atoi(identity.c_str() + 1));
+    *req.mutable_record() = Record(std::atoll(identity.c_str() + 1));
     req.set_action_key(identity);
     auto r = (*client)->LookupAction(req);
     const std::string want = MakeValue(value.first, value.second);
