@@ -1,23 +1,38 @@
-// journal_bench: durable append throughput and latency of actionjournal
-// against the baseline a user without it would write, in one run, on one
-// PostgreSQL.
+// journal_bench: the service beside the baseline a user without it writes,
+// in one run, on one PostgreSQL (DESIGN.md section 7).
 //
-//   (a) service:  N writers call AppendAction over gRPC (127.0.0.1) on an
-//                 actionjournal server backed by the PostgreSQL store;
-//   (b) direct:   N writers, one connection each, one transaction per action
-//                 (INSERT ... ON CONFLICT DO NOTHING; COMMIT).
+// Baseline ("direct"): one prepared, autocommitted INSERT ... ON CONFLICT DO
+// NOTHING per action, on its own connection per writer, over TCP loopback
+// (what pgbench runs; scripts/bench.sh checks the rate against pgbench's).
+// Service: the actionjournal server (in this process, on the PostgreSQL
+// store) called over gRPC on 127.0.0.1 by one shared client, which
+// coalesces concurrent appends into AppendActions.
 //
-// Both are durable when acknowledged (fsync on, synchronous_commit on). Each
-// (N, side) pair runs --reps times, alternating sides; medians are printed.
+// Workloads (sides alternate, each --reps times; medians printed):
+//   sync1, sync8, sync32  N threads, each waiting for its append's answer
+//   pipelined             one thread keeping 256 appends in flight (async);
+//                         the baseline is the direct side at 32 connections
+//   replay5               BeginRecord of a record with 5 completed actions,
+//                         8 threads; the baseline is 5 primary-key SELECTs
+// and, for reference, the RPC layer's ceiling: sync32 on the memory store.
+//
+// Per workload: throughput, p50/p99 latency, mean group-commit batch, this
+// process's CPU per operation and PostgreSQL's (summed over its processes),
+// then one line: RESULT workload=... service_per_s=... direct_per_s=...
+// ratio=...
 //
 // usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3]
-//                      [--writers 1,8,32] [--payload 256] [--pool 8]
-//                      [--write-transactions 2]
+//                      [--payload 256] [--workloads sync1,sync8,...]
+#include <dirent.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <pqxx/pqxx>
@@ -28,13 +43,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/journal_client.h"
 #include "server/server.h"
-#include "storage/postgres_store.h"
+#include "storage/memory/memory_store.h"
+#include "storage/postgres/postgres_store.h"
 
 namespace actionjournal {
 namespace {
@@ -43,7 +60,9 @@ struct Result {
   double ops_per_sec = 0;
   double p50_ms = 0;
   double p99_ms = 0;
-  double cpu_us_per_op = 0;  // this process's CPU (user + system) per op
+  double cpu_us_per_op = 0;     // this process (user + system)
+  double pg_cpu_us_per_op = 0;  // every PostgreSQL process
+  double batch = 0;             // mean writes per group commit
 };
 
 double ProcessCpuSeconds() {
@@ -53,59 +72,45 @@ double ProcessCpuSeconds() {
   return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
+// CPU seconds of every process named postgres (the server and its
+// backends; a backend that exited during the run takes its share along,
+// so connections are opened before and closed after measuring).
+double PostgresCpuSeconds() {
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(absl::StrCat("/proc/", e->d_name, "/stat"));
+    std::string stat;
+    std::getline(in, stat);
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    if (stat.substr(open + 1, close - open - 1) != "postgres") continue;
+    std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ');
+    double utime = 0, stime = 0;
+    if (f.size() > 13 && absl::SimpleAtod(f[11], &utime) && absl::SimpleAtod(f[12], &stime)) {
+      total += (utime + stime) / ticks;
+    }
+  }
+  closedir(proc);
+  return total;
+}
+
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-// Runs `writers` threads calling op(writer, i) until `seconds` pass.
-template <typename Op>
-Result Drive(int writers, absl::Duration seconds, Op& op) {
-  std::vector<std::vector<double>> lat(writers);
-  std::vector<std::thread> threads;
-  std::atomic<bool> failed{false};
-  const double cpu_start = ProcessCpuSeconds();
-  const absl::Time start = absl::Now();
-  const absl::Time end = start + seconds;
-  for (int w = 0; w < writers; ++w) {
-    threads.emplace_back([&, w] {
-      auto state = op.Open(w);
-      for (int64_t i = 0; absl::Now() < end && i < 10'000'000; ++i) {
-        const absl::Time t0 = absl::Now();
-        if (!op.Append(*state, w, i)) {
-          failed = true;
-          return;
-        }
-        lat[w].push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-  const double cpu = ProcessCpuSeconds() - cpu_start;
-  if (failed) {
-    std::cerr << "a writer failed; aborting\n";
-    std::exit(1);
-  }
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  Result r;
-  r.ops_per_sec = all.size() / elapsed;
-  r.p50_ms = Percentile(all, 0.50);
-  r.p99_ms = Percentile(all, 0.99);
-  r.cpu_us_per_op = all.empty() ? 0 : cpu * 1e6 / all.size();
-  return r;
-}
-
-// Counts group-commit batches, to report how many writes each carried.
+// Counts group-commit batches.
 class BatchCounter final : public JournalObserver {
  public:
   void OnBatch(int size, absl::Duration, const absl::Status&) override {
     batches_ += 1;
     writes_ += size;
   }
-  // Mean writes per batch since the last call.
   double TakeMean() {
     const double b = batches_.exchange(0), w = writes_.exchange(0);
     return b > 0 ? w / b : 0;
@@ -115,48 +120,254 @@ class BatchCounter final : public JournalObserver {
   std::atomic<int64_t> batches_{0}, writes_{0};
 };
 
-struct ServiceSide {
-  std::string target, run, payload;
-  std::unique_ptr<JournalClient> shared;
-  std::unique_ptr<JournalClient>* Open(int) { return &shared; }
-  bool Append(std::unique_ptr<JournalClient>& c, int w, int64_t i) {
-    v1::AppendActionRequest req;
-    req.mutable_record()->set_job_id("bench");
-    req.mutable_record()->set_record_key(absl::StrCat(run, "-w", w));
-    req.mutable_record()->set_seq_num(i / 10);
-    req.set_action_key(absl::StrCat("action-", i % 10));
-    req.mutable_completion()->set_state(payload);
-    auto r = c->AppendAction(req);
-    if (!r.ok()) std::cerr << r.status().ToString() << "\n";
-    return r.ok() && r->outcome() == v1::APPEND_OUTCOME_APPENDED;
-  }
+// A side of a workload: Prepare opens what it needs (connections) before
+// the clock starts; Run performs operations until `end`, recording each
+// operation's latency; Close releases what Prepare opened.
+struct Side {
+  std::function<void(int threads)> prepare = [](int) {};
+  // (thread, end, latencies) -> false on a failure.
+  std::function<bool(int, absl::Time, std::vector<double>&)> run;
+  std::function<void()> close = [] {};
 };
 
-struct DirectSide {
-  std::string dsn, run, payload;
-  std::unique_ptr<pqxx::connection> Open(int) {
-    auto c = std::make_unique<pqxx::connection>(dsn);
-    c->prepare("put",
-               "INSERT INTO bench_direct (job_id, record_key, seq_num, action_key, "
-               "state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING");
-    return c;
+Result Drive(int threads, absl::Duration seconds, Side& side, BatchCounter* batches) {
+  side.prepare(threads);
+  std::vector<std::vector<double>> lat(threads);
+  std::vector<std::thread> workers;
+  std::atomic<bool> failed{false};
+  if (batches != nullptr) batches->TakeMean();
+  const double cpu_start = ProcessCpuSeconds();
+  const double pg_start = PostgresCpuSeconds();
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + seconds;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      if (!side.run(t, end, lat[t])) failed = true;
+    });
   }
-  bool Append(pqxx::connection& c, int w, int64_t i) {
-    pqxx::work tx(c);
-    tx.exec_prepared("put", "bench", absl::StrCat(run, "-w", w), i / 10,
-                     absl::StrCat("action-", i % 10),
-                     pqxx::binarystring(payload.data(), payload.size()));
-    tx.commit();
+  for (auto& w : workers) w.join();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const double cpu = ProcessCpuSeconds() - cpu_start;
+  const double pg = PostgresCpuSeconds() - pg_start;
+  side.close();
+  if (failed) {
+    std::cerr << "an operation failed; aborting\n";
+    std::exit(1);
+  }
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  Result r;
+  r.ops_per_sec = all.size() / elapsed;
+  r.p50_ms = Percentile(all, 0.50);
+  r.p99_ms = Percentile(all, 0.99);
+  r.cpu_us_per_op = all.empty() ? 0 : cpu * 1e6 / all.size();
+  r.pg_cpu_us_per_op = all.empty() ? 0 : pg * 1e6 / all.size();
+  if (batches != nullptr) r.batch = batches->TakeMean();
+  return r;
+}
+
+v1::AppendActionRequest AppendOf(const std::string& run, int t, int64_t i,
+                                 const std::string& payload) {
+  v1::AppendActionRequest req;
+  req.mutable_record()->set_job_id("bench");
+  req.mutable_record()->set_record_key(absl::StrCat(run, "-t", t));
+  req.mutable_record()->set_seq_num(i / 10);
+  req.set_action_key(absl::StrCat("action-", i % 10));
+  req.mutable_completion()->set_state(payload);
+  return req;
+}
+
+// Synchronous appends through one shared client.
+Side ServiceSync(JournalClient& client, const std::string& run, const std::string& payload) {
+  Side s;
+  s.run = [&client, run, payload](int t, absl::Time end, std::vector<double>& lat) {
+    for (int64_t i = 0; absl::Now() < end; ++i) {
+      const absl::Time t0 = absl::Now();
+      auto r = client.AppendAction(AppendOf(run, t, i, payload));
+      if (!r.ok() || r->outcome() != v1::APPEND_OUTCOME_APPENDED) {
+        std::cerr << (r.ok() ? "unexpected outcome" : r.status().ToString()) << "\n";
+        return false;
+      }
+      lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
     return true;
+  };
+  return s;
+}
+
+// One thread keeping `depth` asynchronous appends in flight.
+Side ServicePipelined(JournalClient& client, const std::string& run, const std::string& payload,
+                      int depth) {
+  // Shared with the callbacks, which may still be unlocking when the last
+  // one lets the thread go.
+  struct State {
+    absl::Mutex mu;
+    int in_flight ABSL_GUARDED_BY(mu) = 0;
+    int depth = 0;
+    bool ok ABSL_GUARDED_BY(mu) = true;
+    std::vector<double> done ABSL_GUARDED_BY(mu);
+    bool Room() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return in_flight < depth; }
+    bool Drained() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return in_flight == 0; }
+  };
+  Side s;
+  s.run = [&client, run, payload, depth](int t, absl::Time end, std::vector<double>& lat) {
+    auto st = std::make_shared<State>();
+    st->depth = depth;
+    for (int64_t i = 0; absl::Now() < end; ++i) {
+      {
+        absl::MutexLock lock(&st->mu);
+        st->mu.Await(absl::Condition(st.get(), &State::Room));
+        ++st->in_flight;
+      }
+      const absl::Time t0 = absl::Now();
+      client.AppendActionAsync(AppendOf(run, t, i, payload),
+                               [st, t0](absl::StatusOr<v1::AppendActionResponse> r) {
+                                 absl::MutexLock lock(&st->mu);
+                                 if (!r.ok()) st->ok = false;
+                                 st->done.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+                                 --st->in_flight;
+                               });
+    }
+    absl::MutexLock lock(&st->mu);
+    st->mu.Await(absl::Condition(st.get(), &State::Drained));
+    lat = st->done;
+    return st->ok;
+  };
+  return s;
+}
+
+// The baseline: one autocommitted prepared statement per action, a
+// connection per thread.
+Side DirectInsert(const std::string& dsn, const std::string& run, const std::string& payload) {
+  Side s;
+  auto conns = std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
+  s.prepare = [conns, dsn](int threads) {
+    for (int t = 0; t < threads; ++t) {
+      auto c = std::make_unique<pqxx::connection>(dsn);
+      c->prepare("put",
+                 "INSERT INTO bench_direct (job_id, record_key, seq_num, action_key, "
+                 "state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING");
+      conns->push_back(std::move(c));
+    }
+  };
+  s.run = [conns, run, payload](int t, absl::Time end, std::vector<double>& lat) {
+    pqxx::connection& c = *(*conns)[t];
+    const pqxx::binarystring bytes(payload.data(), payload.size());
+    for (int64_t i = 0; absl::Now() < end; ++i) {
+      const absl::Time t0 = absl::Now();
+      pqxx::nontransaction n(c);  // autocommit: one round trip, one commit
+      n.exec_prepared("put", "bench", absl::StrCat(run, "-t", t), i / 10,
+                      absl::StrCat("action-", i % 10), bytes);
+      lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    return true;
+  };
+  s.close = [conns] { conns->clear(); };
+  return s;
+}
+
+// Records with 5 completed actions each, for the replay workload.
+constexpr int kReplayRecords = 2000;
+
+void SeedReplay(JournalClient& client, const std::string& dsn, const std::string& payload) {
+  std::vector<std::future<absl::StatusOr<v1::AppendActionResponse>>> appended;
+  for (int r = 0; r < kReplayRecords; ++r) {
+    for (int a = 0; a < 5; ++a) {
+      v1::AppendActionRequest req;
+      req.mutable_record()->set_job_id("replay");
+      req.mutable_record()->set_record_key(absl::StrCat("r", r));
+      req.mutable_record()->set_seq_num(0);
+      req.set_action_key(absl::StrCat("action-", a));
+      req.mutable_completion()->set_state(payload);
+      appended.push_back(client.AppendActionAsync(req));
+    }
   }
-};
+  for (auto& f : appended) {
+    if (!f.get().ok()) std::cerr << "replay seed failed\n";
+  }
+  // The direct side's rows: the same 5 per record, in its own table.
+  pqxx::connection c(dsn);
+  pqxx::work w(c);
+  w.exec_params(
+      "INSERT INTO bench_direct SELECT 'replay', 'r' || (i / 5), 0, 'action-' || (i % 5), "
+      "$1 FROM generate_series(0, $2) i ON CONFLICT DO NOTHING",
+      pqxx::binarystring(payload.data(), payload.size()), kReplayRecords * 5 - 1);
+  w.commit();
+}
+
+Side ServiceReplay(JournalClient& client) {
+  Side s;
+  s.run = [&client](int t, absl::Time end, std::vector<double>& lat) {
+    for (int64_t i = 0; absl::Now() < end; ++i) {
+      v1::BeginRecordRequest req;
+      req.mutable_record()->set_job_id("replay");
+      req.mutable_record()->set_record_key(absl::StrCat("r", (i * 8 + t) % kReplayRecords));
+      const absl::Time t0 = absl::Now();
+      auto r = client.BeginRecord(req);
+      if (!r.ok() || r->actions_size() != 5) {
+        std::cerr << (r.ok() ? "not 5 actions" : r.status().ToString()) << "\n";
+        return false;
+      }
+      lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    return true;
+  };
+  return s;
+}
+
+Side DirectReplay(const std::string& dsn) {
+  Side s;
+  auto conns = std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
+  s.prepare = [conns, dsn](int threads) {
+    for (int t = 0; t < threads; ++t) {
+      auto c = std::make_unique<pqxx::connection>(dsn);
+      c->prepare("get",
+                 "SELECT state FROM bench_direct WHERE job_id = $1 AND record_key = $2 "
+                 "AND seq_num = $3 AND action_key = $4");
+      conns->push_back(std::move(c));
+    }
+  };
+  s.run = [conns](int t, absl::Time end, std::vector<double>& lat) {
+    pqxx::connection& c = *(*conns)[t];
+    for (int64_t i = 0; absl::Now() < end; ++i) {
+      const std::string key = absl::StrCat("r", (i * 8 + t) % kReplayRecords);
+      const absl::Time t0 = absl::Now();
+      for (int a = 0; a < 5; ++a) {
+        pqxx::nontransaction n(c);
+        if (n.exec_prepared("get", "replay", key, 0, absl::StrCat("action-", a)).size() != 1) {
+          return false;
+        }
+      }
+      lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    }
+    return true;
+  };
+  s.close = [conns] { conns->clear(); };
+  return s;
+}
+
+double Median(std::vector<Result> v, double Result::*f) {
+  std::vector<double> x;
+  for (auto& r : v) x.push_back(r.*f);
+  std::sort(x.begin(), x.end());
+  return x[x.size() / 2];
+}
+
+void Print(const std::string& name, const std::string& side, const std::vector<Result>& r) {
+  std::cout << absl::StrFormat("%-10s %-8s %10.0f %8.2f %8.2f %7.1f %9.0f %9.0f\n", name, side,
+                               Median(r, &Result::ops_per_sec), Median(r, &Result::p50_ms),
+                               Median(r, &Result::p99_ms), Median(r, &Result::batch),
+                               Median(r, &Result::cpu_us_per_op),
+                               Median(r, &Result::pg_cpu_us_per_op));
+}
 
 int Main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the server
   std::string dsn;
   double seconds = 3;
-  int reps = 3, payload_bytes = 256, pool = 8, write_transactions = 2;
-  std::vector<int> writer_counts = {1, 8, 32};
+  int reps = 3, payload_bytes = 256;
+  std::vector<std::string> workloads = {"sync1", "sync8", "sync32", "pipelined", "replay5",
+                                        "ceiling"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     bool ok = true;
@@ -166,19 +377,10 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtod(v, &seconds);
     } else if (k == "--reps") {
       ok = absl::SimpleAtoi(v, &reps);
-    } else if (k == "--pool") {
-      ok = absl::SimpleAtoi(v, &pool);
-    } else if (k == "--write-transactions") {
-      ok = absl::SimpleAtoi(v, &write_transactions);
     } else if (k == "--payload") {
       ok = absl::SimpleAtoi(v, &payload_bytes);
-    } else if (k == "--writers") {
-      writer_counts.clear();
-      for (absl::string_view s : absl::StrSplit(v, ',')) {
-        int n = 0;
-        ok = ok && absl::SimpleAtoi(s, &n);
-        writer_counts.push_back(n);
-      }
+    } else if (k == "--workloads") {
+      workloads = absl::StrSplit(v, ',');
     } else {
       ok = false;
     }
@@ -188,23 +390,22 @@ int Main(int argc, char** argv) {
     }
   }
   if (dsn.empty()) {
-    std::cerr << "usage: journal_bench --dsn postgresql://... [--seconds 3] "
-                 "[--reps 3] [--writers 1,8,32] [--payload 256]\n";
+    std::cerr << "usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3] "
+                 "[--payload 256] [--workloads sync1,sync8,sync32,pipelined,replay5,ceiling]\n";
     return 2;
   }
   {
     pqxx::connection c(dsn);
     pqxx::work w(c);
-    w.exec("CREATE TABLE IF NOT EXISTS bench_direct (job_id text, record_key "
-           "text, seq_num bigint, action_key text, state bytea, PRIMARY KEY "
-           "(job_id, record_key, seq_num, action_key))");
+    w.exec(
+        "CREATE TABLE IF NOT EXISTS bench_direct (job_id text, record_key text, seq_num "
+        "bigint, action_key text, state bytea, PRIMARY KEY (job_id, record_key, seq_num, "
+        "action_key))");
     w.exec("TRUNCATE bench_direct");
     w.commit();
   }
   PostgresStoreOptions po;
   po.dsn = dsn;
-  po.pool_size = pool;
-  po.max_write_transactions = write_transactions;
   BatchCounter batches;
   auto store = NewPostgresJournalStore(po, {}, &batches);
   if (!store.ok()) {
@@ -221,46 +422,62 @@ int Main(int argc, char** argv) {
   const std::string payload(payload_bytes, 'x');
   ClientOptions co;
   co.target = absl::StrCat("127.0.0.1:", (*server)->port());
+  auto client = std::move(JournalClient::Create(co)).value();
 
-  std::cout << absl::StrFormat(
-      "%7s | %10s %7s %7s %6s %7s | %10s %7s %7s %7s | %s\n", "writers",
-      "service/s", "p50 ms", "p99 ms", "batch", "cpu us", "direct/s", "p50 ms",
-      "p99 ms", "cpu us", "service/direct");
+  std::cout << absl::StrFormat("%-10s %-8s %10s %8s %8s %7s %9s %9s\n", "workload", "side",
+                               "ops/s", "p50 ms", "p99 ms", "batch", "cpu us/op",
+                               "pg us/op");
+  std::vector<std::string> results;
   int run = 0;
-  for (int n : writer_counts) {
+  for (const std::string& w : workloads) {
     std::vector<Result> svc, direct;
-    batches.TakeMean();
-    double batch_mean = 0;
+    if (w == "replay5") SeedReplay(*client, dsn, payload);
+    if (w == "ceiling") {
+      // The RPC layer alone: the memory store, 32 threads.
+      auto memory = NewMemoryJournalStore();
+      ServerOptions mo;
+      mo.listen = "127.0.0.1:0";
+      auto mserver = JournalServer::Start(mo, *memory);
+      ClientOptions mc;
+      mc.target = absl::StrCat("127.0.0.1:", (*mserver)->port());
+      auto mclient = std::move(JournalClient::Create(mc)).value();
+      for (int r = 0; r < reps; ++r) {
+        Side s = ServiceSync(*mclient, absl::StrCat("m", run++), payload);
+        svc.push_back(Drive(32, absl::Seconds(seconds), s, nullptr));
+      }
+      Print("ceiling32", "memory", svc);
+      (*mserver)->Shutdown();
+      continue;
+    }
+    const int threads = w == "sync1" ? 1 : w == "sync8" ? 8 : w == "replay5" ? 8 : 32;
     for (int r = 0; r < reps; ++r) {
       const std::string tag = absl::StrCat(absl::ToUnixMicros(absl::Now()), "-", run++);
-      ServiceSide s{co.target, tag, payload, std::move(JournalClient::Create(co)).value()};
-      svc.push_back(Drive(n, absl::Seconds(seconds), s));
-      batch_mean += batches.TakeMean() / reps;
-      DirectSide d{dsn, tag, payload};
-      direct.push_back(Drive(n, absl::Seconds(seconds), d));
+      Side s = w == "pipelined" ? ServicePipelined(*client, tag, payload, 256)
+               : w == "replay5" ? ServiceReplay(*client)
+                                : ServiceSync(*client, tag, payload);
+      svc.push_back(Drive(w == "pipelined" ? 1 : threads, absl::Seconds(seconds), s, &batches));
+      Side d = w == "replay5" ? DirectReplay(dsn) : DirectInsert(dsn, tag, payload);
+      direct.push_back(Drive(threads, absl::Seconds(seconds), d, nullptr));
     }
-    auto median = [](std::vector<Result> v, double Result::*f) {
-      std::vector<double> x;
-      for (auto& r : v) x.push_back(r.*f);
-      std::sort(x.begin(), x.end());
-      return x[x.size() / 2];
-    };
+    Print(w, "service", svc);
+    Print(w, "direct", direct);
     std::vector<double> ratios;
     for (int r = 0; r < reps; ++r) ratios.push_back(svc[r].ops_per_sec / direct[r].ops_per_sec);
     std::sort(ratios.begin(), ratios.end());
-    std::cout << absl::StrFormat(
-        "%7d | %10.0f %7.2f %7.2f %6.1f %7.0f | %10.0f %7.2f %7.2f %7.0f | %.2fx\n",
-        n, median(svc, &Result::ops_per_sec), median(svc, &Result::p50_ms),
-        median(svc, &Result::p99_ms), batch_mean, median(svc, &Result::cpu_us_per_op),
-        median(direct, &Result::ops_per_sec), median(direct, &Result::p50_ms),
-        median(direct, &Result::p99_ms), median(direct, &Result::cpu_us_per_op),
-        ratios[ratios.size() / 2]);
+    results.push_back(absl::StrFormat(
+        "RESULT workload=%s service_per_s=%.0f direct_per_s=%.0f ratio=%.2f", w,
+        Median(svc, &Result::ops_per_sec), Median(direct, &Result::ops_per_sec),
+        ratios[ratios.size() / 2]));
+    std::cout << absl::StrFormat("%-10s ratios   %s\n", w, absl::StrJoin(ratios, " ", [](std::string* o, double x) {
+                                   absl::StrAppend(o, absl::StrFormat("%.2f", x));
+                                 }));
   }
   std::cout << "medians of " << reps << " runs of " << seconds
-            << " s each; batch = mean writes per group-commit transaction; "
-               "cpu us = this process's CPU per append (service: gRPC client, "
-               "server and journal; direct: libpq client); ratio = median of "
-               "per-run service/direct throughput\n";
+            << " s each, sides alternating; batch = mean writes per group-commit "
+               "transaction; cpu us/op = this process's CPU (service: client, server and "
+               "journal; direct: libpq client); pg us/op = PostgreSQL's processes' CPU; "
+               "ratio = median of per-run service/direct throughput\n";
+  for (const std::string& r : results) std::cout << r << "\n";
   (*server)->Shutdown();
   return 0;
 }

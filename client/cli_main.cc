@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "client/journal_client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 namespace actionjournal {
@@ -21,7 +22,9 @@ namespace {
 
 constexpr int kUsageError = 64;
 
-constexpr const char* kUsage = R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] COMMAND [options]
+constexpr const char* kUsage = R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] [--output text|json]
+                         COMMAND [options]
+       actionjournal-cli --version | --help
 
   begin    --job J --key K --seq N [--attempt A] [--fingerprint F] [--reset]
   append   --job J --key K --seq N --action A [--attempt A]
@@ -35,6 +38,9 @@ constexpr const char* kUsage = R"(usage: actionjournal-cli [--target HOST:PORT] 
            while the store answers; "liveness" while the process runs
 
 --target defaults to $ACTIONJOURNAL_TARGET, else 127.0.0.1:7450.
+--output json prints each answer as one JSON object (protobuf's JSON mapping:
+bytes in base64, 64-bit numbers as strings) and an error as
+{"code":"...","message":"..."} on stderr.
 Exit code: the gRPC status code (0 OK, 3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION,
 14 UNAVAILABLE, ...); 64 for a usage error.
 )";
@@ -55,7 +61,23 @@ struct Args {
 }
 
 const std::vector<std::string> kBoolFlags = {"--reset", "--replace", "--whole-job",
-                                             "--help"};
+                                             "--help", "--version"};
+
+bool json_output = false;
+
+// Prints `m` as JSON when asked; false when the caller prints text.
+bool PrintJson(const google::protobuf::Message& m) {
+  if (!json_output) return false;
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, options).ok()) {
+    out = "{}";
+  }
+  std::cout << out << "\n";
+  return true;
+}
 
 Args Parse(int argc, char** argv) {
   Args a;
@@ -126,6 +148,11 @@ void PrintAction(const v1::ActionEntries& a) {
 }
 
 int Fail(const absl::Status& s) {
+  if (json_output) {
+    std::cerr << "{\"code\":\"" << absl::StatusCodeToString(s.code())
+              << "\",\"message\":\"" << absl::CEscape(s.message()) << "\"}\n";
+    return static_cast<int>(s.code());
+  }
   std::cerr << "error: " << absl::StatusCodeToString(s.code()) << ": "
             << s.message() << "\n";
   return static_cast<int>(s.code());
@@ -140,6 +167,7 @@ int Run(const Args& a, JournalClient& client) {
     req.set_reset_on_mismatch(a.Has("reset"));
     auto r = client.BeginRecord(req);
     if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
     std::cout << "record " << v1::RecordStatus_Name(r->status()).substr(14)
               << ", attempt " << r->attempt() << ", " << r->actions_size()
               << " action(s) journaled"
@@ -184,6 +212,7 @@ int Run(const Args& a, JournalClient& client) {
     req.mutable_cost()->set_micro_usd(Number<uint64_t>(a, "micro-usd", 0));
     auto r = client.AppendAction(req);
     if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
     std::cout << v1::AppendOutcome_Name(r->outcome()).substr(15) << "; stored: "
               << (r->has_stored_step()
                       ? StepLine(r->stored_step())
@@ -197,6 +226,7 @@ int Run(const Args& a, JournalClient& client) {
     req.set_action_key(Required(a, "action"));
     auto r = client.LookupAction(req);
     if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
     if (!r->found()) {
       std::cout << "not found"
                 << (r->record_status() == v1::RECORD_STATUS_UNSPECIFIED
@@ -216,6 +246,7 @@ int Run(const Args& a, JournalClient& client) {
     req.set_attempt(Number<uint64_t>(a, "attempt", 0));
     auto r = client.CompleteRecord(req);
     if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
     std::cout << (r->newly_completed() ? "completed" : "already completed")
               << " at "
               << absl::FormatTime(absl::RFC3339_sec,
@@ -244,6 +275,7 @@ int Run(const Args& a, JournalClient& client) {
     req.set_whole_job(a.Has("whole-job"));
     auto r = client.Prune(req);
     if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
     std::cout << "pruned " << r->records_deleted() << " record(s), "
               << r->entries_deleted() << " entr"
               << (r->entries_deleted() == 1 ? "y" : "ies") << "\n";
@@ -268,8 +300,10 @@ int Health(const Args& a, const ClientOptions& options) {
     return Fail(absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                              s.error_message()));
   }
-  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status())
-            << "\n";
+  if (!PrintJson(resp)) {
+    std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status())
+              << "\n";
+  }
   return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING
              ? 0
              : static_cast<int>(absl::StatusCode::kUnavailable);
@@ -285,6 +319,13 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
+  if (args.Has("version")) {
+    std::cout << "actionjournal-cli " << ACTIONJOURNAL_VERSION << "\n";
+    return 0;
+  }
+  const std::string output = args.Get("output", "text");
+  if (output != "text" && output != "json") Usage("--output must be text or json");
+  json_output = output == "json";
   ClientOptions options;
   const char* env = std::getenv("ACTIONJOURNAL_TARGET");
   options.target = args.Get("target", env ? env : options.target);

@@ -3,11 +3,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
+#include <vector>
 #include <optional>
 #include <thread>
 
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
 
@@ -20,12 +24,33 @@ absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-// Spends a backoff pause getting the channel connected: a channel that
-// failed to connect fails calls at once until it reconnects on gRPC's own
-// schedule, so the pause asks it to reconnect now and waits (up to `pause`)
-// for it to be READY.
+// Whether the server marked the failed call retryable
+// (proto/actionjournal/v1/journal.proto, "Retry rule").
+bool MarkedRetryable(const grpc::ClientContext& ctx) {
+  return ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms") > 0;
+}
+
+// The stored entry, which the server leaves out when it is the one sent.
+void FillStored(const v1::AppendActionRequest& req, v1::AppendActionResponse* resp) {
+  if (resp->stored_case() != v1::AppendActionResponse::STORED_NOT_SET) return;
+  if (req.has_step()) {
+    *resp->mutable_stored_step() = req.step();
+  } else {
+    *resp->mutable_stored_completion() = req.completion();
+  }
+}
+
+// Spends a backoff pause. A channel that is connected (the server answered,
+// busy or with its store away) simply waits it out. A channel that failed
+// to connect fails calls at once until it reconnects on gRPC's own schedule,
+// so the pause asks it to reconnect now and ends as soon as it is READY.
 void AwaitConnection(grpc::Channel& channel, absl::Duration pause) {
-  const auto until = absl::ToChronoTime(absl::Now() + pause);
+  const absl::Time until_time = absl::Now() + pause;
+  if (channel.GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY) {
+    absl::SleepFor(pause);
+    return;
+  }
+  const auto until = absl::ToChronoTime(until_time);
   grpc::experimental::ChannelResetConnectionBackoff(&channel);
   for (;;) {
     const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
@@ -45,12 +70,13 @@ class Backoff {
     return std::min(absl::Now() + per_attempt, give_up_);
   }
 
-  // After attempt number `attempt` failed with `status`: how long to wait
-  // before the next one, or nullopt when there is none.
-  std::optional<absl::Duration> Next(const absl::Status& status, int attempt) {
+  // After attempt number `attempt` failed with `status` (`marked`: the
+  // server said a retry may cure it): how long to wait before the next one,
+  // or nullopt when there is none.
+  std::optional<absl::Duration> Next(const absl::Status& status, bool marked,
+                                     int attempt) {
     const absl::StatusCode c = status.code();
-    const bool retryable = c == absl::StatusCode::kUnavailable ||
-                           c == absl::StatusCode::kResourceExhausted ||
+    const bool retryable = c == absl::StatusCode::kUnavailable || marked ||
                            (write_ && c == absl::StatusCode::kDeadlineExceeded);
     if (!retryable || attempt >= o_.max_attempts) return std::nullopt;
     // Full jitter: anywhere in [0, backoff].
@@ -75,14 +101,21 @@ class Backoff {
   absl::Duration next_;
 };
 
+bool HasOmitted(const v1::AppendActionResponse& r) {
+  return (r.has_stored_step() && r.stored_step().omitted_bytes() > 0) ||
+         (r.has_stored_completion() && r.stored_completion().omitted_bytes() > 0);
+}
+
 // One asynchronous append through its attempts; owns what gRPC points into.
 // The client waits for it (`release` runs last), so the channel outlives it.
 class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
  public:
+  using Fill = std::function<absl::Status(v1::AppendActionResponse*)>;
   AsyncAppend(grpc::Channel* channel, Stub* stub, const ClientOptions& options,
               const v1::AppendActionRequest& request, JournalClient::AppendDone done,
-              std::function<void()> release)
-      : channel_(channel),
+              Fill fill, std::function<void()> release)
+      : fill_(std::move(fill)),
+        channel_(channel),
         stub_(stub),
         deadline_(options.deadline),
         backoff_(options.retry, /*write=*/true),
@@ -103,11 +136,24 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
  private:
   void Finished(const grpc::Status& s) {
     if (s.ok()) {
-      Finish(std::move(response_));
+      FillStored(request_, &response_);
+      if (!HasOmitted(response_)) {
+        Finish(std::move(response_));
+        return;
+      }
+      // Rare: a stored entry too large for the answer; read it off gRPC's
+      // thread.
+      std::thread([self = shared_from_this()] {
+        absl::Status filled = self->fill_(&self->response_);
+        self->Finish(filled.ok() ? absl::StatusOr<v1::AppendActionResponse>(
+                                       std::move(self->response_))
+                                 : absl::StatusOr<v1::AppendActionResponse>(filled));
+      }).detach();
       return;
     }
     const absl::Status status = FromGrpc(s);
-    const std::optional<absl::Duration> wait = backoff_.Next(status, attempt_);
+    const std::optional<absl::Duration> wait =
+        backoff_.Next(status, MarkedRetryable(*ctx_), attempt_);
     if (!wait.has_value()) {
       Finish(status);
       return;
@@ -125,6 +171,7 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
     release_();  // last: the client may go from here on
   }
 
+  const Fill fill_;
   grpc::Channel* const channel_;
   Stub* const stub_;
   const absl::Duration deadline_;
@@ -151,15 +198,55 @@ class GrpcJournalClient final : public JournalClient {
 
   absl::StatusOr<v1::BeginRecordResponse> BeginRecord(
       const v1::BeginRecordRequest& request) override {
-    return Call(&Stub::BeginRecord, request, /*write=*/true);
+    auto first = Call(&Stub::BeginRecord, request, /*write=*/true);
+    if (!first.ok()) return first;
+    v1::BeginRecordResponse out = *std::move(first);
+    v1::BeginRecordRequest next = request;
+    while (!out.next_page_token().empty()) {
+      next.set_page_token(out.next_page_token());
+      auto page = Call(&Stub::BeginRecord, next, /*write=*/true);
+      if (!page.ok()) return page.status();
+      for (auto& a : *page->mutable_actions()) *out.add_actions() = std::move(a);
+      out.set_next_page_token(page->next_page_token());
+    }
+    for (auto& a : *out.mutable_actions()) {
+      absl::Status s = FillAction(request.record(), &a);
+      if (!s.ok()) return s;
+    }
+    return out;
   }
   absl::StatusOr<v1::AppendActionResponse> AppendAction(
       const v1::AppendActionRequest& request) override {
-    return Call(&Stub::AppendAction, request, /*write=*/true);
+    if (options_.coalesce_appends) {
+      // Through the coalescer, so that appends from many threads share
+      // AppendActions calls.
+      // Shared, not on this stack: the answering thread may still be inside
+      // set_value when this one wakes and returns.
+      auto answer = std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
+      auto future = answer->get_future();
+      AppendActionAsync(request, [answer](absl::StatusOr<v1::AppendActionResponse> r) {
+        answer->set_value(std::move(r));
+      });
+      return future.get();
+    }
+    auto r = Call(&Stub::AppendAction, request, /*write=*/true);
+    if (!r.ok()) return r;
+    FillStored(request, &*r);
+    absl::Status s = FillAppend(request, &*r);
+    if (!s.ok()) return s;
+    return r;
   }
   absl::StatusOr<v1::LookupActionResponse> LookupAction(
       const v1::LookupActionRequest& request) override {
-    return Call(&Stub::LookupAction, request, /*write=*/false);
+    auto r = Call(&Stub::LookupAction, request, /*write=*/false);
+    if (!r.ok() || !r->found()) return r;
+    absl::Status s = FillAction(request.record(), r->mutable_action());
+    if (!s.ok()) return s;
+    return r;
+  }
+  absl::StatusOr<v1::ReadPayloadResponse> ReadPayload(
+      const v1::ReadPayloadRequest& request) override {
+    return Call(&Stub::ReadPayload, request, /*write=*/false);
   }
   absl::StatusOr<v1::CompleteRecordResponse> CompleteRecord(
       const v1::CompleteRecordRequest& request) override {
@@ -176,8 +263,31 @@ class GrpcJournalClient final : public JournalClient {
       absl::MutexLock lock(&mu_);
       ++async_in_flight_;
     }
+    if (options_.coalesce_appends && !batches_unsupported_.load()) {
+      auto item = std::make_shared<Item>(Item{request, std::move(done),
+                                              Backoff(options_.retry, /*write=*/true), 0});
+      Enqueue(std::move(item));
+      return;
+    }
+    StartUnary(request, std::move(done));
+  }
+
+ private:
+  // One append waiting in, or travelling with, a coalesced AppendActions.
+  struct Item {
+    v1::AppendActionRequest request;
+    AppendDone done;
+    Backoff backoff;
+    int attempt = 0;
+  };
+
+  // Appends one at a time (AppendAction), with their own retries.
+  void StartUnary(const v1::AppendActionRequest& request, AppendDone done) {
     std::make_shared<AsyncAppend>(channel_.get(), stub_.get(), options_, request,
                                   std::move(done),
+                                  [this, request](v1::AppendActionResponse* r) {
+                                    return FillAppend(request, r);
+                                  },
                                   [this] {
                                     absl::MutexLock lock(&mu_);
                                     --async_in_flight_;
@@ -185,7 +295,209 @@ class GrpcJournalClient final : public JournalClient {
         ->Attempt();
   }
 
- private:
+  // Queues `item`; sends at once when no AppendActions is in flight, else
+  // the one under way's completion sends what gathered meanwhile.
+  void Enqueue(std::shared_ptr<Item> item) {
+    std::vector<std::shared_ptr<Item>> batch;
+    {
+      absl::MutexLock lock(&batch_mu_);
+      pending_.push_back(std::move(item));
+      if (batch_in_flight_) return;
+      batch_in_flight_ = true;
+      batch = TakeBatch();
+    }
+    SendBatch(std::move(batch));
+  }
+
+  // The next batch: up to kMaxBatchItems items and kMaxBatchBytes (one
+  // larger item goes alone), well inside the server's request limit.
+  std::vector<std::shared_ptr<Item>> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(batch_mu_) {
+    constexpr size_t kMaxBatchItems = 256;
+    constexpr size_t kMaxBatchBytes = 1 << 20;
+    std::vector<std::shared_ptr<Item>> batch;
+    size_t bytes = 0;
+    while (!pending_.empty() && batch.size() < kMaxBatchItems) {
+      const size_t size = pending_.front()->request.ByteSizeLong();
+      if (!batch.empty() && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+    return batch;
+  }
+
+  void SendBatch(std::vector<std::shared_ptr<Item>> batch) {
+    struct Call {
+      grpc::ClientContext ctx;
+      v1::AppendActionsRequest request;
+      v1::AppendActionsResponse response;
+      std::vector<std::shared_ptr<Item>> items;
+    };
+    auto call = std::make_shared<Call>();
+    absl::Time deadline = absl::InfiniteFuture();
+    for (auto& item : batch) {
+      ++item->attempt;
+      *call->request.add_items() = item->request;
+      deadline = std::min(deadline, item->backoff.AttemptDeadline(options_.deadline));
+    }
+    call->items = std::move(batch);
+    call->ctx.set_deadline(absl::ToChronoTime(deadline));
+    stub_->async()->AppendActions(&call->ctx, &call->request, &call->response,
+                                  [this, call](grpc::Status s) { BatchDone(*call, s); });
+  }
+
+  // On gRPC's thread: sends what gathered meanwhile, then answers each item
+  // (or retries it). Answers go last: the last one may let the client be
+  // destroyed, so nothing of it is touched after.
+  template <typename Call>
+  void BatchDone(Call& call, const grpc::Status& s) {
+    std::vector<std::shared_ptr<Item>> next;
+    {
+      absl::MutexLock lock(&batch_mu_);
+      next = TakeBatch();
+      if (next.empty()) batch_in_flight_ = false;
+    }
+    if (!next.empty()) SendBatch(std::move(next));
+    if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      // A server without AppendActions: one call per append from now on.
+      // (Each keeps its count of in-flight appends: StartUnary releases it.)
+      batches_unsupported_ = true;
+      for (auto& item : call.items) StartUnary(item->request, std::move(item->done));
+      return;
+    }
+    const bool marked = MarkedRetryable(call.ctx);
+    for (size_t i = 0; i < call.items.size(); ++i) {
+      std::shared_ptr<Item> item = call.items[i];
+      if (!s.ok()) {
+        Settle(item, FromGrpc(s), marked);
+        continue;
+      }
+      if (static_cast<int>(i) >= call.response.items_size()) {
+        Settle(item, absl::InternalError("AppendActions: answer has too few items"), false);
+        continue;
+      }
+      const v1::AppendActionsResponse::Item& answer = call.response.items(i);
+      if (answer.code() != 0) {
+        Settle(item, absl::Status(static_cast<absl::StatusCode>(answer.code()), answer.message()),
+               answer.retryable());
+        continue;
+      }
+      v1::AppendActionResponse response = answer.response();
+      FillStored(item->request, &response);
+      if (HasOmitted(response)) {
+        // Rare: a stored entry too large for the answer; read it off gRPC's
+        // thread.
+        std::thread([this, item, response]() mutable {
+          absl::Status filled = FillAppend(item->request, &response);
+          Deliver(item, filled.ok() ? absl::StatusOr<v1::AppendActionResponse>(response)
+                                    : absl::StatusOr<v1::AppendActionResponse>(filled));
+        }).detach();
+        continue;
+      }
+      Deliver(item, std::move(response));
+    }
+  }
+
+  // A failed item: retried after its backoff when the rule allows, else
+  // answered.
+  void Settle(const std::shared_ptr<Item>& item, const absl::Status& status, bool marked) {
+    const std::optional<absl::Duration> wait = item->backoff.Next(status, marked, item->attempt);
+    if (!wait.has_value()) {
+      Deliver(item, status);
+      return;
+    }
+    std::thread([this, item, wait] {
+      AwaitConnection(*channel_, *wait);
+      {
+        absl::MutexLock lock(&batch_mu_);
+        pending_.push_back(item);
+        if (batch_in_flight_) return;
+        batch_in_flight_ = true;
+      }
+      std::vector<std::shared_ptr<Item>> batch;
+      {
+        absl::MutexLock lock(&batch_mu_);
+        batch = TakeBatch();
+      }
+      SendBatch(std::move(batch));
+    }).detach();
+  }
+
+  void Deliver(const std::shared_ptr<Item>& item, absl::StatusOr<v1::AppendActionResponse> r) {
+    item->done(std::move(r));
+    FinishItem();
+  }
+
+  void FinishItem() {
+    absl::MutexLock lock(&mu_);
+    --async_in_flight_;
+  }
+
+  // Reads a payload the server left out of an answer into `out`.
+  absl::Status ReadWhole(v1::ReadPayloadRequest req, uint64_t size, std::string* out) {
+    out->clear();
+    out->reserve(size);
+    while (out->size() < size) {
+      req.set_offset(out->size());
+      auto chunk = ReadPayload(req);
+      if (!chunk.ok()) return chunk.status();
+      if (chunk->data().empty()) {
+        return absl::DataLossError("ReadPayload: the stored payload ended early");
+      }
+      out->append(chunk->data());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status FillStep(const v1::RecordId& record, const std::string& action_key,
+                        v1::Step* step) {
+    if (step->omitted_bytes() == 0) return absl::OkStatus();
+    v1::ReadPayloadRequest req;
+    *req.mutable_record() = record;
+    req.set_action_key(action_key);
+    req.set_step_index(step->index());
+    std::string payload;
+    absl::Status s = ReadWhole(req, step->omitted_bytes(), &payload);
+    if (!s.ok()) return s;
+    if (step->status() == v1::STEP_STATUS_FAILED) {
+      step->set_error(std::move(payload));
+    } else {
+      step->set_result(std::move(payload));
+    }
+    step->set_omitted_bytes(0);
+    return absl::OkStatus();
+  }
+
+  absl::Status FillCompletion(const v1::RecordId& record,
+                              const std::string& action_key, v1::Completion* c) {
+    if (c->omitted_bytes() == 0) return absl::OkStatus();
+    v1::ReadPayloadRequest req;
+    *req.mutable_record() = record;
+    req.set_action_key(action_key);
+    req.set_completion(true);
+    absl::Status s = ReadWhole(req, c->omitted_bytes(), c->mutable_state());
+    if (s.ok()) c->set_omitted_bytes(0);
+    return s;
+  }
+
+  absl::Status FillAction(const v1::RecordId& record, v1::ActionEntries* a) {
+    for (v1::Step& step : *a->mutable_steps()) {
+      absl::Status s = FillStep(record, a->action_key(), &step);
+      if (!s.ok()) return s;
+    }
+    if (!a->has_completion()) return absl::OkStatus();
+    return FillCompletion(record, a->action_key(), a->mutable_completion());
+  }
+
+  absl::Status FillAppend(const v1::AppendActionRequest& req,
+                          v1::AppendActionResponse* r) {
+    if (r->has_stored_step()) {
+      return FillStep(req.record(), req.action_key(), r->mutable_stored_step());
+    }
+    return FillCompletion(req.record(), req.action_key(),
+                          r->mutable_stored_completion());
+  }
+
   template <typename Req, typename Resp>
   absl::StatusOr<Resp> Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
                                                          const Req&, Resp*),
@@ -198,7 +510,8 @@ class GrpcJournalClient final : public JournalClient {
       const grpc::Status s = (stub_.get()->*method)(&ctx, request, &response);
       if (s.ok()) return response;
       const absl::Status status = FromGrpc(s);
-      const std::optional<absl::Duration> wait = backoff.Next(status, attempt);
+      const std::optional<absl::Duration> wait =
+          backoff.Next(status, MarkedRetryable(ctx), attempt);
       if (!wait.has_value()) return status;
       AwaitConnection(*channel_, *wait);
     }
@@ -209,6 +522,11 @@ class GrpcJournalClient final : public JournalClient {
   const std::unique_ptr<Stub> stub_;
   absl::Mutex mu_;
   int async_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The coalescer: appends gathered while an AppendActions is in flight.
+  absl::Mutex batch_mu_;
+  std::deque<std::shared_ptr<Item>> pending_ ABSL_GUARDED_BY(batch_mu_);
+  bool batch_in_flight_ ABSL_GUARDED_BY(batch_mu_) = false;
+  std::atomic<bool> batches_unsupported_{false};
 };
 
 }  // namespace
@@ -240,8 +558,9 @@ absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
         "multiplier >= 1 and budget > 0");
   }
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);  // BeginRecord may return many actions
-  args.SetMaxSendMessageSize(-1);     // the server enforces the limits
+  // gRPC's default receive limit (4 MiB) fits every answer: the server
+  // bounds them (max_answer_bytes) and the client reads the rest.
+  args.SetMaxSendMessageSize(-1);  // the server enforces the limits
   // Between calls, reconnect to a restarted sidecar within seconds, not
   // gRPC's default of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);

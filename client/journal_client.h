@@ -16,10 +16,11 @@
 namespace actionjournal {
 
 // Retries with exponential backoff and full jitter. Every RPC is safe to
-// repeat (writes are idempotent by identity), so UNAVAILABLE and
-// RESOURCE_EXHAUSTED ("busy") are retried for all of them, and
-// DEADLINE_EXCEEDED for the writes (a lookup that timed out is the caller's
-// to judge).
+// repeat (writes are idempotent by identity), so UNAVAILABLE is retried for
+// all of them, any code the server marks retryable (a full queue: the
+// trailer `actionjournal-retry-after-ms`), and DEADLINE_EXCEEDED for the
+// writes (a lookup that timed out is the caller's to judge). Never a request
+// over a limit (RESOURCE_EXHAUSTED without the mark) or any other refusal.
 struct RetryOptions {
   int max_attempts = 10;  // 1 = no retries
   absl::Duration initial_backoff = absl::Milliseconds(50);
@@ -36,6 +37,11 @@ struct ClientOptions {
   // Deadline of each attempt.
   absl::Duration deadline = absl::Seconds(10);
   RetryOptions retry;
+  // Appends (sync and async, from any thread) travel coalesced: one goes
+  // out at once when none is in flight; while one is, the next gather, up to
+  // 256 appends or 1 MiB, into one AppendActions call. Each keeps its own
+  // answer, error and retries. Off: one AppendAction call per append.
+  bool coalesce_appends = true;
 };
 
 class JournalClient {
@@ -49,6 +55,11 @@ class JournalClient {
 
   // Each returns the server's answer, or its gRPC status as an absl::Status
   // (same code and message); DEADLINE_EXCEEDED when the deadline passed.
+  // Answers come whole: the pages of a large BeginRecord are read and
+  // joined, payloads the server left out of an answer (omitted_bytes) are
+  // read with ReadPayload and filled in, and AppendAction's stored entry is
+  // always set (the server sends it only when it differs from the one
+  // sent).
   virtual absl::StatusOr<v1::BeginRecordResponse> BeginRecord(
       const v1::BeginRecordRequest& request) = 0;
   virtual absl::StatusOr<v1::AppendActionResponse> AppendAction(
@@ -59,6 +70,9 @@ class JournalClient {
       const v1::CompleteRecordRequest& request) = 0;
   virtual absl::StatusOr<v1::PruneResponse> Prune(
       const v1::PruneRequest& request) = 0;
+  // One chunk of a stored payload, as the server sends it.
+  virtual absl::StatusOr<v1::ReadPayloadResponse> ReadPayload(
+      const v1::ReadPayloadRequest& request) = 0;
 
   // AppendAction without blocking, with the same retries: `done` runs once,
   // on a gRPC thread (it must not block), so that an operator can keep

@@ -9,15 +9,16 @@
 #define AJ_STATUS_CONCAT_(a, b) AJ_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) fails.
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    ::absl::Status aj_status_ = (expr);                \
-    if (!aj_status_.ok()) return aj_status_;           \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status aj_status_ = (expr);      \
+    if (!aj_status_.ok()) return aj_status_; \
   } while (0)
 
 // `lhs = value of expr` (an absl::StatusOr<T>), or returns its error.
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  AJ_ASSIGN_OR_RETURN_IMPL_(AJ_STATUS_CONCAT_(aj_statusor_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr)                                         \
+  AJ_ASSIGN_OR_RETURN_IMPL_(AJ_STATUS_CONCAT_(aj_statusor_, __LINE__), lhs, \
+                            expr)
 
 #define AJ_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \

@@ -11,7 +11,7 @@ foreach(f ${sql_files})
 endforeach()
 file(WRITE "${OUT}.tmp"
 "// Generated from migrations/*.sql by migrations/embed.cmake. Do not edit.
-#include \"storage/migrations.h\"
+#include \"storage/postgres/migrations.h\"
 
 namespace actionjournal {
 

@@ -14,6 +14,7 @@ state=${AJ_CONTAINER_DIR:-$root/.cache/container}
 image=actionjournal:$(sed -n 's/^project(actionjournal VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 start=$(date +%s)
 log() { echo "container-test [$(($(date +%s) - start))s]: $*" >&2; }
+source "$root/scripts/debian-mirrors.sh"
 
 # Tools: Debian's podman, buildah, runc (crun fails on these machines' mixed
 # cgroup set-up) and debootstrap; the host's CLI checks health from outside.
@@ -64,18 +65,9 @@ ulimits=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 if ! podman image exists docker.io/library/debian:bookworm; then
   tarball=$state/debian-bookworm.tar
   if [[ ! -s $tarball ]]; then
-    # The mirrors this machine's apt uses (AJ_DEBIAN_MIRROR and
-    # AJ_DEBIAN_SECURITY_MIRROR override them), else deb.debian.org.
-    sources=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-      /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-    mirror=$(sed -n -e 's%^URIs: *\(https\?://[^ ]*/debian\)/\?$%\1%p' \
-      -e 's%^deb \(\[[^]]*\] \)\?\(https\?://[^ ]*/debian\)/\? bookworm .*%\2%p' <<<"$sources")
-    security=$(sed -n -e 's%^URIs: *\(https\?://[^ ]*/debian-security\)/\?$%\1%p' \
-      -e 's%^deb \(\[[^]]*\] \)\?\(https\?://[^ ]*/debian-security\)/\? .*%\2%p' <<<"$sources")
-    mirror=${AJ_DEBIAN_MIRROR:-${mirror%%$'\n'*}}
-    mirror=${mirror:-http://deb.debian.org/debian}
-    security=${AJ_DEBIAN_SECURITY_MIRROR:-${security%%$'\n'*}}
-    security=${security:-http://deb.debian.org/debian-security}
+    # The mirrors this machine's apt uses, or AJ_DEBIAN_MIRROR and
+    # AJ_DEBIAN_SECURITY_MIRROR; no host is assumed.
+    debian_mirrors || exit 1
     log "debootstrap bookworm (minbase) from $mirror (security: $security)"
     rm -rf "$state/rootfs"
     debootstrap --variant=minbase bookworm "$state/rootfs" "$mirror" >"$state/debootstrap.log" 2>&1 ||

@@ -9,6 +9,7 @@ packages=(
   prometheus-cpp-dev
   openjdk-17-jdk-headless libprotobuf-java
   postgresql-15
+  clang-14 libclang-rt-14-dev
 )
 # kubectl and node for the manifest checks: whatever the machine has, else
 # Debian's.

@@ -67,7 +67,7 @@ random_sleep() {
   sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/aj-soak.XXXXXX")
+work=$(mktemp -d "${TEST_TMPDIR:-${TMPDIR:-/tmp}}/aj-soak.XXXXXX")
 server_pid= load_pid= ok=0
 cleanup() {
   [[ -n $load_pid ]] && kill -9 "$load_pid" 2>/dev/null || true

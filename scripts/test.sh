@@ -8,6 +8,8 @@ TEST_TMPDIR=$(mktemp -d /tmp/actionjournal-test.XXXXXX)
 trap 'rm -rf "$TEST_TMPDIR"' EXIT
 ./scripts/with-postgres.sh \
   ctest --test-dir build -j2 --output-on-failure --timeout 600
+# The request fuzzer, briefly (README, "Fuzzing and sanitizers").
+./scripts/fuzz.sh "${AJ_FUZZ_SECONDS:-30}"
 # The image, built and run with podman: about 12 minutes from nothing on two
 # busy cores, so only on request (AJ_CONTAINER_TEST=1); README, "Deploy".
 if [[ ${AJ_CONTAINER_TEST:-0} == 1 ]]; then

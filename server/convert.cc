@@ -1,11 +1,15 @@
 #include "server/convert.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/text.h"
 
 namespace actionjournal {
 namespace {
@@ -21,6 +25,18 @@ absl::Status CheckBytes(absl::string_view field, const std::string& v,
     return Invalid(field, absl::StrCat("must be ", min, "-", max,
                                        " bytes, got ", v.size()));
   }
+  return absl::OkStatus();
+}
+
+// A string identity: UTF-8 without NUL on every backend (PostgreSQL's text
+// cannot hold NUL, and a key cut at a NUL would alias another).
+absl::Status CheckString(absl::string_view field, const std::string& v,
+                         int64_t min, int64_t max) {
+  RETURN_IF_ERROR(CheckBytes(field, v, min, max));
+  if (v.find('\0') != std::string::npos) {
+    return Invalid(field, "must not contain NUL (\\0)");
+  }
+  if (!IsUtf8(v)) return Invalid(field, "must be valid UTF-8");
   return absl::OkStatus();
 }
 
@@ -62,13 +78,13 @@ absl::StatusOr<RecordId> RecordOf(const Req& req, const RequestLimits& limits) {
 }
 
 absl::Status CheckActionKey(const std::string& key, const RequestLimits& limits) {
-  return CheckBytes("action_key", key, 1, limits.max_action_key);
+  return CheckString("action_key", key, 1, limits.max_action_key);
 }
 
 absl::StatusOr<Step> StepFromProto(const v1::Step& s,
                                    const RequestLimits& limits) {
-  RETURN_IF_ERROR(CheckBytes("step.function_id", s.function_id(), 1,
-                             limits.max_function_id));
+  RETURN_IF_ERROR(CheckString("step.function_id", s.function_id(), 1,
+                              limits.max_function_id));
   RETURN_IF_ERROR(CheckBytes("step.args_digest", s.args_digest(), 0,
                              limits.max_digest));
   Step out;
@@ -103,13 +119,59 @@ absl::StatusOr<Step> StepFromProto(const v1::Step& s,
   return out;
 }
 
-void StepToProto(const Step& s, v1::Step* out) {
+// The bytes an answer may still spend on payloads.
+class AnswerBudget {
+ public:
+  explicit AnswerBudget(int64_t bytes) : left_(bytes) {}
+  // Spends `n` when they fit; false (nothing spent) when not.
+  bool Take(int64_t n) {
+    if (n > left_) return false;
+    left_ -= n;
+    return true;
+  }
+  // Spends `n` whether or not they fit (the fields around payloads).
+  void Spend(int64_t n) { left_ -= n; }
+  int64_t left() const { return left_; }
+
+ private:
+  int64_t left_;
+};
+
+// What an entry costs an answer besides its payload: tags, index, status,
+// lengths.
+constexpr int64_t kEntryOverhead = 32;
+
+int64_t StepMetaBytes(const Step& s) {
+  return kEntryOverhead + s.function_id.size() + s.args_digest.size();
+}
+
+int64_t ActionMetaBytes(const ActionEntries& a) {
+  int64_t n = kEntryOverhead * 2 + a.action_key.size();
+  for (const Step& s : a.steps) n += StepMetaBytes(s);
+  return n;
+}
+
+void StepToProto(const Step& s, AnswerBudget& budget, v1::Step* out) {
   out->set_index(s.index);
   out->set_function_id(s.function_id);
   out->set_args_digest(s.args_digest);
   out->set_status(static_cast<v1::StepStatus>(static_cast<int>(s.status)));
+  const std::string& payload = s.status == StepStatus::kFailed ? s.error : s.result;
+  if (!budget.Take(payload.size())) {
+    out->set_omitted_bytes(payload.size());
+    return;
+  }
   out->set_result(s.result);
   out->set_error(s.error);
+}
+
+void CompletionToProto(const Completion& c, AnswerBudget& budget,
+                       v1::Completion* out) {
+  if (!budget.Take(c.state.size())) {
+    out->set_omitted_bytes(c.state.size());
+    return;
+  }
+  out->set_state(c.state);
 }
 
 void CostToProto(const Cost& c, v1::Cost* out) {
@@ -118,11 +180,15 @@ void CostToProto(const Cost& c, v1::Cost* out) {
   out->set_micro_usd(c.micro_usd);
 }
 
-void ActionToProto(const ActionEntries& a, v1::ActionEntries* out) {
+// The action's fields are spent from `budget` first (they cannot be left
+// out); then each payload in order is sent if it still fits.
+void ActionToProto(const ActionEntries& a, AnswerBudget& budget,
+                   v1::ActionEntries* out) {
+  budget.Spend(ActionMetaBytes(a));
   out->set_action_key(a.action_key);
-  for (const Step& s : a.steps) StepToProto(s, out->add_steps());
+  for (const Step& s : a.steps) StepToProto(s, budget, out->add_steps());
   if (a.completion.has_value()) {
-    out->mutable_completion()->set_state(a.completion->state);
+    CompletionToProto(*a.completion, budget, out->mutable_completion());
   }
   CostToProto(a.cost, out->mutable_cost());
 }
@@ -131,14 +197,55 @@ v1::RecordStatus StatusToProto(RecordStatus s) {
   return static_cast<v1::RecordStatus>(static_cast<int>(s));
 }
 
+absl::Status ExplainFields(const google::protobuf::Descriptor& descriptor,
+                           const std::string& bytes, const std::string& prefix,
+                           int depth) {
+  google::protobuf::UnknownFieldSet fields;
+  if (!fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix.empty() ? "request" : prefix.substr(0, prefix.size() - 1),
+        ": is not a well-formed ", descriptor.full_name(),
+        " (malformed or truncated)"));
+  }
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField& f = fields.field(i);
+    const google::protobuf::FieldDescriptor* fd =
+        descriptor.FindFieldByNumber(f.number());
+    if (fd == nullptr ||
+        f.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+      continue;
+    }
+    const std::string name = prefix + fd->name();
+    if (fd->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+        !IsUtf8(f.length_delimited())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": is not valid UTF-8 (a string field)"));
+    }
+    if (fd->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
+        depth < 16) {
+      absl::Status s = ExplainFields(*fd->message_type(), f.length_delimited(),
+                                     name + ".", depth + 1);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
+absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
+                                 const std::string& bytes) {
+  absl::Status s = ExplainFields(descriptor, bytes, "", 0);
+  if (!s.ok()) return s;
+  return absl::InvalidArgumentError(
+      absl::StrCat("request: does not parse as ", descriptor.full_name()));
+}
+
 int64_t RequestLimits::MaxMessageBytes() const {
-  constexpr int64_t kSlack = 64 * 1024;  // field tags, ids, costs
-  const int64_t append = 2 * max_payload + max_record_key + max_action_key +
-                         max_function_id + max_digest;
-  const int64_t prune = static_cast<int64_t>(max_prune_keys) * (max_record_key + 16);
-  return std::min<int64_t>(std::max(append, prune) + kSlack, INT32_MAX);
+  constexpr int64_t kSlack = 64 * 1024;  // field tags, ids, costs, digests
+  const int64_t append =
+      max_payload + max_record_key + max_action_key + max_function_id;
+  return std::min<int64_t>(append + kSlack, INT32_MAX);
 }
 
 absl::StatusOr<BeginRequest> FromProto(const v1::BeginRecordRequest& req,
@@ -245,29 +352,136 @@ absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
   return out;
 }
 
-void ToProto(const BeginResult& in, v1::BeginRecordResponse* out) {
+absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
+                                         const RequestLimits& limits) {
+  PayloadRequest out;
+  ASSIGN_OR_RETURN(out.record, RecordOf(req, limits));
+  RETURN_IF_ERROR(CheckActionKey(req.action_key(), limits));
+  out.action_key = req.action_key();
+  switch (req.entry_case()) {
+    case v1::ReadPayloadRequest::kStepIndex:
+      out.step_index = req.step_index();
+      break;
+    case v1::ReadPayloadRequest::kCompletion:
+      if (!req.completion()) {
+        return Invalid("completion", "must be true when set");
+      }
+      break;
+    default:
+      return Invalid("entry", "exactly one of step_index or completion is required");
+  }
+  out.offset = req.offset();
+  return out;
+}
+
+void ToProto(const BeginResult& in, const std::string& page_token,
+             const RequestLimits& limits, v1::BeginRecordResponse* out) {
   out->set_status(StatusToProto(in.status));
   out->set_attempt(in.attempt);
   out->set_input_mismatch(in.input_mismatch);
   out->set_reset(in.reset);
-  for (const ActionEntries& a : in.actions) ActionToProto(a, out->add_actions());
-}
-
-void ToProto(const AppendResult& in, v1::AppendActionResponse* out) {
-  out->set_outcome(static_cast<v1::AppendOutcome>(static_cast<int>(in.outcome)));
-  if (const auto* step = std::get_if<Step>(&in.stored)) {
-    StepToProto(*step, out->mutable_stored_step());
-  } else {
-    out->mutable_stored_completion()->set_state(std::get<Completion>(in.stored).state);
+  // Pages follow the keys' byte order, whatever order a backend read them in.
+  std::vector<const ActionEntries*> actions;
+  for (const ActionEntries& a : in.actions) {
+    if (page_token.empty() || a.action_key > page_token) actions.push_back(&a);
+  }
+  std::sort(actions.begin(), actions.end(),
+            [](const ActionEntries* a, const ActionEntries* b) {
+              return a->action_key < b->action_key;
+            });
+  AnswerBudget budget(limits.max_answer_bytes);
+  for (const ActionEntries* a : actions) {
+    // Every page carries at least one action, so paging always progresses.
+    if (out->actions_size() > 0 && ActionMetaBytes(*a) > budget.left()) {
+      out->set_next_page_token(out->actions(out->actions_size() - 1).action_key());
+      return;
+    }
+    ActionToProto(*a, budget, out->add_actions());
   }
 }
 
-void ToProto(const LookupResult& in, v1::LookupActionResponse* out) {
+static void AppendToProto(const AppendResult& in, const Entry& sent, AnswerBudget& budget,
+                   v1::AppendActionResponse* out) {
+  out->set_outcome(static_cast<v1::AppendOutcome>(static_cast<int>(in.outcome)));
+  if (in.stored == sent) return;  // the caller has it: no echo
+  if (const auto* step = std::get_if<Step>(&in.stored)) {
+    StepToProto(*step, budget, out->mutable_stored_step());
+  } else {
+    CompletionToProto(std::get<Completion>(in.stored), budget,
+                      out->mutable_stored_completion());
+  }
+}
+
+void ToProto(const AppendResult& in, const Entry& sent,
+             const RequestLimits& limits, v1::AppendActionResponse* out) {
+  AnswerBudget budget(limits.max_answer_bytes);
+  AppendToProto(in, sent, budget, out);
+}
+
+void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
+             const std::vector<absl::StatusOr<AppendResult>>& results,
+             const RequestLimits& limits, v1::AppendActionsResponse* out) {
+  AnswerBudget budget(limits.max_answer_bytes);
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    v1::AppendActionsResponse::Item* item = out->add_items();
+    const absl::Status& status = !parsed[i].ok() ? parsed[i].status() : results[i].status();
+    budget.Spend(kEntryOverhead);
+    if (!status.ok()) {
+      item->set_code(static_cast<int>(status.code()));
+      item->set_retryable(IsRetryable(status));
+      // INTERNAL details stay in the server's log.
+      if (status.code() == absl::StatusCode::kInternal ||
+          status.code() == absl::StatusCode::kUnknown) {
+        item->set_message("internal error; see the server log");
+      } else if (status.code() == absl::StatusCode::kUnavailable) {
+        item->set_message("the journal's store is unavailable; retry");
+      } else {
+        item->set_message(std::string(status.message()));
+      }
+      budget.Spend(item->message().size());
+      continue;
+    }
+    AppendToProto(*results[i], parsed[i]->entry, budget, item->mutable_response());
+  }
+}
+
+void ToProto(const LookupResult& in, const RequestLimits& limits,
+             v1::LookupActionResponse* out) {
   out->set_found(in.action.has_value());
-  if (in.action.has_value()) ActionToProto(*in.action, out->mutable_action());
+  AnswerBudget budget(limits.max_answer_bytes);
+  if (in.action.has_value()) {
+    ActionToProto(*in.action, budget, out->mutable_action());
+  }
   if (in.record_status.has_value()) {
     out->set_record_status(StatusToProto(*in.record_status));
   }
+}
+
+absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
+                     const RequestLimits& limits, v1::ReadPayloadResponse* out) {
+  const std::string* payload = nullptr;
+  if (lookup.action.has_value()) {
+    const ActionEntries& a = *lookup.action;
+    if (!req.step_index.has_value()) {
+      if (a.completion.has_value()) payload = &a.completion->state;
+    } else if (*req.step_index < a.steps.size()) {
+      const Step& s = a.steps[*req.step_index];
+      payload = s.status == StepStatus::kFailed ? &s.error : &s.result;
+    }
+  }
+  if (payload == nullptr) {
+    return absl::NotFoundError(absl::StrCat(
+        "no such entry: action '", req.action_key, "' has no ",
+        req.step_index.has_value() ? absl::StrCat("step ", *req.step_index)
+                                   : std::string("completion")));
+  }
+  if (req.offset > payload->size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "offset: ", req.offset, " is past the payload's ", payload->size(), " bytes"));
+  }
+  out->set_total_bytes(payload->size());
+  out->set_data(payload->substr(req.offset, limits.max_answer_bytes));
+  return absl::OkStatus();
 }
 
 void ToProto(const CompleteResult& in, v1::CompleteRecordResponse* out) {

@@ -4,6 +4,9 @@
 #define ACTIONJOURNAL_SERVER_CONVERT_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "actionjournal/v1/journal.pb.h"
@@ -20,12 +23,33 @@ struct RequestLimits {
   int max_digest = 256;                  // args_digest, input_fingerprint
   int64_t max_payload = 4 * 1024 * 1024;  // step result/error, state
   int max_prune_keys = 10000;            // pairs per Prune call
+  int max_batch_items = 1000;            // items per AppendActions call
+  // Largest answer: 3 MiB leaves room under gRPC's default 4 MiB receive
+  // limit for the fields around the payloads, so that a client with
+  // default settings reads every answer. Payloads that do not fit are left
+  // out (omitted_bytes) and read with ReadPayload in chunks of this size.
+  int64_t max_answer_bytes = 3 * 1024 * 1024;
 
-  // The gRPC receive limit that lets every request within these limits
-  // through, so that an oversize field gets a clear error, not a transport
-  // one.
+  // The gRPC receive limit: one append whose every field is at its limit
+  // (one payload, the keys), so that an oversize field gets a clear error,
+  // not a transport one. Every other request, a Prune included, is bounded
+  // by it too.
   int64_t MaxMessageBytes() const;
 };
+
+// Which stored payload a ReadPayload wants.
+struct PayloadRequest {
+  RecordId record;
+  std::string action_key;
+  std::optional<uint32_t> step_index;  // nullopt: the completion
+  uint64_t offset = 0;
+};
+
+// Why `bytes` did not parse as `descriptor`'s message: INVALID_ARGUMENT
+// naming the first string field that is not UTF-8, or saying that the
+// message is malformed or truncated.
+absl::Status ExplainParseFailure(const google::protobuf::Descriptor& descriptor,
+                                 const std::string& bytes);
 
 // Each returns the storage request, or INVALID_ARGUMENT (malformed field)
 // or RESOURCE_EXHAUSTED (payload or batch over its limit) with a message
@@ -40,10 +64,30 @@ absl::StatusOr<CompleteRequest> FromProto(const v1::CompleteRecordRequest& req,
                                           const RequestLimits& limits);
 absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
                                        const RequestLimits& limits);
+absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
+                                         const RequestLimits& limits);
 
-void ToProto(const BeginResult& in, v1::BeginRecordResponse* out);
-void ToProto(const AppendResult& in, v1::AppendActionResponse* out);
-void ToProto(const LookupResult& in, v1::LookupActionResponse* out);
+// Answers, bounded by limits.max_answer_bytes: payloads that do not fit are
+// left out (omitted_bytes), and BeginRecord's actions are paged: the page
+// after `page_token` (empty: the first), ordered by key bytewise.
+void ToProto(const BeginResult& in, const std::string& page_token,
+             const RequestLimits& limits, v1::BeginRecordResponse* out);
+// The stored entry is sent only when it differs from `sent`, the request's.
+void ToProto(const AppendResult& in, const Entry& sent,
+             const RequestLimits& limits, v1::AppendActionResponse* out);
+// AppendActions' answer: one item per request; `parsed[i]` is item i's
+// check, `results[i]` its store answer when the check passed. The answer
+// bound is shared by the items.
+void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
+             const std::vector<absl::StatusOr<AppendResult>>& results,
+             const RequestLimits& limits, v1::AppendActionsResponse* out);
+void ToProto(const LookupResult& in, const RequestLimits& limits,
+             v1::LookupActionResponse* out);
+// The chunk of the payload `req` names, from the action `lookup` read.
+// NOT_FOUND when there is no such entry, OUT_OF_RANGE when the offset is
+// past its end.
+absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
+                     const RequestLimits& limits, v1::ReadPayloadResponse* out);
 void ToProto(const CompleteResult& in, v1::CompleteRecordResponse* out);
 void ToProto(const PruneResult& in, v1::PruneResponse* out);
 

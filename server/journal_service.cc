@@ -1,14 +1,49 @@
 #include "server/journal_service.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <chrono>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
-#include "common/status_macros.h"
+#include "common/text.h"
 
 namespace actionjournal {
+namespace {
+
+// Logs `message` unless `what` was logged less than a second ago, so that an
+// outage answered to thousands of calls a second stays a few log lines.
+void LogThrottled(absl::string_view what, absl::string_view message) {
+  static absl::Mutex mu;
+  static absl::Time last ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  {
+    absl::MutexLock lock(&mu);
+    const absl::Time now = absl::Now();
+    if (now - last < absl::Seconds(1)) return;
+    last = now;
+  }
+  LogWarning(what, ": ", message);
+}
+
+// The store's view of an RPC: its deadline, and whether its caller gave up
+// (asked only while the RPC is unanswered, so `ctx` is alive).
+JournalStore::CallOptions CallOf(grpc::CallbackServerContext* ctx) {
+  JournalStore::CallOptions call;
+  const auto deadline = ctx->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    call.deadline = absl::FromChrono(deadline);
+  }
+  call.cancelled = [ctx] { return ctx->IsCancelled(); };
+  return call;
+}
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -18,138 +53,386 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     LogError("internal error: ", status.ToString());
     return grpc::Status(code, "internal error; see the server log");
   }
+  if (status.code() == absl::StatusCode::kUnavailable) {
+    LogThrottled("store unavailable", status.message());
+    return grpc::Status(code, "the journal's store is unavailable; retry");
+  }
   return grpc::Status(code, std::string(status.message()));
 }
 
+// One RPC being answered: owns itself until gRPC is done with it, and holds
+// the bytes of its serialized answer against the service's bound until
+// then. Thread-safe as gRPC requires (each method runs once).
+class JournalService::Answer final : public grpc::ServerUnaryReactor {
+ public:
+  Answer(JournalService* service, grpc::CallbackServerContext* ctx, Rpc rpc,
+         grpc::ByteBuffer* out)
+      : service_(service),
+        ctx_(ctx),
+        rpc_(rpc),
+        out_(out),
+        arrived_(absl::Now()) {
+    ++service_->in_flight_;
+  }
+
+  grpc::CallbackServerContext* ctx() const { return ctx_; }
+  Rpc rpc() const { return rpc_; }
+
+  // Parses the request into `msg`; false (and answered) when it does not
+  // parse.
+  template <typename Msg>
+  bool Parse(const grpc::ByteBuffer* in, Msg* msg) {
+    grpc::ByteBuffer copy(*in);  // shares the slices
+    grpc::ProtoBufferReader reader(&copy);
+    if (msg->ParseFromZeroCopyStream(&reader)) return true;
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (in->Dump(&slices).ok()) {
+      for (const grpc::Slice& s : slices) {
+        bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      }
+    }
+    Fail(ExplainParseFailure(*Msg::descriptor(), bytes));
+    return false;
+  }
+
+  // What the store said, for the outcome metrics.
+  void Stored(const absl::Status& status) {
+    if (service_->metrics_ != nullptr)
+      service_->metrics_->OnStoreCall(rpc_, status);
+  }
+
+  // Answers OK with `response`, or RESOURCE_EXHAUSTED (retryable) when the
+  // answers already held leave no room for it.
+  void Reply(const google::protobuf::Message& response) {
+    const int64_t size = static_cast<int64_t>(response.ByteSizeLong());
+    peer_ = ctx_->peer();
+    if (!service_->Hold(peer_, size)) {
+      Fail(BusyError(
+          "server busy: answers not yet read by their clients fill the "
+          "answer memory; read them, or retry later"));
+      return;
+    }
+    held_ = size;
+    bool own_buffer = false;
+    grpc::Status s =
+        grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+            response, out_, &own_buffer);
+    Done(s);
+  }
+
+  void Fail(const absl::Status& status) {
+    if (IsRetryable(status)) ctx_->AddTrailingMetadata(kRetryAfterKey, "100");
+    Done(ToGrpcStatus(status));
+  }
+
+  void OnDone() override {
+    service_->Release(peer_, held_);
+    --service_->in_flight_;
+    delete this;
+  }
+
+ private:
+  void Done(const grpc::Status& status) {
+    if (service_->metrics_ != nullptr) {
+      service_->metrics_->OnRequest(rpc_, status.error_code(),
+                                    absl::Now() - arrived_);
+    }
+    Finish(status);
+  }
+
+  JournalService* const service_;
+  grpc::CallbackServerContext* const ctx_;
+  const Rpc rpc_;
+  grpc::ByteBuffer* const out_;
+  const absl::Time arrived_;
+  std::string peer_;
+  int64_t held_ = 0;
+};
+
 JournalService::JournalService(JournalStore& store, Executor& executor,
-                               RequestLimits limits, ServerMetrics* metrics)
-    : store_(store), executor_(executor), limits_(limits), metrics_(metrics) {}
+                               ServiceOptions options, ServerMetrics* metrics)
+    : store_(store),
+      executor_(executor),
+      options_(options),
+      metrics_(metrics) {}
 
-JournalService::Call JournalService::Start(grpc::CallbackServerContext* ctx,
-                                           Rpc rpc) {
-  return Call{ctx->DefaultReactor(), rpc, absl::Now()};
-}
-
-void JournalService::Finish(const Call& call, const grpc::Status& status) {
-  if (metrics_ != nullptr) {
-    metrics_->OnRequest(call.rpc, status.error_code(), absl::Now() - call.arrived);
+bool JournalService::Hold(const std::string& peer, int64_t bytes) {
+  int64_t total;
+  {
+    absl::MutexLock lock(&held_mu_);
+    int64_t& mine = held_by_peer_[peer];
+    total = held_answer_bytes_.load();
+    // One answer always fits, so that a single large one cannot wedge reads.
+    if ((mine > 0 &&
+         mine + bytes > options_.max_held_answer_bytes_per_client) ||
+        (total > 0 && total + bytes > options_.max_held_answer_bytes)) {
+      if (mine == 0) held_by_peer_.erase(peer);
+      return false;
+    }
+    mine += bytes;
+    total = held_answer_bytes_ += bytes;
   }
-  call.reactor->Finish(status);
+  if (metrics_ != nullptr) metrics_->OnHeldAnswerBytes(total);
+  return true;
 }
 
-void JournalService::FinishStore(const Call& call, const absl::Status& status) {
-  if (metrics_ != nullptr) metrics_->OnStoreCall(call.rpc, status);
-  Finish(call, ToGrpcStatus(status));
-}
-
-grpc::ServerUnaryReactor* JournalService::Dispatch(
-    grpc::CallbackServerContext* ctx, Rpc rpc, const absl::Status& checked,
-    std::function<absl::Status()> work) {
-  const Call call = Start(ctx, rpc);
-  if (!checked.ok()) {
-    Finish(call, ToGrpcStatus(checked));
-    return call.reactor;
+void JournalService::Release(const std::string& peer, int64_t bytes) {
+  if (bytes == 0) return;
+  int64_t total;
+  {
+    absl::MutexLock lock(&held_mu_);
+    auto it = held_by_peer_.find(peer);
+    if (it != held_by_peer_.end() && (it->second -= bytes) <= 0) {
+      held_by_peer_.erase(it);
+    }
+    total = held_answer_bytes_ -= bytes;
   }
-  auto task = [this, ctx, call, work = std::move(work)] {
+  if (metrics_ != nullptr) metrics_->OnHeldAnswerBytes(total);
+}
+
+void JournalService::Dispatch(Answer* answer,
+                              std::function<absl::Status()> work) {
+  if (held_answer_bytes_.load() >= options_.max_held_answer_bytes) {
+    answer->Fail(BusyError(
+        "server busy: answers not yet read by their clients fill the answer "
+        "memory; retry later"));
+    return;
+  }
+  auto task = [answer, work = std::move(work)] {
+    grpc::CallbackServerContext* ctx = answer->ctx();
     // Skip work whose caller gave up while it waited in the queue.
     if (ctx->IsCancelled()) {
-      Finish(call, grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      answer->Fail(absl::CancelledError("cancelled"));
       return;
     }
     if (ctx->deadline() < std::chrono::system_clock::now()) {
-      Finish(call, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                                "deadline passed while queued"));
+      answer->Fail(absl::DeadlineExceededError("deadline passed while queued"));
       return;
     }
-    FinishStore(call, work());
+    absl::Status s = work();
+    if (!s.ok()) answer->Fail(s);
   };
   if (!executor_.TrySchedule(std::move(task))) {
-    LogWarning(RpcName(rpc), ": executor queue full; answering RESOURCE_EXHAUSTED");
-    Finish(call, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                              "server busy: work queue is full; retry later"));
+    LogWarning(RpcName(answer->rpc()),
+               ": executor queue full; answering RESOURCE_EXHAUSTED");
+    answer->Fail(BusyError("server busy: work queue is full; retry later"));
   }
-  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* JournalService::BeginRecord(
-    grpc::CallbackServerContext* ctx, const v1::BeginRecordRequest* req,
-    v1::BeginRecordResponse* resp) {
-  const Call call = Start(ctx, Rpc::kBeginRecord);
-  absl::StatusOr<BeginRequest> parsed = FromProto(*req, limits_);
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kBeginRecord, out);
+  v1::BeginRecordRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  absl::StatusOr<BeginRequest> parsed = FromProto(req, options_.limits);
   if (!parsed.ok()) {
-    Finish(call, ToGrpcStatus(parsed.status()));
-    return call.reactor;
+    answer->Fail(parsed.status());
+    return answer;
   }
-  store_.BeginRecordAsync(*std::move(parsed), [this, call, resp](auto r) {
-    if (r.ok()) {
-      if (metrics_ != nullptr) metrics_->OnBegin(*r);
-      ToProto(*r, resp);
-    }
-    FinishStore(call, r.status());
+  // On the executor: a BeginRecord that changes nothing is answered from a
+  // read, which blocks.
+  Dispatch(answer, [this, answer, ctx, token = req.page_token(),
+                    parsed = *std::move(parsed)]() mutable {
+    store_.BeginRecordAsync(
+        std::move(parsed),
+        [this, answer, token](auto r) {
+          answer->Stored(r.status());
+          if (!r.ok()) {
+            answer->Fail(r.status());
+            return;
+          }
+          // Later pages repeat the call; count what it replays once.
+          if (metrics_ != nullptr && token.empty()) metrics_->OnBegin(*r);
+          v1::BeginRecordResponse resp;
+          ToProto(*r, token, options_.limits, &resp);
+          answer->Reply(resp);
+        },
+        CallOf(ctx));
+    return absl::OkStatus();
   });
-  return call.reactor;
+  return answer;
 }
 
 grpc::ServerUnaryReactor* JournalService::AppendAction(
-    grpc::CallbackServerContext* ctx, const v1::AppendActionRequest* req,
-    v1::AppendActionResponse* resp) {
-  const Call call = Start(ctx, Rpc::kAppendAction);
-  absl::StatusOr<AppendRequest> parsed = FromProto(*req, limits_);
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kAppendAction, out);
+  v1::AppendActionRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  absl::StatusOr<AppendRequest> parsed = FromProto(req, options_.limits);
   if (!parsed.ok()) {
-    Finish(call, ToGrpcStatus(parsed.status()));
-    return call.reactor;
+    answer->Fail(parsed.status());
+    return answer;
   }
   const ConflictPolicy policy = parsed->conflict_policy;
-  store_.AppendActionAsync(*std::move(parsed), [this, call, resp, policy](auto r) {
-    if (r.ok()) {
-      if (metrics_ != nullptr) metrics_->OnAppend(policy, *r);
-      ToProto(*r, resp);
-    }
-    FinishStore(call, r.status());
-  });
-  return call.reactor;
+  auto sent = std::make_shared<Entry>(parsed->entry);
+  store_.AppendActionAsync(
+      *std::move(parsed),
+      [this, answer, policy, sent](auto r) {
+        answer->Stored(r.status());
+        if (!r.ok()) {
+          answer->Fail(r.status());
+          return;
+        }
+        if (metrics_ != nullptr) metrics_->OnAppend(policy, *r);
+        v1::AppendActionResponse resp;
+        ToProto(*r, *sent, options_.limits, &resp);
+        answer->Reply(resp);
+      },
+      CallOf(ctx));
+  return answer;
+}
+
+grpc::ServerUnaryReactor* JournalService::AppendActions(grpc::CallbackServerContext* ctx,
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kAppendActions, out);
+  v1::AppendActionsRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  if (req.items_size() > options_.limits.max_batch_items) {
+    answer->Fail(absl::ResourceExhaustedError(
+        absl::StrCat("items: ", req.items_size(), " is over the limit of ",
+                     options_.limits.max_batch_items, " per call")));
+    return answer;
+  }
+  // Each item is checked on its own; the valid ones go to group commit
+  // together.
+  auto parsed = std::make_shared<std::vector<absl::StatusOr<AppendRequest>>>();
+  std::vector<AppendRequest> valid;
+  for (const v1::AppendActionRequest& item : req.items()) {
+    parsed->push_back(FromProto(item, options_.limits));
+    if (parsed->back().ok()) valid.push_back(*parsed->back());
+  }
+  store_.AppendActionsAsync(
+      std::move(valid),
+      [this, answer, parsed](auto r) {
+        answer->Stored(r.status());
+        if (!r.ok()) {
+          answer->Fail(r.status());
+          return;
+        }
+        // The store's answers, spread back over the items that were valid.
+        std::vector<absl::StatusOr<AppendResult>> results;
+        size_t next = 0;
+        for (const auto& p : *parsed) {
+          if (!p.ok()) {
+            results.push_back(p.status());
+            continue;
+          }
+          results.push_back(std::move((*r)[next++]));
+          if (metrics_ != nullptr && results.back().ok()) {
+            metrics_->OnAppend(p->conflict_policy, *results.back());
+          }
+        }
+        v1::AppendActionsResponse resp;
+        ToProto(*parsed, results, options_.limits, &resp);
+        answer->Reply(resp);
+      },
+      CallOf(ctx));
+  return answer;
 }
 
 grpc::ServerUnaryReactor* JournalService::LookupAction(
-    grpc::CallbackServerContext* ctx, const v1::LookupActionRequest* req,
-    v1::LookupActionResponse* resp) {
-  auto parsed = std::make_shared<absl::StatusOr<std::pair<RecordId, std::string>>>(
-      FromProto(*req, limits_));
-  return Dispatch(ctx, Rpc::kLookupAction, parsed->status(), [this, parsed, resp] {
-    ASSIGN_OR_RETURN(LookupResult r,
-                     store_.LookupAction((*parsed)->first, (*parsed)->second));
-    if (metrics_ != nullptr) metrics_->OnLookup(r);
-    ToProto(r, resp);
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kLookupAction, out);
+  v1::LookupActionRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  auto parsed = FromProto(req, options_.limits);
+  if (!parsed.ok()) {
+    answer->Fail(parsed.status());
+    return answer;
+  }
+  Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
+    absl::StatusOr<LookupResult> r =
+        store_.LookupAction(parsed.first, parsed.second);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    if (metrics_ != nullptr) metrics_->OnLookup(*r);
+    v1::LookupActionResponse resp;
+    ToProto(*r, options_.limits, &resp);
+    answer->Reply(resp);
     return absl::OkStatus();
   });
+  return answer;
 }
 
 grpc::ServerUnaryReactor* JournalService::CompleteRecord(
-    grpc::CallbackServerContext* ctx, const v1::CompleteRecordRequest* req,
-    v1::CompleteRecordResponse* resp) {
-  const Call call = Start(ctx, Rpc::kCompleteRecord);
-  absl::StatusOr<CompleteRequest> parsed = FromProto(*req, limits_);
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kCompleteRecord, out);
+  v1::CompleteRecordRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  absl::StatusOr<CompleteRequest> parsed = FromProto(req, options_.limits);
   if (!parsed.ok()) {
-    Finish(call, ToGrpcStatus(parsed.status()));
-    return call.reactor;
+    answer->Fail(parsed.status());
+    return answer;
   }
-  store_.CompleteRecordAsync(*std::move(parsed), [this, call, resp](auto r) {
-    if (r.ok()) ToProto(*r, resp);
-    FinishStore(call, r.status());
-  });
-  return call.reactor;
+  store_.CompleteRecordAsync(
+      *std::move(parsed),
+      [answer](auto r) {
+        answer->Stored(r.status());
+        if (!r.ok()) {
+          answer->Fail(r.status());
+          return;
+        }
+        v1::CompleteRecordResponse resp;
+        ToProto(*r, &resp);
+        answer->Reply(resp);
+      },
+      CallOf(ctx));
+  return answer;
 }
 
-grpc::ServerUnaryReactor* JournalService::Prune(grpc::CallbackServerContext* ctx,
-                                                const v1::PruneRequest* req,
-                                                v1::PruneResponse* resp) {
-  auto parsed = std::make_shared<absl::StatusOr<PruneRequest>>(FromProto(*req, limits_));
-  return Dispatch(ctx, Rpc::kPrune, parsed->status(), [this, parsed, resp] {
-    ASSIGN_OR_RETURN(PruneResult r, store_.Prune(**parsed));
-    if (metrics_ != nullptr) metrics_->OnPrune(r);
-    ToProto(r, resp);
+grpc::ServerUnaryReactor* JournalService::Prune(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kPrune, out);
+  v1::PruneRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  absl::StatusOr<PruneRequest> parsed = FromProto(req, options_.limits);
+  if (!parsed.ok()) {
+    answer->Fail(parsed.status());
+    return answer;
+  }
+  Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
+    absl::StatusOr<PruneResult> r = store_.Prune(parsed);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    if (metrics_ != nullptr) metrics_->OnPrune(*r);
+    v1::PruneResponse resp;
+    ToProto(*r, &resp);
+    answer->Reply(resp);
     return absl::OkStatus();
   });
+  return answer;
+}
+
+grpc::ServerUnaryReactor* JournalService::ReadPayload(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kReadPayload, out);
+  v1::ReadPayloadRequest req;
+  if (!answer->Parse(in, &req)) return answer;
+  absl::StatusOr<PayloadRequest> parsed = FromProto(req, options_.limits);
+  if (!parsed.ok()) {
+    answer->Fail(parsed.status());
+    return answer;
+  }
+  Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
+    absl::StatusOr<LookupResult> r =
+        store_.LookupAction(parsed.record, parsed.action_key);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    v1::ReadPayloadResponse resp;
+    absl::Status s = ToProto(*r, parsed, options_.limits, &resp);
+    if (!s.ok()) return s;
+    answer->Reply(resp);
+    return absl::OkStatus();
+  });
+  return answer;
 }
 
 }  // namespace actionjournal

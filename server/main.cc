@@ -7,7 +7,11 @@
 // '-' as '_'); a flag given on the command line wins.
 #include <signal.h>
 
+#include <google/protobuf/stubs/logging.h>
+#include <grpc/support/log.h>
+
 #include <algorithm>
+#include <thread>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -21,6 +25,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/flags/usage_config.h"
 #include "common/log.h"
 #include "prometheus/exposer.h"
 #include "server/metrics.h"
@@ -42,11 +48,26 @@ ABSL_FLAG(int64_t, max_payload_bytes, 4 * 1024 * 1024,
 ABSL_FLAG(int, max_record_key_bytes, 4096, "largest record_key, in bytes");
 ABSL_FLAG(int, max_action_key_bytes, 512, "largest action_key, in bytes");
 ABSL_FLAG(int, max_prune_keys, 10000, "most (key, seq) pairs in one Prune");
+ABSL_FLAG(int, max_batch_items, 1000, "most items in one AppendActions");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(1),
           "how often health checks the store");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
           "how long SIGTERM waits for in-flight RPCs");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+ABSL_FLAG(std::string, log_format, "text",
+          "text (one line per event) or json (one object per line)");
+ABSL_FLAG(int64_t, max_answer_bytes, 3 * 1024 * 1024,
+          "largest answer, in bytes; payloads that do not fit are read with "
+          "ReadPayload (keep it under clients' 4 MiB receive limit)");
+ABSL_FLAG(int64_t, max_held_answer_bytes, 256 * 1024 * 1024,
+          "bytes of answers held for clients that have not read them; past "
+          "it, reads answer RESOURCE_EXHAUSTED (retryable)");
+ABSL_FLAG(int64_t, max_held_answer_bytes_per_client, 32 * 1024 * 1024,
+          "the same for one client connection");
+ABSL_FLAG(int, max_streams_per_connection, 100,
+          "concurrent RPCs one connection may have open");
+ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
+          "memory gRPC may use for connections and buffers, in bytes");
 
 namespace actionjournal {
 namespace {
@@ -55,8 +76,11 @@ namespace {
 void ApplyEnvironment() {
   for (const char* name :
        {"listen", "metrics_listen", "store", "workers", "queue_capacity", "max_payload_bytes",
-        "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys",
-        "health_interval", "shutdown_grace", "log_level"}) {
+        "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys", "max_batch_items",
+        "health_interval", "shutdown_grace", "log_level", "log_format",
+        "max_answer_bytes", "max_held_answer_bytes",
+        "max_held_answer_bytes_per_client",
+        "max_streams_per_connection", "grpc_memory_bytes"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -88,9 +112,54 @@ std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
   return out;
 }
 
+// gRPC's and protobuf's own log lines, in the server's format.
+void RouteLibraryLogs() {
+  gpr_set_log_function([](gpr_log_func_args* args) {
+    const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR ? LogLevel::kError
+                           : args->severity == GPR_LOG_SEVERITY_INFO
+                               ? LogLevel::kInfo
+                               : LogLevel::kDebug;
+    const std::string where = absl::StrCat(args->file, ":", args->line);
+    Log(level, args->message, {{"source", "grpc"}, {"at", where}});
+  });
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level,
+                                     const char* file, int line,
+                                     const std::string& message) {
+    const std::string where = absl::StrCat(file, ":", line);
+    Log(level >= google::protobuf::LOGLEVEL_ERROR ? LogLevel::kError
+                                                  : LogLevel::kWarning,
+        message, {{"source", "protobuf"}, {"at", where}});
+  });
+}
+
+// Stops the process if a stop outlives its grace by `margin`: a store call
+// that cannot be cancelled must not turn SIGTERM into Kubernetes' SIGKILL.
+void ExitIfStuck(absl::Duration after) {
+  std::thread([after] {
+    absl::SleepFor(after);
+    LogError("stop did not finish ", absl::FormatDuration(after),
+             " after the signal; exiting now");
+    std::_Exit(1);
+  }).detach();
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "actionjournal-server [migrate] [--flags]; see --help");
+      "serves the actionjournal gRPC API.\n\n"
+      "  actionjournal-server [--flag=value ...]          serve\n"
+      "  actionjournal-server migrate [--store=URL ...]   apply the store's schema and exit\n\n"
+      "Every flag also reads ACTIONJOURNAL_<FLAG> (upper case, '_' for '-');\n"
+      "a flag on the command line wins. Flags accept '-' or '_' in names.");
+  absl::FlagsUsageConfig usage;
+  // Every flag of this program, none of abseil's own.
+  usage.contains_help_flags = [](absl::string_view file) {
+    return !absl::StrContains(file, "absl/");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] {
+    return std::string("actionjournal-server " ACTIONJOURNAL_VERSION "\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   // Debian's abseil checks every mutex acquisition for lock-order cycles;
   // in a server that costs a few percent of its CPU and finds nothing the
   // tests would not.
@@ -107,10 +176,21 @@ int Main(int argc, char** argv) {
     return 2;
   }
   const std::string level = absl::GetFlag(FLAGS_log_level);
-  MinLogLevel() = level == "debug" ? LogLevel::kDebug
-                  : level == "warn" ? LogLevel::kWarning
-                  : level == "error" ? LogLevel::kError
-                                     : LogLevel::kInfo;
+  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
+    LogError("--log-level must be debug, info, warn or error, not '", level, "'");
+    return 2;
+  }
+  SetMinLogLevel(level == "debug"  ? LogLevel::kDebug
+                 : level == "warn" ? LogLevel::kWarning
+                 : level == "error" ? LogLevel::kError
+                                    : LogLevel::kInfo);
+  const std::string format = absl::GetFlag(FLAGS_log_format);
+  if (format != "text" && format != "json") {
+    LogError("--log-format must be text or json, not '", format, "'");
+    return 2;
+  }
+  SetLogFormat(format == "json" ? LogFormat::kJson : LogFormat::kText);
+  RouteLibraryLogs();
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop_signals;
@@ -120,6 +200,9 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const std::string url = absl::GetFlag(FLAGS_store);
+  // No line this process writes may show the store's secrets, whatever
+  // error carries them.
+  for (const std::string& secret : StoreSecrets(url)) AddLogSecret(secret);
   ServerMetrics metrics(StoreKind(url));
   JournalOptions journal_options;
   journal_options.max_queued_writes = absl::GetFlag(FLAGS_queue_capacity);
@@ -138,16 +221,30 @@ int Main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
-  options.limits.max_payload = absl::GetFlag(FLAGS_max_payload_bytes);
-  options.limits.max_record_key = absl::GetFlag(FLAGS_max_record_key_bytes);
-  options.limits.max_action_key = absl::GetFlag(FLAGS_max_action_key_bytes);
-  options.limits.max_prune_keys = absl::GetFlag(FLAGS_max_prune_keys);
+  RequestLimits& limits = options.service.limits;
+  limits.max_payload = absl::GetFlag(FLAGS_max_payload_bytes);
+  limits.max_record_key = absl::GetFlag(FLAGS_max_record_key_bytes);
+  limits.max_action_key = absl::GetFlag(FLAGS_max_action_key_bytes);
+  limits.max_prune_keys = absl::GetFlag(FLAGS_max_prune_keys);
+  limits.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
+  limits.max_answer_bytes = absl::GetFlag(FLAGS_max_answer_bytes);
+  options.service.max_held_answer_bytes = absl::GetFlag(FLAGS_max_held_answer_bytes);
+  options.service.max_held_answer_bytes_per_client =
+      absl::GetFlag(FLAGS_max_held_answer_bytes_per_client);
+  options.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
+  options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  if (options.workers < 1 || options.queue_capacity < 1 ||
-      options.limits.max_payload < 1 || options.limits.max_record_key < 1 ||
-      options.limits.max_action_key < 1 || options.limits.max_prune_keys < 1) {
-    LogError("--workers, --queue_capacity and the --max_* limits must be >= 1");
+  if (options.workers < 1 || options.queue_capacity < 1 || limits.max_payload < 1 ||
+      limits.max_record_key < 1 || limits.max_action_key < 1 ||
+      limits.max_prune_keys < 1 || limits.max_batch_items < 1 ||
+      limits.max_answer_bytes < 4096 ||
+      options.service.max_held_answer_bytes < 1 ||
+      options.service.max_held_answer_bytes_per_client < 1 ||
+      options.max_streams_per_connection < 1 || options.grpc_memory_bytes < 1) {
+    LogError("--workers, --queue_capacity, --max-streams-per-connection, "
+             "--grpc-memory-bytes and the --max_* limits must be >= 1 "
+             "(--max-answer-bytes >= 4096)");
     return 2;
   }
 
@@ -173,15 +270,36 @@ int Main(int argc, char** argv) {
       absl::StartsWith(options.listen, "unix:")
           ? options.listen
           : absl::StrCat(HostOf(options.listen), ":", (*server)->port());
-  LogInfo("actionjournal-server listening grpc=", grpc_at, " metrics=", metrics_at,
-          " store=", RedactStoreUrl(url));
+  Log(LogLevel::kInfo, "actionjournal-server " ACTIONJOURNAL_VERSION " listening",
+      {{"grpc", grpc_at}, {"metrics", metrics_at}, {"store", RedactStoreUrl(url)}});
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  LogInfo("signal ", sig, ": stopping; finishing in-flight RPCs");
+  const std::string signal_name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+  Log(LogLevel::kInfo, "stopping; finishing in-flight RPCs",
+      {{"signal", signal_name},
+       {"grace", absl::FormatDuration(options.shutdown_grace)}});
+  ExitIfStuck(options.shutdown_grace + absl::Seconds(5));
+  // At the end of the grace, calls still running are cancelled: gRPC cancels
+  // the RPCs, and the store its statements (a call stuck on a row lock would
+  // otherwise hold the stop for its statement timeout).
+  absl::Notification stopped;
+  std::thread canceller([&] {
+    if (!stopped.WaitForNotificationWithTimeout(options.shutdown_grace)) {
+      LogWarning("grace passed; cancelling the store's calls still running");
+      (*store)->Cancel();
+    }
+  });
   (*server)->Shutdown();
+  LogDebug("stop: gRPC server down");
+  stopped.Notify();
+  canceller.join();
   server->reset();
-  exposer.reset();
+  LogDebug("stop: executor drained");
+  // Stopping the metrics server (civetweb) takes a second of polling; the
+  // process is about to exit, so it is kept, still reachable, instead.
+  static prometheus::Exposer* const kept_exposer = exposer.release();
+  (void)kept_exposer;
   store->reset();
   LogInfo("stopped");
   return 0;

@@ -56,6 +56,8 @@ const char* RpcName(Rpc rpc) {
     case Rpc::kLookupAction: return "LookupAction";
     case Rpc::kCompleteRecord: return "CompleteRecord";
     case Rpc::kPrune: return "Prune";
+    case Rpc::kReadPayload: return "ReadPayload";
+    case Rpc::kAppendActions: return "AppendActions";
   }
   return "unknown";
 }
@@ -155,6 +157,13 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                    .Register(r);
   pool_in_use_ = &pool.Add({{"state", "in_use"}});
   pool_idle_ = &pool.Add({{"state", "idle"}});
+  held_answer_bytes_ = &BuildGauge()
+                            .Name("actionjournal_answer_bytes_held")
+                            .Help("Bytes of answers held for clients that have "
+                                  "not read them yet (bounded by "
+                                  "--max-held-answer-bytes)")
+                            .Register(r)
+                            .Add({});
 
   pruned_records_ = &BuildCounter()
                          .Name("actionjournal_pruned_records_total")
@@ -249,6 +258,10 @@ void ServerMetrics::OnBatch(int size, absl::Duration duration,
   (void)status;  // failures reach the callers, who count them as requests
   batch_writes_->Observe(size);
   commit_seconds_->Observe(absl::ToDoubleSeconds(duration));
+}
+
+void ServerMetrics::OnHeldAnswerBytes(int64_t bytes) {
+  held_answer_bytes_->Set(static_cast<double>(bytes));
 }
 
 void ServerMetrics::OnPool(int in_use, int idle) {

@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace prometheus {
@@ -29,8 +29,16 @@ class Family;
 
 namespace actionjournal {
 
-enum class Rpc { kBeginRecord, kAppendAction, kLookupAction, kCompleteRecord, kPrune };
-inline constexpr int kRpcCount = 5;
+enum class Rpc {
+  kBeginRecord,
+  kAppendAction,
+  kLookupAction,
+  kCompleteRecord,
+  kPrune,
+  kReadPayload,
+  kAppendActions
+};
+inline constexpr int kRpcCount = 7;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.
@@ -49,6 +57,8 @@ class ServerMetrics final : public JournalObserver {
   void OnAppend(ConflictPolicy policy, const AppendResult& result);
   void OnLookup(const LookupResult& result);
   void OnPrune(const PruneResult& result);
+  // Bytes of answers held for clients now.
+  void OnHeldAnswerBytes(int64_t bytes);
 
   // JournalObserver.
   void OnBatch(int size, absl::Duration duration,
@@ -82,6 +92,7 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Histogram* commit_seconds_;
   prometheus::Gauge* pool_in_use_;
   prometheus::Gauge* pool_idle_;
+  prometheus::Gauge* held_answer_bytes_;
   prometheus::Counter* pruned_records_;
   prometheus::Counter* pruned_entries_;
 };

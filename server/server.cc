@@ -2,8 +2,14 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+
+#include <grpc/grpc.h>
 
 #include <chrono>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "common/log.h"
 
@@ -14,7 +20,7 @@ JournalServer::JournalServer(const ServerOptions& options, JournalStore& store,
     : options_(options),
       store_(store),
       executor_(options.workers, options.queue_capacity),
-      service_(store, executor_, options.limits, metrics) {}
+      service_(store, executor_, options.service, metrics) {}
 
 absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
     const ServerOptions& options, JournalStore& store, ServerMetrics* metrics) {
@@ -25,7 +31,14 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &s->port_);
   builder.SetMaxReceiveMessageSize(
-      static_cast<int>(options.limits.MaxMessageBytes()));
+      static_cast<int>(options.service.limits.MaxMessageBytes()));
+  // Answers are bounded by the service (max_answer_bytes); this is a guard.
+  builder.SetMaxSendMessageSize(4 * 1024 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.max_streams_per_connection);
+  grpc::ResourceQuota quota("actionjournal");
+  quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&s->service_);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
@@ -77,7 +90,20 @@ void JournalServer::Shutdown() {
   server_->GetHealthCheckService()->SetServingStatus(false);
   const auto deadline = std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options_.shutdown_grace);
+  // gRPC's shutdown also waits for every connection to close, which an idle
+  // client may not do for seconds; once no RPC of ours is left, they are
+  // closed at once.
+  absl::Notification down;
+  std::thread closer([this, &down] {
+    while (!down.WaitForNotificationWithTimeout(absl::Milliseconds(5))) {
+      if (service_.in_flight() == 0) {
+        grpc_server_cancel_all_calls(server_->c_server());
+      }
+    }
+  });
   server_->Shutdown(deadline);  // returns when in-flight RPCs finished
+  down.Notify();
+  closer.join();
   server_->Wait();
 }
 

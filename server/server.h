@@ -27,7 +27,15 @@ struct ServerOptions {
   int workers = 32;
   // Store calls that may wait for a worker before RESOURCE_EXHAUSTED.
   int queue_capacity = 4096;
-  RequestLimits limits;
+  // Request limits, the answer bound and the answer memory.
+  ServiceOptions service;
+  // Streams one connection may have open at once (HTTP/2
+  // MAX_CONCURRENT_STREAMS); more wait in the client.
+  int max_streams_per_connection = 100;
+  // Memory gRPC may use for its connections and their buffers, in bytes;
+  // under pressure it shrinks windows and refuses new streams rather than
+  // growing the process past a pod's limit.
+  int64_t grpc_memory_bytes = 512 * 1024 * 1024;
   // How often health pings the store.
   absl::Duration health_interval = absl::Seconds(1);
   // How long shutdown waits for in-flight RPCs before cancelling them.
@@ -53,8 +61,12 @@ class JournalServer {
   int port() const { return port_; }
 
   // Stops accepting, reports NOT_SERVING, lets in-flight RPCs finish (up to
-  // the grace period) and drains the executor. Idempotent.
+  // the grace period, then cancels them) and drains the executor.
+  // Idempotent.
   void Shutdown();
+
+  // Serialized answers held for clients, in bytes.
+  int64_t held_answer_bytes() const { return service_.held_answer_bytes(); }
 
  private:
   JournalServer(const ServerOptions& options, JournalStore& store,

@@ -2,9 +2,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "storage/memory_store.h"
-#include "storage/postgres_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/memory/memory_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace actionjournal {
 
@@ -41,16 +41,20 @@ std::string StoreKind(const std::string& url) {
   return "unknown";
 }
 
+namespace {
+bool IsPostgres(const std::string& url) {
+  return absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://");
+}
+}  // namespace
+
 std::string RedactStoreUrl(const std::string& url) {
-  // scheme://user:password@host -> scheme://user:***@host
-  const size_t scheme = url.find("://");
-  const size_t at = url.find('@');
-  if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
-    return url;
-  }
-  const size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  if (IsPostgres(url)) return RedactPostgresDsn(url);
+  return url;  // memory: and sqlite:// carry no secrets
+}
+
+std::vector<std::string> StoreSecrets(const std::string& url) {
+  if (IsPostgres(url)) return PostgresSecrets(url);
+  return {};
 }
 
 }  // namespace actionjournal

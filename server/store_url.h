@@ -4,9 +4,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -21,8 +22,15 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
 // "memory", "sqlite", "postgresql" or "unknown": the backend a URL names.
 std::string StoreKind(const std::string& url);
 
-// The URL with any password replaced by "***", for logs.
+// The URL with every secret replaced by "***", for logs. A PostgreSQL URL or
+// connection string is shown as libpq parses it ("postgresql: host=..
+// password=***"), so that a secret given as a query parameter
+// (?password=..) or key=value is masked too.
 std::string RedactStoreUrl(const std::string& url);
+
+// The secret values the URL carries (PostgreSQL passwords), for the log to
+// mask wherever they appear.
+std::vector<std::string> StoreSecrets(const std::string& url);
 
 }  // namespace actionjournal
 

@@ -1,14 +1,16 @@
-// What a storage backend provides to the journal: transactions over three
-// tables (records, steps, completions). The journal's rules live above this
-// interface, in journal_rules.cc, so that a backend translates and never
-// decides. Uniqueness lives in the database: Insert* never overwrite.
+// What a storage backend provides to the journal, batch-shaped as leveldb's
+// WriteBatch is: read (and lock) a read-set in one go, apply a write-set in
+// one go, prune. The journal's rules (storage/rules.h) decide every answer
+// and every row from a snapshot; a backend translates and never decides.
+// Uniqueness lives in the database: inserts never overwrite, and every write
+// states the rows it expects to change, so that a lost race is detected and
+// the batch redone from a fresh read.
 #ifndef ACTIONJOURNAL_STORAGE_BACKEND_H_
 #define ACTIONJOURNAL_STORAGE_BACKEND_H_
 
 #include <map>
 #include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -25,111 +27,126 @@ struct RecordRow {
   std::string input_fingerprint;
   bool completed = false;
   absl::Time completed_at = absl::InfinitePast();  // when completed
-};
 
-// The actions of a record gathered by key, as ReadActions returns them:
-// ordered by key, each with its key set.
-inline std::vector<ActionEntries> SortedActions(
-    std::map<std::string, ActionEntries>&& by_key) {
-  std::vector<ActionEntries> out;
-  out.reserve(by_key.size());
-  for (auto& [key, action] : by_key) {
-    action.action_key = key;
-    out.push_back(std::move(action));
+  friend bool operator==(const RecordRow& a, const RecordRow& b) {
+    return a.attempt == b.attempt && a.input_fingerprint == b.input_fingerprint &&
+           a.completed == b.completed && a.completed_at == b.completed_at;
   }
-  return out;
-}
-
-// What one write of a batch will read: its record and either one action's
-// entries, every action's, or none.
-struct Touch {
-  const RecordId* record = nullptr;
-  const std::string* action_key = nullptr;  // read this action's entries
-  bool all_actions = false;                 // read every action's entries
 };
 
-// One open transaction. Not thread-safe; lives inside Backend::Run.
-// Every method returns UNAVAILABLE / ABORTED / DEADLINE_EXCEEDED / INTERNAL
-// for store faults, as JournalStore documents.
-class Transaction {
+// An action's stored rows.
+struct StoredAction {
+  std::vector<Step> steps;  // by index, contiguous from 0; each with its cost
+  std::optional<Completion> completion;
+  Cost completion_cost;
+};
+
+// What a batch reads: records, each with every action or only some.
+class ReadSet {
  public:
-  virtual ~Transaction() = default;
+  struct Item {
+    RecordId record;
+    bool all_actions = false;
+    std::vector<std::string> action_keys;  // sorted, unique; unused if all
+  };
 
-  // Announces what the writes that follow will read, so that a backend with
-  // costly round trips can lock and read it all at once. Optional: the
-  // methods below work without it.
-  virtual absl::Status Prefetch(const std::vector<Touch>& touches) {
-    (void)touches;
-    return absl::OkStatus();
-  }
+  // Adds `record`, with `action_key`'s entries (nullptr: every action's;
+  // an empty string pointer is never passed).
+  void Add(const RecordId& record, const std::string* action_key);
+  // Adds the record alone (its row, no entries).
+  void AddRecord(const RecordId& record);
 
-  // Returns the record, locking it against other writers until the
-  // transaction ends (a no-op where the whole store is locked), or nullopt.
-  virtual absl::StatusOr<std::optional<RecordRow>> LockRecord(
-      const RecordId& id) = 0;
+  // By record, in the one order every backend locks in.
+  const std::vector<Item>& items() const;
 
-  // Inserts the record unless it exists (ON CONFLICT DO NOTHING); returns
-  // true when inserted, after which the record is locked.
-  virtual absl::StatusOr<bool> InsertRecord(const RecordId& id,
-                                            const RecordRow& row) = 0;
-
-  virtual absl::Status UpdateRecord(const RecordId& id,
-                                    const RecordRow& row) = 0;
-
-  // Every action of the record, or only `action_key`'s, ordered by key,
-  // steps by index, costs summed.
-  virtual absl::StatusOr<std::vector<ActionEntries>> ReadActions(
-      const RecordId& id, const std::string* action_key) = 0;
-
-  // Inserts unless the identity exists; true when inserted.
-  virtual absl::StatusOr<bool> InsertStep(const RecordId& id,
-                                          const std::string& action_key,
-                                          const Step& step,
-                                          const Cost& cost) = 0;
-
-  // Replaces the step at step.index if it is still PENDING; true if so.
-  virtual absl::StatusOr<bool> UpgradeStep(const RecordId& id,
-                                           const std::string& action_key,
-                                           const Step& step,
-                                           const Cost& cost) = 0;
-
-  // Deletes the action's steps with index >= from_index; returns how many.
-  virtual absl::StatusOr<uint64_t> DeleteStepsFrom(
-      const RecordId& id, const std::string& action_key,
-      uint32_t from_index) = 0;
-
-  virtual absl::StatusOr<bool> InsertCompletion(const RecordId& id,
-                                                const std::string& action_key,
-                                                const Completion& completion,
-                                                const Cost& cost) = 0;
-
-  // Deletes every step and completion of the record; returns how many.
-  virtual absl::StatusOr<uint64_t> DeleteEntries(const RecordId& id) = 0;
-
-  // Deletes the records `request` selects and their entries, set-based.
-  virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
-
-  // Marks a point that RollbackToSavepoint returns to. Not nested: each
-  // Savepoint replaces the previous one.
-  virtual absl::Status Savepoint() = 0;
-  virtual absl::Status RollbackToSavepoint() = 0;
+ private:
+  mutable std::map<RecordId, Item> by_record_;
+  mutable std::vector<Item> items_;
+  mutable bool dirty_ = false;
 };
 
-// Thread-safe.
+// What a backend read for a ReadSet: every record of it, present or not,
+// with the actions asked for that exist.
+struct RecordSnapshot {
+  std::optional<RecordRow> row;  // nullopt: no such record
+  std::map<std::string, StoredAction> actions;
+};
+using Snapshot = std::map<RecordId, RecordSnapshot>;
+
+// The rows a batch changes, as the difference between its snapshot and the
+// state after its writes. Applied in this order: deletes, record inserts and
+// updates, step inserts and upgrades, completion inserts.
+struct WriteSet {
+  struct RecordWrite {
+    RecordId record;
+    RecordRow row;
+    bool insert = false;  // INSERT (expects 1 row inserted), else UPDATE (1)
+  };
+  struct EntriesDelete {  // every step and completion of the record
+    RecordId record;
+    uint64_t expected = 0;  // rows the snapshot holds
+  };
+  struct StepsDelete {  // an action's steps from an index on
+    RecordId record;
+    std::string action_key;
+    uint32_t from_index = 0;
+    uint64_t expected = 0;
+  };
+  struct StepWrite {
+    RecordId record;
+    std::string action_key;
+    Step step;             // with its cost
+    bool upgrade = false;  // UPDATE of a PENDING step (expects 1), else INSERT (1)
+  };
+  struct CompletionWrite {
+    RecordId record;
+    std::string action_key;
+    Completion completion;
+    Cost cost;
+  };
+
+  std::vector<EntriesDelete> entry_deletes;
+  std::vector<StepsDelete> step_deletes;
+  std::vector<RecordWrite> records;
+  std::vector<StepWrite> steps;
+  std::vector<CompletionWrite> completions;
+
+  bool empty() const {
+    return entry_deletes.empty() && step_deletes.empty() && records.empty() &&
+           steps.empty() && completions.empty();
+  }
+};
+
+// Thread-safe. Every method returns UNAVAILABLE / ABORTED / DEADLINE_EXCEEDED
+// / INTERNAL for store faults, as JournalStore documents.
 class Backend {
  public:
   virtual ~Backend() = default;
 
-  // Opens a transaction, runs `fn`, and commits when `fn` returns OK (rolls
-  // back otherwise). Returns fn's error, or the commit's. OK means the
-  // transaction is durable.
-  virtual absl::Status Run(bool read_only,
-                           absl::FunctionRef<absl::Status(Transaction&)> fn) = 0;
+  // Reads `reads` as one consistent snapshot, locking nothing.
+  virtual absl::StatusOr<Snapshot> Read(const ReadSet& reads) = 0;
+
+  // One write transaction: reads `reads`, locking its records in the
+  // ReadSet's order, passes the snapshot to `decide`, applies the WriteSet
+  // it returns and commits. ABORTED (and nothing written) when a write did
+  // not change the rows it expected (another writer won a race): the caller
+  // redoes the batch from a fresh read. OK means durable. `deadline`, when
+  // finite, bounds the transaction's statements.
+  virtual absl::Status Write(const ReadSet& reads,
+                             absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+                             absl::Time deadline) = 0;
+
+  // Deletes the records `request` selects and their entries, set-based.
+  virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
 
   virtual absl::Status Ping() = 0;
 
+  // For a stopping server: ends the statements under way (their calls return
+  // an error and roll back) and refuses new ones with UNAVAILABLE.
+  virtual void Cancel() {}
+
   // How many write transactions may run at once (1 for a single-writer
-  // store); the journal's group commit uses it.
+  // store); group commit runs that many committers.
   virtual int MaxConcurrentWriters() const = 0;
 };
 

@@ -163,6 +163,14 @@ struct PruneResult {
 absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt);
 bool IsFenced(const absl::Status& status);
 
+// A refusal that the same request, sent again later, may get past: a full
+// queue (RESOURCE_EXHAUSTED) or a race lost (ABORTED). The server tells
+// clients so on the wire; a RESOURCE_EXHAUSTED without the mark (a request
+// over a limit) must never be retried.
+absl::Status BusyError(absl::string_view message);
+// True for BusyError's, and for every UNAVAILABLE and ABORTED.
+bool IsRetryable(const absl::Status& status);
+
 // The journal. Implementations are thread-safe. Every write is atomic and
 // durable when it returns OK; a failed call changed nothing.
 //
@@ -195,29 +203,61 @@ class JournalStore {
   virtual absl::StatusOr<CompleteResult> CompleteRecord(
       const CompleteRequest& request) = 0;
 
+  // What bounds one call: a write whose deadline passed, or whose caller
+  // gave up, while it waited is not run (DEADLINE_EXCEEDED, CANCELLED); the
+  // store's statements are bounded by what remains of the deadline.
+  struct CallOptions {
+    absl::Time deadline = absl::InfiniteFuture();
+    std::function<bool()> cancelled;  // may be empty; any thread may call it
+  };
+
   // The three writes, asynchronous: `done` runs exactly once with what the
   // synchronous call would return, after the write committed (or failed),
   // on a thread of the store's; it must not block. RESOURCE_EXHAUSTED when
-  // too many writes wait. These defaults run the synchronous call on the
+  // too many writes wait. BeginRecordAsync may read on the caller's thread
+  // first (a BeginRecord that changes nothing is a read), so call it where
+  // blocking is allowed. These defaults run the synchronous call on the
   // caller's thread.
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
-  virtual void BeginRecordAsync(BeginRequest request, Done<BeginResult> done) {
+  virtual void BeginRecordAsync(BeginRequest request, Done<BeginResult> done,
+                                CallOptions call) {
+    (void)call;
     done(BeginRecord(request));
   }
-  virtual void AppendActionAsync(AppendRequest request, Done<AppendResult> done) {
+  virtual void AppendActionAsync(AppendRequest request, Done<AppendResult> done,
+                                 CallOptions call) {
+    (void)call;
     done(AppendAction(request));
   }
-  virtual void CompleteRecordAsync(CompleteRequest request,
-                                   Done<CompleteResult> done) {
+  // Several appends that enter group commit together (AppendActions):
+  // `done` runs once with one answer per request, in order; each request is
+  // decided on its own.
+  virtual void AppendActionsAsync(std::vector<AppendRequest> requests,
+                                  Done<std::vector<absl::StatusOr<AppendResult>>> done,
+                                  CallOptions call) {
+    (void)call;
+    std::vector<absl::StatusOr<AppendResult>> out;
+    for (const AppendRequest& r : requests) out.push_back(AppendAction(r));
+    done(absl::StatusOr<std::vector<absl::StatusOr<AppendResult>>>(std::move(out)));
+  }
+  virtual void CompleteRecordAsync(CompleteRequest request, Done<CompleteResult> done,
+                                   CallOptions call) {
+    (void)call;
     done(CompleteRecord(request));
   }
 
   // Deletes the records the request selects, with all their entries.
   virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
 
-  // OK when the store answers a trivial query.
+  // OK when the store answers a trivial query and its last write did not
+  // fail for want of the store (a full disk, say) in the last few seconds.
   virtual absl::Status Ping() = 0;
+
+  // For a stopping server whose grace has passed: every queued write and
+  // every call under way ends soon with UNAVAILABLE, nothing of theirs
+  // committed; later calls are refused. Thread-safe.
+  virtual void Cancel() {}
 };
 
 }  // namespace actionjournal

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <string>
@@ -103,11 +104,53 @@ TEST_F(ClientTest, RetriesNeitherRefusalsNorAnswers) {
   ASSERT_TRUE(server);
   auto client = Client(server->Target());
   auto bad = Completion("k", "", "S");  // no action key
+  // Coalesced, the refusal is the item's inside one AppendActions call.
   EXPECT_THAT(client->AppendAction(bad), StatusIs(absl::StatusCode::kInvalidArgument));
   auto metrics = Scrape(server->metrics_port());
   ASSERT_THAT(metrics, IsOk());
+  EXPECT_EQ((*metrics)[R"(actionjournal_requests_total{code="OK",method="AppendActions"})"], 1);
+  // One call at a time, the call's own refusal.
+  ClientOptions unary;
+  unary.target = server->Target();
+  unary.coalesce_appends = false;
+  auto one = std::move(JournalClient::Create(unary)).value();
+  EXPECT_THAT(one->AppendAction(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  metrics = Scrape(server->metrics_port());
+  ASSERT_THAT(metrics, IsOk());
   EXPECT_EQ((*metrics)[R"(actionjournal_requests_total{code="INVALID_ARGUMENT",method="AppendAction"})"],
             1);
+}
+
+// Concurrent appends from many threads share AppendActions calls, each
+// with its own answer.
+TEST_F(ClientTest, ConcurrentAppendsAreCoalesced) {
+  auto server = Start({});
+  ASSERT_TRUE(server);
+  auto client = Client(server->Target());
+  constexpr int kThreads = 16, kEach = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto r = client->AppendAction(
+            Completion(absl::StrCat("k", t), absl::StrCat("a", i), absl::StrCat(t, "/", i)));
+        if (r.ok() && r->outcome() == v1::APPEND_OUTCOME_APPENDED &&
+            r->stored_completion().state() == absl::StrCat(t, "/", i)) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), kThreads * kEach);
+  auto metrics = Scrape(server->metrics_port());
+  ASSERT_THAT(metrics, IsOk());
+  const double calls =
+      (*metrics)[R"(actionjournal_requests_total{code="OK",method="AppendActions"})"];
+  EXPECT_GT(calls, 0);
+  EXPECT_LT(calls, kThreads * kEach) << "appends in flight together share a call";
+  EXPECT_EQ((*metrics)[R"(actionjournal_appends_total{outcome="appended"})"], kThreads * kEach);
 }
 
 TEST_F(ClientTest, UnixSocket) {

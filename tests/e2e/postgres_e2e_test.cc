@@ -2,6 +2,11 @@
 // a PostgreSQL that stops and comes back under a running server. Needs the
 // server that scripts/with-postgres.sh starts (scripts/test.sh does).
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <map>
@@ -65,9 +70,10 @@ class PostgresE2eTest : public ::testing::Test {
   // attempts = 1: the server's own answers, without the client's retries.
   static std::unique_ptr<JournalClient> Client(const ServerProcess& s,
                                                absl::Duration deadline = absl::Seconds(10),
-                                               int attempts = 10) {
+                                               int attempts = 10, bool coalesce = true) {
     ClientOptions o;
     o.target = s.Target();
+    o.coalesce_appends = coalesce;
     o.deadline = deadline;
     o.retry.max_attempts = attempts;
     return std::move(JournalClient::Create(o)).value();
@@ -197,7 +203,8 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   ASSERT_FALSE(Env("AJ_PG_STOP").empty());
   auto s = Start(0, {"--health-interval=100ms"});
   ASSERT_TRUE(s);
-  auto client = Client(*s, absl::Seconds(5), /*attempts=*/1);
+  // One AppendAction per append, so that the call's own code is counted.
+  auto client = Client(*s, absl::Seconds(5), /*attempts=*/1, /*coalesce=*/false);
   ASSERT_THAT(client->AppendAction(Completion("restart", "before", "S")), IsOk());
   EXPECT_EQ(Health(*s), grpc::health::v1::HealthCheckResponse::SERVING);
   auto up = Scrape(s->metrics_port());
@@ -243,6 +250,136 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   auto before = client->AppendAction(Completion("restart", "before", "S"));
   ASSERT_THAT(before, IsOk());
   EXPECT_EQ(before->outcome(), v1::APPEND_OUTCOME_DUPLICATE);
+}
+
+// SIGTERM while a store call waits on a row lock that another session holds:
+// the client was answered at the grace, but the process lived on for its
+// statement timeout, twice (59-65 s), and a pod would be SIGKILLed. Now the
+// store's statements are cancelled at the grace and the process exits.
+TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
+  auto server = Start(0, {"--shutdown-grace=2s"});
+  ASSERT_NE(server, nullptr);
+  auto client = Client(*server, absl::Seconds(30), /*attempts=*/1);
+  ASSERT_THAT(client->AppendAction(Completion("stuck", "a", "first")), IsOk());
+
+  // Another session locks the record's row and sleeps.
+  const pid_t locker = fork();
+  if (locker == 0) {
+    execlp("psql", "psql", "-q", "-d", dsn_.c_str(), "-c",
+           "BEGIN; SELECT 1 FROM records WHERE job_id = 'stuck' FOR UPDATE; "
+           "SELECT pg_sleep(120); COMMIT;",
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct KillLocker {
+    pid_t pid;
+    ~KillLocker() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } kill_locker{locker};
+  // Wait until the lock is held: a probe that needs it gives up at once.
+  bool locked = false;
+  for (absl::Time until = absl::Now() + absl::Seconds(20); !locked && absl::Now() < until;) {
+    const std::string probe = absl::StrCat(
+        "psql -q -t -d '", dsn_,
+        "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records WHERE job_id = "
+        "'stuck' FOR UPDATE\" >/dev/null 2>&1");
+    locked = std::system(probe.c_str()) != 0;
+    if (!locked) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(locked) << "the row lock was never taken";
+
+  absl::Status stuck_call = absl::UnknownError("not answered");
+  std::thread caller([&] {
+    stuck_call = client->AppendAction(Completion("stuck", "b", "second")).status();
+  });
+  absl::SleepFor(absl::Milliseconds(500));  // the append is now waiting on the lock
+  const absl::Time start = absl::Now();
+  auto code = server->Stop(SIGTERM, absl::Seconds(60));
+  const absl::Duration took = absl::Now() - start;
+  caller.join();
+  ASSERT_THAT(code, IsOk());
+  EXPECT_LT(took, absl::Seconds(6)) << "grace 2 s; took " << took;
+  EXPECT_FALSE(stuck_call.ok()) << "an append that never committed is not acknowledged";
+  EXPECT_THAT(server->Log(), ::testing::HasSubstr("cancelling the store's calls"));
+}
+
+// A full disk on PostgreSQL was RESOURCE_EXHAUSTED, which clients must not
+// retry, while SQLite said UNAVAILABLE. Both are UNAVAILABLE now (retryable;
+// an operator frees space), readiness goes NOT_SERVING and the log says why.
+// The database lives in a tablespace on a small tmpfs (so this needs root);
+// PostgreSQL's WAL stays on its own disk.
+TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
+  // Not under the test's temp dir, which PostgreSQL's user cannot enter.
+  char tmpl[] = "/tmp/aj-pg-tiny-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string mnt = tmpl;
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m,mode=0700") != 0) {
+    rmdir(mnt.c_str());
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << strerror(errno);
+  }
+  const std::string admin = absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn_, "' -c ");
+  struct Cleanup {
+    std::string admin, mnt;
+    ~Cleanup() {
+      std::system((admin + "'DROP DATABASE IF EXISTS aj_full' >/dev/null 2>&1").c_str());
+      std::system((admin + "'DROP TABLESPACE IF EXISTS aj_tiny' >/dev/null 2>&1").c_str());
+      umount2(mnt.c_str(), MNT_DETACH);
+      rmdir(mnt.c_str());
+    }
+  } cleanup{admin, mnt};
+  ASSERT_EQ(std::system(("chown postgres '" + mnt + "'").c_str()), 0);
+  ASSERT_EQ(std::system((admin + "\"CREATE TABLESPACE aj_tiny LOCATION '" + mnt + "'\"").c_str()), 0);
+  ASSERT_EQ(std::system((admin + "'CREATE DATABASE aj_full TABLESPACE aj_tiny'").c_str()), 0);
+  std::string full_dsn = dsn_;
+  full_dsn.replace(full_dsn.rfind('/') + 1, std::string::npos, "aj_full");
+
+  auto s = ServerProcess::Start({"--store=" + full_dsn, "--health-interval=100ms"},
+                                dir_ + "/server.log");
+  ASSERT_THAT(s, IsOk());
+  auto server = std::move(s).value();
+  auto client = Client(*server, absl::Seconds(10), /*attempts=*/1);
+  // Incompressible payloads, so that TOAST cannot shrink them.
+  uint64_t x = 88172645463325252ull;
+  absl::Status failed;
+  int stored = 0;
+  for (int i = 0; i < 800 && failed.ok(); ++i) {
+    std::string payload(64 * 1024, '\0');
+    for (char& c : payload) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    auto req = Completion("full", absl::StrCat("a", i), payload);
+    auto r = client->AppendAction(req);
+    if (r.ok()) {
+      ++stored;
+    } else {
+      failed = r.status();
+    }
+  }
+  ASSERT_FALSE(failed.ok()) << "16 MiB never filled";
+  EXPECT_GT(stored, 0);
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(server->Target(), grpc::InsecureChannelCredentials()));
+  auto ready = [&] {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse resp;
+    health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+    return resp.status();
+  };
+  auto status = ready();
+  for (absl::Time until = absl::Now() + absl::Seconds(5);
+       status == grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(50));
+    status = ready();
+  }
+  EXPECT_EQ(status, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_THAT(server->Log(), ::testing::HasSubstr("writes fail"));
+  server.reset();  // SIGKILL: the database can be dropped
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/executor.h"
 #include "server/server.h"
-#include "storage/memory_store.h"
+#include "storage/memory/memory_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {
@@ -117,25 +117,42 @@ TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
   auto client = JournalClient::Create(co);
   ASSERT_THAT(client, IsOk());
 
-  // A second client with a short deadline, its connection made up front so
-  // that its calls reach the server well within that deadline.
+  // A second client with a short deadline and no retries, its connection
+  // made up front so that its calls reach the server well within that
+  // deadline.
   co.deadline = absl::Seconds(1);
+  co.retry.max_attempts = 1;
   auto impatient = JournalClient::Create(co);
   ASSERT_THAT(impatient, IsOk());
   ASSERT_THAT((*impatient)->LookupAction(Lookup()), IsOk());
+  auto raw = v1::ActionJournal::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
 
   store.Close();
   // One call holds the only worker.
   std::thread first([&] { EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk()); });
   while (store.Waiting() < 1) absl::SleepFor(absl::Milliseconds(1));
   // The next call takes the only queue slot (and times out there); the one
-  // after it is refused at once.
+  // after it is refused at once, marked as worth a retry.
   EXPECT_THAT((*impatient)->LookupAction(Lookup()),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_THAT((*impatient)->LookupAction(Lookup()),
               StatusIs(absl::StatusCode::kResourceExhausted, "queue is full"));
+  {
+    grpc::ClientContext ctx;
+    v1::LookupActionResponse resp;
+    grpc::Status s = raw->LookupAction(&ctx, Lookup(), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms"), 1u);
+  }
+  // A client with retries gets through once the queue drains.
+  absl::StatusOr<v1::LookupActionResponse> retried = absl::UnknownError("");
+  std::thread patient([&] { retried = (*client)->LookupAction(Lookup()); });
+  absl::SleepFor(absl::Milliseconds(200));
   store.Open();
   first.join();
+  patient.join();
+  EXPECT_THAT(retried, IsOk());
   EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk());
 }
 

@@ -249,11 +249,17 @@ void Writer(JournalClient& client, const std::string& job, uint64_t seed,
       counts.error_codes[absl::StatusCodeToString(resp.status().code())]++;
       continue;
     }
+    // The client always fills in the stored entry (the server sends it only
+    // when it differs from the request); without it there is nothing to
+    // check against, which is itself a defect to report.
     std::string stored;
     if (resp->has_stored_step()) {
       stored = Canonical(resp->stored_step());
     } else if (resp->has_stored_completion()) {
       stored = Canonical(resp->stored_completion());
+    } else {
+      counts.wrong_echo++;
+      continue;
     }
     log.Write(absl::StrCat(OutcomeName(resp->outcome()), "\t", id.Key(), "\t",
                            absl::BytesToHexString(stored), "\n"));

@@ -11,8 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/journal_store.h"
-#include "storage/memory_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/memory/memory_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/store_factories.h"
 #include "tests/testing/status_matchers.h"
 

@@ -3,7 +3,7 @@
 #include <sqlite3.h>
 
 #include "gtest/gtest.h"
-#include "storage/sqlite_store.h"
+#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/store_factories.h"
 #include "tests/testing/status_matchers.h"
 

@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
-#include "storage/memory_store.h"
-#include "storage/postgres_store.h"
-#include "storage/sqlite_store.h"
+#include "storage/memory/memory_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace actionjournal {
 

@@ -58,6 +58,13 @@ class ServerProcess {
     const absl::Time deadline = absl::Now() + timeout;
     while (absl::Now() < deadline) {
       const std::string log = p->Log();
+      const size_t json = log.find("\"grpc\":\"127.0.0.1:");
+      if (json != std::string::npos) {  // --log-format=json
+        p->port_ = std::atoi(log.c_str() + json + 18);
+        const size_t m = log.find("\"metrics\":\"127.0.0.1:", json);
+        if (m != std::string::npos) p->metrics_port_ = std::atoi(log.c_str() + m + 21);
+        return p;
+      }
       const size_t at = log.find("listening grpc=");
       if (at != std::string::npos) {
         // 127.0.0.1:PORT, or unix:PATH (port stays 0).
@@ -86,6 +93,7 @@ class ServerProcess {
   }
 
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   // The /metrics port; 0 when metrics are off.
   int metrics_port() const { return metrics_port_; }
   std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }

@@ -1,14 +1,14 @@
 // The embedded SQLite backend: the zero-setup default. WAL journal with
 // synchronous=FULL, so an OK answer is on disk.
-#ifndef ACTIONJOURNAL_STORAGE_SQLITE_STORE_H_
-#define ACTIONJOURNAL_STORAGE_SQLITE_STORE_H_
+#ifndef ACTIONJOURNAL_STORAGE_SQLITE_SQLITE_STORE_H_
+#define ACTIONJOURNAL_STORAGE_SQLITE_SQLITE_STORE_H_
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -27,6 +27,10 @@ absl::StatusOr<std::unique_ptr<JournalStore>> NewSqliteJournalStore(
     const SqliteStoreOptions& options, JournalOptions journal_options = {},
     JournalObserver* observer = nullptr);
 
+// EXPLAIN QUERY PLAN of every read statement, one line per plan step under
+// the statement, for the test that keeps reads index-driven.
+absl::StatusOr<std::string> ExplainSqliteReadsForTest(const SqliteStoreOptions& options);
+
 }  // namespace actionjournal
 
-#endif  // ACTIONJOURNAL_STORAGE_SQLITE_STORE_H_
+#endif  // ACTIONJOURNAL_STORAGE_SQLITE_SQLITE_STORE_H_

@@ -1,13 +1,14 @@
 // The PostgreSQL backend (libpqxx): production's shared, durable store.
-#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_STORE_H_
-#define ACTIONJOURNAL_STORAGE_POSTGRES_STORE_H_
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_POSTGRES_STORE_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_POSTGRES_STORE_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/journal.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -39,6 +40,21 @@ absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
     const PostgresStoreOptions& options, JournalOptions journal_options = {},
     JournalObserver* observer = nullptr);
 
+// The values of every secret a libpq connection string or URI carries
+// (password, sslpassword: what libpq itself hides), for a log to mask.
+std::vector<std::string> PostgresSecrets(const std::string& dsn);
+
+// The connection string's settings as "postgresql: host=h user=u
+// password=***", every secret masked, for logs.
+std::string RedactPostgresDsn(const std::string& dsn);
+
+// EXPLAIN ANALYZE of the read statement (generic plan, as the server runs
+// it) for (record, action_key) and for the whole record, for the test that
+// keeps reads index-driven.
+absl::StatusOr<std::string> ExplainPostgresReadsForTest(const std::string& dsn,
+                                                        const RecordId& record,
+                                                        const std::string& action_key);
+
 }  // namespace actionjournal
 
-#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_STORE_H_
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_POSTGRES_STORE_H_

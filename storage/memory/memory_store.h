@@ -1,13 +1,17 @@
 // The in-memory backend: for unit tests and trials; loses everything on exit.
-#ifndef ACTIONJOURNAL_STORAGE_MEMORY_STORE_H_
-#define ACTIONJOURNAL_STORAGE_MEMORY_STORE_H_
+#ifndef ACTIONJOURNAL_STORAGE_MEMORY_MEMORY_STORE_H_
+#define ACTIONJOURNAL_STORAGE_MEMORY_MEMORY_STORE_H_
 
 #include <memory>
 
-#include "storage/journal.h"
+#include "storage/backend.h"
+#include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
+
+// The in-memory backend alone, for tests that wrap it.
+std::unique_ptr<Backend> NewMemoryBackend();
 
 // Returns an empty in-memory journal. Never fails.
 std::unique_ptr<JournalStore> NewMemoryJournalStore(
@@ -15,4 +19,4 @@ std::unique_ptr<JournalStore> NewMemoryJournalStore(
 
 }  // namespace actionjournal
 
-#endif  // ACTIONJOURNAL_STORAGE_MEMORY_STORE_H_
+#endif  // ACTIONJOURNAL_STORAGE_MEMORY_MEMORY_STORE_H_

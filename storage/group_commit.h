@@ -1,7 +1,10 @@
-// The journal's rules (DESIGN.md section 3), implemented once over any
-// Backend, with group commit: concurrent writes share one transaction.
-#ifndef ACTIONJOURNAL_STORAGE_JOURNAL_H_
-#define ACTIONJOURNAL_STORAGE_JOURNAL_H_
+// Group commit: the JournalStore over any Backend. Concurrent writes share
+// one transaction (one read of everything they touch, one decision by the
+// rules, one write-set, one commit), and none is answered before the commit.
+// Reads (LookupAction, and a BeginRecord that changes nothing) are one read
+// of the backend, with no transaction of their own.
+#ifndef ACTIONJOURNAL_STORAGE_GROUP_COMMIT_H_
+#define ACTIONJOURNAL_STORAGE_GROUP_COMMIT_H_
 
 #include <functional>
 #include <memory>
@@ -14,10 +17,8 @@
 namespace actionjournal {
 
 struct JournalOptions {
-  // Most writes one transaction carries. Each write runs in its own
-  // savepoint (a PostgreSQL subtransaction); past 64 of them PostgreSQL's
-  // per-backend subtransaction cache overflows and every snapshot slows down.
-  int max_batch_size = 64;
+  // Most writes one transaction carries.
+  int max_batch_size = 256;
   // How often a transaction that lost a race (ABORTED) is redone.
   int max_retries = 3;
   // Writes that may wait for a transaction; beyond, RESOURCE_EXHAUSTED.
@@ -44,11 +45,12 @@ class JournalObserver {
 };
 
 // Returns a JournalStore applying the rules over `backend`. `observer` may be
-// null; otherwise it must outlive the store.
+// null; otherwise it must outlive the store. Destroying the store commits
+// what is queued.
 std::unique_ptr<JournalStore> NewJournal(std::unique_ptr<Backend> backend,
                                          JournalOptions options = {},
                                          JournalObserver* observer = nullptr);
 
 }  // namespace actionjournal
 
-#endif  // ACTIONJOURNAL_STORAGE_JOURNAL_H_
+#endif  // ACTIONJOURNAL_STORAGE_GROUP_COMMIT_H_

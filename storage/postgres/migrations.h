@@ -1,7 +1,7 @@
 // The PostgreSQL schema's versioned migrations (migrations/NNNN_*.sql),
 // compiled into the binary so that a server applies them without files.
-#ifndef ACTIONJOURNAL_STORAGE_MIGRATIONS_H_
-#define ACTIONJOURNAL_STORAGE_MIGRATIONS_H_
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATIONS_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATIONS_H_
 
 #include <vector>
 
@@ -18,4 +18,4 @@ const std::vector<Migration>& Migrations();
 
 }  // namespace actionjournal
 
-#endif  // ACTIONJOURNAL_STORAGE_MIGRATIONS_H_
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATIONS_H_

@@ -1,0 +1,154 @@
+#include "storage/memory/memory_store.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace actionjournal {
+namespace {
+
+// The three tables as one map: every record with all its actions.
+using Tables = std::map<RecordId, RecordSnapshot>;
+
+Snapshot ReadFrom(const Tables& t, const ReadSet& reads) {
+  Snapshot out;
+  for (const ReadSet::Item& item : reads.items()) {
+    RecordSnapshot& rec = out[item.record];
+    auto it = t.find(item.record);
+    if (it == t.end()) continue;
+    rec.row = it->second.row;
+    if (item.all_actions) {
+      rec.actions = it->second.actions;
+      continue;
+    }
+    for (const std::string& key : item.action_keys) {
+      auto a = it->second.actions.find(key);
+      if (a != it->second.actions.end()) rec.actions.insert(*a);
+    }
+  }
+  return out;
+}
+
+absl::Status Mismatch(absl::string_view what) {
+  return absl::AbortedError(absl::StrCat(what, ": not the rows expected; retry"));
+}
+
+// Applies `w` to `t`, checking each write's expectation as a database would.
+absl::Status Apply(const WriteSet& w, Tables& t) {
+  for (const auto& d : w.entry_deletes) {
+    RecordSnapshot& rec = t[d.record];
+    uint64_t n = 0;
+    for (const auto& [key, a] : rec.actions) n += a.steps.size() + a.completion.has_value();
+    if (n != d.expected) return Mismatch("reset");
+    rec.actions.clear();
+  }
+  for (const auto& d : w.step_deletes) {
+    auto& steps = t[d.record].actions[d.action_key].steps;
+    if (steps.size() < d.from_index || steps.size() - d.from_index != d.expected) {
+      return Mismatch("delete steps");
+    }
+    steps.resize(d.from_index);
+  }
+  for (const auto& r : w.records) {
+    RecordSnapshot& rec = t[r.record];
+    if (rec.row.has_value() == r.insert) return Mismatch("record");
+    rec.row = r.row;
+  }
+  for (const auto& s : w.steps) {
+    auto& steps = t[s.record].actions[s.action_key].steps;
+    if (s.upgrade) {
+      if (s.step.index >= steps.size() || steps[s.step.index].status != StepStatus::kPending) {
+        return Mismatch("upgrade step");
+      }
+      steps[s.step.index] = s.step;
+    } else {
+      if (s.step.index != steps.size()) return Mismatch("insert step");
+      steps.push_back(s.step);
+    }
+  }
+  for (const auto& c : w.completions) {
+    StoredAction& a = t[c.record].actions[c.action_key];
+    if (a.completion.has_value()) return Mismatch("insert completion");
+    a.completion = c.completion;
+    a.completion_cost = c.cost;
+  }
+  return absl::OkStatus();
+}
+
+bool Selected(const PruneRequest& req, const RecordId& id, const RecordRow& row) {
+  if (id.job_id != req.job_id) return false;
+  if (req.whole_job) return true;
+  if (req.completed_before.has_value() && row.completed &&
+      row.completed_at < *req.completed_before) {
+    return true;
+  }
+  for (const auto& [key, up_to] : req.keys) {
+    if (key == id.record_key && id.seq_num <= up_to) return true;
+  }
+  return false;
+}
+
+// Thread-safe: one call at a time.
+class MemoryBackend final : public Backend {
+ public:
+  absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
+    absl::MutexLock lock(&mu_);
+    return ReadFrom(tables_, reads);
+  }
+
+  absl::Status Write(const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+                     absl::Time deadline) override {
+    (void)deadline;
+    absl::MutexLock lock(&mu_);
+    const WriteSet w = decide(ReadFrom(tables_, reads));
+    // All or nothing: the writes go to a copy of the records they touch.
+    Tables touched;
+    for (const ReadSet::Item& item : reads.items()) {
+      auto it = tables_.find(item.record);
+      if (it != tables_.end()) touched.insert(*it);
+    }
+    absl::Status s = Apply(w, touched);
+    if (!s.ok()) return s;
+    for (auto& [id, rec] : touched) {
+      if (rec.row.has_value()) tables_[id] = std::move(rec);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& req) override {
+    absl::MutexLock lock(&mu_);
+    PruneResult out;
+    for (auto it = tables_.begin(); it != tables_.end();) {
+      if (it->second.row.has_value() && Selected(req, it->first, *it->second.row)) {
+        ++out.records_deleted;
+        for (const auto& [key, a] : it->second.actions) {
+          out.entries_deleted += a.steps.size() + a.completion.has_value();
+        }
+        it = tables_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
+  absl::Status Ping() override { return absl::OkStatus(); }
+  int MaxConcurrentWriters() const override { return 1; }
+
+ private:
+  absl::Mutex mu_;
+  Tables tables_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> NewMemoryBackend() { return std::make_unique<MemoryBackend>(); }
+
+std::unique_ptr<JournalStore> NewMemoryJournalStore(JournalOptions options,
+                                                    JournalObserver* observer) {
+  return NewJournal(NewMemoryBackend(), std::move(options), observer);
+}
+
+}  // namespace actionjournal

@@ -1,0 +1,56 @@
+// The one place pqxx exceptions become statuses (only the PostgreSQL
+// backend's files include this).
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_ERRORS_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_ERRORS_H_
+
+#include <exception>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace actionjournal::postgres {
+
+// By type and SQLSTATE: a lost connection, the server shutting down or out
+// of connections, or a full disk -> UNAVAILABLE (the same call may succeed
+// later); serialization failure or deadlock -> ABORTED (redo the
+// transaction); statement timeout or cancel -> DEADLINE_EXCEEDED; else
+// INTERNAL.
+inline absl::Status FromException(const std::exception& e) {
+  const std::string what = absl::StrCat("postgres: ", e.what());
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnavailableError(what);
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    if (state == "40001" || state == "40P01") return absl::AbortedError(what);
+    if (state == "57014") return absl::DeadlineExceededError(what);
+    if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
+        state == "53300") {
+      return absl::UnavailableError(what);
+    }
+    // A full disk: the store cannot take writes until an operator frees
+    // space; the same request may then succeed, so UNAVAILABLE, as on
+    // SQLite (README, "Failures").
+    if (state == "53100") return absl::UnavailableError(what);
+  }
+  return absl::InternalError(what);
+}
+
+// Runs f (returning a Status or StatusOr), turning a pqxx exception into
+// its status.
+template <typename F>
+auto Guard(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return FromException(e);
+  }
+}
+
+}  // namespace actionjournal::postgres
+
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_ERRORS_H_

@@ -1,0 +1,20 @@
+// Applies the versioned migrations (migrations/NNNN_*.sql, compiled in)
+// under an advisory lock, so that replicas starting together apply each
+// once.
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATE_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATE_H_
+
+#include <pqxx/pqxx>
+
+#include "absl/status/status.h"
+
+namespace actionjournal::postgres {
+
+// OK when the schema is current. FAILED_PRECONDITION when the database's
+// schema is newer than this build knows. Throws pqxx exceptions for the
+// caller's Guard.
+absl::Status Migrate(pqxx::connection& c);
+
+}  // namespace actionjournal::postgres
+
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATE_H_

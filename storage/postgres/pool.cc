@@ -1,0 +1,112 @@
+#include "storage/postgres/pool.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "storage/postgres/statements.h"
+
+namespace actionjournal::postgres {
+
+ConnectionPool::ConnectionPool(PoolOptions options, JournalObserver* observer)
+    : options_(std::move(options)), observer_(observer), slots_(options_.size) {
+  for (int i = 0; i < options_.size; ++i) free_.push_back(i);
+}
+
+void ConnectionPool::Cancel() {
+  cancelled_ = true;
+  std::vector<std::shared_ptr<pqxx::connection>> busy;
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<bool> is_free(slots_.size(), false);
+    for (int slot : free_) is_free[slot] = true;
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (!is_free[i] && slots_[i] != nullptr) busy.push_back(slots_[i]);
+    }
+  }
+  for (auto& c : busy) {
+    Guard([&] {
+      c->cancel_query();
+      return absl::OkStatus();
+    }).IgnoreError();
+  }
+}
+
+absl::StatusOr<int> ConnectionPool::Acquire() {
+  if (cancelled_.load()) return absl::UnavailableError("postgres: the server is stopping");
+  int slot;
+  {
+    absl::MutexLock lock(&mu_);
+    auto has_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !free_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&has_free), options_.acquire_timeout)) {
+      return absl::UnavailableError("postgres: no free connection in the pool");
+    }
+    slot = free_.back();
+    free_.pop_back();
+    ReportPool();
+  }
+  if (slots_[slot] != nullptr && slots_[slot]->is_open()) return slot;
+  absl::Status s = Guard([&] {
+    auto fresh = std::make_shared<pqxx::connection>(ConnectString());
+    {
+      absl::MutexLock lock(&mu_);
+      slots_[slot] = fresh;
+    }
+    pqxx::nontransaction n(*fresh);
+    n.exec(absl::StrCat("SET statement_timeout = ",
+                        absl::ToInt64Milliseconds(options_.statement_timeout)));
+    // The statements are few and their plans do not depend on values (key
+    // lookups, unnest of the batch); planning each call anew costs more than
+    // running it.
+    n.exec("SET plan_cache_mode = force_generic_plan");
+    // PostgreSQL 14 on: a statement whose client went away (a killed server)
+    // is stopped within a second instead of running on, holding its locks.
+    if (fresh->server_version() >= 140000) {
+      n.exec("SET client_connection_check_interval = 1000");
+    }
+    n.commit();
+    for (const auto& [name, sql] : Statements()) fresh->prepare(name, sql);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      slots_[slot].reset();
+    }
+    Release(slot, s);
+    return absl::UnavailableError(s.message());
+  }
+  return slot;
+}
+
+void ConnectionPool::Release(int slot, const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (!status.ok() && slots_[slot] != nullptr &&
+      (absl::IsUnavailable(status) || !slots_[slot]->is_open())) {
+    slots_[slot].reset();
+  }
+  free_.push_back(slot);
+  ReportPool();
+}
+
+// Free slots are touched by no thread, so mu_ covers reading them.
+void ConnectionPool::ReportPool() {
+  if (observer_ == nullptr) return;
+  int idle = 0;
+  for (int slot : free_) idle += slots_[slot] != nullptr;
+  observer_->OnPool(options_.size - static_cast<int>(free_.size()), idle);
+}
+
+std::string ConnectionPool::ConnectString() const {
+  const std::string timeout = absl::StrCat(
+      "connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
+  if (absl::StrContains(options_.dsn, "connect_timeout")) return options_.dsn;
+  if (absl::StartsWith(options_.dsn, "postgres://") ||
+      absl::StartsWith(options_.dsn, "postgresql://")) {
+    return absl::StrCat(options_.dsn, absl::StrContains(options_.dsn, "?") ? "&" : "?",
+                        timeout);
+  }
+  return absl::StrCat(options_.dsn, " ", timeout);
+}
+
+}  // namespace actionjournal::postgres

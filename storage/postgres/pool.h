@@ -1,0 +1,77 @@
+// A bounded, self-healing pool of PostgreSQL connections, each with the
+// backend's statements prepared and its session settings made.
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_POOL_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_POOL_H_
+
+#include <atomic>
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/group_commit.h"
+#include "storage/postgres/errors.h"
+
+namespace actionjournal::postgres {
+
+struct PoolOptions {
+  std::string dsn;  // libpq connection string or URI
+  int size = 8;     // connections kept open
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration statement_timeout = absl::Seconds(30);  // the session's
+  absl::Duration acquire_timeout = absl::Seconds(10);    // wait for a free one
+};
+
+// Thread-safe.
+class ConnectionPool {
+ public:
+  // `observer` (may be null) hears of the pool's use.
+  ConnectionPool(PoolOptions options, JournalObserver* observer);
+
+  // Runs f(pqxx::connection&) on a free connection, connecting it first if
+  // needed, and returns what f returns; a pqxx exception becomes its status.
+  // UNAVAILABLE when no connection frees up in time, none can be made, or
+  // the pool was cancelled. A connection whose call failed for want of the
+  // server is dropped and made anew on its next use.
+  template <typename F>
+  auto Run(F&& f) -> decltype(f(std::declval<pqxx::connection&>())) {
+    absl::StatusOr<int> slot = Acquire();
+    if (!slot.ok()) return slot.status();
+    pqxx::connection& c = *slots_[*slot];
+    auto out = Guard([&] { return f(c); });
+    Release(*slot, out.ok() ? absl::OkStatus() : StatusOf(out));
+    return out;
+  }
+
+  // PQcancel on every connection in use: each running statement ends with
+  // an error; later calls are refused.
+  void Cancel();
+
+ private:
+  template <typename T>
+  static absl::Status StatusOf(const absl::StatusOr<T>& s) {
+    return s.status();
+  }
+  static absl::Status StatusOf(const absl::Status& s) { return s; }
+
+  absl::StatusOr<int> Acquire();
+  void Release(int slot, const absl::Status& status);
+  void ReportPool() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string ConnectString() const;
+
+  const PoolOptions options_;
+  JournalObserver* const observer_;
+  // slots_[i] is used only by the thread holding slot i; it is replaced
+  // under mu_, so that Cancel can take a reference to a busy one.
+  std::vector<std::shared_ptr<pqxx::connection>> slots_;
+  std::atomic<bool> cancelled_{false};
+  absl::Mutex mu_;
+  std::vector<int> free_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace actionjournal::postgres
+
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_POOL_H_

@@ -1,0 +1,59 @@
+// The journal's rules (DESIGN.md section 3) as pure decisions: given a
+// snapshot of the records a batch touches and the batch's requests in
+// order, decide each request's answer and the rows to write. No I/O, no
+// locks, no clock (the caller passes `now`); the same on every backend, and
+// tested without one (tests/storage/rules_test.cc).
+#ifndef ACTIONJOURNAL_STORAGE_RULES_H_
+#define ACTIONJOURNAL_STORAGE_RULES_H_
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/backend.h"
+#include "storage/journal_store.h"
+
+namespace actionjournal {
+
+using WriteRequest = std::variant<BeginRequest, AppendRequest, CompleteRequest>;
+using WriteResult = std::variant<BeginResult, AppendResult, CompleteResult>;
+
+// Adds to `reads` what deciding `request` needs: its record, with every
+// action (BeginRecord) or its own action's entries only (AppendAction), so
+// that an append costs the same in a record of ten thousand steps as in an
+// empty one.
+void AddReads(const WriteRequest& request, ReadSet* reads);
+
+struct Decision {
+  // One per request, in order: its answer, or why it was refused (a refused
+  // request writes nothing).
+  std::vector<absl::StatusOr<WriteResult>> results;
+  // Every row the batch changes: the difference between `snapshot` and the
+  // state after the accepted requests, each write stating the rows it
+  // expects to change.
+  WriteSet writes;
+};
+
+// Decides `requests` in order against `snapshot`, which must hold what
+// AddReads asked for each; later requests see earlier ones' effects.
+// Completion times are `now`.
+Decision Decide(const Snapshot& snapshot,
+                const std::vector<const WriteRequest*>& requests, absl::Time now);
+
+// LookupAction's answer from a snapshot of the record with the action.
+LookupResult LookupFrom(const Snapshot& snapshot, const RecordId& record,
+                        const std::string& action_key);
+
+// BeginRecord's answer from a snapshot of the record with every action,
+// when the request changes nothing (the record exists, the attempt does not
+// rise, no fingerprint to store, no reset): then it needs no transaction.
+// nullopt when it must go through a write.
+std::optional<absl::StatusOr<BeginResult>> BeginWithoutWrites(
+    const Snapshot& snapshot, const BeginRequest& request);
+
+}  // namespace actionjournal
+
+#endif  // ACTIONJOURNAL_STORAGE_RULES_H_
