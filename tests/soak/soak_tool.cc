@@ -83,7 +83,8 @@ Args ParseArgs(int argc, char** argv, int from) {
   for (int i = from; i < argc; ++i) {
     std::string a = argv[i];
     if (absl::StartsWith(a, "--")) {
-      std::vector<std::string> kv = absl::StrSplit(a.substr(2), absl::MaxSplits('=', 1));
+      std::vector<std::string> kv =
+          absl::StrSplit(a.substr(2), absl::MaxSplits('=', 1));
       std::replace(kv[0].begin(), kv[0].end(), '-', '_');
       args.flags[kv[0]] = kv.size() > 1 ? kv[1] : "";
     } else {
@@ -157,11 +158,16 @@ std::string RandomPayload(std::mt19937_64& rng) {
 
 const char* OutcomeName(v1::AppendOutcome o) {
   switch (o) {
-    case v1::APPEND_OUTCOME_APPENDED: return "APPENDED";
-    case v1::APPEND_OUTCOME_DUPLICATE: return "DUPLICATE";
-    case v1::APPEND_OUTCOME_UPGRADED: return "UPGRADED";
-    case v1::APPEND_OUTCOME_CONFLICT: return "CONFLICT";
-    default: return "UNSPECIFIED";
+    case v1::APPEND_OUTCOME_APPENDED:
+      return "APPENDED";
+    case v1::APPEND_OUTCOME_DUPLICATE:
+      return "DUPLICATE";
+    case v1::APPEND_OUTCOME_UPGRADED:
+      return "UPGRADED";
+    case v1::APPEND_OUTCOME_CONFLICT:
+      return "CONFLICT";
+    default:
+      return "UNSPECIFIED";
   }
 }
 
@@ -169,7 +175,8 @@ const char* OutcomeName(v1::AppendOutcome o) {
 class AckLog {
  public:
   explicit AckLog(const std::string& path)
-      : fd_(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {
+      : fd_(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 0644)) {
     if (fd_ < 0) {
       perror(path.c_str());
       std::exit(2);
@@ -244,7 +251,8 @@ void Writer(JournalClient& client, const std::string& job, uint64_t seed,
     if (!resp.ok()) {
       // Not an acknowledgement: the server was down past the retry budget,
       // or the action is in a state that refuses the write.
-      if (counts.errors++ < 5) std::cerr << "load: not acknowledged: " << resp.status() << "\n";
+      if (counts.errors++ < 5)
+        std::cerr << "load: not acknowledged: " << resp.status() << "\n";
       absl::MutexLock lock(&counts.mu);
       counts.error_codes[absl::StatusCodeToString(resp.status().code())]++;
       continue;
@@ -307,7 +315,8 @@ int Load(const Args& args) {
   }
   const int writers = static_cast<int>(args.GetInt("writers", 6));
   const int64_t seconds = args.GetInt("seconds", 0);
-  const uint64_t window = static_cast<uint64_t>(std::max<int64_t>(1, args.GetInt("identity_window", 12)));
+  const uint64_t window = static_cast<uint64_t>(
+      std::max<int64_t>(1, args.GetInt("identity_window", 12)));
   const uint64_t seed = static_cast<uint64_t>(args.GetInt("seed", 0)) ^
                         static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   signal(SIGTERM, OnSignal);
@@ -317,11 +326,13 @@ int Load(const Args& args) {
   AckLog log(path);
   LoadCounts counts;
   std::atomic<uint64_t> cursor{0};
-  const absl::Time end = seconds > 0 ? absl::Now() + absl::Seconds(seconds) : absl::InfiniteFuture();
+  const absl::Time end = seconds > 0 ? absl::Now() + absl::Seconds(seconds)
+                                     : absl::InfiniteFuture();
   std::vector<std::thread> threads;
   for (int i = 0; i < writers; ++i) {
     threads.emplace_back([&, i] {
-      Writer(*client, job, seed + static_cast<uint64_t>(i) * 7919, window, cursor, log, counts, end);
+      Writer(*client, job, seed + static_cast<uint64_t>(i) * 7919, window,
+             cursor, log, counts, end);
     });
   }
   for (auto& t : threads) t.join();
@@ -329,12 +340,16 @@ int Load(const Args& args) {
   std::string codes;
   {
     absl::MutexLock lock(&counts.mu);
-    for (const auto& [code, n] : counts.error_codes) absl::StrAppend(&codes, " ", code, "=", n);
+    for (const auto& [code, n] : counts.error_codes)
+      absl::StrAppend(&codes, " ", code, "=", n);
   }
-  std::cout << "load: acknowledged=" << counts.acks << " appended=" << counts.appended
-            << " duplicate=" << counts.duplicate << " conflict=" << counts.conflict
-            << " identities_opened=" << cursor.load() << " errors=" << counts.errors
-            << (codes.empty() ? "" : " (") << codes << (codes.empty() ? "" : " )")
+  std::cout << "load: acknowledged=" << counts.acks
+            << " appended=" << counts.appended
+            << " duplicate=" << counts.duplicate
+            << " conflict=" << counts.conflict
+            << " identities_opened=" << cursor.load()
+            << " errors=" << counts.errors << (codes.empty() ? "" : " (")
+            << codes << (codes.empty() ? "" : " )")
             << " wrong_echo=" << counts.wrong_echo << std::endl;
   return counts.wrong_echo > 0 ? 1 : 0;
 }
@@ -358,13 +373,14 @@ bool ParseLine(const std::string& line, AckLine* out) {
 }
 
 // A lookup that outlives a server that is still coming up.
-absl::StatusOr<v1::LookupActionResponse> LookupWithRetry(JournalClient& client,
-                                                         const v1::LookupActionRequest& req) {
+absl::StatusOr<v1::LookupActionResponse> LookupWithRetry(
+    JournalClient& client, const v1::LookupActionRequest& req) {
   absl::StatusOr<v1::LookupActionResponse> resp;
   for (int i = 0; i < 20; ++i) {
     resp = client.LookupAction(req);
-    if (resp.ok() || (resp.status().code() != absl::StatusCode::kUnavailable &&
-                      resp.status().code() != absl::StatusCode::kDeadlineExceeded)) {
+    if (resp.ok() ||
+        (resp.status().code() != absl::StatusCode::kUnavailable &&
+         resp.status().code() != absl::StatusCode::kDeadlineExceeded)) {
       break;
     }
     absl::SleepFor(absl::Milliseconds(250));
@@ -404,15 +420,18 @@ int Check(const Args& args) {
   int reported = 0;
   auto report = [&](const std::string& what, const Identity& id) {
     if (++reported <= 10) {
-      std::cerr << "check: " << what << ": record_key=" << absl::BytesToHexString(id.record_key)
-                << " seq=" << id.seq_num << " action=" << id.action_key << " " << id.slot << "\n";
+      std::cerr << "check: " << what
+                << ": record_key=" << absl::BytesToHexString(id.record_key)
+                << " seq=" << id.seq_num << " action=" << id.action_key << " "
+                << id.slot << "\n";
     }
   };
   for (const auto& [key, list] : by_identity) {
     const Identity& id = list.front().id;
     const std::string& first = list.front().stored;
-    bool agree = std::all_of(list.begin(), list.end(),
-                             [&](const AckLine& a) { return a.stored == first; });
+    bool agree = std::all_of(list.begin(), list.end(), [&](const AckLine& a) {
+      return a.stored == first;
+    });
     if (!agree) {
       ++two_results;
       report("acknowledgements disagree (two results)", id);
@@ -422,7 +441,8 @@ int Check(const Args& args) {
     req.mutable_record()->set_record_key(id.record_key);
     req.mutable_record()->set_seq_num(id.seq_num);
     req.set_action_key(id.action_key);
-    absl::StatusOr<v1::LookupActionResponse> resp = LookupWithRetry(*client, req);
+    absl::StatusOr<v1::LookupActionResponse> resp =
+        LookupWithRetry(*client, req);
     if (!resp.ok()) {
       ++errors;
       std::cerr << "check: lookup failed: " << resp.status() << "\n";
@@ -447,18 +467,22 @@ int Check(const Args& args) {
     }
     // Every acknowledgement must be what the store holds now; with two
     // disagreeing ones, at least one is lost.
-    bool all_there = present && std::all_of(list.begin(), list.end(), [&](const AckLine& a) {
-                       return a.stored == stored;
-                     });
+    bool all_there =
+        present && std::all_of(list.begin(), list.end(), [&](const AckLine& a) {
+          return a.stored == stored;
+        });
     if (all_there) {
       ++verified;
     } else {
       ++lost;
-      report(present ? "stored entry differs from the acknowledged one" : "acknowledged entry missing", id);
+      report(present ? "stored entry differs from the acknowledged one"
+                     : "acknowledged entry missing",
+             id);
     }
   }
-  std::cout << "check: acknowledged=" << acks << " identities=" << by_identity.size()
-            << " verified=" << verified << " lost=" << lost << " two_results=" << two_results
+  std::cout << "check: acknowledged=" << acks
+            << " identities=" << by_identity.size() << " verified=" << verified
+            << " lost=" << lost << " two_results=" << two_results
             << " lookup_errors=" << errors << std::endl;
   return (lost > 0 || two_results > 0 || errors > 0) ? 1 : 0;
 }
@@ -483,11 +507,13 @@ int Forge(const Args& args) {
   // Another value for an acknowledged identity: one more byte.
   v1::Completion other;
   other.set_state(ack.stored + "x");
-  out << "APPENDED\t" << ack.id.Key() << "\t" << absl::BytesToHexString(Canonical(other)) << "\n";
+  out << "APPENDED\t" << ack.id.Key() << "\t"
+      << absl::BytesToHexString(Canonical(other)) << "\n";
   // An identity nobody wrote.
   Identity never = IdentityOf(1);
   never.record_key = "never-written";
-  out << "APPENDED\t" << never.Key() << "\t" << absl::BytesToHexString(Canonical(other)) << "\n";
+  out << "APPENDED\t" << never.Key() << "\t"
+      << absl::BytesToHexString(Canonical(other)) << "\n";
   return out.good() ? 0 : 2;
 }
 
@@ -500,6 +526,7 @@ int main(int argc, char** argv) {
   if (cmd == "load") return actionjournal::Load(args);
   if (cmd == "check") return actionjournal::Check(args);
   if (cmd == "forge") return actionjournal::Forge(args);
-  std::cerr << "usage: soak_tool load|check|forge ... (see tests/soak/soak_tool.cc)\n";
+  std::cerr << "usage: soak_tool load|check|forge ... (see "
+               "tests/soak/soak_tool.cc)\n";
   return 2;
 }
