@@ -25,7 +25,7 @@ grep -q "lost=1" "$work/lost.out"
 # Two values acknowledged for one identity.
 first=$(head -1 "$work/acks.log")
 set -- $first
-echo "$1 $(($2 + 1)) $3" >"$work/two.log"
+echo "$1 $2 $(($3 + 1))" >"$work/two.log"
 cat "$work/acks.log" >>"$work/two.log"
 if "$tool" check --target "$target" --log "$work/two.log" >"$work/two.out" 2>&1; then
   echo "FAIL: two results were not reported" >&2; exit 1
