@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <functional>
 #include <future>
 #include <iostream>
@@ -72,14 +73,13 @@ double ProcessCpuSeconds() {
   return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
-// CPU seconds of every process named postgres (the server and its
-// backends; a backend that exited during the run takes its share along,
-// so connections are opened before and closed after measuring).
-double PostgresCpuSeconds() {
+// CPU seconds of each process named postgres (the server and its backends),
+// by pid.
+std::map<std::string, double> PostgresCpu() {
   static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  double total = 0;
+  std::map<std::string, double> out;
   DIR* proc = opendir("/proc");
-  if (proc == nullptr) return 0;
+  if (proc == nullptr) return out;
   while (dirent* e = readdir(proc)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     std::ifstream in(absl::StrCat("/proc/", e->d_name, "/stat"));
@@ -91,10 +91,23 @@ double PostgresCpuSeconds() {
     std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ');
     double utime = 0, stime = 0;
     if (f.size() > 13 && absl::SimpleAtod(f[11], &utime) && absl::SimpleAtod(f[12], &stime)) {
-      total += (utime + stime) / ticks;
+      out[e->d_name] = (utime + stime) / ticks;
     }
   }
   closedir(proc);
+  return out;
+}
+
+// PostgreSQL's CPU between two readings: each process's growth, a process
+// born in between counted whole. (Connections close outside the measured
+// span, so no backend exits inside it with its share.)
+double PostgresCpuBetween(const std::map<std::string, double>& before,
+                          const std::map<std::string, double>& after) {
+  double total = 0;
+  for (const auto& [pid, cpu] : after) {
+    auto it = before.find(pid);
+    total += it == before.end() ? cpu : std::max(0.0, cpu - it->second);
+  }
   return total;
 }
 
@@ -137,7 +150,7 @@ Result Drive(int threads, absl::Duration seconds, Side& side, BatchCounter* batc
   std::atomic<bool> failed{false};
   if (batches != nullptr) batches->TakeMean();
   const double cpu_start = ProcessCpuSeconds();
-  const double pg_start = PostgresCpuSeconds();
+  const auto pg_start = PostgresCpu();
   const absl::Time start = absl::Now();
   const absl::Time end = start + seconds;
   for (int t = 0; t < threads; ++t) {
@@ -148,8 +161,9 @@ Result Drive(int threads, absl::Duration seconds, Side& side, BatchCounter* batc
   for (auto& w : workers) w.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   const double cpu = ProcessCpuSeconds() - cpu_start;
-  const double pg = PostgresCpuSeconds() - pg_start;
+  const double pg = PostgresCpuBetween(pg_start, PostgresCpu());
   side.close();
+  absl::SleepFor(absl::Milliseconds(200));  // closed backends exit before the next span
   if (failed) {
     std::cerr << "an operation failed; aborting\n";
     std::exit(1);

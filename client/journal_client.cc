@@ -302,8 +302,8 @@ class GrpcJournalClient final : public JournalClient {
     {
       absl::MutexLock lock(&batch_mu_);
       pending_.push_back(std::move(item));
-      if (batch_in_flight_) return;
-      batch_in_flight_ = true;
+      if (batches_in_flight_ >= options_.max_appends_calls_in_flight) return;
+      ++batches_in_flight_;
       batch = TakeBatch();
     }
     SendBatch(std::move(batch));
@@ -328,7 +328,7 @@ class GrpcJournalClient final : public JournalClient {
 
   void SendBatch(std::vector<std::shared_ptr<Item>> batch) {
     struct Call {
-      grpc::ClientContext ctx;
+      std::unique_ptr<grpc::ClientContext> ctx = std::make_unique<grpc::ClientContext>();
       v1::AppendActionsRequest request;
       v1::AppendActionsResponse response;
       std::vector<std::shared_ptr<Item>> items;
@@ -341,8 +341,8 @@ class GrpcJournalClient final : public JournalClient {
       deadline = std::min(deadline, item->backoff.AttemptDeadline(options_.deadline));
     }
     call->items = std::move(batch);
-    call->ctx.set_deadline(absl::ToChronoTime(deadline));
-    stub_->async()->AppendActions(&call->ctx, &call->request, &call->response,
+    call->ctx->set_deadline(absl::ToChronoTime(deadline));
+    stub_->async()->AppendActions(call->ctx.get(), &call->request, &call->response,
                                   [this, call](grpc::Status s) { BatchDone(*call, s); });
   }
 
@@ -351,11 +351,16 @@ class GrpcJournalClient final : public JournalClient {
   // destroyed, so nothing of it is touched after.
   template <typename Call>
   void BatchDone(Call& call, const grpc::Status& s) {
+    // The context goes first: once the answers are out the client may be
+    // destroyed, and a context outliving its channel would drop the
+    // channel's last reference inside this gRPC callback.
+    const bool marked = MarkedRetryable(*call.ctx);
+    call.ctx.reset();
     std::vector<std::shared_ptr<Item>> next;
     {
       absl::MutexLock lock(&batch_mu_);
       next = TakeBatch();
-      if (next.empty()) batch_in_flight_ = false;
+      if (next.empty()) --batches_in_flight_;
     }
     if (!next.empty()) SendBatch(std::move(next));
     if (s.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
@@ -365,7 +370,6 @@ class GrpcJournalClient final : public JournalClient {
       for (auto& item : call.items) StartUnary(item->request, std::move(item->done));
       return;
     }
-    const bool marked = MarkedRetryable(call.ctx);
     for (size_t i = 0; i < call.items.size(); ++i) {
       std::shared_ptr<Item> item = call.items[i];
       if (!s.ok()) {
@@ -408,15 +412,12 @@ class GrpcJournalClient final : public JournalClient {
     }
     std::thread([this, item, wait] {
       AwaitConnection(*channel_, *wait);
-      {
-        absl::MutexLock lock(&batch_mu_);
-        pending_.push_back(item);
-        if (batch_in_flight_) return;
-        batch_in_flight_ = true;
-      }
       std::vector<std::shared_ptr<Item>> batch;
       {
         absl::MutexLock lock(&batch_mu_);
+        pending_.push_back(item);
+        if (batches_in_flight_ >= options_.max_appends_calls_in_flight) return;
+        ++batches_in_flight_;
         batch = TakeBatch();
       }
       SendBatch(std::move(batch));
@@ -525,7 +526,7 @@ class GrpcJournalClient final : public JournalClient {
   // The coalescer: appends gathered while an AppendActions is in flight.
   absl::Mutex batch_mu_;
   std::deque<std::shared_ptr<Item>> pending_ ABSL_GUARDED_BY(batch_mu_);
-  bool batch_in_flight_ ABSL_GUARDED_BY(batch_mu_) = false;
+  int batches_in_flight_ ABSL_GUARDED_BY(batch_mu_) = 0;
   std::atomic<bool> batches_unsupported_{false};
 };
 

@@ -38,10 +38,14 @@ struct ClientOptions {
   absl::Duration deadline = absl::Seconds(10);
   RetryOptions retry;
   // Appends (sync and async, from any thread) travel coalesced: one goes
-  // out at once when none is in flight; while one is, the next gather, up to
-  // 256 appends or 1 MiB, into one AppendActions call. Each keeps its own
+  // out at once when fewer than max_appends_calls_in_flight calls are in
+  // flight; otherwise the next gather, up to 256 appends or 1 MiB, into one
+  // AppendActions call. Each keeps its own
   // answer, error and retries. Off: one AppendAction call per append.
   bool coalesce_appends = true;
+  // AppendActions calls in flight at once: two keep the server's two group
+  // commits busy while each gathers the next batch.
+  int max_appends_calls_in_flight = 2;
 };
 
 class JournalClient {

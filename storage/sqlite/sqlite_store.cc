@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <system_error>
@@ -501,11 +502,17 @@ class SqliteBackend final : public Backend {
 absl::StatusOr<std::string> ExplainSqliteReadsForTest(const SqliteStoreOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(options));
   std::string out;
-  for (const char* sql : {kReadRecord, kReadAllSteps, kReadActionSteps, kReadAllCompletions,
-                          kReadActionCompletion}) {
-    ASSIGN_OR_RETURN(Stmt s, conn->Prepare(
-                                 (new std::string(absl::StrCat("EXPLAIN QUERY PLAN ", sql)))
-                                     ->c_str()));
+  // The connection caches statements by their text's address, so the
+  // EXPLAIN texts live as long as the program.
+  static const auto* kExplained = new std::vector<std::string>{
+      absl::StrCat("EXPLAIN QUERY PLAN ", kReadRecord),
+      absl::StrCat("EXPLAIN QUERY PLAN ", kReadAllSteps),
+      absl::StrCat("EXPLAIN QUERY PLAN ", kReadActionSteps),
+      absl::StrCat("EXPLAIN QUERY PLAN ", kReadAllCompletions),
+      absl::StrCat("EXPLAIN QUERY PLAN ", kReadActionCompletion)};
+  for (const std::string& explain : *kExplained) {
+    const char* sql = explain.c_str() + strlen("EXPLAIN QUERY PLAN ");
+    ASSIGN_OR_RETURN(Stmt s, conn->Prepare(explain.c_str()));
     absl::StrAppend(&out, sql, "\n");
     for (;;) {
       ASSIGN_OR_RETURN(bool row, s.Step());

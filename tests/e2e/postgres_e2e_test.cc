@@ -260,14 +260,18 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
   auto server = Start(0, {"--shutdown-grace=2s"});
   ASSERT_NE(server, nullptr);
   auto client = Client(*server, absl::Seconds(30), /*attempts=*/1);
-  ASSERT_THAT(client->AppendAction(Completion("stuck", "a", "first")), IsOk());
+  // A job of this run's own: a lock left by an earlier run's killed psql
+  // (held until PostgreSQL notices) must not be in the way.
+  const std::string job = absl::StrCat("stuck-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+  ASSERT_THAT(client->AppendAction(Completion(job, "a", "first")), IsOk());
 
   // Another session locks the record's row and sleeps.
   const pid_t locker = fork();
   if (locker == 0) {
     execlp("psql", "psql", "-q", "-d", dsn_.c_str(), "-c",
-           "BEGIN; SELECT 1 FROM records WHERE job_id = 'stuck' FOR UPDATE; "
-           "SELECT pg_sleep(120); COMMIT;",
+           absl::StrCat("BEGIN; SELECT 1 FROM records WHERE job_id = '", job,
+                        "' FOR UPDATE; SELECT pg_sleep(120); COMMIT;")
+               .c_str(),
            static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -283,8 +287,8 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
   for (absl::Time until = absl::Now() + absl::Seconds(20); !locked && absl::Now() < until;) {
     const std::string probe = absl::StrCat(
         "psql -q -t -d '", dsn_,
-        "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records WHERE job_id = "
-        "'stuck' FOR UPDATE\" >/dev/null 2>&1");
+        "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records WHERE job_id = '", job,
+        "' FOR UPDATE\" >/dev/null 2>&1");
     locked = std::system(probe.c_str()) != 0;
     if (!locked) absl::SleepFor(absl::Milliseconds(50));
   }
@@ -292,7 +296,7 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
 
   absl::Status stuck_call = absl::UnknownError("not answered");
   std::thread caller([&] {
-    stuck_call = client->AppendAction(Completion("stuck", "b", "second")).status();
+    stuck_call = client->AppendAction(Completion(job, "b", "second")).status();
   });
   absl::SleepFor(absl::Milliseconds(500));  // the append is now waiting on the lock
   const absl::Time start = absl::Now();

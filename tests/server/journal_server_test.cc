@@ -80,6 +80,8 @@ class GatedStore final : public JournalStore {
 };
 
 TEST(ExecutorTest, RefusesWhenQueueIsFull) {
+  // Declared before the executor, which runs what is queued when it goes.
+  std::atomic<int> ran{0};
   absl::Notification release;
   absl::Notification started;
   Executor executor(1, 1);
@@ -88,7 +90,6 @@ TEST(ExecutorTest, RefusesWhenQueueIsFull) {
     release.WaitForNotification();
   }));
   started.WaitForNotification();
-  std::atomic<int> ran{0};
   EXPECT_TRUE(executor.TrySchedule([&] { ++ran; }));   // waits in the queue
   EXPECT_FALSE(executor.TrySchedule([&] { ++ran; }));  // queue full
   release.Notify();
