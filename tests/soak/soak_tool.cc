@@ -65,14 +65,16 @@ bool ReadHeader(const std::string& v, uint64_t* seed, uint32_t* length) {
   if (v.size() < 12) return false;
   *seed = 0;
   *length = 0;
-  for (int i = 0; i < 8; ++i) *seed |= static_cast<uint64_t>(static_cast<uint8_t>(v[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    *seed |= static_cast<uint64_t>(static_cast<uint8_t>(v[i])) << (8 * i);
   for (int i = 0; i < 4; ++i) {
     *length |= static_cast<uint32_t>(static_cast<uint8_t>(v[8 + i])) << (8 * i);
   }
   return v.size() == 12 + *length;
 }
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& def) {
+std::string Flag(int argc, char** argv, const std::string& name,
+                 const std::string& def) {
   for (int i = 2; i + 1 < argc; ++i) {
     if (argv[i] == "--" + name) return argv[i + 1];
   }
@@ -88,7 +90,8 @@ v1::RecordId Record(int64_t identity) {
 }
 
 // "c<i>": a completion; "s<i>": step 0, SUCCEEDED.
-v1::AppendActionRequest Request(const std::string& identity, const std::string& value) {
+v1::AppendActionRequest Request(const std::string& identity,
+                                const std::string& value) {
   const int64_t n = std::atoll(identity.c_str() + 1);
   v1::AppendActionRequest req;
   *req.mutable_record() = Record(n);
@@ -111,9 +114,11 @@ int Load(int argc, char** argv) {
   o.target = Flag(argc, argv, "target", "");
   const std::string log_path = Flag(argc, argv, "log", "");
   const int writers = std::atoi(Flag(argc, argv, "writers", "8").c_str());
-  const int identities = std::atoi(Flag(argc, argv, "identities", "200").c_str());
+  const int identities =
+      std::atoi(Flag(argc, argv, "identities", "200").c_str());
   const absl::Time until =
-      absl::Now() + absl::Seconds(std::atoi(Flag(argc, argv, "seconds", "3600").c_str()));
+      absl::Now() +
+      absl::Seconds(std::atoi(Flag(argc, argv, "seconds", "3600").c_str()));
   auto client = JournalClient::Create(o);
   if (!client.ok() || log_path.empty()) {
     std::fprintf(stderr, "soak_tool load: needs --target and --log\n");
@@ -127,29 +132,35 @@ int Load(int argc, char** argv) {
     threads.emplace_back([&, w] {
       std::mt19937_64 rng(absl::ToUnixNanos(absl::Now()) + w);
       // Identities of this writer's own: unique across runs of the load too.
-      int64_t own = (absl::ToUnixMicros(absl::Now()) % 100000) * 1000000 + w * 100000000000;
+      int64_t own = (absl::ToUnixMicros(absl::Now()) % 100000) * 1000000 +
+                    w * 100000000000;
       while (absl::Now() < until) {
         const int64_t n = rng() % 2 ? static_cast<int64_t>(rng() % identities)
                                     : identities + (own++);
         const std::string identity = absl::StrCat(n % 2 ? "c" : "s", n);
         const uint64_t seed = rng();
         const uint32_t length = static_cast<uint32_t>(rng() % 8192);
-        auto r = (*client)->AppendAction(Request(identity, MakeValue(seed, length)));
+        auto r =
+            (*client)->AppendAction(Request(identity, MakeValue(seed, length)));
         if (!r.ok()) {
           ++failed;
           continue;
         }
-        const std::string& stored = r->has_stored_step() ? r->stored_step().result()
-                                                         : r->stored_completion().state();
+        const std::string& stored = r->has_stored_step()
+                                        ? r->stored_step().result()
+                                        : r->stored_completion().state();
         uint64_t s;
         uint32_t l;
         if (!ReadHeader(stored, &s, &l)) {
-          std::fprintf(stderr, "soak_tool: malformed stored value for %s\n", identity.c_str());
+          std::fprintf(stderr, "soak_tool: malformed stored value for %s\n",
+                       identity.c_str());
           std::abort();
         }
         // One write per line: the kernel keeps it whatever happens next.
         const std::string line = absl::StrCat(identity, " ", s, " ", l, "\n");
-        if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) std::abort();
+        if (write(fd, line.data(), line.size()) !=
+            static_cast<ssize_t>(line.size()))
+          std::abort();
         ++acked;
       }
     });
@@ -157,7 +168,8 @@ int Load(int argc, char** argv) {
   for (auto& t : threads) t.join();
   close(fd);
   std::printf("load: %lld acknowledged, %lld failed calls\n",
-              static_cast<long long>(acked.load()), static_cast<long long>(failed.load()));
+              static_cast<long long>(acked.load()),
+              static_cast<long long>(failed.load()));
   return 0;
 }
 
@@ -176,7 +188,8 @@ int Check(int argc, char** argv) {
       std::vector<std::string> f = absl::StrSplit(line, ' ');
       uint64_t seed;
       uint32_t length;
-      if (f.size() != 3 || !absl::SimpleAtoi(f[1], &seed) || !absl::SimpleAtoi(f[2], &length)) {
+      if (f.size() != 3 || !absl::SimpleAtoi(f[1], &seed) ||
+          !absl::SimpleAtoi(f[2], &length)) {
         continue;  // a line cut by the end of the run
       }
       ++acks;
@@ -196,7 +209,7 @@ int Check(int argc, char** argv) {
     const std::string want = MakeValue(value.first, value.second);
     std::string got;
     if (r.ok() && r->found()) {
-      got = identity[0] == 'c' ? r->action().completion().state()
+      got = identity[0] == 'c'             ? r->action().completion().state()
             : r->action().steps_size() > 0 ? r->action().steps(0).result()
                                            : "";
     }
@@ -205,12 +218,16 @@ int Check(int argc, char** argv) {
     } else {
       ++lost;
       std::fprintf(stderr, "lost: %s (%s)\n", identity.c_str(),
-                   r.ok() ? "stored value differs or is missing" : r.status().ToString().c_str());
+                   r.ok() ? "stored value differs or is missing"
+                          : r.status().ToString().c_str());
     }
   }
-  std::printf("check: acknowledged=%lld identities=%zu verified=%lld lost=%lld two_results=%lld\n",
-              static_cast<long long>(acks), first.size(), static_cast<long long>(verified),
-              static_cast<long long>(lost), static_cast<long long>(two_results));
+  std::printf(
+      "check: acknowledged=%lld identities=%zu verified=%lld lost=%lld "
+      "two_results=%lld\n",
+      static_cast<long long>(acks), first.size(),
+      static_cast<long long>(verified), static_cast<long long>(lost),
+      static_cast<long long>(two_results));
   return lost == 0 && two_results == 0 ? 0 : 1;
 }
 
@@ -221,6 +238,7 @@ int main(int argc, char** argv) {
   const std::string cmd = argc > 1 ? argv[1] : "";
   if (cmd == "load") return actionjournal::Load(argc, argv);
   if (cmd == "check") return actionjournal::Check(argc, argv);
-  std::fprintf(stderr, "usage: soak_tool load|check --target T --log FILE ...\n");
+  std::fprintf(stderr,
+               "usage: soak_tool load|check --target T --log FILE ...\n");
   return 2;
 }
