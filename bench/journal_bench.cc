@@ -31,10 +31,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <functional>
 #include <future>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
@@ -90,7 +90,8 @@ std::map<std::string, double> PostgresCpu() {
     if (stat.substr(open + 1, close - open - 1) != "postgres") continue;
     std::vector<std::string> f = absl::StrSplit(stat.substr(close + 2), ' ');
     double utime = 0, stime = 0;
-    if (f.size() > 13 && absl::SimpleAtod(f[11], &utime) && absl::SimpleAtod(f[12], &stime)) {
+    if (f.size() > 13 && absl::SimpleAtod(f[11], &utime) &&
+        absl::SimpleAtod(f[12], &stime)) {
       out[e->d_name] = (utime + stime) / ticks;
     }
   }
@@ -143,7 +144,8 @@ struct Side {
   std::function<void()> close = [] {};
 };
 
-Result Drive(int threads, absl::Duration seconds, Side& side, BatchCounter* batches) {
+Result Drive(int threads, absl::Duration seconds, Side& side,
+             BatchCounter* batches) {
   side.prepare(threads);
   std::vector<std::vector<double>> lat(threads);
   std::vector<std::thread> workers;
@@ -163,7 +165,8 @@ Result Drive(int threads, absl::Duration seconds, Side& side, BatchCounter* batc
   const double cpu = ProcessCpuSeconds() - cpu_start;
   const double pg = PostgresCpuBetween(pg_start, PostgresCpu());
   side.close();
-  absl::SleepFor(absl::Milliseconds(200));  // closed backends exit before the next span
+  absl::SleepFor(
+      absl::Milliseconds(200));  // closed backends exit before the next span
   if (failed) {
     std::cerr << "an operation failed; aborting\n";
     std::exit(1);
@@ -192,14 +195,17 @@ v1::AppendActionRequest AppendOf(const std::string& run, int t, int64_t i,
 }
 
 // Synchronous appends through one shared client.
-Side ServiceSync(JournalClient& client, const std::string& run, const std::string& payload) {
+Side ServiceSync(JournalClient& client, const std::string& run,
+                 const std::string& payload) {
   Side s;
-  s.run = [&client, run, payload](int t, absl::Time end, std::vector<double>& lat) {
+  s.run = [&client, run, payload](int t, absl::Time end,
+                                  std::vector<double>& lat) {
     for (int64_t i = 0; absl::Now() < end; ++i) {
       const absl::Time t0 = absl::Now();
       auto r = client.AppendAction(AppendOf(run, t, i, payload));
       if (!r.ok() || r->outcome() != v1::APPEND_OUTCOME_APPENDED) {
-        std::cerr << (r.ok() ? "unexpected outcome" : r.status().ToString()) << "\n";
+        std::cerr << (r.ok() ? "unexpected outcome" : r.status().ToString())
+                  << "\n";
         return false;
       }
       lat.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
@@ -210,8 +216,8 @@ Side ServiceSync(JournalClient& client, const std::string& run, const std::strin
 }
 
 // One thread keeping `depth` asynchronous appends in flight.
-Side ServicePipelined(JournalClient& client, const std::string& run, const std::string& payload,
-                      int depth) {
+Side ServicePipelined(JournalClient& client, const std::string& run,
+                      const std::string& payload, int depth) {
   // Shared with the callbacks, which may still be unlocking when the last
   // one lets the thread go.
   struct State {
@@ -220,11 +226,16 @@ Side ServicePipelined(JournalClient& client, const std::string& run, const std::
     int depth = 0;
     bool ok ABSL_GUARDED_BY(mu) = true;
     std::vector<double> done ABSL_GUARDED_BY(mu);
-    bool Room() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return in_flight < depth; }
-    bool Drained() const ABSL_SHARED_LOCKS_REQUIRED(mu) { return in_flight == 0; }
+    bool Room() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+      return in_flight < depth;
+    }
+    bool Drained() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+      return in_flight == 0;
+    }
   };
   Side s;
-  s.run = [&client, run, payload, depth](int t, absl::Time end, std::vector<double>& lat) {
+  s.run = [&client, run, payload, depth](int t, absl::Time end,
+                                         std::vector<double>& lat) {
     auto st = std::make_shared<State>();
     st->depth = depth;
     for (int64_t i = 0; absl::Now() < end; ++i) {
@@ -234,13 +245,14 @@ Side ServicePipelined(JournalClient& client, const std::string& run, const std::
         ++st->in_flight;
       }
       const absl::Time t0 = absl::Now();
-      client.AppendActionAsync(AppendOf(run, t, i, payload),
-                               [st, t0](absl::StatusOr<v1::AppendActionResponse> r) {
-                                 absl::MutexLock lock(&st->mu);
-                                 if (!r.ok()) st->ok = false;
-                                 st->done.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-                                 --st->in_flight;
-                               });
+      client.AppendActionAsync(
+          AppendOf(run, t, i, payload),
+          [st, t0](absl::StatusOr<v1::AppendActionResponse> r) {
+            absl::MutexLock lock(&st->mu);
+            if (!r.ok()) st->ok = false;
+            st->done.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+            --st->in_flight;
+          });
     }
     absl::MutexLock lock(&st->mu);
     st->mu.Await(absl::Condition(st.get(), &State::Drained));
@@ -252,19 +264,23 @@ Side ServicePipelined(JournalClient& client, const std::string& run, const std::
 
 // The baseline: one autocommitted prepared statement per action, a
 // connection per thread.
-Side DirectInsert(const std::string& dsn, const std::string& run, const std::string& payload) {
+Side DirectInsert(const std::string& dsn, const std::string& run,
+                  const std::string& payload) {
   Side s;
-  auto conns = std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
+  auto conns =
+      std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
   s.prepare = [conns, dsn](int threads) {
     for (int t = 0; t < threads; ++t) {
       auto c = std::make_unique<pqxx::connection>(dsn);
-      c->prepare("put",
-                 "INSERT INTO bench_direct (job_id, record_key, seq_num, action_key, "
-                 "state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING");
+      c->prepare(
+          "put",
+          "INSERT INTO bench_direct (job_id, record_key, seq_num, action_key, "
+          "state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING");
       conns->push_back(std::move(c));
     }
   };
-  s.run = [conns, run, payload](int t, absl::Time end, std::vector<double>& lat) {
+  s.run = [conns, run, payload](int t, absl::Time end,
+                                std::vector<double>& lat) {
     pqxx::connection& c = *(*conns)[t];
     const pqxx::binarystring bytes(payload.data(), payload.size());
     for (int64_t i = 0; absl::Now() < end; ++i) {
@@ -283,7 +299,8 @@ Side DirectInsert(const std::string& dsn, const std::string& run, const std::str
 // Records with 5 completed actions each, for the replay workload.
 constexpr int kReplayRecords = 2000;
 
-void SeedReplay(JournalClient& client, const std::string& dsn, const std::string& payload) {
+void SeedReplay(JournalClient& client, const std::string& dsn,
+                const std::string& payload) {
   std::vector<std::future<absl::StatusOr<v1::AppendActionResponse>>> appended;
   for (int r = 0; r < kReplayRecords; ++r) {
     for (int a = 0; a < 5; ++a) {
@@ -303,9 +320,11 @@ void SeedReplay(JournalClient& client, const std::string& dsn, const std::string
   pqxx::connection c(dsn);
   pqxx::work w(c);
   w.exec_params(
-      "INSERT INTO bench_direct SELECT 'replay', 'r' || (i / 5), 0, 'action-' || (i % 5), "
+      "INSERT INTO bench_direct SELECT 'replay', 'r' || (i / 5), 0, 'action-' "
+      "|| (i % 5), "
       "$1 FROM generate_series(0, $2) i ON CONFLICT DO NOTHING",
-      pqxx::binarystring(payload.data(), payload.size()), kReplayRecords * 5 - 1);
+      pqxx::binarystring(payload.data(), payload.size()),
+      kReplayRecords * 5 - 1);
   w.commit();
 }
 
@@ -315,7 +334,8 @@ Side ServiceReplay(JournalClient& client) {
     for (int64_t i = 0; absl::Now() < end; ++i) {
       v1::BeginRecordRequest req;
       req.mutable_record()->set_job_id("replay");
-      req.mutable_record()->set_record_key(absl::StrCat("r", (i * 8 + t) % kReplayRecords));
+      req.mutable_record()->set_record_key(
+          absl::StrCat("r", (i * 8 + t) % kReplayRecords));
       const absl::Time t0 = absl::Now();
       auto r = client.BeginRecord(req);
       if (!r.ok() || r->actions_size() != 5) {
@@ -331,12 +351,14 @@ Side ServiceReplay(JournalClient& client) {
 
 Side DirectReplay(const std::string& dsn) {
   Side s;
-  auto conns = std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
+  auto conns =
+      std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
   s.prepare = [conns, dsn](int threads) {
     for (int t = 0; t < threads; ++t) {
       auto c = std::make_unique<pqxx::connection>(dsn);
       c->prepare("get",
-                 "SELECT state FROM bench_direct WHERE job_id = $1 AND record_key = $2 "
+                 "SELECT state FROM bench_direct WHERE job_id = $1 AND "
+                 "record_key = $2 "
                  "AND seq_num = $3 AND action_key = $4");
       conns->push_back(std::move(c));
     }
@@ -348,7 +370,8 @@ Side DirectReplay(const std::string& dsn) {
       const absl::Time t0 = absl::Now();
       for (int a = 0; a < 5; ++a) {
         pqxx::nontransaction n(c);
-        if (n.exec_prepared("get", "replay", key, 0, absl::StrCat("action-", a)).size() != 1) {
+        if (n.exec_prepared("get", "replay", key, 0, absl::StrCat("action-", a))
+                .size() != 1) {
           return false;
         }
       }
@@ -367,21 +390,23 @@ double Median(std::vector<Result> v, double Result::*f) {
   return x[x.size() / 2];
 }
 
-void Print(const std::string& name, const std::string& side, const std::vector<Result>& r) {
-  std::cout << absl::StrFormat("%-10s %-8s %10.0f %8.2f %8.2f %7.1f %9.0f %9.0f\n", name, side,
-                               Median(r, &Result::ops_per_sec), Median(r, &Result::p50_ms),
-                               Median(r, &Result::p99_ms), Median(r, &Result::batch),
-                               Median(r, &Result::cpu_us_per_op),
-                               Median(r, &Result::pg_cpu_us_per_op));
+void Print(const std::string& name, const std::string& side,
+           const std::vector<Result>& r) {
+  std::cout << absl::StrFormat(
+      "%-10s %-8s %10.0f %8.2f %8.2f %7.1f %9.0f %9.0f\n", name, side,
+      Median(r, &Result::ops_per_sec), Median(r, &Result::p50_ms),
+      Median(r, &Result::p99_ms), Median(r, &Result::batch),
+      Median(r, &Result::cpu_us_per_op), Median(r, &Result::pg_cpu_us_per_op));
 }
 
 int Main(int argc, char** argv) {
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as the server
+  absl::SetMutexDeadlockDetectionMode(
+      absl::OnDeadlockCycle::kIgnore);  // as the server
   std::string dsn;
   double seconds = 3;
   int reps = 3, payload_bytes = 256;
-  std::vector<std::string> workloads = {"sync1", "sync8", "sync32", "pipelined", "replay5",
-                                        "ceiling"};
+  std::vector<std::string> workloads = {"sync1",     "sync8",   "sync32",
+                                        "pipelined", "replay5", "ceiling"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     bool ok = true;
@@ -404,16 +429,20 @@ int Main(int argc, char** argv) {
     }
   }
   if (dsn.empty()) {
-    std::cerr << "usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3] "
-                 "[--payload 256] [--workloads sync1,sync8,sync32,pipelined,replay5,ceiling]\n";
+    std::cerr << "usage: journal_bench --dsn postgresql://... [--seconds 3] "
+                 "[--reps 3] "
+                 "[--payload 256] [--workloads "
+                 "sync1,sync8,sync32,pipelined,replay5,ceiling]\n";
     return 2;
   }
   {
     pqxx::connection c(dsn);
     pqxx::work w(c);
     w.exec(
-        "CREATE TABLE IF NOT EXISTS bench_direct (job_id text, record_key text, seq_num "
-        "bigint, action_key text, state bytea, PRIMARY KEY (job_id, record_key, seq_num, "
+        "CREATE TABLE IF NOT EXISTS bench_direct (job_id text, record_key "
+        "text, seq_num "
+        "bigint, action_key text, state bytea, PRIMARY KEY (job_id, "
+        "record_key, seq_num, "
         "action_key))");
     w.exec("TRUNCATE bench_direct");
     w.commit();
@@ -438,9 +467,9 @@ int Main(int argc, char** argv) {
   co.target = absl::StrCat("127.0.0.1:", (*server)->port());
   auto client = std::move(JournalClient::Create(co)).value();
 
-  std::cout << absl::StrFormat("%-10s %-8s %10s %8s %8s %7s %9s %9s\n", "workload", "side",
-                               "ops/s", "p50 ms", "p99 ms", "batch", "cpu us/op",
-                               "pg us/op");
+  std::cout << absl::StrFormat("%-10s %-8s %10s %8s %8s %7s %9s %9s\n",
+                               "workload", "side", "ops/s", "p50 ms", "p99 ms",
+                               "batch", "cpu us/op", "pg us/op");
   std::vector<std::string> results;
   int run = 0;
   for (const std::string& w : workloads) {
@@ -463,34 +492,46 @@ int Main(int argc, char** argv) {
       (*mserver)->Shutdown();
       continue;
     }
-    const int threads = w == "sync1" ? 1 : w == "sync8" ? 8 : w == "replay5" ? 8 : 32;
+    const int threads = w == "sync1"     ? 1
+                        : w == "sync8"   ? 8
+                        : w == "replay5" ? 8
+                                         : 32;
     for (int r = 0; r < reps; ++r) {
-      const std::string tag = absl::StrCat(absl::ToUnixMicros(absl::Now()), "-", run++);
+      const std::string tag =
+          absl::StrCat(absl::ToUnixMicros(absl::Now()), "-", run++);
       Side s = w == "pipelined" ? ServicePipelined(*client, tag, payload, 256)
                : w == "replay5" ? ServiceReplay(*client)
                                 : ServiceSync(*client, tag, payload);
-      svc.push_back(Drive(w == "pipelined" ? 1 : threads, absl::Seconds(seconds), s, &batches));
-      Side d = w == "replay5" ? DirectReplay(dsn) : DirectInsert(dsn, tag, payload);
+      svc.push_back(Drive(w == "pipelined" ? 1 : threads,
+                          absl::Seconds(seconds), s, &batches));
+      Side d =
+          w == "replay5" ? DirectReplay(dsn) : DirectInsert(dsn, tag, payload);
       direct.push_back(Drive(threads, absl::Seconds(seconds), d, nullptr));
     }
     Print(w, "service", svc);
     Print(w, "direct", direct);
     std::vector<double> ratios;
-    for (int r = 0; r < reps; ++r) ratios.push_back(svc[r].ops_per_sec / direct[r].ops_per_sec);
+    for (int r = 0; r < reps; ++r)
+      ratios.push_back(svc[r].ops_per_sec / direct[r].ops_per_sec);
     std::sort(ratios.begin(), ratios.end());
     results.push_back(absl::StrFormat(
         "RESULT workload=%s service_per_s=%.0f direct_per_s=%.0f ratio=%.2f", w,
         Median(svc, &Result::ops_per_sec), Median(direct, &Result::ops_per_sec),
         ratios[ratios.size() / 2]));
-    std::cout << absl::StrFormat("%-10s ratios   %s\n", w, absl::StrJoin(ratios, " ", [](std::string* o, double x) {
-                                   absl::StrAppend(o, absl::StrFormat("%.2f", x));
-                                 }));
+    std::cout << absl::StrFormat(
+        "%-10s ratios   %s\n", w,
+        absl::StrJoin(ratios, " ", [](std::string* o, double x) {
+          absl::StrAppend(o, absl::StrFormat("%.2f", x));
+        }));
   }
-  std::cout << "medians of " << reps << " runs of " << seconds
-            << " s each, sides alternating; batch = mean writes per group-commit "
-               "transaction; cpu us/op = this process's CPU (service: client, server and "
-               "journal; direct: libpq client); pg us/op = PostgreSQL's processes' CPU; "
-               "ratio = median of per-run service/direct throughput\n";
+  std::cout
+      << "medians of " << reps << " runs of " << seconds
+      << " s each, sides alternating; batch = mean writes per group-commit "
+         "transaction; cpu us/op = this process's CPU (service: client, server "
+         "and "
+         "journal; direct: libpq client); pg us/op = PostgreSQL's processes' "
+         "CPU; "
+         "ratio = median of per-run service/direct throughput\n";
   for (const std::string& r : results) std::cout << r << "\n";
   (*server)->Shutdown();
   return 0;

@@ -1,5 +1,8 @@
 // actionjournal-cli: talks to actionjournal-server for people and scripts.
 // The exit code is the gRPC status code (0 = OK); 64 is a usage error.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -14,15 +17,14 @@
 #include "absl/time/time.h"
 #include "client/journal_client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/grpcpp.h>
 
 namespace actionjournal {
 namespace {
 
 constexpr int kUsageError = 64;
 
-constexpr const char* kUsage = R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] [--output text|json]
+constexpr const char* kUsage =
+    R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] [--output text|json]
                          COMMAND [options]
        actionjournal-cli --version | --help
 
@@ -60,8 +62,8 @@ struct Args {
   std::exit(kUsageError);
 }
 
-const std::vector<std::string> kBoolFlags = {"--reset", "--replace", "--whole-job",
-                                             "--help", "--version"};
+const std::vector<std::string> kBoolFlags = {
+    "--reset", "--replace", "--whole-job", "--help", "--version"};
 
 bool json_output = false;
 
@@ -107,7 +109,8 @@ template <typename T>
 T Number(const Args& a, const std::string& key, T def) {
   if (!a.Has(key)) return def;
   T v;
-  if (!absl::SimpleAtoi(a.Get(key), &v)) Usage("--" + key + " must be a number");
+  if (!absl::SimpleAtoi(a.Get(key), &v))
+    Usage("--" + key + " must be a number");
   return v;
 }
 
@@ -125,13 +128,16 @@ v1::RecordId Record(const Args& a) {
   return r;
 }
 
-std::string Bytes(const std::string& b) { return "\"" + absl::CHexEscape(b) + "\""; }
+std::string Bytes(const std::string& b) {
+  return "\"" + absl::CHexEscape(b) + "\"";
+}
 
 std::string StepLine(const v1::Step& s) {
   std::string line = absl::StrCat("step ", s.index(), " fn=", s.function_id(),
                                   " digest=", Bytes(s.args_digest()), " ",
                                   v1::StepStatus_Name(s.status()).substr(12));
-  if (!s.result().empty()) absl::StrAppend(&line, " result=", Bytes(s.result()));
+  if (!s.result().empty())
+    absl::StrAppend(&line, " result=", Bytes(s.result()));
   if (!s.error().empty()) absl::StrAppend(&line, " error=", Bytes(s.error()));
   return line;
 }
@@ -139,12 +145,14 @@ std::string StepLine(const v1::Step& s) {
 void PrintAction(const v1::ActionEntries& a) {
   std::cout << "  action " << Bytes(a.action_key()) << ": " << a.steps_size()
             << " step(s), "
-            << (a.has_completion() ? "completed state=" + Bytes(a.completion().state())
-                                   : std::string("not completed"))
+            << (a.has_completion()
+                    ? "completed state=" + Bytes(a.completion().state())
+                    : std::string("not completed"))
             << ", cost input_tokens=" << a.cost().input_tokens()
             << " output_tokens=" << a.cost().output_tokens()
             << " micro_usd=" << a.cost().micro_usd() << "\n";
-  for (const v1::Step& s : a.steps()) std::cout << "    " << StepLine(s) << "\n";
+  for (const v1::Step& s : a.steps())
+    std::cout << "    " << StepLine(s) << "\n";
 }
 
 int Fail(const absl::Status& s) {
@@ -207,8 +215,10 @@ int Run(const Args& a, JournalClient& client) {
         req.set_conflict_policy(v1::CONFLICT_POLICY_REPLACE_FROM_HERE);
       }
     }
-    req.mutable_cost()->set_input_tokens(Number<uint64_t>(a, "input-tokens", 0));
-    req.mutable_cost()->set_output_tokens(Number<uint64_t>(a, "output-tokens", 0));
+    req.mutable_cost()->set_input_tokens(
+        Number<uint64_t>(a, "input-tokens", 0));
+    req.mutable_cost()->set_output_tokens(
+        Number<uint64_t>(a, "output-tokens", 0));
     req.mutable_cost()->set_micro_usd(Number<uint64_t>(a, "micro-usd", 0));
     auto r = client.AppendAction(req);
     if (!r.ok()) return Fail(r.status());
@@ -216,7 +226,8 @@ int Run(const Args& a, JournalClient& client) {
     std::cout << v1::AppendOutcome_Name(r->outcome()).substr(15) << "; stored: "
               << (r->has_stored_step()
                       ? StepLine(r->stored_step())
-                      : "completion state=" + Bytes(r->stored_completion().state()))
+                      : "completion state=" +
+                            Bytes(r->stored_completion().state()))
               << "\n";
     return 0;
   }
@@ -249,9 +260,10 @@ int Run(const Args& a, JournalClient& client) {
     if (PrintJson(*r)) return 0;
     std::cout << (r->newly_completed() ? "completed" : "already completed")
               << " at "
-              << absl::FormatTime(absl::RFC3339_sec,
-                                  absl::FromUnixMicros(r->completed_at_unix_micros()),
-                                  absl::UTCTimeZone())
+              << absl::FormatTime(
+                     absl::RFC3339_sec,
+                     absl::FromUnixMicros(r->completed_at_unix_micros()),
+                     absl::UTCTimeZone())
               << "\n";
     return 0;
   }
@@ -281,7 +293,8 @@ int Run(const Args& a, JournalClient& client) {
               << (r->entries_deleted() == 1 ? "y" : "ies") << "\n";
     return 0;
   }
-  Usage(a.command.empty() ? "no command" : "unknown command '" + a.command + "'");
+  Usage(a.command.empty() ? "no command"
+                          : "unknown command '" + a.command + "'");
 }
 
 // grpc.health.v1 Check, as Kubernetes' gRPC probes call it; exit 0 only when
@@ -301,7 +314,8 @@ int Health(const Args& a, const ClientOptions& options) {
                              s.error_message()));
   }
   if (!PrintJson(resp)) {
-    std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status())
+    std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                     resp.status())
               << "\n";
   }
   return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING
@@ -324,7 +338,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string output = args.Get("output", "text");
-  if (output != "text" && output != "json") Usage("--output must be text or json");
+  if (output != "text" && output != "json")
+    Usage("--output must be text or json");
   json_output = output == "json";
   ClientOptions options;
   const char* env = std::getenv("ACTIONJOURNAL_TARGET");

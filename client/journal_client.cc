@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <vector>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/synchronization/mutex.h"
@@ -21,17 +21,20 @@ namespace {
 using Stub = v1::ActionJournal::Stub;
 
 absl::Status FromGrpc(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
 }
 
 // Whether the server marked the failed call retryable
 // (proto/actionjournal/v1/journal.proto, "Retry rule").
 bool MarkedRetryable(const grpc::ClientContext& ctx) {
-  return ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms") > 0;
+  return ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms") >
+         0;
 }
 
 // The stored entry, which the server leaves out when it is the one sent.
-void FillStored(const v1::AppendActionRequest& req, v1::AppendActionResponse* resp) {
+void FillStored(const v1::AppendActionRequest& req,
+                v1::AppendActionResponse* resp) {
   if (resp->stored_case() != v1::AppendActionResponse::STORED_NOT_SET) return;
   if (req.has_step()) {
     *resp->mutable_stored_step() = req.step();
@@ -53,7 +56,8 @@ void AwaitConnection(grpc::Channel& channel, absl::Duration pause) {
   const auto until = absl::ToChronoTime(until_time);
   grpc::experimental::ChannelResetConnectionBackoff(&channel);
   for (;;) {
-    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    const grpc_connectivity_state state =
+        channel.GetState(/*try_to_connect=*/true);
     if (state == GRPC_CHANNEL_READY) return;
     if (!channel.WaitForStateChange(state, until)) return;  // the pause is over
   }
@@ -63,7 +67,10 @@ void AwaitConnection(grpc::Channel& channel, absl::Duration pause) {
 class Backoff {
  public:
   Backoff(const RetryOptions& o, bool write)
-      : o_(o), write_(write), give_up_(absl::Now() + o.budget), next_(o.initial_backoff) {}
+      : o_(o),
+        write_(write),
+        give_up_(absl::Now() + o.budget),
+        next_(o.initial_backoff) {}
 
   // The deadline of the next attempt.
   absl::Time AttemptDeadline(absl::Duration per_attempt) const {
@@ -103,7 +110,8 @@ class Backoff {
 
 bool HasOmitted(const v1::AppendActionResponse& r) {
   return (r.has_stored_step() && r.stored_step().omitted_bytes() > 0) ||
-         (r.has_stored_completion() && r.stored_completion().omitted_bytes() > 0);
+         (r.has_stored_completion() &&
+          r.stored_completion().omitted_bytes() > 0);
 }
 
 // One asynchronous append through its attempts; owns what gRPC points into.
@@ -112,8 +120,9 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
  public:
   using Fill = std::function<absl::Status(v1::AppendActionResponse*)>;
   AsyncAppend(grpc::Channel* channel, Stub* stub, const ClientOptions& options,
-              const v1::AppendActionRequest& request, JournalClient::AppendDone done,
-              Fill fill, std::function<void()> release)
+              const v1::AppendActionRequest& request,
+              JournalClient::AppendDone done, Fill fill,
+              std::function<void()> release)
       : fill_(std::move(fill)),
         channel_(channel),
         stub_(stub),
@@ -145,9 +154,10 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
       // thread.
       std::thread([self = shared_from_this()] {
         absl::Status filled = self->fill_(&self->response_);
-        self->Finish(filled.ok() ? absl::StatusOr<v1::AppendActionResponse>(
-                                       std::move(self->response_))
-                                 : absl::StatusOr<v1::AppendActionResponse>(filled));
+        self->Finish(filled.ok()
+                         ? absl::StatusOr<v1::AppendActionResponse>(
+                               std::move(self->response_))
+                         : absl::StatusOr<v1::AppendActionResponse>(filled));
       }).detach();
       return;
     }
@@ -186,8 +196,11 @@ class AsyncAppend : public std::enable_shared_from_this<AsyncAppend> {
 
 class GrpcJournalClient final : public JournalClient {
  public:
-  GrpcJournalClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel)
-      : options_(options), channel_(channel), stub_(v1::ActionJournal::NewStub(channel)) {}
+  GrpcJournalClient(const ClientOptions& options,
+                    std::shared_ptr<grpc::Channel> channel)
+      : options_(options),
+        channel_(channel),
+        stub_(v1::ActionJournal::NewStub(channel)) {}
 
   // Waits for the asynchronous appends still under way.
   ~GrpcJournalClient() override {
@@ -206,7 +219,8 @@ class GrpcJournalClient final : public JournalClient {
       next.set_page_token(out.next_page_token());
       auto page = Call(&Stub::BeginRecord, next, /*write=*/true);
       if (!page.ok()) return page.status();
-      for (auto& a : *page->mutable_actions()) *out.add_actions() = std::move(a);
+      for (auto& a : *page->mutable_actions())
+        *out.add_actions() = std::move(a);
       out.set_next_page_token(page->next_page_token());
     }
     for (auto& a : *out.mutable_actions()) {
@@ -222,11 +236,13 @@ class GrpcJournalClient final : public JournalClient {
       // AppendActions calls.
       // Shared, not on this stack: the answering thread may still be inside
       // set_value when this one wakes and returns.
-      auto answer = std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
+      auto answer = std::make_shared<
+          std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
       auto future = answer->get_future();
-      AppendActionAsync(request, [answer](absl::StatusOr<v1::AppendActionResponse> r) {
-        answer->set_value(std::move(r));
-      });
+      AppendActionAsync(request,
+                        [answer](absl::StatusOr<v1::AppendActionResponse> r) {
+                          answer->set_value(std::move(r));
+                        });
       return future.get();
     }
     auto r = Call(&Stub::AppendAction, request, /*write=*/true);
@@ -252,7 +268,8 @@ class GrpcJournalClient final : public JournalClient {
       const v1::CompleteRecordRequest& request) override {
     return Call(&Stub::CompleteRecord, request, /*write=*/true);
   }
-  absl::StatusOr<v1::PruneResponse> Prune(const v1::PruneRequest& request) override {
+  absl::StatusOr<v1::PruneResponse> Prune(
+      const v1::PruneRequest& request) override {
     return Call(&Stub::Prune, request, /*write=*/true);
   }
 
@@ -264,8 +281,9 @@ class GrpcJournalClient final : public JournalClient {
       ++async_in_flight_;
     }
     if (options_.coalesce_appends && !batches_unsupported_.load()) {
-      auto item = std::make_shared<Item>(Item{request, std::move(done),
-                                              Backoff(options_.retry, /*write=*/true), 0});
+      auto item = std::make_shared<Item>(
+          Item{request, std::move(done),
+               Backoff(options_.retry, /*write=*/true), 0});
       Enqueue(std::move(item));
       return;
     }
@@ -283,15 +301,15 @@ class GrpcJournalClient final : public JournalClient {
 
   // Appends one at a time (AppendAction), with their own retries.
   void StartUnary(const v1::AppendActionRequest& request, AppendDone done) {
-    std::make_shared<AsyncAppend>(channel_.get(), stub_.get(), options_, request,
-                                  std::move(done),
-                                  [this, request](v1::AppendActionResponse* r) {
-                                    return FillAppend(request, r);
-                                  },
-                                  [this] {
-                                    absl::MutexLock lock(&mu_);
-                                    --async_in_flight_;
-                                  })
+    std::make_shared<AsyncAppend>(
+        channel_.get(), stub_.get(), options_, request, std::move(done),
+        [this, request](v1::AppendActionResponse* r) {
+          return FillAppend(request, r);
+        },
+        [this] {
+          absl::MutexLock lock(&mu_);
+          --async_in_flight_;
+        })
         ->Attempt();
   }
 
@@ -311,7 +329,8 @@ class GrpcJournalClient final : public JournalClient {
 
   // The next batch: up to kMaxBatchItems items and kMaxBatchBytes (one
   // larger item goes alone), well inside the server's request limit.
-  std::vector<std::shared_ptr<Item>> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(batch_mu_) {
+  std::vector<std::shared_ptr<Item>> TakeBatch()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(batch_mu_) {
     constexpr size_t kMaxBatchItems = 256;
     constexpr size_t kMaxBatchBytes = 1 << 20;
     std::vector<std::shared_ptr<Item>> batch;
@@ -328,7 +347,8 @@ class GrpcJournalClient final : public JournalClient {
 
   void SendBatch(std::vector<std::shared_ptr<Item>> batch) {
     struct Call {
-      std::unique_ptr<grpc::ClientContext> ctx = std::make_unique<grpc::ClientContext>();
+      std::unique_ptr<grpc::ClientContext> ctx =
+          std::make_unique<grpc::ClientContext>();
       v1::AppendActionsRequest request;
       v1::AppendActionsResponse response;
       std::vector<std::shared_ptr<Item>> items;
@@ -338,12 +358,14 @@ class GrpcJournalClient final : public JournalClient {
     for (auto& item : batch) {
       ++item->attempt;
       *call->request.add_items() = item->request;
-      deadline = std::min(deadline, item->backoff.AttemptDeadline(options_.deadline));
+      deadline =
+          std::min(deadline, item->backoff.AttemptDeadline(options_.deadline));
     }
     call->items = std::move(batch);
     call->ctx->set_deadline(absl::ToChronoTime(deadline));
-    stub_->async()->AppendActions(call->ctx.get(), &call->request, &call->response,
-                                  [this, call](grpc::Status s) { BatchDone(*call, s); });
+    stub_->async()->AppendActions(
+        call->ctx.get(), &call->request, &call->response,
+        [this, call](grpc::Status s) { BatchDone(*call, s); });
   }
 
   // On gRPC's thread: sends what gathered meanwhile, then answers each item
@@ -367,7 +389,8 @@ class GrpcJournalClient final : public JournalClient {
       // A server without AppendActions: one call per append from now on.
       // (Each keeps its count of in-flight appends: StartUnary releases it.)
       batches_unsupported_ = true;
-      for (auto& item : call.items) StartUnary(item->request, std::move(item->done));
+      for (auto& item : call.items)
+        StartUnary(item->request, std::move(item->done));
       return;
     }
     for (size_t i = 0; i < call.items.size(); ++i) {
@@ -377,12 +400,16 @@ class GrpcJournalClient final : public JournalClient {
         continue;
       }
       if (static_cast<int>(i) >= call.response.items_size()) {
-        Settle(item, absl::InternalError("AppendActions: answer has too few items"), false);
+        Settle(item,
+               absl::InternalError("AppendActions: answer has too few items"),
+               false);
         continue;
       }
       const v1::AppendActionsResponse::Item& answer = call.response.items(i);
       if (answer.code() != 0) {
-        Settle(item, absl::Status(static_cast<absl::StatusCode>(answer.code()), answer.message()),
+        Settle(item,
+               absl::Status(static_cast<absl::StatusCode>(answer.code()),
+                            answer.message()),
                answer.retryable());
         continue;
       }
@@ -393,8 +420,9 @@ class GrpcJournalClient final : public JournalClient {
         // thread.
         std::thread([this, item, response]() mutable {
           absl::Status filled = FillAppend(item->request, &response);
-          Deliver(item, filled.ok() ? absl::StatusOr<v1::AppendActionResponse>(response)
-                                    : absl::StatusOr<v1::AppendActionResponse>(filled));
+          Deliver(item, filled.ok()
+                            ? absl::StatusOr<v1::AppendActionResponse>(response)
+                            : absl::StatusOr<v1::AppendActionResponse>(filled));
         }).detach();
         continue;
       }
@@ -404,8 +432,10 @@ class GrpcJournalClient final : public JournalClient {
 
   // A failed item: retried after its backoff when the rule allows, else
   // answered.
-  void Settle(const std::shared_ptr<Item>& item, const absl::Status& status, bool marked) {
-    const std::optional<absl::Duration> wait = item->backoff.Next(status, marked, item->attempt);
+  void Settle(const std::shared_ptr<Item>& item, const absl::Status& status,
+              bool marked) {
+    const std::optional<absl::Duration> wait =
+        item->backoff.Next(status, marked, item->attempt);
     if (!wait.has_value()) {
       Deliver(item, status);
       return;
@@ -424,7 +454,8 @@ class GrpcJournalClient final : public JournalClient {
     }).detach();
   }
 
-  void Deliver(const std::shared_ptr<Item>& item, absl::StatusOr<v1::AppendActionResponse> r) {
+  void Deliver(const std::shared_ptr<Item>& item,
+               absl::StatusOr<v1::AppendActionResponse> r) {
     item->done(std::move(r));
     FinishItem();
   }
@@ -435,7 +466,8 @@ class GrpcJournalClient final : public JournalClient {
   }
 
   // Reads a payload the server left out of an answer into `out`.
-  absl::Status ReadWhole(v1::ReadPayloadRequest req, uint64_t size, std::string* out) {
+  absl::Status ReadWhole(v1::ReadPayloadRequest req, uint64_t size,
+                         std::string* out) {
     out->clear();
     out->reserve(size);
     while (out->size() < size) {
@@ -443,15 +475,16 @@ class GrpcJournalClient final : public JournalClient {
       auto chunk = ReadPayload(req);
       if (!chunk.ok()) return chunk.status();
       if (chunk->data().empty()) {
-        return absl::DataLossError("ReadPayload: the stored payload ended early");
+        return absl::DataLossError(
+            "ReadPayload: the stored payload ended early");
       }
       out->append(chunk->data());
     }
     return absl::OkStatus();
   }
 
-  absl::Status FillStep(const v1::RecordId& record, const std::string& action_key,
-                        v1::Step* step) {
+  absl::Status FillStep(const v1::RecordId& record,
+                        const std::string& action_key, v1::Step* step) {
     if (step->omitted_bytes() == 0) return absl::OkStatus();
     v1::ReadPayloadRequest req;
     *req.mutable_record() = record;
@@ -470,7 +503,8 @@ class GrpcJournalClient final : public JournalClient {
   }
 
   absl::Status FillCompletion(const v1::RecordId& record,
-                              const std::string& action_key, v1::Completion* c) {
+                              const std::string& action_key,
+                              v1::Completion* c) {
     if (c->omitted_bytes() == 0) return absl::OkStatus();
     v1::ReadPayloadRequest req;
     *req.mutable_record() = record;
@@ -506,7 +540,8 @@ class GrpcJournalClient final : public JournalClient {
     Backoff backoff(options_.retry, write);
     for (int attempt = 1;; ++attempt) {
       grpc::ClientContext ctx;
-      ctx.set_deadline(absl::ToChronoTime(backoff.AttemptDeadline(options_.deadline)));
+      ctx.set_deadline(
+          absl::ToChronoTime(backoff.AttemptDeadline(options_.deadline)));
       Resp response;
       const grpc::Status s = (stub_.get()->*method)(&ctx, request, &response);
       if (s.ok()) return response;
@@ -532,13 +567,15 @@ class GrpcJournalClient final : public JournalClient {
 
 }  // namespace
 
-std::future<absl::StatusOr<v1::AppendActionResponse>> JournalClient::AppendActionAsync(
-    const v1::AppendActionRequest& request) {
-  auto promise = std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
+std::future<absl::StatusOr<v1::AppendActionResponse>>
+JournalClient::AppendActionAsync(const v1::AppendActionRequest& request) {
+  auto promise = std::make_shared<
+      std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
   auto future = promise->get_future();
-  AppendActionAsync(request, [promise](absl::StatusOr<v1::AppendActionResponse> r) {
-    promise->set_value(std::move(r));
-  });
+  AppendActionAsync(request,
+                    [promise](absl::StatusOr<v1::AppendActionResponse> r) {
+                      promise->set_value(std::move(r));
+                    });
   return future;
 }
 

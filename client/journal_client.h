@@ -81,7 +81,8 @@ class JournalClient {
   // AppendAction without blocking, with the same retries: `done` runs once,
   // on a gRPC thread (it must not block), so that an operator can keep
   // several appends in flight.
-  using AppendDone = std::function<void(absl::StatusOr<v1::AppendActionResponse>)>;
+  using AppendDone =
+      std::function<void(absl::StatusOr<v1::AppendActionResponse>)>;
   virtual void AppendActionAsync(const v1::AppendActionRequest& request,
                                  AppendDone done) = 0;
   // The same, as a future.

@@ -19,12 +19,14 @@ RecordSession::RecordSession(JournalClient& client,
       record_(request.record()),
       attempt_(request.attempt()),
       begun_(std::move(begun)) {
-  for (const v1::ActionEntries& a : begun_.actions()) actions_[a.action_key()] = a;
+  for (const v1::ActionEntries& a : begun_.actions())
+    actions_[a.action_key()] = a;
 }
 
 RecordSession::~RecordSession() {
   absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &async_in_flight_));
+  mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &async_in_flight_));
 }
 
 std::optional<v1::ActionEntries> RecordSession::Lookup(
@@ -54,7 +56,8 @@ void RecordSession::Remember(const v1::AppendActionRequest& request,
     auto* steps = a.mutable_steps();
     if (stored_now &&
         request.conflict_policy() == v1::CONFLICT_POLICY_REPLACE_FROM_HERE) {
-      while (steps->size() > static_cast<int>(step.index())) steps->RemoveLast();
+      while (steps->size() > static_cast<int>(step.index()))
+        steps->RemoveLast();
     }
     if (static_cast<int>(step.index()) < steps->size()) {
       *steps->Mutable(static_cast<int>(step.index())) = step;
@@ -64,8 +67,10 @@ void RecordSession::Remember(const v1::AppendActionRequest& request,
   }
   if (stored_now) {
     v1::Cost* cost = a.mutable_cost();
-    cost->set_input_tokens(cost->input_tokens() + request.cost().input_tokens());
-    cost->set_output_tokens(cost->output_tokens() + request.cost().output_tokens());
+    cost->set_input_tokens(cost->input_tokens() +
+                           request.cost().input_tokens());
+    cost->set_output_tokens(cost->output_tokens() +
+                            request.cost().output_tokens());
     cost->set_micro_usd(cost->micro_usd() + request.cost().micro_usd());
   }
 }
@@ -78,18 +83,19 @@ absl::StatusOr<v1::AppendActionResponse> RecordSession::Append(
   return r;
 }
 
-std::future<absl::StatusOr<v1::AppendActionResponse>> RecordSession::AppendAsync(
-    v1::AppendActionRequest request) {
+std::future<absl::StatusOr<v1::AppendActionResponse>>
+RecordSession::AppendAsync(v1::AppendActionRequest request) {
   Prepare(request);
-  auto promise =
-      std::make_shared<std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
+  auto promise = std::make_shared<
+      std::promise<absl::StatusOr<v1::AppendActionResponse>>>();
   auto future = promise->get_future();
   {
     absl::MutexLock lock(&mu_);
     ++async_in_flight_;
   }
   client_.AppendActionAsync(
-      request, [this, request, promise](absl::StatusOr<v1::AppendActionResponse> r) {
+      request,
+      [this, request, promise](absl::StatusOr<v1::AppendActionResponse> r) {
         if (r.ok()) Remember(request, *r);
         promise->set_value(std::move(r));
         absl::MutexLock lock(&mu_);

@@ -39,7 +39,8 @@ class RecordSession {
   // AppendAction for this record (record and attempt are filled in); the
   // stored entry the server answers (the first writer's, on a conflict)
   // joins the local view.
-  absl::StatusOr<v1::AppendActionResponse> Append(v1::AppendActionRequest request);
+  absl::StatusOr<v1::AppendActionResponse> Append(
+      v1::AppendActionRequest request);
   // The same without blocking.
   std::future<absl::StatusOr<v1::AppendActionResponse>> AppendAsync(
       v1::AppendActionRequest request);

@@ -9,7 +9,7 @@ packages=(
   prometheus-cpp-dev
   openjdk-17-jdk-headless libprotobuf-java
   postgresql-15
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev clang-format-14
 )
 # kubectl and node for the manifest checks: whatever the machine has, else
 # Debian's.

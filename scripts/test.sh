@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh
+# The house style (.clang-format: Google), checked so that it stops drifting.
+./scripts/check-format.sh
 export TEST_TMPDIR
 TEST_TMPDIR=$(mktemp -d /tmp/actionjournal-test.XXXXXX)
 trap 'rm -rf "$TEST_TMPDIR"' EXIT

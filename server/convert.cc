@@ -43,9 +43,9 @@ absl::Status CheckString(absl::string_view field, const std::string& v,
 absl::Status CheckPayload(absl::string_view field, const std::string& v,
                           const RequestLimits& limits) {
   if (static_cast<int64_t>(v.size()) > limits.max_payload) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(field, ": ", v.size(), " bytes is over the payload limit of ",
-                     limits.max_payload, " bytes"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        field, ": ", v.size(), " bytes is over the payload limit of ",
+        limits.max_payload, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -54,7 +54,8 @@ absl::Status CheckJobId(absl::string_view field, const std::string& job,
                         const RequestLimits& limits) {
   const bool chars_ok = std::all_of(job.begin(), job.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
+           c == '-';
   });
   if (job.empty() || static_cast<int>(job.size()) > limits.max_job_id ||
       !chars_ok) {
@@ -72,12 +73,14 @@ absl::StatusOr<RecordId> RecordOf(const Req& req, const RequestLimits& limits) {
   RETURN_IF_ERROR(CheckBytes("record.record_key", r.record_key(), 1,
                              limits.max_record_key));
   if (r.seq_num() < 0) {
-    return Invalid("record.seq_num", absl::StrCat("must be >= 0, got ", r.seq_num()));
+    return Invalid("record.seq_num",
+                   absl::StrCat("must be >= 0, got ", r.seq_num()));
   }
   return RecordId{r.job_id(), r.record_key(), r.seq_num()};
 }
 
-absl::Status CheckActionKey(const std::string& key, const RequestLimits& limits) {
+absl::Status CheckActionKey(const std::string& key,
+                            const RequestLimits& limits) {
   return CheckString("action_key", key, 1, limits.max_action_key);
 }
 
@@ -85,8 +88,8 @@ absl::StatusOr<Step> StepFromProto(const v1::Step& s,
                                    const RequestLimits& limits) {
   RETURN_IF_ERROR(CheckString("step.function_id", s.function_id(), 1,
                               limits.max_function_id));
-  RETURN_IF_ERROR(CheckBytes("step.args_digest", s.args_digest(), 0,
-                             limits.max_digest));
+  RETURN_IF_ERROR(
+      CheckBytes("step.args_digest", s.args_digest(), 0, limits.max_digest));
   Step out;
   out.index = s.index();
   out.function_id = s.function_id();
@@ -156,7 +159,8 @@ void StepToProto(const Step& s, AnswerBudget& budget, v1::Step* out) {
   out->set_function_id(s.function_id);
   out->set_args_digest(s.args_digest);
   out->set_status(static_cast<v1::StepStatus>(static_cast<int>(s.status)));
-  const std::string& payload = s.status == StepStatus::kFailed ? s.error : s.result;
+  const std::string& payload =
+      s.status == StepStatus::kFailed ? s.error : s.result;
   if (!budget.Take(payload.size())) {
     out->set_omitted_bytes(payload.size());
     return;
@@ -330,7 +334,8 @@ absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
   }
   if (req.keys_size() == 0 && req.completed_before_unix_micros() == 0 &&
       !req.whole_job()) {
-    return Invalid("keys", "give keys, completed_before_unix_micros or whole_job");
+    return Invalid("keys",
+                   "give keys, completed_before_unix_micros or whole_job");
   }
   PruneRequest out;
   out.job_id = req.job_id();
@@ -346,7 +351,8 @@ absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
     out.keys.emplace_back(k.record_key(), k.up_to_seq_num());
   }
   if (req.completed_before_unix_micros() > 0) {
-    out.completed_before = absl::FromUnixMicros(req.completed_before_unix_micros());
+    out.completed_before =
+        absl::FromUnixMicros(req.completed_before_unix_micros());
   }
   out.whole_job = req.whole_job();
   return out;
@@ -368,7 +374,8 @@ absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
       }
       break;
     default:
-      return Invalid("entry", "exactly one of step_index or completion is required");
+      return Invalid("entry",
+                     "exactly one of step_index or completion is required");
   }
   out.offset = req.offset();
   return out;
@@ -393,16 +400,18 @@ void ToProto(const BeginResult& in, const std::string& page_token,
   for (const ActionEntries* a : actions) {
     // Every page carries at least one action, so paging always progresses.
     if (out->actions_size() > 0 && ActionMetaBytes(*a) > budget.left()) {
-      out->set_next_page_token(out->actions(out->actions_size() - 1).action_key());
+      out->set_next_page_token(
+          out->actions(out->actions_size() - 1).action_key());
       return;
     }
     ActionToProto(*a, budget, out->add_actions());
   }
 }
 
-static void AppendToProto(const AppendResult& in, const Entry& sent, AnswerBudget& budget,
-                   v1::AppendActionResponse* out) {
-  out->set_outcome(static_cast<v1::AppendOutcome>(static_cast<int>(in.outcome)));
+static void AppendToProto(const AppendResult& in, const Entry& sent,
+                          AnswerBudget& budget, v1::AppendActionResponse* out) {
+  out->set_outcome(
+      static_cast<v1::AppendOutcome>(static_cast<int>(in.outcome)));
   if (in.stored == sent) return;  // the caller has it: no echo
   if (const auto* step = std::get_if<Step>(&in.stored)) {
     StepToProto(*step, budget, out->mutable_stored_step());
@@ -424,7 +433,8 @@ void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
   AnswerBudget budget(limits.max_answer_bytes);
   for (size_t i = 0; i < parsed.size(); ++i) {
     v1::AppendActionsResponse::Item* item = out->add_items();
-    const absl::Status& status = !parsed[i].ok() ? parsed[i].status() : results[i].status();
+    const absl::Status& status =
+        !parsed[i].ok() ? parsed[i].status() : results[i].status();
     budget.Spend(kEntryOverhead);
     if (!status.ok()) {
       item->set_code(static_cast<int>(status.code()));
@@ -441,7 +451,8 @@ void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
       budget.Spend(item->message().size());
       continue;
     }
-    AppendToProto(*results[i], parsed[i]->entry, budget, item->mutable_response());
+    AppendToProto(*results[i], parsed[i]->entry, budget,
+                  item->mutable_response());
   }
 }
 
@@ -458,7 +469,8 @@ void ToProto(const LookupResult& in, const RequestLimits& limits,
 }
 
 absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
-                     const RequestLimits& limits, v1::ReadPayloadResponse* out) {
+                     const RequestLimits& limits,
+                     v1::ReadPayloadResponse* out) {
   const std::string* payload = nullptr;
   if (lookup.action.has_value()) {
     const ActionEntries& a = *lookup.action;
@@ -476,8 +488,9 @@ absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
                                    : std::string("completion")));
   }
   if (req.offset > payload->size()) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "offset: ", req.offset, " is past the payload's ", payload->size(), " bytes"));
+    return absl::OutOfRangeError(absl::StrCat("offset: ", req.offset,
+                                              " is past the payload's ",
+                                              payload->size(), " bytes"));
   }
   out->set_total_bytes(payload->size());
   out->set_data(payload->substr(req.offset, limits.max_answer_bytes));

@@ -16,14 +16,14 @@ namespace actionjournal {
 
 // Request limits; bytes unless said otherwise.
 struct RequestLimits {
-  int max_job_id = 128;                  // characters
+  int max_job_id = 128;  // characters
   int max_record_key = 4096;
   int max_action_key = 512;
   int max_function_id = 512;
-  int max_digest = 256;                  // args_digest, input_fingerprint
+  int max_digest = 256;                   // args_digest, input_fingerprint
   int64_t max_payload = 4 * 1024 * 1024;  // step result/error, state
-  int max_prune_keys = 10000;            // pairs per Prune call
-  int max_batch_items = 1000;            // items per AppendActions call
+  int max_prune_keys = 10000;             // pairs per Prune call
+  int max_batch_items = 1000;             // items per AppendActions call
   // Largest answer: 3 MiB leaves room under gRPC's default 4 MiB receive
   // limit for the fields around the payloads, so that a client with
   // default settings reads every answer. Payloads that do not fit are left

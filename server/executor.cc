@@ -4,7 +4,8 @@
 
 namespace actionjournal {
 
-Executor::Executor(int threads, int queue_capacity) : capacity_(queue_capacity) {
+Executor::Executor(int threads, int queue_capacity)
+    : capacity_(queue_capacity) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
 

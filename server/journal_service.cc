@@ -285,9 +285,9 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
   return answer;
 }
 
-grpc::ServerUnaryReactor* JournalService::AppendActions(grpc::CallbackServerContext* ctx,
-                                                        const grpc::ByteBuffer* in,
-                                                        grpc::ByteBuffer* out) {
+grpc::ServerUnaryReactor* JournalService::AppendActions(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kAppendActions, out);
   v1::AppendActionsRequest req;
   if (!answer->Parse(in, &req)) return answer;

@@ -38,15 +38,14 @@ inline constexpr char kRetryAfterKey[] = "actionjournal-retry-after-ms";
 // host.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-
 using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
     v1::ActionJournal::WithRawCallbackMethod_AppendAction<
-    v1::ActionJournal::WithRawCallbackMethod_AppendActions<
-        v1::ActionJournal::WithRawCallbackMethod_LookupAction<
-            v1::ActionJournal::WithRawCallbackMethod_CompleteRecord<
-                v1::ActionJournal::WithRawCallbackMethod_Prune<
-                    v1::ActionJournal::WithRawCallbackMethod_ReadPayload<
-                        v1::ActionJournal::Service>>>>>>>;
+        v1::ActionJournal::WithRawCallbackMethod_AppendActions<
+            v1::ActionJournal::WithRawCallbackMethod_LookupAction<
+                v1::ActionJournal::WithRawCallbackMethod_CompleteRecord<
+                    v1::ActionJournal::WithRawCallbackMethod_Prune<
+                        v1::ActionJournal::WithRawCallbackMethod_ReadPayload<
+                            v1::ActionJournal::Service>>>>>>>;
 
 struct ServiceOptions {
   RequestLimits limits;

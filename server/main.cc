@@ -5,28 +5,27 @@
 //
 // Every flag has an environment variable (ACTIONJOURNAL_<FLAG>, upper case,
 // '-' as '_'); a flag given on the command line wins.
-#include <signal.h>
-
 #include <google/protobuf/stubs/logging.h>
 #include <grpc/support/log.h>
+#include <signal.h>
 
 #include <algorithm>
-#include <thread>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "absl/flags/usage_config.h"
 #include "common/log.h"
 #include "prometheus/exposer.h"
 #include "server/metrics.h"
@@ -40,7 +39,9 @@ ABSL_FLAG(std::string, store, "sqlite://data/actionjournal.db",
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9450",
           "Prometheus /metrics address (host:port; port 0 picks a free one; "
           "empty turns metrics off)");
-ABSL_FLAG(int, workers, 32, "threads running reads and prunes (writes run on the group-commit threads)");
+ABSL_FLAG(int, workers, 32,
+          "threads running reads and prunes (writes run on the group-commit "
+          "threads)");
 ABSL_FLAG(int, queue_capacity, 4096,
           "writes, and reads, that may wait before RESOURCE_EXHAUSTED");
 ABSL_FLAG(int64_t, max_payload_bytes, 4 * 1024 * 1024,
@@ -75,11 +76,11 @@ namespace {
 // Environment variables become the flags' defaults.
 void ApplyEnvironment() {
   for (const char* name :
-       {"listen", "metrics_listen", "store", "workers", "queue_capacity", "max_payload_bytes",
-        "max_record_key_bytes", "max_action_key_bytes", "max_prune_keys", "max_batch_items",
-        "health_interval", "shutdown_grace", "log_level", "log_format",
-        "max_answer_bytes", "max_held_answer_bytes",
-        "max_held_answer_bytes_per_client",
+       {"listen", "metrics_listen", "store", "workers", "queue_capacity",
+        "max_payload_bytes", "max_record_key_bytes", "max_action_key_bytes",
+        "max_prune_keys", "max_batch_items", "health_interval",
+        "shutdown_grace", "log_level", "log_format", "max_answer_bytes",
+        "max_held_answer_bytes", "max_held_answer_bytes_per_client",
         "max_streams_per_connection", "grpc_memory_bytes"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
@@ -115,10 +116,10 @@ std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
 // gRPC's and protobuf's own log lines, in the server's format.
 void RouteLibraryLogs() {
   gpr_set_log_function([](gpr_log_func_args* args) {
-    const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR ? LogLevel::kError
-                           : args->severity == GPR_LOG_SEVERITY_INFO
-                               ? LogLevel::kInfo
-                               : LogLevel::kDebug;
+    const LogLevel level =
+        args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+        : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                  : LogLevel::kDebug;
     const std::string where = absl::StrCat(args->file, ":", args->line);
     Log(level, args->message, {{"source", "grpc"}, {"at", where}});
   });
@@ -147,7 +148,8 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "serves the actionjournal gRPC API.\n\n"
       "  actionjournal-server [--flag=value ...]          serve\n"
-      "  actionjournal-server migrate [--store=URL ...]   apply the store's schema and exit\n\n"
+      "  actionjournal-server migrate [--store=URL ...]   apply the store's "
+      "schema and exit\n\n"
       "Every flag also reads ACTIONJOURNAL_<FLAG> (upper case, '_' for '-');\n"
       "a flag on the command line wins. Flags accept '-' or '_' in names.");
   absl::FlagsUsageConfig usage;
@@ -172,16 +174,19 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(raw.size()), raw.data());
   const bool migrate = args.size() > 1 && std::string(args[1]) == "migrate";
   if (args.size() > (migrate ? 2u : 1u)) {
-    LogError("unknown argument '", args.back(), "'; the only command is migrate");
+    LogError("unknown argument '", args.back(),
+             "'; the only command is migrate");
     return 2;
   }
   const std::string level = absl::GetFlag(FLAGS_log_level);
-  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
-    LogError("--log-level must be debug, info, warn or error, not '", level, "'");
+  if (level != "debug" && level != "info" && level != "warn" &&
+      level != "error") {
+    LogError("--log-level must be debug, info, warn or error, not '", level,
+             "'");
     return 2;
   }
-  SetMinLogLevel(level == "debug"  ? LogLevel::kDebug
-                 : level == "warn" ? LogLevel::kWarning
+  SetMinLogLevel(level == "debug"   ? LogLevel::kDebug
+                 : level == "warn"  ? LogLevel::kWarning
                  : level == "error" ? LogLevel::kError
                                     : LogLevel::kInfo);
   const std::string format = absl::GetFlag(FLAGS_log_format);
@@ -228,23 +233,26 @@ int Main(int argc, char** argv) {
   limits.max_prune_keys = absl::GetFlag(FLAGS_max_prune_keys);
   limits.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
   limits.max_answer_bytes = absl::GetFlag(FLAGS_max_answer_bytes);
-  options.service.max_held_answer_bytes = absl::GetFlag(FLAGS_max_held_answer_bytes);
+  options.service.max_held_answer_bytes =
+      absl::GetFlag(FLAGS_max_held_answer_bytes);
   options.service.max_held_answer_bytes_per_client =
       absl::GetFlag(FLAGS_max_held_answer_bytes_per_client);
-  options.max_streams_per_connection = absl::GetFlag(FLAGS_max_streams_per_connection);
+  options.max_streams_per_connection =
+      absl::GetFlag(FLAGS_max_streams_per_connection);
   options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  if (options.workers < 1 || options.queue_capacity < 1 || limits.max_payload < 1 ||
-      limits.max_record_key < 1 || limits.max_action_key < 1 ||
-      limits.max_prune_keys < 1 || limits.max_batch_items < 1 ||
-      limits.max_answer_bytes < 4096 ||
+  if (options.workers < 1 || options.queue_capacity < 1 ||
+      limits.max_payload < 1 || limits.max_record_key < 1 ||
+      limits.max_action_key < 1 || limits.max_prune_keys < 1 ||
+      limits.max_batch_items < 1 || limits.max_answer_bytes < 4096 ||
       options.service.max_held_answer_bytes < 1 ||
       options.service.max_held_answer_bytes_per_client < 1 ||
       options.max_streams_per_connection < 1 || options.grpc_memory_bytes < 1) {
-    LogError("--workers, --queue_capacity, --max-streams-per-connection, "
-             "--grpc-memory-bytes and the --max_* limits must be >= 1 "
-             "(--max-answer-bytes >= 4096)");
+    LogError(
+        "--workers, --queue_capacity, --max-streams-per-connection, "
+        "--grpc-memory-bytes and the --max_* limits must be >= 1 "
+        "(--max-answer-bytes >= 4096)");
     return 2;
   }
 
@@ -258,7 +266,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
     exposer = *std::move(served);
-    metrics_at = absl::StrCat(HostOf(metrics_listen), ":", MetricsPort(*exposer));
+    metrics_at =
+        absl::StrCat(HostOf(metrics_listen), ":", MetricsPort(*exposer));
   }
 
   auto server = JournalServer::Start(options, **store, &metrics);
@@ -270,8 +279,11 @@ int Main(int argc, char** argv) {
       absl::StartsWith(options.listen, "unix:")
           ? options.listen
           : absl::StrCat(HostOf(options.listen), ":", (*server)->port());
-  Log(LogLevel::kInfo, "actionjournal-server " ACTIONJOURNAL_VERSION " listening",
-      {{"grpc", grpc_at}, {"metrics", metrics_at}, {"store", RedactStoreUrl(url)}});
+  Log(LogLevel::kInfo,
+      "actionjournal-server " ACTIONJOURNAL_VERSION " listening",
+      {{"grpc", grpc_at},
+       {"metrics", metrics_at},
+       {"store", RedactStoreUrl(url)}});
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

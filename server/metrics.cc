@@ -1,13 +1,13 @@
 #include "server/metrics.h"
 
-#include <exception>
-#include <variant>
-
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <exception>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 
@@ -23,17 +23,29 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 using prometheus::Histogram;
 
-constexpr const char* kCodeNames[17] = {
-    "OK",          "CANCELLED",         "UNKNOWN",          "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",   "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",        "UNAVAILABLE",      "DATA_LOSS",
-    "UNAUTHENTICATED"};
+constexpr const char* kCodeNames[17] = {"OK",
+                                        "CANCELLED",
+                                        "UNKNOWN",
+                                        "INVALID_ARGUMENT",
+                                        "DEADLINE_EXCEEDED",
+                                        "NOT_FOUND",
+                                        "ALREADY_EXISTS",
+                                        "PERMISSION_DENIED",
+                                        "RESOURCE_EXHAUSTED",
+                                        "FAILED_PRECONDITION",
+                                        "ABORTED",
+                                        "OUT_OF_RANGE",
+                                        "UNIMPLEMENTED",
+                                        "INTERNAL",
+                                        "UNAVAILABLE",
+                                        "DATA_LOSS",
+                                        "UNAUTHENTICATED"};
 
 // Seconds, from 0.5 ms (an in-memory answer) to 10 s (a deadline).
 const Histogram::BucketBoundaries& LatencyBuckets() {
   static const auto* b = new Histogram::BucketBoundaries{
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
   return *b;
 }
 
@@ -51,13 +63,20 @@ bool Finished(const Step& step) { return step.status != StepStatus::kPending; }
 
 const char* RpcName(Rpc rpc) {
   switch (rpc) {
-    case Rpc::kBeginRecord: return "BeginRecord";
-    case Rpc::kAppendAction: return "AppendAction";
-    case Rpc::kLookupAction: return "LookupAction";
-    case Rpc::kCompleteRecord: return "CompleteRecord";
-    case Rpc::kPrune: return "Prune";
-    case Rpc::kReadPayload: return "ReadPayload";
-    case Rpc::kAppendActions: return "AppendActions";
+    case Rpc::kBeginRecord:
+      return "BeginRecord";
+    case Rpc::kAppendAction:
+      return "AppendAction";
+    case Rpc::kLookupAction:
+      return "LookupAction";
+    case Rpc::kCompleteRecord:
+      return "CompleteRecord";
+    case Rpc::kPrune:
+      return "Prune";
+    case Rpc::kReadPayload:
+      return "ReadPayload";
+    case Rpc::kAppendActions:
+      return "AppendActions";
   }
   return "unknown";
 }
@@ -82,13 +101,15 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                       .Register(r);
   auto& hits = BuildCounter()
                    .Name("actionjournal_replay_hits_total")
-                   .Help("Completed actions and finished steps handed back "
-                         "instead of run again, by method and entry")
+                   .Help(
+                       "Completed actions and finished steps handed back "
+                       "instead of run again, by method and entry")
                    .Register(r);
-  auto& fenced = BuildCounter()
-                     .Name("actionjournal_fenced_total")
-                     .Help("Writes refused because a newer attempt owns the record")
-                     .Register(r);
+  auto& fenced =
+      BuildCounter()
+          .Name("actionjournal_fenced_total")
+          .Help("Writes refused because a newer attempt owns the record")
+          .Register(r);
   for (int i = 0; i < kRpcCount; ++i) {
     const std::string method = RpcName(static_cast<Rpc>(i));
     latency_[i] = &latency.Add({{"method", method}}, LatencyBuckets());
@@ -97,18 +118,21 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
     fenced_[i] = &fenced.Add({{"method", method}});
   }
 
-  auto& appends = BuildCounter()
-                      .Name("actionjournal_appends_total")
-                      .Help("AppendAction calls the journal answered, by outcome")
-                      .Register(r);
+  auto& appends =
+      BuildCounter()
+          .Name("actionjournal_appends_total")
+          .Help("AppendAction calls the journal answered, by outcome")
+          .Register(r);
   int i = 0;
-  for (const char* outcome : {"appended", "duplicate", "upgraded", "conflict"}) {
+  for (const char* outcome :
+       {"appended", "duplicate", "upgraded", "conflict"}) {
     appends_[i++] = &appends.Add({{"outcome", outcome}});
   }
   auto& conflicts = BuildCounter()
                         .Name("actionjournal_conflicts_total")
-                        .Help("Appends whose entry differed from the stored "
-                              "one, by the caller's conflict policy")
+                        .Help(
+                            "Appends whose entry differed from the stored "
+                            "one, by the caller's conflict policy")
                         .Register(r);
   conflicts_[0] = &conflicts.Add({{"policy", "keep_stored"}});
   conflicts_[1] = &conflicts.Add({{"policy", "replace_from_here"}});
@@ -127,29 +151,33 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
 
   auto& mismatches = BuildCounter()
                          .Name("actionjournal_input_mismatches_total")
-                         .Help("BeginRecord calls whose input fingerprint "
-                               "differed from the stored one, by whether the "
-                               "record was reset")
+                         .Help(
+                             "BeginRecord calls whose input fingerprint "
+                             "differed from the stored one, by whether the "
+                             "record was reset")
                          .Register(r);
   mismatches_kept_ = &mismatches.Add({{"reset", "false"}});
   mismatches_reset_ = &mismatches.Add({{"reset", "true"}});
 
   store_errors_ = &BuildCounter()
                        .Name("actionjournal_store_errors_total")
-                       .Help("Store calls that failed for the store's sake "
-                             "(unreachable, lost race, timeout, fault), by code")
+                       .Help(
+                           "Store calls that failed for the store's sake "
+                           "(unreachable, lost race, timeout, fault), by code")
                        .Register(r);
 
-  batch_writes_ = &BuildHistogram()
-                       .Name("actionjournal_commit_batch_writes")
-                       .Help("Writes carried by one group-commit transaction")
-                       .Register(r)
-                       .Add({}, Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64});
-  commit_seconds_ = &BuildHistogram()
-                         .Name("actionjournal_commit_duration_seconds")
-                         .Help("Time of one group-commit transaction, commit included")
-                         .Register(r)
-                         .Add({}, LatencyBuckets());
+  batch_writes_ =
+      &BuildHistogram()
+           .Name("actionjournal_commit_batch_writes")
+           .Help("Writes carried by one group-commit transaction")
+           .Register(r)
+           .Add({}, Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64});
+  commit_seconds_ =
+      &BuildHistogram()
+           .Name("actionjournal_commit_duration_seconds")
+           .Help("Time of one group-commit transaction, commit included")
+           .Register(r)
+           .Add({}, LatencyBuckets());
 
   auto& pool = BuildGauge()
                    .Name("actionjournal_store_connections")
@@ -159,9 +187,10 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
   pool_idle_ = &pool.Add({{"state", "idle"}});
   held_answer_bytes_ = &BuildGauge()
                             .Name("actionjournal_answer_bytes_held")
-                            .Help("Bytes of answers held for clients that have "
-                                  "not read them yet (bounded by "
-                                  "--max-held-answer-bytes)")
+                            .Help(
+                                "Bytes of answers held for clients that have "
+                                "not read them yet (bounded by "
+                                "--max-held-answer-bytes)")
                             .Register(r)
                             .Add({});
 
@@ -187,7 +216,8 @@ void ServerMetrics::OnRequest(Rpc rpc, grpc::StatusCode code,
   prometheus::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
     // Family::Add returns the one child for these labels, so a race is benign.
-    counter = &requests_->Add({{"method", RpcName(rpc)}, {"code", kCodeNames[c]}});
+    counter =
+        &requests_->Add({{"method", RpcName(rpc)}, {"code", kCodeNames[c]}});
     slot.store(counter, std::memory_order_release);
   }
   counter->Increment();
@@ -197,8 +227,7 @@ void ServerMetrics::OnRequest(Rpc rpc, grpc::StatusCode code,
 void ServerMetrics::OnStoreCall(Rpc rpc, const absl::Status& status) {
   if (IsFenced(status)) fenced_[static_cast<int>(rpc)]->Increment();
   if (IsStoreFault(status.code())) {
-    store_errors_
-        ->Add({{"code", kCodeNames[static_cast<int>(status.code())]}})
+    store_errors_->Add({{"code", kCodeNames[static_cast<int>(status.code())]}})
         .Increment();
   }
 }
@@ -212,7 +241,8 @@ void ServerMetrics::OnBegin(const BeginResult& result) {
   }
 }
 
-void ServerMetrics::OnAppend(ConflictPolicy policy, const AppendResult& result) {
+void ServerMetrics::OnAppend(ConflictPolicy policy,
+                             const AppendResult& result) {
   appends_[static_cast<int>(result.outcome) - 1]->Increment();
   if (result.outcome == AppendOutcome::kConflict) {
     conflicts_[static_cast<int>(policy) - 1]->Increment();
@@ -225,7 +255,8 @@ void ServerMetrics::OnAppend(ConflictPolicy policy, const AppendResult& result) 
 }
 
 void ServerMetrics::OnLookup(const LookupResult& result) {
-  if (result.action.has_value()) OnActionReplayed(Rpc::kLookupAction, *result.action);
+  if (result.action.has_value())
+    OnActionReplayed(Rpc::kLookupAction, *result.action);
 }
 
 void ServerMetrics::OnActionReplayed(Rpc rpc, const ActionEntries& action) {
@@ -276,8 +307,8 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
   try {
     exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("--metrics-listen: cannot listen on ", address, ": ", e.what()));
+    return absl::UnavailableError(absl::StrCat(
+        "--metrics-listen: cannot listen on ", address, ": ", e.what()));
   }
   exposer->RegisterCollectable(registry);
   return exposer;

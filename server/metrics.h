@@ -4,12 +4,12 @@
 #ifndef ACTIONJOURNAL_SERVER_METRICS_H_
 #define ACTIONJOURNAL_SERVER_METRICS_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <array>
 #include <atomic>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -78,7 +78,7 @@ class ServerMetrics final : public JournalObserver {
   std::array<std::array<std::atomic<prometheus::Counter*>, 17>, kRpcCount>
       request_counters_{};
   std::array<prometheus::Histogram*, kRpcCount> latency_{};
-  std::array<prometheus::Counter*, 4> appends_{};  // by AppendOutcome - 1
+  std::array<prometheus::Counter*, 4> appends_{};    // by AppendOutcome - 1
   std::array<prometheus::Counter*, 2> conflicts_{};  // by ConflictPolicy - 1
   std::array<std::array<prometheus::Counter*, 2>, kRpcCount> replay_hits_{};
   prometheus::Counter* saved_input_tokens_;

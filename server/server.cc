@@ -1,16 +1,14 @@
 #include "server/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
-
-#include <grpc/grpc.h>
 
 #include <chrono>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
-
 #include "common/log.h"
 
 namespace actionjournal {
@@ -54,7 +52,8 @@ JournalServer::~JournalServer() { Shutdown(); }
 void JournalServer::SetHealth(bool store_answers) {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", store_answers);
-  health->SetServingStatus(v1::ActionJournal::service_full_name(), store_answers);
+  health->SetServingStatus(v1::ActionJournal::service_full_name(),
+                           store_answers);
   health->SetServingStatus(kLivenessService, true);
 }
 

@@ -3,11 +3,11 @@
 #ifndef ACTIONJOURNAL_SERVER_SERVER_H_
 #define ACTIONJOURNAL_SERVER_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"

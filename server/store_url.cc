@@ -27,15 +27,16 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
     po.dsn = url;
     return NewPostgresJournalStore(po, std::move(options), observer);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--store: unknown store '", RedactStoreUrl(url),
-      "'; use memory:, sqlite://<path> or postgresql://..."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--store: unknown store '", RedactStoreUrl(url),
+                   "'; use memory:, sqlite://<path> or postgresql://..."));
 }
 
 std::string StoreKind(const std::string& url) {
   if (absl::StartsWith(url, "memory:")) return "memory";
   if (absl::StartsWith(url, "sqlite://")) return "sqlite";
-  if (absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://")) {
+  if (absl::StartsWith(url, "postgresql://") ||
+      absl::StartsWith(url, "postgres://")) {
     return "postgresql";
   }
   return "unknown";
@@ -43,7 +44,8 @@ std::string StoreKind(const std::string& url) {
 
 namespace {
 bool IsPostgres(const std::string& url) {
-  return absl::StartsWith(url, "postgresql://") || absl::StartsWith(url, "postgres://");
+  return absl::StartsWith(url, "postgresql://") ||
+         absl::StartsWith(url, "postgres://");
 }
 }  // namespace
 

@@ -29,7 +29,8 @@ struct RecordRow {
   absl::Time completed_at = absl::InfinitePast();  // when completed
 
   friend bool operator==(const RecordRow& a, const RecordRow& b) {
-    return a.attempt == b.attempt && a.input_fingerprint == b.input_fingerprint &&
+    return a.attempt == b.attempt &&
+           a.input_fingerprint == b.input_fingerprint &&
            a.completed == b.completed && a.completed_at == b.completed_at;
   }
 };
@@ -95,8 +96,9 @@ struct WriteSet {
   struct StepWrite {
     RecordId record;
     std::string action_key;
-    Step step;             // with its cost
-    bool upgrade = false;  // UPDATE of a PENDING step (expects 1), else INSERT (1)
+    Step step;  // with its cost
+    bool upgrade =
+        false;  // UPDATE of a PENDING step (expects 1), else INSERT (1)
   };
   struct CompletionWrite {
     RecordId record;
@@ -132,9 +134,9 @@ class Backend {
   // not change the rows it expected (another writer won a race): the caller
   // redoes the batch from a fresh read. OK means durable. `deadline`, when
   // finite, bounds the transaction's statements.
-  virtual absl::Status Write(const ReadSet& reads,
-                             absl::FunctionRef<WriteSet(const Snapshot&)> decide,
-                             absl::Time deadline) = 0;
+  virtual absl::Status Write(
+      const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+      absl::Time deadline) = 0;
 
   // Deletes the records `request` selects and their entries, set-based.
   virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;

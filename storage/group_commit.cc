@@ -21,9 +21,9 @@ namespace actionjournal {
 constexpr char kFencedPayload[] = "actionjournal/fenced";
 
 absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt) {
-  absl::Status s = absl::FailedPreconditionError(
-      absl::StrCat("fenced: attempt ", attempt, " is below the record's attempt ",
-                   stored_attempt, "; a newer writer owns this record"));
+  absl::Status s = absl::FailedPreconditionError(absl::StrCat(
+      "fenced: attempt ", attempt, " is below the record's attempt ",
+      stored_attempt, "; a newer writer owns this record"));
   s.SetPayload(kFencedPayload, absl::Cord());
   return s;
 }
@@ -47,14 +47,18 @@ bool IsRetryable(const absl::Status& status) {
 
 namespace {
 
-absl::Status Stopping() { return absl::UnavailableError("the server is stopping; retry"); }
+absl::Status Stopping() {
+  return absl::UnavailableError("the server is stopping; retry");
+}
 
 // Thread-safe.
 class Journal final : public JournalStore {
  public:
   Journal(std::unique_ptr<Backend> backend, JournalOptions options,
           JournalObserver* observer)
-      : backend_(std::move(backend)), options_(std::move(options)), observer_(observer) {
+      : backend_(std::move(backend)),
+        options_(std::move(options)),
+        observer_(observer) {
     const int committers = std::max(1, backend_->MaxConcurrentWriters());
     for (int i = 0; i < committers; ++i) {
       committers_.emplace_back([this] { CommitLoop(); });
@@ -82,18 +86,21 @@ class Journal final : public JournalStore {
         done(snapshot.status());
         return;
       }
-      std::optional<absl::StatusOr<BeginResult>> read = BeginWithoutWrites(*snapshot, req);
+      std::optional<absl::StatusOr<BeginResult>> read =
+          BeginWithoutWrites(*snapshot, req);
       if (read.has_value()) {
         done(*std::move(read));
         return;
       }
     }
-    Submit<BeginResult>({WriteRequest(std::move(req))}, std::move(done), std::move(call));
+    Submit<BeginResult>({WriteRequest(std::move(req))}, std::move(done),
+                        std::move(call));
   }
 
   void AppendActionAsync(AppendRequest req, Done<AppendResult> done,
                          CallOptions call) override {
-    Submit<AppendResult>({WriteRequest(std::move(req))}, std::move(done), std::move(call));
+    Submit<AppendResult>({WriteRequest(std::move(req))}, std::move(done),
+                         std::move(call));
   }
 
   void AppendActionsAsync(std::vector<AppendRequest> requests,
@@ -107,8 +114,9 @@ class Journal final : public JournalStore {
       done(std::move(*results));
       return;
     }
-    auto shared_done = std::make_shared<Done<std::vector<absl::StatusOr<AppendResult>>>>(
-        std::move(done));
+    auto shared_done =
+        std::make_shared<Done<std::vector<absl::StatusOr<AppendResult>>>>(
+            std::move(done));
     std::vector<std::unique_ptr<Writer>> writers;
     for (size_t i = 0; i < n; ++i) {
       writers.push_back(MakeWriter<AppendResult>(
@@ -128,18 +136,21 @@ class Journal final : public JournalStore {
   }
 
   absl::StatusOr<BeginResult> BeginRecord(const BeginRequest& req) override {
-    return Wait<BeginResult>([&](auto done) { BeginRecordAsync(req, std::move(done), {}); });
+    return Wait<BeginResult>(
+        [&](auto done) { BeginRecordAsync(req, std::move(done), {}); });
   }
   absl::StatusOr<AppendResult> AppendAction(const AppendRequest& req) override {
-    return Wait<AppendResult>([&](auto done) { AppendActionAsync(req, std::move(done), {}); });
+    return Wait<AppendResult>(
+        [&](auto done) { AppendActionAsync(req, std::move(done), {}); });
   }
-  absl::StatusOr<CompleteResult> CompleteRecord(const CompleteRequest& req) override {
+  absl::StatusOr<CompleteResult> CompleteRecord(
+      const CompleteRequest& req) override {
     return Wait<CompleteResult>(
         [&](auto done) { CompleteRecordAsync(req, std::move(done), {}); });
   }
 
-  absl::StatusOr<LookupResult> LookupAction(const RecordId& record,
-                                            const std::string& action_key) override {
+  absl::StatusOr<LookupResult> LookupAction(
+      const RecordId& record, const std::string& action_key) override {
     if (Cancelled()) return Stopping();
     ReadSet reads;
     reads.Add(record, &action_key);
@@ -209,7 +220,8 @@ class Journal final : public JournalStore {
   template <typename Result>
   void Submit(WriteRequest request, Done<Result> done, CallOptions call) {
     std::vector<std::unique_ptr<Writer>> one;
-    one.push_back(MakeWriter<Result>(std::move(request), std::move(call), std::move(done)));
+    one.push_back(MakeWriter<Result>(std::move(request), std::move(call),
+                                     std::move(done)));
     Enqueue(std::move(one));
   }
 
@@ -220,14 +232,16 @@ class Journal final : public JournalStore {
     {
       absl::MutexLock lock(&mu_);
       cancelled = cancelled_;
-      if (!cancelled &&
-          queue_.size() + writers.size() <= static_cast<size_t>(options_.max_queued_writes)) {
+      if (!cancelled && queue_.size() + writers.size() <=
+                            static_cast<size_t>(options_.max_queued_writes)) {
         for (auto& w : writers) queue_.push_back(std::move(w));
         return;
       }
     }
     const absl::Status refusal =
-        cancelled ? Stopping() : BusyError("server busy: too many writes waiting; retry later");
+        cancelled
+            ? Stopping()
+            : BusyError("server busy: too many writes waiting; retry later");
     for (auto& w : writers) w->finish(refusal);
   }
 
@@ -238,7 +252,9 @@ class Journal final : public JournalStore {
   static absl::StatusOr<Result> Wait(Start start) {
     auto answer = std::make_shared<std::promise<absl::StatusOr<Result>>>();
     auto future = answer->get_future();
-    start([answer](absl::StatusOr<Result> r) { answer->set_value(std::move(r)); });
+    start([answer](absl::StatusOr<Result> r) {
+      answer->set_value(std::move(r));
+    });
     return future.get();
   }
 
@@ -259,7 +275,8 @@ class Journal final : public JournalStore {
       };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and every write is done
-      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch_size) {
+      while (!queue_.empty() &&
+             static_cast<int>(batch.size()) < options_.max_batch_size) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -314,9 +331,11 @@ class Journal final : public JournalStore {
       }
     }
     if (live.empty()) return;
-    absl::StatusOr<std::vector<absl::StatusOr<WriteResult>>> results = Commit(live);
+    absl::StatusOr<std::vector<absl::StatusOr<WriteResult>>> results =
+        Commit(live);
     absl::Status status = results.status();
-    if (!status.ok() && !absl::IsUnavailable(status) && !Cancelled() && live.size() > 1) {
+    if (!status.ok() && !absl::IsUnavailable(status) && !Cancelled() &&
+        live.size() > 1) {
       // A statement failed for the batch as a whole (a value the store
       // refuses, say). Each write alone finds out whose it was, so that one
       // bad write never fails its neighbours.
@@ -333,7 +352,8 @@ class Journal final : public JournalStore {
     // Observed before the answers, so that what a caller sees next (a
     // metric, a test's hold) already counts its batch.
     if (observer_ != nullptr) {
-      observer_->OnBatch(static_cast<int>(live.size()), absl::Now() - start, status);
+      observer_->OnBatch(static_cast<int>(live.size()), absl::Now() - start,
+                         status);
     }
     for (size_t i = 0; i < live.size(); ++i) {
       live[i]->finish(results.ok() ? std::move((*results)[i])
@@ -378,7 +398,8 @@ class Journal final : public JournalStore {
 std::unique_ptr<JournalStore> NewJournal(std::unique_ptr<Backend> backend,
                                          JournalOptions options,
                                          JournalObserver* observer) {
-  return std::make_unique<Journal>(std::move(backend), std::move(options), observer);
+  return std::make_unique<Journal>(std::move(backend), std::move(options),
+                                   observer);
 }
 
 }  // namespace actionjournal

@@ -233,15 +233,17 @@ class JournalStore {
   // Several appends that enter group commit together (AppendActions):
   // `done` runs once with one answer per request, in order; each request is
   // decided on its own.
-  virtual void AppendActionsAsync(std::vector<AppendRequest> requests,
-                                  Done<std::vector<absl::StatusOr<AppendResult>>> done,
-                                  CallOptions call) {
+  virtual void AppendActionsAsync(
+      std::vector<AppendRequest> requests,
+      Done<std::vector<absl::StatusOr<AppendResult>>> done, CallOptions call) {
     (void)call;
     std::vector<absl::StatusOr<AppendResult>> out;
     for (const AppendRequest& r : requests) out.push_back(AppendAction(r));
-    done(absl::StatusOr<std::vector<absl::StatusOr<AppendResult>>>(std::move(out)));
+    done(absl::StatusOr<std::vector<absl::StatusOr<AppendResult>>>(
+        std::move(out)));
   }
-  virtual void CompleteRecordAsync(CompleteRequest request, Done<CompleteResult> done,
+  virtual void CompleteRecordAsync(CompleteRequest request,
+                                   Done<CompleteResult> done,
                                    CallOptions call) {
     (void)call;
     done(CompleteRecord(request));

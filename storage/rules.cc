@@ -49,7 +49,8 @@ absl::StatusOr<RecordRow> Fence(const RecordSnapshot& rec, uint64_t attempt,
     return fresh;
   }
   RecordRow row = *rec.row;
-  if (attempt != 0 && attempt < row.attempt) return FencedError(attempt, row.attempt);
+  if (attempt != 0 && attempt < row.attempt)
+    return FencedError(attempt, row.attempt);
   if (attempt > row.attempt) row.attempt = attempt;
   return row;
 }
@@ -92,7 +93,8 @@ absl::StatusOr<BeginResult> ApplyBegin(Working& w, const BeginRequest& req) {
 }
 
 absl::Status RecordCompleted() {
-  return absl::FailedPreconditionError("record is completed; no further appends");
+  return absl::FailedPreconditionError(
+      "record is completed; no further appends");
 }
 
 absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
@@ -103,7 +105,8 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
   const RecordRow row = *std::move(fenced);
   auto found = rec.actions.find(req.action_key);
   static const StoredAction kNone;
-  const StoredAction& action = found == rec.actions.end() ? kNone : found->second;
+  const StoredAction& action =
+      found == rec.actions.end() ? kNone : found->second;
 
   // Accepts the request: stores the record's row and the action's new state.
   auto accept = [&](StoredAction next) {
@@ -114,8 +117,9 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
   AppendResult result;
   if (const auto* completion = std::get_if<Completion>(&req.entry)) {
     if (action.completion.has_value()) {
-      result.outcome = *action.completion == *completion ? AppendOutcome::kDuplicate
-                                                         : AppendOutcome::kConflict;
+      result.outcome = *action.completion == *completion
+                           ? AppendOutcome::kDuplicate
+                           : AppendOutcome::kConflict;
       result.stored = *action.completion;
       result.stored_cost = ActionCost(action);
       rec.row = row;
@@ -134,8 +138,10 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
 
   Step step = std::get<Step>(req.entry);
   step.cost = req.cost;
-  const Step* stored = step.index < action.steps.size() ? &action.steps[step.index] : nullptr;
-  const bool same_call = stored != nullptr && stored->function_id == step.function_id &&
+  const Step* stored =
+      step.index < action.steps.size() ? &action.steps[step.index] : nullptr;
+  const bool same_call = stored != nullptr &&
+                         stored->function_id == step.function_id &&
                          stored->args_digest == step.args_digest;
   // An identical retry, or a PENDING intent for a call already journaled,
   // changes nothing and hands back what is stored.
@@ -149,8 +155,9 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
   }
   if (row.completed) return RecordCompleted();
   if (action.completion.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "action '", req.action_key, "' is completed; its steps can no longer change"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("action '", req.action_key,
+                     "' is completed; its steps can no longer change"));
   }
   StoredAction next = action;
   if (stored != nullptr) {
@@ -172,9 +179,10 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
     }
   }
   if (step.index > next.steps.size()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "step.index: gap; action '", req.action_key, "' has ", next.steps.size(),
-        " steps, so the next index is ", next.steps.size(), ", not ", step.index));
+    return absl::FailedPreconditionError(
+        absl::StrCat("step.index: gap; action '", req.action_key, "' has ",
+                     next.steps.size(), " steps, so the next index is ",
+                     next.steps.size(), ", not ", step.index));
   }
   next.steps.push_back(step);
   result.outcome = AppendOutcome::kAppended;
@@ -184,7 +192,8 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
   return result;
 }
 
-absl::StatusOr<CompleteResult> ApplyComplete(Working& w, const CompleteRequest& req,
+absl::StatusOr<CompleteResult> ApplyComplete(Working& w,
+                                             const CompleteRequest& req,
                                              absl::Time now) {
   RecordSnapshot& rec = w.records[req.record];
   bool created = false;
@@ -207,21 +216,27 @@ absl::StatusOr<CompleteResult> ApplyComplete(Working& w, const CompleteRequest& 
 // Whether `to` is `from` upgraded in place: a PENDING step become terminal
 // for the same call.
 bool IsUpgrade(const Step& from, const Step& to) {
-  return from.status == StepStatus::kPending && to.status != StepStatus::kPending &&
-         from.function_id == to.function_id && from.args_digest == to.args_digest;
+  return from.status == StepStatus::kPending &&
+         to.status != StepStatus::kPending &&
+         from.function_id == to.function_id &&
+         from.args_digest == to.args_digest;
 }
 
-bool SameRow(const Step& a, const Step& b) { return a == b && a.cost == b.cost; }
+bool SameRow(const Step& a, const Step& b) {
+  return a == b && a.cost == b.cost;
+}
 
 uint64_t EntryCount(const RecordSnapshot& rec) {
   uint64_t n = 0;
-  for (const auto& [key, a] : rec.actions) n += a.steps.size() + a.completion.has_value();
+  for (const auto& [key, a] : rec.actions)
+    n += a.steps.size() + a.completion.has_value();
   return n;
 }
 
 // The rows that turn one action's stored state into its new one.
-void DiffAction(const RecordId& id, const std::string& key, const StoredAction& before,
-                const StoredAction& after, WriteSet* out) {
+void DiffAction(const RecordId& id, const std::string& key,
+                const StoredAction& before, const StoredAction& after,
+                WriteSet* out) {
   const size_t n = before.steps.size(), m = after.steps.size();
   size_t i = 0;
   for (; i < std::min(n, m); ++i) {
@@ -231,10 +246,13 @@ void DiffAction(const RecordId& id, const std::string& key, const StoredAction& 
     if (!IsUpgrade(b, a)) break;
     out->steps.push_back({id, key, a, /*upgrade=*/true});
   }
-  if (i < n) out->step_deletes.push_back({id, key, static_cast<uint32_t>(i), n - i});
-  for (; i < m; ++i) out->steps.push_back({id, key, after.steps[i], /*upgrade=*/false});
+  if (i < n)
+    out->step_deletes.push_back({id, key, static_cast<uint32_t>(i), n - i});
+  for (; i < m; ++i)
+    out->steps.push_back({id, key, after.steps[i], /*upgrade=*/false});
   if (!before.completion.has_value() && after.completion.has_value()) {
-    out->completions.push_back({id, key, *after.completion, after.completion_cost});
+    out->completions.push_back(
+        {id, key, *after.completion, after.completion_cost});
   }
 }
 
@@ -259,7 +277,8 @@ WriteSet Diff(const Snapshot& before, const Working& after) {
     // its own step, so the actions present after cover every change.
     for (const auto& [key, action] : rec.actions) {
       auto o = old.actions.find(key);
-      const StoredAction& prior = reset || o == old.actions.end() ? kEmpty : o->second;
+      const StoredAction& prior =
+          reset || o == old.actions.end() ? kEmpty : o->second;
       DiffAction(id, key, prior, action, &out);
     }
   }
@@ -278,7 +297,8 @@ void AddReads(const WriteRequest& request, ReadSet* reads) {
   }
 }
 
-Decision Decide(const Snapshot& snapshot, const std::vector<const WriteRequest*>& requests,
+Decision Decide(const Snapshot& snapshot,
+                const std::vector<const WriteRequest*>& requests,
                 absl::Time now) {
   Working w{snapshot, {}};
   Decision d;
@@ -286,16 +306,19 @@ Decision Decide(const Snapshot& snapshot, const std::vector<const WriteRequest*>
   for (const WriteRequest* r : requests) {
     if (const auto* b = std::get_if<BeginRequest>(r)) {
       auto out = ApplyBegin(w, *b);
-      d.results.push_back(out.ok() ? absl::StatusOr<WriteResult>(*std::move(out))
-                                   : out.status());
+      d.results.push_back(out.ok()
+                              ? absl::StatusOr<WriteResult>(*std::move(out))
+                              : out.status());
     } else if (const auto* a = std::get_if<AppendRequest>(r)) {
       auto out = ApplyAppend(w, *a);
-      d.results.push_back(out.ok() ? absl::StatusOr<WriteResult>(*std::move(out))
-                                   : out.status());
+      d.results.push_back(out.ok()
+                              ? absl::StatusOr<WriteResult>(*std::move(out))
+                              : out.status());
     } else {
       auto out = ApplyComplete(w, std::get<CompleteRequest>(*r), now);
-      d.results.push_back(out.ok() ? absl::StatusOr<WriteResult>(*std::move(out))
-                                   : out.status());
+      d.results.push_back(out.ok()
+                              ? absl::StatusOr<WriteResult>(*std::move(out))
+                              : out.status());
     }
   }
   d.writes = Diff(snapshot, w);
@@ -309,12 +332,13 @@ LookupResult LookupFrom(const Snapshot& snapshot, const RecordId& record,
   if (it == snapshot.end() || !it->second.row.has_value()) return out;
   out.record_status = StatusOf(*it->second.row);
   auto a = it->second.actions.find(action_key);
-  if (a != it->second.actions.end()) out.action = EntriesOf(action_key, a->second);
+  if (a != it->second.actions.end())
+    out.action = EntriesOf(action_key, a->second);
   return out;
 }
 
-std::optional<absl::StatusOr<BeginResult>> BeginWithoutWrites(const Snapshot& snapshot,
-                                                              const BeginRequest& req) {
+std::optional<absl::StatusOr<BeginResult>> BeginWithoutWrites(
+    const Snapshot& snapshot, const BeginRequest& req) {
   auto it = snapshot.find(req.record);
   if (it == snapshot.end() || !it->second.row.has_value()) return std::nullopt;
   const RecordSnapshot& rec = it->second;

@@ -41,7 +41,8 @@ struct Decision {
 // AddReads asked for each; later requests see earlier ones' effects.
 // Completion times are `now`.
 Decision Decide(const Snapshot& snapshot,
-                const std::vector<const WriteRequest*>& requests, absl::Time now);
+                const std::vector<const WriteRequest*>& requests,
+                absl::Time now);
 
 // LookupAction's answer from a snapshot of the record with the action.
 LookupResult LookupFrom(const Snapshot& snapshot, const RecordId& record,

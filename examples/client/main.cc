@@ -26,8 +26,10 @@ int main(int argc, char** argv) {
       std::cerr << session.status() << "\n";
       return 1;
     }
-    if (auto done = (*session)->Lookup("greet"); done && done->has_completion()) {
-      std::cout << "run " << run << ": replayed " << done->completion().state() << "\n";
+    if (auto done = (*session)->Lookup("greet");
+        done && done->has_completion()) {
+      std::cout << "run " << run << ": replayed " << done->completion().state()
+                << "\n";
       continue;
     }
     actionjournal::v1::AppendActionRequest append;

@@ -39,7 +39,8 @@ jbyteArray Call(JNIEnv* env, const std::string& bytes,
                 JournalClient& client) {
   Req request;
   if (!request.ParseFromString(bytes)) {
-    Throw(env, absl::StatusCode::kInvalidArgument, "request: not a valid message");
+    Throw(env, absl::StatusCode::kInvalidArgument,
+          "request: not a valid message");
     return nullptr;
   }
   absl::StatusOr<Resp> response = (client.*method)(request);
@@ -77,7 +78,8 @@ JNIEXPORT jlong JNICALL Java_io_actionjournal_client_NativeJournal_open(
   options.retry.max_attempts = max_attempts;
   options.retry.budget = absl::Milliseconds(budget_ms);
   try {
-    absl::StatusOr<std::unique_ptr<JournalClient>> client = JournalClient::Create(options);
+    absl::StatusOr<std::unique_ptr<JournalClient>> client =
+        JournalClient::Create(options);
     if (!client.ok()) {
       Throw(env, client.status());
       return 0;
@@ -89,8 +91,8 @@ JNIEXPORT jlong JNICALL Java_io_actionjournal_client_NativeJournal_open(
   }
 }
 
-JNIEXPORT void JNICALL Java_io_actionjournal_client_NativeJournal_close(JNIEnv*, jclass,
-                                                                       jlong handle) {
+JNIEXPORT void JNICALL Java_io_actionjournal_client_NativeJournal_close(
+    JNIEnv*, jclass, jlong handle) {
   delete reinterpret_cast<actionjournal::JournalClient*>(handle);
 }
 
@@ -111,11 +113,16 @@ JNIEXPORT jbyteArray JNICALL Java_io_actionjournal_client_NativeJournal_call(
   JournalClient& client = *reinterpret_cast<JournalClient*>(handle);
   try {
     switch (method) {
-      case kBegin: return Call(env, bytes, &JournalClient::BeginRecord, client);
-      case kAppend: return Call(env, bytes, &JournalClient::AppendAction, client);
-      case kLookup: return Call(env, bytes, &JournalClient::LookupAction, client);
-      case kComplete: return Call(env, bytes, &JournalClient::CompleteRecord, client);
-      case kPrune: return Call(env, bytes, &JournalClient::Prune, client);
+      case kBegin:
+        return Call(env, bytes, &JournalClient::BeginRecord, client);
+      case kAppend:
+        return Call(env, bytes, &JournalClient::AppendAction, client);
+      case kLookup:
+        return Call(env, bytes, &JournalClient::LookupAction, client);
+      case kComplete:
+        return Call(env, bytes, &JournalClient::CompleteRecord, client);
+      case kPrune:
+        return Call(env, bytes, &JournalClient::Prune, client);
     }
     Throw(env, absl::StatusCode::kInvalidArgument, "method: unknown");
   } catch (const std::exception& e) {

@@ -32,7 +32,8 @@ Snapshot ReadFrom(const Tables& t, const ReadSet& reads) {
 }
 
 absl::Status Mismatch(absl::string_view what) {
-  return absl::AbortedError(absl::StrCat(what, ": not the rows expected; retry"));
+  return absl::AbortedError(
+      absl::StrCat(what, ": not the rows expected; retry"));
 }
 
 // Applies `w` to `t`, checking each write's expectation as a database would.
@@ -40,13 +41,15 @@ absl::Status Apply(const WriteSet& w, Tables& t) {
   for (const auto& d : w.entry_deletes) {
     RecordSnapshot& rec = t[d.record];
     uint64_t n = 0;
-    for (const auto& [key, a] : rec.actions) n += a.steps.size() + a.completion.has_value();
+    for (const auto& [key, a] : rec.actions)
+      n += a.steps.size() + a.completion.has_value();
     if (n != d.expected) return Mismatch("reset");
     rec.actions.clear();
   }
   for (const auto& d : w.step_deletes) {
     auto& steps = t[d.record].actions[d.action_key].steps;
-    if (steps.size() < d.from_index || steps.size() - d.from_index != d.expected) {
+    if (steps.size() < d.from_index ||
+        steps.size() - d.from_index != d.expected) {
       return Mismatch("delete steps");
     }
     steps.resize(d.from_index);
@@ -59,7 +62,8 @@ absl::Status Apply(const WriteSet& w, Tables& t) {
   for (const auto& s : w.steps) {
     auto& steps = t[s.record].actions[s.action_key].steps;
     if (s.upgrade) {
-      if (s.step.index >= steps.size() || steps[s.step.index].status != StepStatus::kPending) {
+      if (s.step.index >= steps.size() ||
+          steps[s.step.index].status != StepStatus::kPending) {
         return Mismatch("upgrade step");
       }
       steps[s.step.index] = s.step;
@@ -77,7 +81,8 @@ absl::Status Apply(const WriteSet& w, Tables& t) {
   return absl::OkStatus();
 }
 
-bool Selected(const PruneRequest& req, const RecordId& id, const RecordRow& row) {
+bool Selected(const PruneRequest& req, const RecordId& id,
+              const RecordRow& row) {
   if (id.job_id != req.job_id) return false;
   if (req.whole_job) return true;
   if (req.completed_before.has_value() && row.completed &&
@@ -98,7 +103,8 @@ class MemoryBackend final : public Backend {
     return ReadFrom(tables_, reads);
   }
 
-  absl::Status Write(const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+  absl::Status Write(const ReadSet& reads,
+                     absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
     (void)deadline;
     absl::MutexLock lock(&mu_);
@@ -121,7 +127,8 @@ class MemoryBackend final : public Backend {
     absl::MutexLock lock(&mu_);
     PruneResult out;
     for (auto it = tables_.begin(); it != tables_.end();) {
-      if (it->second.row.has_value() && Selected(req, it->first, *it->second.row)) {
+      if (it->second.row.has_value() &&
+          Selected(req, it->first, *it->second.row)) {
         ++out.records_deleted;
         for (const auto& [key, a] : it->second.actions) {
           out.entries_deleted += a.steps.size() + a.completion.has_value();
@@ -144,7 +151,9 @@ class MemoryBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> NewMemoryBackend() { return std::make_unique<MemoryBackend>(); }
+std::unique_ptr<Backend> NewMemoryBackend() {
+  return std::make_unique<MemoryBackend>();
+}
 
 std::unique_ptr<JournalStore> NewMemoryJournalStore(JournalOptions options,
                                                     JournalObserver* observer) {

@@ -30,26 +30,29 @@ absl::Status Migrate(pqxx::connection& c) {
         "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
         "DEFAULT now())");
     const int current =
-        outside("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0].as<int>();
+        outside("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0]
+            .as<int>();
     const int known = Migrations().empty() ? 0 : Migrations().back().version;
     if (current > known) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("database schema version ", current, " is newer than this server's ",
-                       known, "; upgrade the server"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database schema version ", current, " is newer than this server's ",
+          known, "; upgrade the server"));
     }
     for (const Migration& m : Migrations()) {
       if (m.version <= current) continue;
       pqxx::work w(c);
       w.exec(m.sql);
-      w.exec_params("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                    m.version, std::string(m.name));
+      w.exec_params(
+          "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+          m.version, std::string(m.name));
       w.commit();
       LogInfo("applied migration ", m.name);
     }
     return absl::OkStatus();
   });
   absl::Status unlock = Guard([&] {
-    outside("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")");
+    outside("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) +
+            ")");
     return absl::OkStatus();
   });
   return s.ok() ? unlock : s;

@@ -33,12 +33,16 @@ void ConnectionPool::Cancel() {
 }
 
 absl::StatusOr<int> ConnectionPool::Acquire() {
-  if (cancelled_.load()) return absl::UnavailableError("postgres: the server is stopping");
+  if (cancelled_.load())
+    return absl::UnavailableError("postgres: the server is stopping");
   int slot;
   {
     absl::MutexLock lock(&mu_);
-    auto has_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !free_.empty(); };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&has_free), options_.acquire_timeout)) {
+    auto has_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !free_.empty();
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&has_free),
+                              options_.acquire_timeout)) {
       return absl::UnavailableError("postgres: no free connection in the pool");
     }
     slot = free_.back();
@@ -99,11 +103,13 @@ void ConnectionPool::ReportPool() {
 
 std::string ConnectionPool::ConnectString() const {
   const std::string timeout = absl::StrCat(
-      "connect_timeout=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
+      "connect_timeout=",
+      std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
   if (absl::StrContains(options_.dsn, "connect_timeout")) return options_.dsn;
   if (absl::StartsWith(options_.dsn, "postgres://") ||
       absl::StartsWith(options_.dsn, "postgresql://")) {
-    return absl::StrCat(options_.dsn, absl::StrContains(options_.dsn, "?") ? "&" : "?",
+    return absl::StrCat(options_.dsn,
+                        absl::StrContains(options_.dsn, "?") ? "&" : "?",
                         timeout);
   }
   return absl::StrCat(options_.dsn, " ", timeout);

@@ -29,7 +29,9 @@ using postgres::ArrayLiteral;
 using postgres::ConnectionPool;
 using postgres::Guard;
 
-std::string FromBin(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+std::string FromBin(const pqxx::field& f) {
+  return pqxx::binarystring(f).str();
+}
 int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
 
 RecordId IdAt(const pqxx::row& r) {
@@ -42,12 +44,14 @@ Cost CostAt(const pqxx::row& r, int i) {
               static_cast<uint64_t>(r[i + 2].as<int64_t>())};
 }
 
-RecordRow RowOf(int64_t attempt, std::string fingerprint, const pqxx::field& completed) {
+RecordRow RowOf(int64_t attempt, std::string fingerprint,
+                const pqxx::field& completed) {
   RecordRow row;
   row.attempt = static_cast<uint64_t>(attempt);
   row.input_fingerprint = std::move(fingerprint);
   row.completed = !completed.is_null();
-  if (row.completed) row.completed_at = absl::FromUnixMicros(completed.as<int64_t>());
+  if (row.completed)
+    row.completed_at = absl::FromUnixMicros(completed.as<int64_t>());
   return row;
 }
 
@@ -135,9 +139,9 @@ void AddCost(ArrayLiteral* a, const Cost& c) {
 
 absl::Status Expect(int64_t got, int64_t expected, absl::string_view what) {
   if (got == expected) return absl::OkStatus();
-  return absl::AbortedError(absl::StrCat("postgres: ", what, " changed ", got,
-                                         " rows, expected ", expected,
-                                         " (another writer won a race); retry"));
+  return absl::AbortedError(
+      absl::StrCat("postgres: ", what, " changed ", got, " rows, expected ",
+                   expected, " (another writer won a race); retry"));
 }
 
 // Applies `w` inside the open transaction `n`.
@@ -159,8 +163,9 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
       fi.Int(d.from_index);
       steps += d.expected;
     }
-    pqxx::result r = n.exec_prepared("delete_entries", rj.Done(), rk.Done(), rs.Done(),
-                                     fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
+    pqxx::result r =
+        n.exec_prepared("delete_entries", rj.Done(), rk.Done(), rs.Done(),
+                        fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
     RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), entries, "reset"));
     RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), steps, "replace"));
   }
@@ -205,22 +210,27 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
            {a.ir, 6}, {a.ur, 6}, {a.si, 13}, {a.su, 11}, {a.ci, 8}}) {
     for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
   }
-  pqxx::result r = n.exec_prepared("write", pqxx::prepare::make_dynamic_params(params));
+  pqxx::result r =
+      n.exec_prepared("write", pqxx::prepare::make_dynamic_params(params));
   RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), inserts, "insert records"));
   RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), updates, "update records"));
   RETURN_IF_ERROR(Expect(r[0][2].as<int64_t>(), step_inserts, "insert steps"));
   RETURN_IF_ERROR(Expect(r[0][3].as<int64_t>(), upgrades, "upgrade steps"));
-  return Expect(r[0][4].as<int64_t>(), static_cast<int64_t>(w.completions.size()),
+  return Expect(r[0][4].as<int64_t>(),
+                static_cast<int64_t>(w.completions.size()),
                 "insert completions");
 }
 
 // Thread-safe.
 class PostgresBackend final : public Backend {
  public:
-  PostgresBackend(const PostgresStoreOptions& options, JournalObserver* observer)
+  PostgresBackend(const PostgresStoreOptions& options,
+                  JournalObserver* observer)
       : options_(options),
-        pool_(postgres::PoolOptions{options.dsn, options.pool_size, options.connect_timeout,
-                                    options.statement_timeout, options.acquire_timeout},
+        pool_(postgres::PoolOptions{options.dsn, options.pool_size,
+                                    options.connect_timeout,
+                                    options.statement_timeout,
+                                    options.acquire_timeout},
               observer) {}
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
@@ -229,17 +239,19 @@ class PostgresBackend final : public Backend {
       ArrayLiteral jobs, keys, seqs;
       Snapshot out;
       for (const ReadSet::Item& item : reads.items()) {
-        out[item.record];  // present in the snapshot, even if absent in the store
+        out[item.record];  // present in the snapshot, even if absent in the
+                           // store
         e.Add(item);
         jobs.Text(item.record.job_id);
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
       pqxx::nontransaction n(c);
-      for (const pqxx::row& r :
-           n.exec_prepared("read", e.pair_jobs.Done(), e.pair_keys.Done(), e.pair_seqs.Done(),
-                           e.pair_actions.Done(), e.rec_jobs.Done(), e.rec_keys.Done(),
-                           e.rec_seqs.Done(), jobs.Done(), keys.Done(), seqs.Done())) {
+      for (const pqxx::row& r : n.exec_prepared(
+               "read", e.pair_jobs.Done(), e.pair_keys.Done(),
+               e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
+               e.rec_keys.Done(), e.rec_seqs.Done(), jobs.Done(), keys.Done(),
+               seqs.Done())) {
         AddRow(r, out);
       }
       // Entries of a record that vanished between the branches' reads (one
@@ -249,16 +261,20 @@ class PostgresBackend final : public Backend {
     });
   }
 
-  absl::Status Write(const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+  absl::Status Write(const ReadSet& reads,
+                     absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
     return pool_.Run([&](pqxx::connection& c) -> absl::Status {
-      int64_t timeout_ms = absl::ToInt64Milliseconds(options_.statement_timeout);
+      int64_t timeout_ms =
+          absl::ToInt64Milliseconds(options_.statement_timeout);
       if (deadline != absl::InfiniteFuture()) {
         const absl::Duration left = deadline - absl::Now();
         if (left <= absl::ZeroDuration()) {
-          return absl::DeadlineExceededError("deadline passed before the transaction");
+          return absl::DeadlineExceededError(
+              "deadline passed before the transaction");
         }
-        timeout_ms = std::max<int64_t>(1, std::min(timeout_ms, absl::ToInt64Milliseconds(left)));
+        timeout_ms = std::max<int64_t>(
+            1, std::min(timeout_ms, absl::ToInt64Milliseconds(left)));
       }
       // The transaction by hand, so that BEGIN and its timeout are one round
       // trip; a failure below rolls it back (ROLLBACK, or the connection is
@@ -285,8 +301,8 @@ class PostgresBackend final : public Backend {
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
-      for (const pqxx::row& r :
-           w.exec_prepared("lock_records", jobs.Done(), keys.Done(), seqs.Done())) {
+      for (const pqxx::row& r : w.exec_prepared("lock_records", jobs.Done(),
+                                                keys.Done(), seqs.Done())) {
         snapshot[IdAt(r)].row = RowOf(r[3].as<int64_t>(), FromBin(r[4]), r[5]);
       }
       // Entries only of records that exist: an absent record has none.
@@ -295,10 +311,10 @@ class PostgresBackend final : public Backend {
         if (snapshot[item.record].row.has_value()) e.Add(item);
       }
       if (!e.empty()) {
-        for (const pqxx::row& r :
-             w.exec_prepared("read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
-                             e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
-                             e.rec_keys.Done(), e.rec_seqs.Done())) {
+        for (const pqxx::row& r : w.exec_prepared(
+                 "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
+                 e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
+                 e.rec_keys.Done(), e.rec_seqs.Done())) {
           AddRow(r, snapshot);
         }
         SortSteps(snapshot);
@@ -322,10 +338,10 @@ class PostgresBackend final : public Backend {
       pqxx::result r =
           req.completed_before.has_value()
               ? w.exec_prepared("prune", req.job_id, req.whole_job,
-                                absl::ToUnixMicros(*req.completed_before), keys.Done(),
-                                bounds.Done())
-              : w.exec_prepared("prune", req.job_id, req.whole_job, nullptr, keys.Done(),
-                                bounds.Done());
+                                absl::ToUnixMicros(*req.completed_before),
+                                keys.Done(), bounds.Done())
+              : w.exec_prepared("prune", req.job_id, req.whole_job, nullptr,
+                                keys.Done(), bounds.Done());
       w.commit();
       PruneResult out;
       out.records_deleted = r[0][0].as<int64_t>();
@@ -359,7 +375,8 @@ class PostgresBackend final : public Backend {
 
 // Secrets are what libpq itself marks with '*' (password, sslpassword).
 bool IsSecret(const PQconninfoOption& o) {
-  return o.dispchar != nullptr && std::string(o.dispchar).find('*') != std::string::npos;
+  return o.dispchar != nullptr &&
+         std::string(o.dispchar).find('*') != std::string::npos;
 }
 
 }  // namespace
@@ -371,7 +388,8 @@ std::vector<std::string> PostgresSecrets(const std::string& dsn) {
   if (error != nullptr) PQfreemem(error);
   if (options == nullptr) return out;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (o->val != nullptr && o->val[0] != '\0' && IsSecret(*o)) out.emplace_back(o->val);
+    if (o->val != nullptr && o->val[0] != '\0' && IsSecret(*o))
+      out.emplace_back(o->val);
   }
   PQconninfoFree(options);
   return out;
@@ -381,7 +399,8 @@ std::string RedactPostgresDsn(const std::string& dsn) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
   if (error != nullptr) PQfreemem(error);
-  if (options == nullptr) return "postgresql (a connection string libpq cannot parse)";
+  if (options == nullptr)
+    return "postgresql (a connection string libpq cannot parse)";
   std::string out = "postgresql:";
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
@@ -391,9 +410,9 @@ std::string RedactPostgresDsn(const std::string& dsn) {
   return out;
 }
 
-absl::StatusOr<std::string> ExplainPostgresReadsForTest(const std::string& dsn,
-                                                        const RecordId& record,
-                                                        const std::string& action_key) {
+absl::StatusOr<std::string> ExplainPostgresReadsForTest(
+    const std::string& dsn, const RecordId& record,
+    const std::string& action_key) {
   return Guard([&]() -> absl::StatusOr<std::string> {
     pqxx::connection c(dsn);
     pqxx::nontransaction n(c);
@@ -411,12 +430,14 @@ absl::StatusOr<std::string> ExplainPostgresReadsForTest(const std::string& dsn,
       k.Bytes(record.record_key);
       s.Int(record.seq_num);
       std::string args;
-      for (const ArrayLiteral* a : {&pj, &pk, &ps, &pa, &rj, &rk, &rs, &j, &k, &s}) {
+      for (const ArrayLiteral* a :
+           {&pj, &pk, &ps, &pa, &rj, &rk, &rs, &j, &k, &s}) {
         absl::StrAppend(&args, args.empty() ? "" : ", ", n.quote(a->Done()));
       }
       absl::StrAppend(&out, whole ? "-- whole record\n" : "-- one action\n");
       for (const pqxx::row& r :
-           n.exec("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE aj_read(" + args + ")")) {
+           n.exec("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE aj_read(" +
+                  args + ")")) {
         absl::StrAppend(&out, r[0].as<std::string>(), "\n");
       }
     }
@@ -427,7 +448,8 @@ absl::StatusOr<std::string> ExplainPostgresReadsForTest(const std::string& dsn,
 absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
     const PostgresStoreOptions& options, JournalOptions journal_options,
     JournalObserver* observer) {
-  if (options.pool_size < 1) return absl::InvalidArgumentError("pool_size: must be >= 1");
+  if (options.pool_size < 1)
+    return absl::InvalidArgumentError("pool_size: must be >= 1");
   if (options.max_write_transactions < 1) {
     return absl::InvalidArgumentError("max_write_transactions: must be >= 1");
   }

@@ -51,9 +51,9 @@ std::string RedactPostgresDsn(const std::string& dsn);
 // EXPLAIN ANALYZE of the read statement (generic plan, as the server runs
 // it) for (record, action_key) and for the whole record, for the test that
 // keeps reads index-driven.
-absl::StatusOr<std::string> ExplainPostgresReadsForTest(const std::string& dsn,
-                                                        const RecordId& record,
-                                                        const std::string& action_key);
+absl::StatusOr<std::string> ExplainPostgresReadsForTest(
+    const std::string& dsn, const RecordId& record,
+    const std::string& action_key);
 
 }  // namespace actionjournal
 

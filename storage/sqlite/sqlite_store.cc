@@ -61,8 +61,8 @@ CREATE TABLE IF NOT EXISTS completions (
 )sql";
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
-  std::string msg =
-      absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg = absl::StrCat("sqlite ", what, ": ",
+                                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -91,7 +91,8 @@ class Stmt {
     sqlite3_clear_bindings(s_);
   }
   Stmt& Text(const std::string& v) {
-    sqlite3_bind_text(s_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    sqlite3_bind_text(s_, ++n_, v.data(), static_cast<int>(v.size()),
+                      SQLITE_STATIC);
     return *this;
   }
   Stmt& Blob(const std::string& v) {
@@ -154,21 +155,22 @@ class Connection {
       std::error_code ec;
       std::filesystem::create_directories(path.parent_path(), ec);
       if (ec) {
-        return absl::UnavailableError(absl::StrCat(
-            "cannot create directory ", path.parent_path().string(), ": ",
-            ec.message()));
+        return absl::UnavailableError(absl::StrCat("cannot create directory ",
+                                                   path.parent_path().string(),
+                                                   ": ", ec.message()));
       }
     }
     auto conn = std::unique_ptr<Connection>(new Connection());
-    int rc = sqlite3_open_v2(options.path.c_str(), &conn->db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                 SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc = sqlite3_open_v2(
+        options.path.c_str(), &conn->db_,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        nullptr);
     if (rc != SQLITE_OK) {
       return SqliteError(conn->db_, rc, absl::StrCat("open ", options.path));
     }
-    sqlite3_busy_timeout(conn->db_,
-                         static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
+    sqlite3_busy_timeout(
+        conn->db_,
+        static_cast<int>(absl::ToInt64Milliseconds(options.busy_timeout)));
     RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
     RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
     RETURN_IF_ERROR(conn->Migrate());
@@ -228,7 +230,8 @@ class Connection {
 };
 
 Cost CostAt(Stmt& s, int i) {
-  return Cost{static_cast<uint64_t>(s.ColInt(i)), static_cast<uint64_t>(s.ColInt(i + 1)),
+  return Cost{static_cast<uint64_t>(s.ColInt(i)),
+              static_cast<uint64_t>(s.ColInt(i + 1)),
               static_cast<uint64_t>(s.ColInt(i + 2))};
 }
 
@@ -240,7 +243,8 @@ constexpr char kReadRecord[] =
 constexpr char kReadAllSteps[] =
     "SELECT action_key, step_index, function_id, args_digest, status, result, "
     "error, input_tokens, output_tokens, micro_usd FROM steps "
-    "WHERE job_id = ? AND record_key = ? AND seq_num = ? ORDER BY action_key, step_index";
+    "WHERE job_id = ? AND record_key = ? AND seq_num = ? ORDER BY action_key, "
+    "step_index";
 constexpr char kReadActionSteps[] =
     "SELECT action_key, step_index, function_id, args_digest, status, result, "
     "error, input_tokens, output_tokens, micro_usd FROM steps "
@@ -322,7 +326,8 @@ absl::Status ExecExpecting(Stmt& s, uint64_t expected, absl::string_view what) {
   RETURN_IF_ERROR(s.Exec());
   if (static_cast<uint64_t>(s.Changes()) != expected) {
     return absl::AbortedError(absl::StrCat(what, ": changed ", s.Changes(),
-                                           " rows, expected ", expected, "; retry"));
+                                           " rows, expected ", expected,
+                                           "; retry"));
   }
   return absl::OkStatus();
 }
@@ -330,9 +335,10 @@ absl::Status ExecExpecting(Stmt& s, uint64_t expected, absl::string_view what) {
 absl::Status Apply(Connection& c, const WriteSet& w) {
   for (const auto& d : w.entry_deletes) {
     uint64_t n = 0;
-    for (const char* sql :
-         {"DELETE FROM steps WHERE job_id = ? AND record_key = ? AND seq_num = ?",
-          "DELETE FROM completions WHERE job_id = ? AND record_key = ? AND seq_num = ?"}) {
+    for (const char* sql : {"DELETE FROM steps WHERE job_id = ? AND record_key "
+                            "= ? AND seq_num = ?",
+                            "DELETE FROM completions WHERE job_id = ? AND "
+                            "record_key = ? AND seq_num = ?"}) {
       ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql));
       s.Record(d.record);
       RETURN_IF_ERROR(s.Exec());
@@ -341,20 +347,23 @@ absl::Status Apply(Connection& c, const WriteSet& w) {
     if (n != d.expected) return absl::AbortedError("reset raced; retry");
   }
   for (const auto& d : w.step_deletes) {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-        "DELETE FROM steps WHERE job_id = ? AND record_key = ? AND seq_num = ? "
-        "AND action_key = ? AND step_index >= ?"));
+    ASSIGN_OR_RETURN(Stmt s,
+                     c.Prepare("DELETE FROM steps WHERE job_id = ? AND "
+                               "record_key = ? AND seq_num = ? "
+                               "AND action_key = ? AND step_index >= ?"));
     s.Record(d.record).Text(d.action_key).Int(d.from_index);
     RETURN_IF_ERROR(ExecExpecting(s, d.expected, "delete steps"));
   }
   for (const auto& r : w.records) {
     ASSIGN_OR_RETURN(
-        Stmt s, c.Prepare(r.insert ? "INSERT INTO records (attempt, input_fingerprint, "
-                                     "completed_at_us, job_id, record_key, seq_num) "
-                                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-                                   : "UPDATE records SET attempt = ?, input_fingerprint = ?, "
-                                     "completed_at_us = ? WHERE job_id = ? AND "
-                                     "record_key = ? AND seq_num = ?"));
+        Stmt s,
+        c.Prepare(
+            r.insert ? "INSERT INTO records (attempt, input_fingerprint, "
+                       "completed_at_us, job_id, record_key, seq_num) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                     : "UPDATE records SET attempt = ?, input_fingerprint = ?, "
+                       "completed_at_us = ? WHERE job_id = ? AND "
+                       "record_key = ? AND seq_num = ?"));
     s.Int(static_cast<int64_t>(r.row.attempt)).Blob(r.row.input_fingerprint);
     if (r.row.completed) {
       s.Int(ToMicros(r.row.completed_at));
@@ -362,49 +371,73 @@ absl::Status Apply(Connection& c, const WriteSet& w) {
       s.Null();
     }
     s.Record(r.record);
-    RETURN_IF_ERROR(ExecExpecting(s, 1, r.insert ? "insert record" : "update record"));
+    RETURN_IF_ERROR(
+        ExecExpecting(s, 1, r.insert ? "insert record" : "update record"));
   }
   for (const auto& w1 : w.steps) {
     const Step& step = w1.step;
     if (w1.upgrade) {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-          "UPDATE steps SET status = ?, result = ?, error = ?, input_tokens = ?, "
-          "output_tokens = ?, micro_usd = ? WHERE job_id = ? AND record_key = ? "
-          "AND seq_num = ? AND action_key = ? AND step_index = ? AND status = 1"));
-      s.Int(static_cast<int>(step.status)).Blob(step.result).Blob(step.error)
-          .CostOf(step.cost).Record(w1.record).Text(w1.action_key).Int(step.index);
+      ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE steps SET status = ?, result "
+                                         "= ?, error = ?, input_tokens = ?, "
+                                         "output_tokens = ?, micro_usd = ? "
+                                         "WHERE job_id = ? AND record_key = ? "
+                                         "AND seq_num = ? AND action_key = ? "
+                                         "AND step_index = ? AND status = 1"));
+      s.Int(static_cast<int>(step.status))
+          .Blob(step.result)
+          .Blob(step.error)
+          .CostOf(step.cost)
+          .Record(w1.record)
+          .Text(w1.action_key)
+          .Int(step.index);
       RETURN_IF_ERROR(ExecExpecting(s, 1, "upgrade step"));
     } else {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-          "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
-          "step_index, function_id, args_digest, status, result, error, "
-          "input_tokens, output_tokens, micro_usd) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-      s.Record(w1.record).Text(w1.action_key).Int(step.index).Text(step.function_id)
-          .Blob(step.args_digest).Int(static_cast<int>(step.status))
-          .Blob(step.result).Blob(step.error).CostOf(step.cost);
+      ASSIGN_OR_RETURN(
+          Stmt s,
+          c.Prepare(
+              "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
+              "step_index, function_id, args_digest, status, result, error, "
+              "input_tokens, output_tokens, micro_usd) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+              "NOTHING"));
+      s.Record(w1.record)
+          .Text(w1.action_key)
+          .Int(step.index)
+          .Text(step.function_id)
+          .Blob(step.args_digest)
+          .Int(static_cast<int>(step.status))
+          .Blob(step.result)
+          .Blob(step.error)
+          .CostOf(step.cost);
       RETURN_IF_ERROR(ExecExpecting(s, 1, "insert step"));
     }
   }
   for (const auto& cw : w.completions) {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-        "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
-        "state, input_tokens, output_tokens, micro_usd) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
-    s.Record(cw.record).Text(cw.action_key).Blob(cw.completion.state).CostOf(cw.cost);
+    ASSIGN_OR_RETURN(
+        Stmt s,
+        c.Prepare(
+            "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
+            "state, input_tokens, output_tokens, micro_usd) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
+    s.Record(cw.record)
+        .Text(cw.action_key)
+        .Blob(cw.completion.state)
+        .CostOf(cw.cost);
     RETURN_IF_ERROR(ExecExpecting(s, 1, "insert completion"));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req) {
-  RETURN_IF_ERROR(c.Exec(
-      "CREATE TEMP TABLE IF NOT EXISTS prune_keys "
-      "(record_key BLOB NOT NULL, up_to INTEGER NOT NULL)"));
+  RETURN_IF_ERROR(
+      c.Exec("CREATE TEMP TABLE IF NOT EXISTS prune_keys "
+             "(record_key BLOB NOT NULL, up_to INTEGER NOT NULL)"));
   RETURN_IF_ERROR(c.Exec("DELETE FROM temp.prune_keys"));
   for (const auto& [key, up_to] : req.keys) {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(
-        "INSERT INTO temp.prune_keys (record_key, up_to) VALUES (?, ?)"));
+    ASSIGN_OR_RETURN(
+        Stmt s,
+        c.Prepare(
+            "INSERT INTO temp.prune_keys (record_key, up_to) VALUES (?, ?)"));
     s.Blob(key).Int(up_to);
     RETURN_IF_ERROR(s.Exec());
   }
@@ -415,15 +448,18 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req) {
   static const std::string kEntries[] = {
       absl::StrCat("DELETE FROM steps WHERE (job_id, record_key, seq_num) IN "
                    "(SELECT r.job_id, r.record_key, r.seq_num FROM records r "
-                   "WHERE r.job_id = ?1 AND ", kSelected, ")"),
+                   "WHERE r.job_id = ?1 AND ",
+                   kSelected, ")"),
       absl::StrCat("DELETE FROM completions WHERE (job_id, record_key, "
                    "seq_num) IN (SELECT r.job_id, r.record_key, r.seq_num "
-                   "FROM records r WHERE r.job_id = ?1 AND ", kSelected, ")"),
+                   "FROM records r WHERE r.job_id = ?1 AND ",
+                   kSelected, ")"),
   };
-  static const std::string kRecords =
-      absl::StrCat("DELETE FROM records AS r WHERE r.job_id = ?1 AND ", kSelected);
-  const int64_t before =
-      req.completed_before.has_value() ? ToMicros(*req.completed_before) : INT64_MIN;
+  static const std::string kRecords = absl::StrCat(
+      "DELETE FROM records AS r WHERE r.job_id = ?1 AND ", kSelected);
+  const int64_t before = req.completed_before.has_value()
+                             ? ToMicros(*req.completed_before)
+                             : INT64_MIN;
   PruneResult result;
   for (const std::string* sql : {&kEntries[0], &kEntries[1], &kRecords}) {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql->c_str()));
@@ -461,7 +497,6 @@ class SqliteBackend final : public Backend {
   }
 
  public:
-
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
     absl::MutexLock lock(&mu_);
     return InTransaction("BEGIN", [&]() { return ReadAll(*conn_, reads); });
@@ -472,17 +507,20 @@ class SqliteBackend final : public Backend {
                      absl::Time deadline) override {
     (void)deadline;  // SQLite statements are local and short
     absl::MutexLock lock(&mu_);
-    return InTransaction("BEGIN IMMEDIATE", [&]() -> absl::StatusOr<bool> {
-             ASSIGN_OR_RETURN(Snapshot snapshot, ReadAll(*conn_, reads));
-             RETURN_IF_ERROR(Apply(*conn_, decide(snapshot)));
-             return true;
-           })
+    return InTransaction("BEGIN IMMEDIATE",
+                         [&]() -> absl::StatusOr<bool> {
+                           ASSIGN_OR_RETURN(Snapshot snapshot,
+                                            ReadAll(*conn_, reads));
+                           RETURN_IF_ERROR(Apply(*conn_, decide(snapshot)));
+                           return true;
+                         })
         .status();
   }
 
   absl::StatusOr<PruneResult> Prune(const PruneRequest& request) override {
     absl::MutexLock lock(&mu_);
-    return InTransaction("BEGIN IMMEDIATE", [&] { return PruneAll(*conn_, request); });
+    return InTransaction("BEGIN IMMEDIATE",
+                         [&] { return PruneAll(*conn_, request); });
   }
 
   absl::Status Ping() override {
@@ -499,7 +537,8 @@ class SqliteBackend final : public Backend {
 
 }  // namespace
 
-absl::StatusOr<std::string> ExplainSqliteReadsForTest(const SqliteStoreOptions& options) {
+absl::StatusOr<std::string> ExplainSqliteReadsForTest(
+    const SqliteStoreOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(options));
   std::string out;
   // The connection caches statements by their text's address, so the

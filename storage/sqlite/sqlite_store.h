@@ -29,7 +29,8 @@ absl::StatusOr<std::unique_ptr<JournalStore>> NewSqliteJournalStore(
 
 // EXPLAIN QUERY PLAN of every read statement, one line per plan step under
 // the statement, for the test that keeps reads index-driven.
-absl::StatusOr<std::string> ExplainSqliteReadsForTest(const SqliteStoreOptions& options);
+absl::StatusOr<std::string> ExplainSqliteReadsForTest(
+    const SqliteStoreOptions& options);
 
 }  // namespace actionjournal
 

@@ -42,7 +42,8 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-v1::AppendActionRequest Completion(const std::string& key, const std::string& action,
+v1::AppendActionRequest Completion(const std::string& key,
+                                   const std::string& action,
                                    const std::string& state) {
   v1::AppendActionRequest req;
   req.mutable_record()->set_job_id("client");
@@ -53,7 +54,8 @@ v1::AppendActionRequest Completion(const std::string& key, const std::string& ac
   return req;
 }
 
-std::unique_ptr<JournalClient> Client(const std::string& target, ClientOptions o = {}) {
+std::unique_ptr<JournalClient> Client(const std::string& target,
+                                      ClientOptions o = {}) {
   o.target = target;
   return std::move(JournalClient::Create(o)).value();
 }
@@ -61,11 +63,13 @@ std::unique_ptr<JournalClient> Client(const std::string& target, ClientOptions o
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = TempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   std::unique_ptr<ServerProcess> Start(std::vector<std::string> args) {
     args.push_back("--store=sqlite://" + dir_ + "/journal.db");
-    auto s = ServerProcess::Start(args, absl::StrCat(dir_, "/server-", starts_++, ".log"));
+    auto s = ServerProcess::Start(
+        args, absl::StrCat(dir_, "/server-", starts_++, ".log"));
     EXPECT_THAT(s, IsOk());
     return s.ok() ? std::move(s).value() : nullptr;
   }
@@ -105,20 +109,27 @@ TEST_F(ClientTest, RetriesNeitherRefusalsNorAnswers) {
   auto client = Client(server->Target());
   auto bad = Completion("k", "", "S");  // no action key
   // Coalesced, the refusal is the item's inside one AppendActions call.
-  EXPECT_THAT(client->AppendAction(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(client->AppendAction(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   auto metrics = Scrape(server->metrics_port());
   ASSERT_THAT(metrics, IsOk());
-  EXPECT_EQ((*metrics)[R"(actionjournal_requests_total{code="OK",method="AppendActions"})"], 1);
+  EXPECT_EQ(
+      (*metrics)
+          [R"(actionjournal_requests_total{code="OK",method="AppendActions"})"],
+      1);
   // One call at a time, the call's own refusal.
   ClientOptions unary;
   unary.target = server->Target();
   unary.coalesce_appends = false;
   auto one = std::move(JournalClient::Create(unary)).value();
-  EXPECT_THAT(one->AppendAction(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(one->AppendAction(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   metrics = Scrape(server->metrics_port());
   ASSERT_THAT(metrics, IsOk());
-  EXPECT_EQ((*metrics)[R"(actionjournal_requests_total{code="INVALID_ARGUMENT",method="AppendAction"})"],
-            1);
+  EXPECT_EQ(
+      (*metrics)
+          [R"(actionjournal_requests_total{code="INVALID_ARGUMENT",method="AppendAction"})"],
+      1);
 }
 
 // Concurrent appends from many threads share AppendActions calls, each
@@ -133,8 +144,9 @@ TEST_F(ClientTest, ConcurrentAppendsAreCoalesced) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        auto r = client->AppendAction(
-            Completion(absl::StrCat("k", t), absl::StrCat("a", i), absl::StrCat(t, "/", i)));
+        auto r = client->AppendAction(Completion(absl::StrCat("k", t),
+                                                 absl::StrCat("a", i),
+                                                 absl::StrCat(t, "/", i)));
         if (r.ok() && r->outcome() == v1::APPEND_OUTCOME_APPENDED &&
             r->stored_completion().state() == absl::StrCat(t, "/", i)) {
           ++ok;
@@ -146,11 +158,13 @@ TEST_F(ClientTest, ConcurrentAppendsAreCoalesced) {
   EXPECT_EQ(ok.load(), kThreads * kEach);
   auto metrics = Scrape(server->metrics_port());
   ASSERT_THAT(metrics, IsOk());
-  const double calls =
-      (*metrics)[R"(actionjournal_requests_total{code="OK",method="AppendActions"})"];
+  const double calls = (*metrics)
+      [R"(actionjournal_requests_total{code="OK",method="AppendActions"})"];
   EXPECT_GT(calls, 0);
-  EXPECT_LT(calls, kThreads * kEach) << "appends in flight together share a call";
-  EXPECT_EQ((*metrics)[R"(actionjournal_appends_total{outcome="appended"})"], kThreads * kEach);
+  EXPECT_LT(calls, kThreads * kEach)
+      << "appends in flight together share a call";
+  EXPECT_EQ((*metrics)[R"(actionjournal_appends_total{outcome="appended"})"],
+            kThreads * kEach);
 }
 
 TEST_F(ClientTest, UnixSocket) {
@@ -243,7 +257,10 @@ TEST_F(ClientTest, RecordSessionReplaysFromOneBeginRecord) {
   EXPECT_EQ(found->completion().state(), "summary");
   EXPECT_EQ(found->steps(0).result(), "R");
   EXPECT_FALSE((*replay)->Lookup("other").has_value());
-  EXPECT_EQ((*before)[R"(actionjournal_requests_total{code="OK",method="LookupAction"})"], 0);
+  EXPECT_EQ(
+      (*before)
+          [R"(actionjournal_requests_total{code="OK",method="LookupAction"})"],
+      0);
 }
 
 }  // namespace

@@ -328,20 +328,24 @@ TEST_F(HardeningTest, ARequestOverALimitIsSentOnce) {
   ASSERT_THAT(before, IsOk());
   for (JournalClient* c : {client_.get(), one_by_one.get()}) {
     for (int i = 0; i < 2; ++i) {
-      EXPECT_THAT(c->AppendAction(CompletionReq(Rec("o", "k", 0), "a",
-                                                std::string(4 * kMiB + 1, 'x'))),
-                  StatusIs(absl::StatusCode::kResourceExhausted, "over the payload limit"));
+      EXPECT_THAT(c->AppendAction(CompletionReq(
+                      Rec("o", "k", 0), "a", std::string(4 * kMiB + 1, 'x'))),
+                  StatusIs(absl::StatusCode::kResourceExhausted,
+                           "over the payload limit"));
     }
   }
   auto after = Scrape(server_->metrics_port());
   ASSERT_THAT(after, IsOk());
   // Coalesced: two AppendActions calls, whose one item each was refused.
-  EXPECT_EQ(Delta(*before, *after,
-                  "actionjournal_requests_total{code=\"OK\",method=\"AppendActions\"}"),
-            2);
+  EXPECT_EQ(
+      Delta(
+          *before, *after,
+          "actionjournal_requests_total{code=\"OK\",method=\"AppendActions\"}"),
+      2);
   // One by one: two AppendAction calls.
   EXPECT_EQ(Delta(*before, *after,
-                  "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\",method=\"AppendAction\"}"),
+                  "actionjournal_requests_total{code=\"RESOURCE_EXHAUSTED\","
+                  "method=\"AppendAction\"}"),
             2);
 }
 
@@ -525,8 +529,9 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
     if (refused > 0 && held_bytes > 0) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
-  EXPECT_GT(refused, 0) << "reads past the bound are refused; held " << held_bytes
-                        << " bytes; goaway " << stalled.goaway_.load() << ", resets "
+  EXPECT_GT(refused, 0) << "reads past the bound are refused; held "
+                        << held_bytes << " bytes; goaway "
+                        << stalled.goaway_.load() << ", resets "
                         << stalled.resets_.load()
                         << " bytes; server log: " << server_->Log();
   EXPECT_LE(held_bytes, 17 * kMiB);

@@ -40,7 +40,8 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
-v1::AppendActionRequest Completion(const std::string& job, const std::string& action,
+v1::AppendActionRequest Completion(const std::string& job,
+                                   const std::string& action,
                                    const std::string& state) {
   v1::AppendActionRequest req;
   req.mutable_record()->set_job_id(job);
@@ -57,20 +58,23 @@ class PostgresE2eTest : public ::testing::Test {
     dsn_ = Env("ACTIONJOURNAL_TEST_POSTGRES_DSN");
     ASSERT_FALSE(dsn_.empty())
         << "run under scripts/with-postgres.sh (scripts/test.sh does)";
-    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = TempDir(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
-  std::unique_ptr<ServerProcess> Start(int n, std::vector<std::string> extra = {}) {
+  std::unique_ptr<ServerProcess> Start(int n,
+                                       std::vector<std::string> extra = {}) {
     extra.push_back("--store=" + dsn_);
-    auto s = ServerProcess::Start(extra, absl::StrCat(dir_, "/server-", n, ".log"));
+    auto s =
+        ServerProcess::Start(extra, absl::StrCat(dir_, "/server-", n, ".log"));
     EXPECT_THAT(s, IsOk());
     return s.ok() ? std::move(s).value() : nullptr;
   }
 
   // attempts = 1: the server's own answers, without the client's retries.
-  static std::unique_ptr<JournalClient> Client(const ServerProcess& s,
-                                               absl::Duration deadline = absl::Seconds(10),
-                                               int attempts = 10, bool coalesce = true) {
+  static std::unique_ptr<JournalClient> Client(
+      const ServerProcess& s, absl::Duration deadline = absl::Seconds(10),
+      int attempts = 10, bool coalesce = true) {
     ClientOptions o;
     o.target = s.Target();
     o.coalesce_appends = coalesce;
@@ -96,8 +100,8 @@ TEST_F(PostgresE2eTest, TwoServersRacingStoreOneResultPerIdentity) {
     threads.emplace_back([&, t] {
       auto client = Client(t % 2 ? *a : *b);
       for (int i = 0; i < kActions; ++i) {
-        auto r = client->AppendAction(
-            Completion("race2", absl::StrCat("act", i), absl::StrCat("writer", t)));
+        auto r = client->AppendAction(Completion(
+            "race2", absl::StrCat("act", i), absl::StrCat("writer", t)));
         ASSERT_THAT(r, IsOk());
         absl::MutexLock l(&mu);
         seen[i].push_back(r->stored_completion().state());
@@ -114,31 +118,37 @@ TEST_F(PostgresE2eTest, TwoServersRacingStoreOneResultPerIdentity) {
     ASSERT_THAT(l, IsOk());
     ASSERT_TRUE(l->found());
     ASSERT_EQ(seen[i].size(), static_cast<size_t>(kThreads));
-    for (const std::string& s : seen[i]) EXPECT_EQ(s, l->action().completion().state());
+    for (const std::string& s : seen[i])
+      EXPECT_EQ(s, l->action().completion().state());
   }
 }
 
 int Psql(const std::string& dsn, const std::string& sql) {
-  return std::system(("/usr/lib/postgresql/15/bin/psql -q -v ON_ERROR_STOP=1 '" +
-                      dsn + "' -c \"" + sql + "\" >/dev/null")
-                         .c_str());
+  return std::system(
+      ("/usr/lib/postgresql/15/bin/psql -q -v ON_ERROR_STOP=1 '" + dsn +
+       "' -c \"" + sql + "\" >/dev/null")
+          .c_str());
 }
 
 // `migrate` applies the schema and exits 0; a database newer than the server
 // makes it refuse to start, with a clear message.
 TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
-  const std::string migrate = absl::StrCat(
-      testing::ServerBinary(), " migrate --store='", dsn_, "' 2>", dir_, "/migrate.log");
+  const std::string migrate =
+      absl::StrCat(testing::ServerBinary(), " migrate --store='", dsn_, "' 2>",
+                   dir_, "/migrate.log");
   EXPECT_EQ(std::system(migrate.c_str()), 0);
-  ASSERT_EQ(Psql(dsn_, "INSERT INTO schema_migrations (version, name) VALUES "
-                       "(9999, '9999_future.sql')"),
+  ASSERT_EQ(Psql(dsn_,
+                 "INSERT INTO schema_migrations (version, name) VALUES "
+                 "(9999, '9999_future.sql')"),
             0);
   auto refused = ServerProcess::Start({"--store=" + dsn_}, dir_ + "/newer.log",
                                       absl::Seconds(20));
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInternal,
-                                "schema version 9999 is newer than this server's"));
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kInternal,
+                       "schema version 9999 is newer than this server's"));
   EXPECT_NE(std::system(migrate.c_str()), 0);
-  ASSERT_EQ(Psql(dsn_, "DELETE FROM schema_migrations WHERE version = 9999"), 0);
+  ASSERT_EQ(Psql(dsn_, "DELETE FROM schema_migrations WHERE version = 9999"),
+            0);
   EXPECT_EQ(std::system(migrate.c_str()), 0);
 }
 
@@ -168,15 +178,17 @@ TEST_F(PostgresE2eTest, ReplicasStartingTogetherMigrateOnce) {
     }
   }
   EXPECT_EQ(applied, 1);  // one migration file, applied by one replica
-  EXPECT_EQ(Psql(fresh, "DO \\$\\$ BEGIN IF (SELECT count(*) FROM schema_migrations) <> 1 "
-                        "THEN RAISE EXCEPTION 'wrong count'; END IF; END \\$\\$"),
-            0);
+  EXPECT_EQ(
+      Psql(fresh,
+           "DO \\$\\$ BEGIN IF (SELECT count(*) FROM schema_migrations) <> 1 "
+           "THEN RAISE EXCEPTION 'wrong count'; END IF; END \\$\\$"),
+      0);
   auto client = Client(*servers[2]);
   EXPECT_THAT(client->AppendAction(Completion("fresh", "a", "s")), IsOk());
 }
 
-grpc::health::v1::HealthCheckResponse::ServingStatus Health(const ServerProcess& s,
-                                                            const std::string& service = "") {
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+    const ServerProcess& s, const std::string& service = "") {
   auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(s.Target(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
@@ -204,15 +216,19 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   auto s = Start(0, {"--health-interval=100ms"});
   ASSERT_TRUE(s);
   // One AppendAction per append, so that the call's own code is counted.
-  auto client = Client(*s, absl::Seconds(5), /*attempts=*/1, /*coalesce=*/false);
-  ASSERT_THAT(client->AppendAction(Completion("restart", "before", "S")), IsOk());
+  auto client =
+      Client(*s, absl::Seconds(5), /*attempts=*/1, /*coalesce=*/false);
+  ASSERT_THAT(client->AppendAction(Completion("restart", "before", "S")),
+              IsOk());
   EXPECT_EQ(Health(*s), grpc::health::v1::HealthCheckResponse::SERVING);
   auto up = Scrape(s->metrics_port());
   ASSERT_THAT(up, IsOk());
   // Connections opened so far wait in the pool; none is held between calls.
   EXPECT_EQ((*up)[R"(actionjournal_store_connections{state="in_use"})"], 0);
   EXPECT_GE((*up)[R"(actionjournal_store_connections{state="idle"})"], 1);
-  EXPECT_EQ((*up)[R"(actionjournal_build_info{store="postgresql",version="0.1.0"})"], 1);
+  EXPECT_EQ(
+      (*up)[R"(actionjournal_build_info{store="postgresql",version="0.1.0"})"],
+      1);
 
   ASSERT_EQ(std::system(Env("AJ_PG_STOP").c_str()), 0);
   const absl::Time start = absl::Now();
@@ -221,21 +237,30 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   auto refused = Scrape(s->metrics_port());
   ASSERT_THAT(refused, IsOk());
-  EXPECT_EQ(Delta(*up, *refused, R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"), 1);
   EXPECT_EQ(Delta(*up, *refused,
-                  R"(actionjournal_requests_total{code="UNAVAILABLE",method="AppendAction"})"),
+                  R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"),
             1);
+  EXPECT_EQ(
+      Delta(
+          *up, *refused,
+          R"(actionjournal_requests_total{code="UNAVAILABLE",method="AppendAction"})"),
+      1);
   EXPECT_TRUE(Eventually(
-      [&] { return Health(*s) == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
+      [&] {
+        return Health(*s) == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
       absl::Seconds(10)));
   // Readiness follows the store; liveness does not (a restart would not help).
   EXPECT_EQ(Health(*s, "actionjournal.v1.ActionJournal"),
             grpc::health::v1::HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(Health(*s, "liveness"), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(*s, "liveness"),
+            grpc::health::v1::HealthCheckResponse::SERVING);
 
   ASSERT_EQ(std::system(Env("AJ_PG_START").c_str()), 0);
   EXPECT_TRUE(Eventually(
-      [&] { return Health(*s) == grpc::health::v1::HealthCheckResponse::SERVING; },
+      [&] {
+        return Health(*s) == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
       absl::Seconds(20)));
   absl::StatusOr<v1::AppendActionResponse> again;
   EXPECT_TRUE(Eventually(
@@ -262,7 +287,8 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
   auto client = Client(*server, absl::Seconds(30), /*attempts=*/1);
   // A job of this run's own: a lock left by an earlier run's killed psql
   // (held until PostgreSQL notices) must not be in the way.
-  const std::string job = absl::StrCat("stuck-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
+  const std::string job =
+      absl::StrCat("stuck-", getpid(), "-", absl::ToUnixMicros(absl::Now()));
   ASSERT_THAT(client->AppendAction(Completion(job, "a", "first")), IsOk());
 
   // Another session locks the record's row and sleeps.
@@ -284,11 +310,13 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
   } kill_locker{locker};
   // Wait until the lock is held: a probe that needs it gives up at once.
   bool locked = false;
-  for (absl::Time until = absl::Now() + absl::Seconds(20); !locked && absl::Now() < until;) {
-    const std::string probe = absl::StrCat(
-        "psql -q -t -d '", dsn_,
-        "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records WHERE job_id = '", job,
-        "' FOR UPDATE\" >/dev/null 2>&1");
+  for (absl::Time until = absl::Now() + absl::Seconds(20);
+       !locked && absl::Now() < until;) {
+    const std::string probe =
+        absl::StrCat("psql -q -t -d '", dsn_,
+                     "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records "
+                     "WHERE job_id = '",
+                     job, "' FOR UPDATE\" >/dev/null 2>&1");
     locked = std::system(probe.c_str()) != 0;
     if (!locked) absl::SleepFor(absl::Milliseconds(50));
   }
@@ -298,15 +326,18 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
   std::thread caller([&] {
     stuck_call = client->AppendAction(Completion(job, "b", "second")).status();
   });
-  absl::SleepFor(absl::Milliseconds(500));  // the append is now waiting on the lock
+  absl::SleepFor(
+      absl::Milliseconds(500));  // the append is now waiting on the lock
   const absl::Time start = absl::Now();
   auto code = server->Stop(SIGTERM, absl::Seconds(60));
   const absl::Duration took = absl::Now() - start;
   caller.join();
   ASSERT_THAT(code, IsOk());
   EXPECT_LT(took, absl::Seconds(6)) << "grace 2 s; took " << took;
-  EXPECT_FALSE(stuck_call.ok()) << "an append that never committed is not acknowledged";
-  EXPECT_THAT(server->Log(), ::testing::HasSubstr("cancelling the store's calls"));
+  EXPECT_FALSE(stuck_call.ok())
+      << "an append that never committed is not acknowledged";
+  EXPECT_THAT(server->Log(),
+              ::testing::HasSubstr("cancelling the store's calls"));
 }
 
 // A full disk on PostgreSQL was RESOURCE_EXHAUSTED, which clients must not
@@ -321,26 +352,37 @@ TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
   const std::string mnt = tmpl;
   if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=16m,mode=0700") != 0) {
     rmdir(mnt.c_str());
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << strerror(errno);
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): "
+                 << strerror(errno);
   }
-  const std::string admin = absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn_, "' -c ");
+  const std::string admin =
+      absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn_, "' -c ");
   struct Cleanup {
     std::string admin, mnt;
     ~Cleanup() {
-      std::system((admin + "'DROP DATABASE IF EXISTS aj_full' >/dev/null 2>&1").c_str());
-      std::system((admin + "'DROP TABLESPACE IF EXISTS aj_tiny' >/dev/null 2>&1").c_str());
+      std::system((admin + "'DROP DATABASE IF EXISTS aj_full' >/dev/null 2>&1")
+                      .c_str());
+      std::system(
+          (admin + "'DROP TABLESPACE IF EXISTS aj_tiny' >/dev/null 2>&1")
+              .c_str());
       umount2(mnt.c_str(), MNT_DETACH);
       rmdir(mnt.c_str());
     }
   } cleanup{admin, mnt};
   ASSERT_EQ(std::system(("chown postgres '" + mnt + "'").c_str()), 0);
-  ASSERT_EQ(std::system((admin + "\"CREATE TABLESPACE aj_tiny LOCATION '" + mnt + "'\"").c_str()), 0);
-  ASSERT_EQ(std::system((admin + "'CREATE DATABASE aj_full TABLESPACE aj_tiny'").c_str()), 0);
+  ASSERT_EQ(std::system(
+                (admin + "\"CREATE TABLESPACE aj_tiny LOCATION '" + mnt + "'\"")
+                    .c_str()),
+            0);
+  ASSERT_EQ(
+      std::system(
+          (admin + "'CREATE DATABASE aj_full TABLESPACE aj_tiny'").c_str()),
+      0);
   std::string full_dsn = dsn_;
   full_dsn.replace(full_dsn.rfind('/') + 1, std::string::npos, "aj_full");
 
-  auto s = ServerProcess::Start({"--store=" + full_dsn, "--health-interval=100ms"},
-                                dir_ + "/server.log");
+  auto s = ServerProcess::Start(
+      {"--store=" + full_dsn, "--health-interval=100ms"}, dir_ + "/server.log");
   ASSERT_THAT(s, IsOk());
   auto server = std::move(s).value();
   auto client = Client(*server, absl::Seconds(10), /*attempts=*/1);
@@ -367,8 +409,8 @@ TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
   ASSERT_FALSE(failed.ok()) << "16 MiB never filled";
   EXPECT_GT(stored, 0);
   EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
-  auto health = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(server->Target(), grpc::InsecureChannelCredentials()));
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      server->Target(), grpc::InsecureChannelCredentials()));
   auto ready = [&] {
     grpc::ClientContext ctx;
     grpc::health::v1::HealthCheckResponse resp;
@@ -377,7 +419,8 @@ TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
   };
   auto status = ready();
   for (absl::Time until = absl::Now() + absl::Seconds(5);
-       status == grpc::health::v1::HealthCheckResponse::SERVING && absl::Now() < until;) {
+       status == grpc::health::v1::HealthCheckResponse::SERVING &&
+       absl::Now() < until;) {
     absl::SleepFor(absl::Milliseconds(50));
     status = ready();
   }

@@ -40,8 +40,9 @@ v1::RecordId Rec(const std::string& job, const std::string& key, int64_t seq) {
   return r;
 }
 
-v1::AppendActionRequest StepReq(const v1::RecordId& r, const std::string& action,
-                                uint32_t index, v1::StepStatus status,
+v1::AppendActionRequest StepReq(const v1::RecordId& r,
+                                const std::string& action, uint32_t index,
+                                v1::StepStatus status,
                                 const std::string& result = "") {
   v1::AppendActionRequest req;
   *req.mutable_record() = r;
@@ -68,7 +69,9 @@ v1::AppendActionRequest CompletionReq(const v1::RecordId& r,
 class ServerE2eTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> extra = {}) {
-    if (dir_.empty()) dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    if (dir_.empty())
+      dir_ = TempDir(
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     extra.push_back("--store=sqlite://" + dir_ + "/journal.db");
     auto server = ServerProcess::Start(
         extra, absl::StrCat(dir_, "/server-", starts_++, ".log"));
@@ -99,7 +102,8 @@ TEST_F(ServerE2eTest, EveryRpcThroughTheClient) {
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ(b->status(), v1::RECORD_STATUS_NEW);
 
-  auto a1 = client_->AppendAction(StepReq(r, "act", 0, v1::STEP_STATUS_PENDING));
+  auto a1 =
+      client_->AppendAction(StepReq(r, "act", 0, v1::STEP_STATUS_PENDING));
   ASSERT_THAT(a1, IsOk());
   EXPECT_EQ(a1->outcome(), v1::APPEND_OUTCOME_APPENDED);
   auto up = StepReq(r, "act", 0, v1::STEP_STATUS_SUCCEEDED, "R");
@@ -108,7 +112,8 @@ TEST_F(ServerE2eTest, EveryRpcThroughTheClient) {
   auto a2 = client_->AppendAction(up);
   ASSERT_THAT(a2, IsOk());
   EXPECT_EQ(a2->outcome(), v1::APPEND_OUTCOME_UPGRADED);
-  auto conflict = client_->AppendAction(StepReq(r, "act", 0, v1::STEP_STATUS_SUCCEEDED, "other"));
+  auto conflict = client_->AppendAction(
+      StepReq(r, "act", 0, v1::STEP_STATUS_SUCCEEDED, "other"));
   ASSERT_THAT(conflict, IsOk());
   EXPECT_EQ(conflict->outcome(), v1::APPEND_OUTCOME_CONFLICT);
   EXPECT_EQ(conflict->stored_step().result(), "R");
@@ -155,12 +160,15 @@ TEST_F(ServerE2eTest, EveryRpcThroughTheClient) {
 
 TEST_F(ServerE2eTest, HealthServing) {
   StartServer();
-  auto channel = grpc::CreateChannel(server_->Target(), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(server_->Target(),
+                                     grpc::InsecureChannelCredentials());
   auto stub = grpc::health::v1::Health::NewStub(channel);
-  for (const char* service : {"", "actionjournal.v1.ActionJournal", "liveness"}) {
+  for (const char* service :
+       {"", "actionjournal.v1.ActionJournal", "liveness"}) {
     SCOPED_TRACE(service);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
     grpc::health::v1::HealthCheckRequest req;
     req.set_service(service);
     grpc::health::v1::HealthCheckResponse resp;
@@ -168,11 +176,15 @@ TEST_F(ServerE2eTest, HealthServing) {
     EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
   // The CLI's health command, as the container check and operators use it.
-  const std::string cli = absl::StrCat(testing::CliBinary(), " --target ", server_->Target());
+  const std::string cli =
+      absl::StrCat(testing::CliBinary(), " --target ", server_->Target());
   EXPECT_EQ(std::system((cli + " health >/dev/null").c_str()), 0);
-  EXPECT_EQ(std::system((cli + " health --service liveness >/dev/null").c_str()), 0);
+  EXPECT_EQ(
+      std::system((cli + " health --service liveness >/dev/null").c_str()), 0);
   // An unknown service is NOT_FOUND (exit code 5).
-  EXPECT_EQ(WEXITSTATUS(std::system((cli + " health --service nope 2>/dev/null").c_str())), 5);
+  EXPECT_EQ(WEXITSTATUS(std::system(
+                (cli + " health --service nope 2>/dev/null").c_str())),
+            5);
 }
 
 TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
@@ -181,7 +193,9 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   ASSERT_GT(server_->metrics_port(), 0) << server_->Log();
   auto before = Scrape(server_->metrics_port());
   ASSERT_THAT(before, IsOk());
-  EXPECT_EQ((*before)["actionjournal_build_info{store=\"sqlite\",version=\"0.1.0\"}"], 1);
+  EXPECT_EQ(
+      (*before)["actionjournal_build_info{store=\"sqlite\",version=\"0.1.0\"}"],
+      1);
 
   const v1::RecordId r = Rec("job-m", "k", 1);
   v1::BeginRecordRequest begin;
@@ -191,7 +205,9 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   ASSERT_THAT(client_->BeginRecord(begin), IsOk());
   // Action "a": an intent, its result (cost 100/40 tokens, 3000 micro-USD)
   // and a completion (cost 10/5, 500).
-  ASSERT_THAT(client_->AppendAction(StepReq(r, "a", 0, v1::STEP_STATUS_PENDING)), IsOk());
+  ASSERT_THAT(
+      client_->AppendAction(StepReq(r, "a", 0, v1::STEP_STATUS_PENDING)),
+      IsOk());
   auto result = StepReq(r, "a", 0, v1::STEP_STATUS_SUCCEEDED, "R");
   result.set_attempt(2);
   result.mutable_cost()->set_input_tokens(100);
@@ -217,8 +233,11 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   ASSERT_THAT(client_->LookupAction(lookup), IsOk());
   ASSERT_THAT(client_->BeginRecord(begin), IsOk());
   // Action "b": a finished step, then a different result for it.
-  ASSERT_THAT(client_->AppendAction(StepReq(r, "b", 0, v1::STEP_STATUS_SUCCEEDED, "x")), IsOk());
-  auto conflict = client_->AppendAction(StepReq(r, "b", 0, v1::STEP_STATUS_SUCCEEDED, "y"));
+  ASSERT_THAT(
+      client_->AppendAction(StepReq(r, "b", 0, v1::STEP_STATUS_SUCCEEDED, "x")),
+      IsOk());
+  auto conflict =
+      client_->AppendAction(StepReq(r, "b", 0, v1::STEP_STATUS_SUCCEEDED, "y"));
   ASSERT_THAT(conflict, IsOk());
   ASSERT_EQ(conflict->outcome(), v1::APPEND_OUTCOME_CONFLICT);
   // A zombie (attempt 1 < 2), an input mismatch, a bad request.
@@ -231,7 +250,8 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   ASSERT_THAT(mismatch, IsOk());
   ASSERT_TRUE(mismatch->input_mismatch());
   auto bad = StepReq(r, "", 0, v1::STEP_STATUS_PENDING);
-  EXPECT_THAT(client_->AppendAction(bad), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(client_->AppendAction(bad),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   // The end of the record, and a prune of it: 1 record, 3 entries.
   v1::CompleteRecordRequest complete;
   *complete.mutable_record() = r;
@@ -245,31 +265,44 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
 
   auto after = Scrape(server_->metrics_port());
   ASSERT_THAT(after, IsOk());
-  auto delta = [&](const std::string& series) { return Delta(*before, *after, series); };
+  auto delta = [&](const std::string& series) {
+    return Delta(*before, *after, series);
+  };
   const std::map<std::string, double> expected = {
       {R"(actionjournal_requests_total{code="OK",method="BeginRecord"})", 3},
       {R"(actionjournal_requests_total{code="OK",method="AppendAction"})", 7},
-      {R"(actionjournal_requests_total{code="FAILED_PRECONDITION",method="AppendAction"})", 1},
-      {R"(actionjournal_requests_total{code="INVALID_ARGUMENT",method="AppendAction"})", 1},
+      {R"(actionjournal_requests_total{code="FAILED_PRECONDITION",method="AppendAction"})",
+       1},
+      {R"(actionjournal_requests_total{code="INVALID_ARGUMENT",method="AppendAction"})",
+       1},
       {R"(actionjournal_requests_total{code="OK",method="LookupAction"})", 1},
       {R"(actionjournal_requests_total{code="OK",method="CompleteRecord"})", 1},
       {R"(actionjournal_requests_total{code="OK",method="Prune"})", 1},
-      {R"(actionjournal_request_duration_seconds_count{method="AppendAction"})", 9},
-      {R"(actionjournal_request_duration_seconds_count{method="BeginRecord"})", 3},
+      {R"(actionjournal_request_duration_seconds_count{method="AppendAction"})",
+       9},
+      {R"(actionjournal_request_duration_seconds_count{method="BeginRecord"})",
+       3},
       {R"(actionjournal_appends_total{outcome="appended"})", 3},
       {R"(actionjournal_appends_total{outcome="upgraded"})", 1},
       {R"(actionjournal_appends_total{outcome="duplicate"})", 2},
       {R"(actionjournal_appends_total{outcome="conflict"})", 1},
       {R"(actionjournal_conflicts_total{policy="keep_stored"})", 1},
-      {R"(actionjournal_replay_hits_total{entry="step",method="AppendAction"})", 1},
-      {R"(actionjournal_replay_hits_total{entry="action",method="AppendAction"})", 1},
-      {R"(actionjournal_replay_hits_total{entry="action",method="LookupAction"})", 1},
+      {R"(actionjournal_replay_hits_total{entry="step",method="AppendAction"})",
+       1},
+      {R"(actionjournal_replay_hits_total{entry="action",method="AppendAction"})",
+       1},
+      {R"(actionjournal_replay_hits_total{entry="action",method="LookupAction"})",
+       1},
       // The second BeginRecord hands back "a"; the mismatching third one
       // hands back "a" and b's finished step.
-      {R"(actionjournal_replay_hits_total{entry="action",method="BeginRecord"})", 2},
-      {R"(actionjournal_replay_hits_total{entry="step",method="BeginRecord"})", 1},
-      {R"(actionjournal_replay_saved_tokens_total{direction="input"})", 100 + 110 * 4},
-      {R"(actionjournal_replay_saved_tokens_total{direction="output"})", 40 + 45 * 4},
+      {R"(actionjournal_replay_hits_total{entry="action",method="BeginRecord"})",
+       2},
+      {R"(actionjournal_replay_hits_total{entry="step",method="BeginRecord"})",
+       1},
+      {R"(actionjournal_replay_saved_tokens_total{direction="input"})",
+       100 + 110 * 4},
+      {R"(actionjournal_replay_saved_tokens_total{direction="output"})",
+       40 + 45 * 4},
       {R"(actionjournal_replay_saved_usd_total)", (3000 + 3500 * 4) / 1e6},
       {R"(actionjournal_fenced_total{method="AppendAction"})", 1},
       {R"(actionjournal_input_mismatches_total{reset="false"})", 1},
@@ -287,13 +320,15 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   EXPECT_EQ(delta("actionjournal_commit_batch_writes_sum"), 10);
   EXPECT_EQ(delta("actionjournal_commit_duration_seconds_count"), 10);
   EXPECT_GT(delta("actionjournal_commit_duration_seconds_sum"), 0);
-  EXPECT_EQ(delta(R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"), 0);
+  EXPECT_EQ(delta(R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"),
+            0);
 }
 
 TEST_F(ServerE2eTest, ReflectionListsTheService) {
   StartServer();
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(
-      grpc::CreateChannel(server_->Target(), grpc::InsecureChannelCredentials()));
+  auto stub =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(grpc::CreateChannel(
+          server_->Target(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   auto stream = stub->ServerReflectionInfo(&ctx);
@@ -342,7 +377,8 @@ std::vector<BadCase> BadCases() {
                    absl::StatusCode::kInvalidArgument, "record.job_id"});
   cases.push_back({"EmptyKey", begin(Rec("job-bad", "", 1)),
                    absl::StatusCode::kInvalidArgument, "record.record_key"});
-  cases.push_back({"OversizeKey", begin(Rec("job-bad", std::string(4097, 'k'), 1)),
+  cases.push_back({"OversizeKey",
+                   begin(Rec("job-bad", std::string(4097, 'k'), 1)),
                    absl::StatusCode::kInvalidArgument, "record.record_key"});
   cases.push_back({"NegativeSeq", begin(Rec("job-bad", "k", -1)),
                    absl::StatusCode::kInvalidArgument, "record.seq_num"});
@@ -373,11 +409,13 @@ std::vector<BadCase> BadCases() {
                        std::string(4 * 1024 * 1024 + 1, 'p'));
     cases.push_back({"OversizeResult", append(req),
                      absl::StatusCode::kResourceExhausted, "step.result"});
-    auto comp = CompletionReq(good, "act", std::string(4 * 1024 * 1024 + 1, 's'));
+    auto comp =
+        CompletionReq(good, "act", std::string(4 * 1024 * 1024 + 1, 's'));
     cases.push_back({"OversizeState", append(comp),
                      absl::StatusCode::kResourceExhausted, "completion.state"});
   }
-  cases.push_back({"StepGap", append(StepReq(good, "act", 1, v1::STEP_STATUS_PENDING)),
+  cases.push_back({"StepGap",
+                   append(StepReq(good, "act", 1, v1::STEP_STATUS_PENDING)),
                    absl::StatusCode::kFailedPrecondition, "step.index"});
   {
     auto req = StepReq(good, "act", 0, v1::STEP_STATUS_PENDING);
@@ -449,7 +487,8 @@ std::vector<BadCase> BadCases() {
                      k->set_up_to_seq_num(-1);
                      return c.Prune(req).status();
                    },
-                   absl::StatusCode::kInvalidArgument, "keys[0].up_to_seq_num"});
+                   absl::StatusCode::kInvalidArgument,
+                   "keys[0].up_to_seq_num"});
   cases.push_back({"PruneTooManyKeys",
                    [](JournalClient& c) {
                      v1::PruneRequest req;
@@ -469,7 +508,9 @@ TEST_F(ServerE2eTest, BadInputGetsClearErrorAndChangesNothing) {
   StartServer();
   // A known state to compare against afterwards.
   const v1::RecordId sentinel = Rec("job-bad", "sentinel", 0);
-  ASSERT_THAT(client_->AppendAction(StepReq(sentinel, "act", 0, v1::STEP_STATUS_PENDING)), IsOk());
+  ASSERT_THAT(client_->AppendAction(
+                  StepReq(sentinel, "act", 0, v1::STEP_STATUS_PENDING)),
+              IsOk());
   v1::BeginRecordRequest begin;
   *begin.mutable_record() = sentinel;
   auto before = client_->BeginRecord(begin);
@@ -503,7 +544,8 @@ TEST_F(ServerE2eTest, LimitsHoldExactlyAtTheBoundary) {
   EXPECT_THAT(client_->BeginRecord(begin), IsOk());
   begin.mutable_record()->set_job_id(job128 + "j");
   EXPECT_THAT(client_->BeginRecord(begin),
-              StatusIs(absl::StatusCode::kInvalidArgument, "record.job_id: must be 1-128"));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "record.job_id: must be 1-128"));
   begin.mutable_record()->set_job_id("job");
   begin.mutable_record()->set_record_key(std::string(4097, 'k'));
   EXPECT_THAT(client_->BeginRecord(begin),
@@ -512,15 +554,18 @@ TEST_F(ServerE2eTest, LimitsHoldExactlyAtTheBoundary) {
 
   const v1::RecordId r = Rec("job", "k", 0);
   const std::string max_payload(4 * 1024 * 1024, 'p');
-  auto ok = client_->AppendAction(CompletionReq(r, std::string(512, 'a'), max_payload));
+  auto ok = client_->AppendAction(
+      CompletionReq(r, std::string(512, 'a'), max_payload));
   ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(ok->stored_completion().state().size(), max_payload.size());
-  EXPECT_THAT(client_->AppendAction(CompletionReq(r, std::string(513, 'a'), "s")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       "action_key: must be 1-512 bytes, got 513"));
+  EXPECT_THAT(
+      client_->AppendAction(CompletionReq(r, std::string(513, 'a'), "s")),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "action_key: must be 1-512 bytes, got 513"));
   EXPECT_THAT(client_->AppendAction(CompletionReq(r, "b", max_payload + "p")),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       "completion.state: 4194305 bytes is over the payload limit of 4194304"));
+                       "completion.state: 4194305 bytes is over the payload "
+                       "limit of 4194304"));
   auto step = StepReq(r, "c", 0, v1::STEP_STATUS_SUCCEEDED, max_payload);
   EXPECT_THAT(client_->AppendAction(step), IsOk());
 
@@ -545,16 +590,20 @@ TEST_F(ServerE2eTest, LimitsHoldExactlyAtTheBoundary) {
     k->set_record_key(std::string(4096, 'x'));
     k->set_up_to_seq_num(i);
   }
-  EXPECT_THAT(client_->Prune(huge), StatusIs(absl::StatusCode::kResourceExhausted,
-                                             "larger than max"));
+  EXPECT_THAT(
+      client_->Prune(huge),
+      StatusIs(absl::StatusCode::kResourceExhausted, "larger than max"));
 }
 
 TEST_F(ServerE2eTest, ConfiguredLimitsApply) {
   StartServer({"--max-payload-bytes=10", "--max-action-key-bytes=4"});
   const v1::RecordId r = Rec("job", "k", 0);
-  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcd", std::string(10, 's'))), IsOk());
-  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcd", std::string(11, 's'))),
-              StatusIs(absl::StatusCode::kResourceExhausted, "limit of 10 bytes"));
+  EXPECT_THAT(
+      client_->AppendAction(CompletionReq(r, "abcd", std::string(10, 's'))),
+      IsOk());
+  EXPECT_THAT(
+      client_->AppendAction(CompletionReq(r, "abcd", std::string(11, 's'))),
+      StatusIs(absl::StatusCode::kResourceExhausted, "limit of 10 bytes"));
   EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcde", "s")),
               StatusIs(absl::StatusCode::kInvalidArgument, "1-4 bytes"));
 }
@@ -568,10 +617,12 @@ TEST_F(ServerE2eTest, EnvironmentSetsDefaultsAndFlagsWin) {
   const v1::RecordId r = Rec("job", "k", 0);
   EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcde", "s")),
               StatusIs(absl::StatusCode::kInvalidArgument, "1-4 bytes"));
-  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abcd", std::string(20, 's'))),
-              IsOk());
-  EXPECT_THAT(client_->AppendAction(CompletionReq(r, "abc", std::string(21, 's'))),
-              StatusIs(absl::StatusCode::kResourceExhausted, "limit of 20 bytes"));
+  EXPECT_THAT(
+      client_->AppendAction(CompletionReq(r, "abcd", std::string(20, 's'))),
+      IsOk());
+  EXPECT_THAT(
+      client_->AppendAction(CompletionReq(r, "abc", std::string(21, 's'))),
+      StatusIs(absl::StatusCode::kResourceExhausted, "limit of 20 bytes"));
 }
 
 // SIGKILL under a stream of appends; every acknowledged append survives the
@@ -592,8 +643,8 @@ TEST_F(ServerE2eTest, SigkillLosesNothingAcknowledged) {
       for (int i = 0; i < 100000 && !stop.load(); ++i) {
         const std::string key = absl::StrCat("w", w, "-", i);
         const std::string state = absl::StrCat("state-", key);
-        auto r = (*client)->AppendAction(
-            CompletionReq(Rec("crash", absl::StrCat("key", i % 7), w), key, state));
+        auto r = (*client)->AppendAction(CompletionReq(
+            Rec("crash", absl::StrCat("key", i % 7), w), key, state));
         if (!r.ok()) return;  // the server is gone
         absl::MutexLock l(&mu);
         acked[key] = state;

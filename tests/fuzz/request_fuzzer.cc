@@ -27,7 +27,15 @@
 namespace actionjournal {
 namespace {
 
-enum Op : uint8_t { kBegin, kAppend, kLookup, kComplete, kPrune, kReadPayload, kOps };
+enum Op : uint8_t {
+  kBegin,
+  kAppend,
+  kLookup,
+  kComplete,
+  kPrune,
+  kReadPayload,
+  kOps
+};
 
 void Check(bool ok, const char* what) {
   if (!ok) {
@@ -56,15 +64,18 @@ bool Parse(const std::string& bytes, Msg* msg) {
   return false;
 }
 
-void CheckAnswer(const google::protobuf::Message& m, const RequestLimits& limits) {
+void CheckAnswer(const google::protobuf::Message& m,
+                 const RequestLimits& limits) {
   // The fields around the payloads are small; the payloads are bounded.
-  Check(static_cast<int64_t>(m.ByteSizeLong()) <= limits.max_answer_bytes + 64 * 1024,
+  Check(static_cast<int64_t>(m.ByteSizeLong()) <=
+            limits.max_answer_bytes + 64 * 1024,
         "answers stay under the answer bound");
   std::string out;
   Check(m.SerializeToString(&out), "answers serialize");
 }
 
-[[maybe_unused]] void Apply(JournalStore& store, uint8_t op, const std::string& bytes) {
+[[maybe_unused]] void Apply(JournalStore& store, uint8_t op,
+                            const std::string& bytes) {
   static const RequestLimits limits = Limits();
   switch (op % kOps) {
     case kBegin: {
@@ -98,15 +109,17 @@ void CheckAnswer(const google::protobuf::Message& m, const RequestLimits& limits
         return;
       }
       auto found = store.LookupAction(r->record, r->action_key);
-      Check(found.ok() && found->action.has_value(), "an accepted append is found");
+      Check(found.ok() && found->action.has_value(),
+            "an accepted append is found");
       if (const auto* step = std::get_if<Step>(&out->stored)) {
         Check(step->index < found->action->steps.size() &&
                   found->action->steps[step->index] == *step,
               "the stored step is the one answered");
       } else {
-        Check(found->action->completion.has_value() &&
-                  *found->action->completion == std::get<Completion>(out->stored),
-              "the stored completion is the one answered");
+        Check(
+            found->action->completion.has_value() &&
+                *found->action->completion == std::get<Completion>(out->stored),
+            "the stored completion is the one answered");
       }
       v1::AppendActionResponse resp;
       ToProto(*out, r->entry, limits, &resp);
@@ -160,7 +173,8 @@ void CheckAnswer(const google::protobuf::Message& m, const RequestLimits& limits
 }
 
 // Seeds: one request per case, in the input format.
-void AddSeed(std::vector<std::string>& seeds, Op op, const google::protobuf::Message& m) {
+void AddSeed(std::vector<std::string>& seeds, Op op,
+             const google::protobuf::Message& m) {
   const std::string bytes = m.SerializeAsString();
   std::string s;
   s += static_cast<char>(op);
@@ -220,7 +234,8 @@ void AddSeed(std::vector<std::string>& seeds, Op op, const google::protobuf::Mes
   AddSeed(seeds, kPrune, prune);
   // Bytes that do not parse: a job_id that is not UTF-8, a truncated
   // message.
-  seeds.push_back(std::string("\x00\x09\x00\x0a\x07\x0a\x02\xff\xfe\x12\x01k", 12));
+  seeds.push_back(
+      std::string("\x00\x09\x00\x0a\x07\x0a\x02\xff\xfe\x12\x01k", 12));
   seeds.push_back(std::string("\x02\x03\x00\x0a\x10\x0a", 6));
   // A whole session in one input.
   std::string session;
@@ -240,7 +255,8 @@ int main(int argc, char** argv) {
   }
   int n = 0;
   for (const std::string& seed : actionjournal::Seeds()) {
-    std::ofstream(std::string(argv[1]) + "/seed-" + std::to_string(n++), std::ios::binary)
+    std::ofstream(std::string(argv[1]) + "/seed-" + std::to_string(n++),
+                  std::ios::binary)
         << seed;
   }
   return 0;
@@ -262,7 +278,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t len = data[at + 1] | (static_cast<size_t>(data[at + 2]) << 8);
     at += 3;
     const size_t n = std::min(len, size - at);
-    actionjournal::Apply(*store, op, std::string(reinterpret_cast<const char*>(data + at), n));
+    actionjournal::Apply(
+        *store, op, std::string(reinterpret_cast<const char*>(data + at), n));
     at += n;
   }
   return 0;

@@ -39,7 +39,8 @@ class GatedStore final : public JournalStore {
     Gate();
     return inner_->LookupAction(r, k);
   }
-  absl::StatusOr<CompleteResult> CompleteRecord(const CompleteRequest& r) override {
+  absl::StatusOr<CompleteResult> CompleteRecord(
+      const CompleteRequest& r) override {
     Gate();
     return inner_->CompleteRecord(r);
   }
@@ -126,12 +127,14 @@ TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
   auto impatient = JournalClient::Create(co);
   ASSERT_THAT(impatient, IsOk());
   ASSERT_THAT((*impatient)->LookupAction(Lookup()), IsOk());
-  auto raw = v1::ActionJournal::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string((*server)->port()), grpc::InsecureChannelCredentials()));
+  auto raw = v1::ActionJournal::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                          grpc::InsecureChannelCredentials()));
 
   store.Close();
   // One call holds the only worker.
-  std::thread first([&] { EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk()); });
+  std::thread first(
+      [&] { EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk()); });
   while (store.Waiting() < 1) absl::SleepFor(absl::Milliseconds(1));
   // The next call takes the only queue slot (and times out there); the one
   // after it is refused at once, marked as worth a retry.
@@ -144,7 +147,9 @@ TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
     v1::LookupActionResponse resp;
     grpc::Status s = raw->LookupAction(&ctx, Lookup(), &resp);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-    EXPECT_EQ(ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms"), 1u);
+    EXPECT_EQ(
+        ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms"),
+        1u);
   }
   // A client with retries gets through once the queue drains.
   absl::StatusOr<v1::LookupActionResponse> retried = absl::UnknownError("");
@@ -164,9 +169,9 @@ TEST(JournalServerTest, HealthFollowsTheStore) {
   options.health_interval = absl::Milliseconds(20);
   auto server = JournalServer::Start(options, store);
   ASSERT_THAT(server, IsOk());
-  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string((*server)->port()),
-      grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                          grpc::InsecureChannelCredentials()));
   auto status = [&] {
     grpc::ClientContext ctx;
     grpc::health::v1::HealthCheckRequest req;

@@ -50,9 +50,8 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
     ASSERT_THAT(store, IsOk());
     store_ = std::move(store).value();
     // Each test gets its own job so a shared database needs no cleanup.
-    job_ = std::string(::testing::UnitTest::GetInstance()
-                           ->current_test_info()
-                           ->name());
+    job_ = std::string(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (char& c : job_) {
       if (c == '/') c = '.';
     }
@@ -68,11 +67,9 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
     return RecordId{job_, std::move(key), seq};
   }
 
-  absl::StatusOr<AppendResult> Append(const RecordId& r, std::string action,
-                                      Entry entry, uint64_t attempt = 0,
-                                      ConflictPolicy policy =
-                                          ConflictPolicy::kKeepStored,
-                                      Cost cost = {}) {
+  absl::StatusOr<AppendResult> Append(
+      const RecordId& r, std::string action, Entry entry, uint64_t attempt = 0,
+      ConflictPolicy policy = ConflictPolicy::kKeepStored, Cost cost = {}) {
     AppendRequest req;
     req.record = r;
     req.action_key = std::move(action);
@@ -117,9 +114,10 @@ TEST_P(ConformanceTest, BeginCreatesThenReopens) {
 TEST_P(ConformanceTest, BeginReturnsEveryJournaledAction) {
   const RecordId r = Rec();
   ASSERT_THAT(Begin(r), IsOk());
-  ASSERT_THAT(Append(r, "b", MakeStep(0, StepStatus::kSucceeded, "f", "x", "R0"),
-                     0, ConflictPolicy::kKeepStored, Cost{10, 20, 30}),
-              IsOk());
+  ASSERT_THAT(
+      Append(r, "b", MakeStep(0, StepStatus::kSucceeded, "f", "x", "R0"), 0,
+             ConflictPolicy::kKeepStored, Cost{10, 20, 30}),
+      IsOk());
   ASSERT_THAT(Append(r, "b", MakeStep(1, StepStatus::kPending)), IsOk());
   ASSERT_THAT(Append(r, "a", Completion{"state-a"}, 0,
                      ConflictPolicy::kKeepStored, Cost{1, 2, 3}),
@@ -163,13 +161,14 @@ TEST_P(ConformanceTest, IdenticalRetryIsDuplicateWithStoredEntry) {
 TEST_P(ConformanceTest, TerminalStepFirstWriterWins) {
   const Step first = MakeStep(0, StepStatus::kSucceeded, "f", "x", "first");
   ASSERT_EQ(Append(Rec(), "act", first)->outcome, AppendOutcome::kAppended);
-  auto second =
-      Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "f", "x", "other"));
+  auto second = Append(Rec(), "act",
+                       MakeStep(0, StepStatus::kSucceeded, "f", "x", "other"));
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->outcome, AppendOutcome::kConflict);
   EXPECT_EQ(std::get<Step>(second->stored), first);
   // A terminal step is never upgraded either.
-  auto failed = Append(Rec(), "act", MakeStep(0, StepStatus::kFailed, "f", "x", "e"));
+  auto failed =
+      Append(Rec(), "act", MakeStep(0, StepStatus::kFailed, "f", "x", "e"));
   EXPECT_EQ(failed->outcome, AppendOutcome::kConflict);
   EXPECT_THAT(StepsOf(Rec(), "act"), ElementsAre(first));
 }
@@ -192,15 +191,15 @@ TEST_P(ConformanceTest, PendingUpgradedOnce) {
   ASSERT_EQ(Append(Rec(), "act", MakeStep(0, StepStatus::kPending))->outcome,
             AppendOutcome::kAppended);
   const Step done = MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "R");
-  auto up = Append(Rec(), "act", done, 0, ConflictPolicy::kKeepStored,
-                   Cost{5, 6, 7});
+  auto up =
+      Append(Rec(), "act", done, 0, ConflictPolicy::kKeepStored, Cost{5, 6, 7});
   ASSERT_THAT(up, IsOk());
   EXPECT_EQ(up->outcome, AppendOutcome::kUpgraded);
   EXPECT_EQ(std::get<Step>(up->stored), done);
   // The retry of the upgrade is a duplicate; a different upgrade conflicts.
   EXPECT_EQ(Append(Rec(), "act", done)->outcome, AppendOutcome::kDuplicate);
-  auto other =
-      Append(Rec(), "act", MakeStep(0, StepStatus::kFailed, "llm.chat", "d1", "E"));
+  auto other = Append(Rec(), "act",
+                      MakeStep(0, StepStatus::kFailed, "llm.chat", "d1", "E"));
   EXPECT_EQ(other->outcome, AppendOutcome::kConflict);
   EXPECT_EQ(std::get<Step>(other->stored), done);
   // A replayed intent for the journaled call hands back the result.
@@ -215,16 +214,18 @@ TEST_P(ConformanceTest, PendingUpgradedOnce) {
 
 TEST_P(ConformanceTest, ReplaysHandBackWhatTheySave) {
   const Step call = MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d", "R");
-  ASSERT_THAT(Append(Rec(), "act", call, 0, ConflictPolicy::kKeepStored, Cost{5, 6, 7}),
-              IsOk());
+  ASSERT_THAT(
+      Append(Rec(), "act", call, 0, ConflictPolicy::kKeepStored, Cost{5, 6, 7}),
+      IsOk());
   // A replayed step saves its own cost, whatever the replay claims.
-  auto again = Append(Rec(), "act", call, 0, ConflictPolicy::kKeepStored, Cost{9, 9, 9});
+  auto again =
+      Append(Rec(), "act", call, 0, ConflictPolicy::kKeepStored, Cost{9, 9, 9});
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->outcome, AppendOutcome::kDuplicate);
   EXPECT_EQ(again->stored_cost, (Cost{5, 6, 7}));
   // A completion saves the whole action: its steps and itself.
-  auto done = Append(Rec(), "act", Completion{"S"}, 0, ConflictPolicy::kKeepStored,
-                     Cost{1, 1, 1});
+  auto done = Append(Rec(), "act", Completion{"S"}, 0,
+                     ConflictPolicy::kKeepStored, Cost{1, 1, 1});
   ASSERT_THAT(done, IsOk());
   EXPECT_EQ(done->stored_cost, (Cost{6, 7, 8}));
   auto replayed = Append(Rec(), "act", Completion{"S"});
@@ -249,8 +250,8 @@ TEST_P(ConformanceTest, ReplaceFromHereDropsLaterSteps) {
                 IsOk());
   }
   const Step replacement = MakeStep(1, StepStatus::kSucceeded, "g", "y", "new");
-  auto r = Append(Rec(), "act", replacement, 0,
-                  ConflictPolicy::kReplaceFromHere);
+  auto r =
+      Append(Rec(), "act", replacement, 0, ConflictPolicy::kReplaceFromHere);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->outcome, AppendOutcome::kAppended);
   EXPECT_THAT(StepsOf(Rec(), "act"),
@@ -259,15 +260,17 @@ TEST_P(ConformanceTest, ReplaceFromHereDropsLaterSteps) {
 }
 
 TEST_P(ConformanceTest, CompletedActionRefusesChanges) {
-  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "f", "x", "r")),
-              IsOk());
+  ASSERT_THAT(
+      Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "f", "x", "r")),
+      IsOk());
   ASSERT_EQ(Append(Rec(), "act", Completion{"S"})->outcome,
             AppendOutcome::kAppended);
   EXPECT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending)),
               StatusIs(absl::StatusCode::kFailedPrecondition, "completed"));
-  EXPECT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "g", "y", "z"),
-                     0, ConflictPolicy::kReplaceFromHere),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "completed"));
+  EXPECT_THAT(
+      Append(Rec(), "act", MakeStep(0, StepStatus::kSucceeded, "g", "y", "z"),
+             0, ConflictPolicy::kReplaceFromHere),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "completed"));
   auto dup = Append(Rec(), "act", Completion{"S"});
   EXPECT_EQ(dup->outcome, AppendOutcome::kDuplicate);
   auto other = Append(Rec(), "act", Completion{"T"});
@@ -286,10 +289,12 @@ TEST_P(ConformanceTest, CompletedRecordRefusesAppends) {
   EXPECT_FALSE(again->newly_completed);
   EXPECT_EQ(again->completed_at, done->completed_at);
 
-  EXPECT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending)),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "record is completed"));
-  EXPECT_THAT(Append(Rec(), "other", Completion{"S"}),
-              StatusIs(absl::StatusCode::kFailedPrecondition, "record is completed"));
+  EXPECT_THAT(
+      Append(Rec(), "act", MakeStep(1, StepStatus::kPending)),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "record is completed"));
+  EXPECT_THAT(
+      Append(Rec(), "other", Completion{"S"}),
+      StatusIs(absl::StatusCode::kFailedPrecondition, "record is completed"));
   EXPECT_EQ(Begin(Rec())->status, RecordStatus::kCompleted);
   EXPECT_EQ(store_->LookupAction(Rec(), "act")->record_status,
             RecordStatus::kCompleted);
@@ -304,15 +309,18 @@ TEST_P(ConformanceTest, Fencing) {
   EXPECT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending), 1),
               StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
   // Other preconditions are not fencing.
-  EXPECT_FALSE(IsFenced(Append(Rec(), "act", MakeStep(3, StepStatus::kPending)).status()));
+  EXPECT_FALSE(IsFenced(
+      Append(Rec(), "act", MakeStep(3, StepStatus::kPending)).status()));
   EXPECT_THAT(store_->CompleteRecord({Rec(), 1}),
               StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
   EXPECT_THAT(StepsOf(Rec(), "act"), SizeIs(0));
   // Attempt 0 is never fenced and changes nothing.
-  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending), 0), IsOk());
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(0, StepStatus::kPending), 0),
+              IsOk());
   EXPECT_EQ(Begin(Rec(), 0)->attempt, 2u);
   // A higher attempt takes over; the old one is fenced from then on.
-  ASSERT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending), 5), IsOk());
+  ASSERT_THAT(Append(Rec(), "act", MakeStep(1, StepStatus::kPending), 5),
+              IsOk());
   EXPECT_EQ(Begin(Rec())->attempt, 5u);
   EXPECT_THAT(Begin(Rec(), 2),
               StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
@@ -357,23 +365,28 @@ TEST_P(ConformanceTest, ActionsAndRecordsAreIsolated) {
   ASSERT_THAT(Append(Rec("k", 1), "a", Completion{"1"}), IsOk());
   ASSERT_THAT(Append(Rec("k", 2), "a", Completion{"2"}), IsOk());
   ASSERT_THAT(Append(Rec("k", 1), "ab", Completion{"3"}), IsOk());
-  EXPECT_EQ(store_->LookupAction(Rec("k", 1), "a")->action->completion->state, "1");
-  EXPECT_EQ(store_->LookupAction(Rec("k", 2), "a")->action->completion->state, "2");
-  EXPECT_EQ(store_->LookupAction(Rec("k", 1), "ab")->action->completion->state, "3");
+  EXPECT_EQ(store_->LookupAction(Rec("k", 1), "a")->action->completion->state,
+            "1");
+  EXPECT_EQ(store_->LookupAction(Rec("k", 2), "a")->action->completion->state,
+            "2");
+  EXPECT_EQ(store_->LookupAction(Rec("k", 1), "ab")->action->completion->state,
+            "3");
   EXPECT_FALSE(store_->LookupAction(Rec("k2", 1), "a")->action.has_value());
 }
 
 TEST_P(ConformanceTest, BinaryKeysAndPayloadsRoundTrip) {
   const std::string key("\0\x01\xff key", 7);
   const std::string payload("\0\0\xfe\x80", 4);
-  const Step s = MakeStep(0, StepStatus::kSucceeded, "f", std::string("\0d", 2), payload);
+  const Step s =
+      MakeStep(0, StepStatus::kSucceeded, "f", std::string("\0d", 2), payload);
   ASSERT_THAT(Append(Rec(key), "act", s), IsOk());
   ASSERT_THAT(Append(Rec(key), "act", Completion{payload}), IsOk());
   auto found = store_->LookupAction(Rec(key), "act");
   ASSERT_THAT(found, IsOk());
   EXPECT_THAT(found->action->steps, ElementsAre(s));
   EXPECT_EQ(found->action->completion->state, payload);
-  EXPECT_FALSE(store_->LookupAction(Rec(std::string("\0", 1)), "act")->action.has_value());
+  EXPECT_FALSE(store_->LookupAction(Rec(std::string("\0", 1)), "act")
+                   ->action.has_value());
 }
 
 // Keys and ids with the characters that quoting schemes trip on.
@@ -397,7 +410,8 @@ TEST_P(ConformanceTest, QuotesBackslashesAndBracesRoundTrip) {
 TEST_P(ConformanceTest, PruneByKeyPairs) {
   for (const std::string key : {"a", "b", "c"}) {
     for (int64_t seq = 0; seq < 4; ++seq) {
-      ASSERT_THAT(Append(Rec(key, seq), "x", MakeStep(0, StepStatus::kPending)), IsOk());
+      ASSERT_THAT(Append(Rec(key, seq), "x", MakeStep(0, StepStatus::kPending)),
+                  IsOk());
       ASSERT_THAT(Append(Rec(key, seq), "x", Completion{"s"}), IsOk());
     }
   }
@@ -408,7 +422,8 @@ TEST_P(ConformanceTest, PruneByKeyPairs) {
   ASSERT_THAT(pruned, IsOk());
   EXPECT_EQ(pruned->records_deleted, 3u);
   EXPECT_EQ(pruned->entries_deleted, 6u);
-  EXPECT_FALSE(store_->LookupAction(Rec("a", 1), "x")->record_status.has_value());
+  EXPECT_FALSE(
+      store_->LookupAction(Rec("a", 1), "x")->record_status.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("a", 2), "x")->action.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("b", 1), "x")->action.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("c", 0), "x")->action.has_value());
@@ -429,7 +444,8 @@ TEST_P(ConformanceTest, PruneByCompletionTime) {
   ASSERT_THAT(pruned, IsOk());
   EXPECT_EQ(pruned->records_deleted, 1u);
   EXPECT_EQ(pruned->entries_deleted, 1u);
-  EXPECT_FALSE(store_->LookupAction(Rec("old"), "x")->record_status.has_value());
+  EXPECT_FALSE(
+      store_->LookupAction(Rec("old"), "x")->record_status.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("new"), "x")->record_status.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("open"), "x")->action.has_value());
 }
@@ -494,14 +510,17 @@ TEST_P(ConformanceTest, MixedConcurrentWritesEachGetTheirOwnAnswer) {
         auto intent = Append(rec, action, MakeStep(0, StepStatus::kPending));
         ASSERT_THAT(intent, IsOk());
         EXPECT_EQ(intent->outcome, AppendOutcome::kAppended);
-        auto done = Append(rec, action, MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "R"),
-                           0, ConflictPolicy::kKeepStored, cost);
+        auto done =
+            Append(rec, action,
+                   MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "R"),
+                   0, ConflictPolicy::kKeepStored, cost);
         ASSERT_THAT(done, IsOk());
         EXPECT_EQ(done->outcome, AppendOutcome::kUpgraded);
         EXPECT_THAT(Append(rec, action, MakeStep(5, StepStatus::kPending)),
                     StatusIs(absl::StatusCode::kFailedPrecondition, "gap"));
-        ASSERT_EQ(Append(rec, action, MakeStep(1, StepStatus::kPending))->outcome,
-                  AppendOutcome::kAppended);
+        ASSERT_EQ(
+            Append(rec, action, MakeStep(1, StepStatus::kPending))->outcome,
+            AppendOutcome::kAppended);
         auto begun = Begin(rec);
         ASSERT_THAT(begun, IsOk());
         bool mine = false;

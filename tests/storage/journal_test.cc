@@ -56,25 +56,25 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
 
   absl::Notification first_done, second_done;
   absl::StatusOr<AppendResult> first, second;
-  store->AppendActionAsync(
-      CompletionOf("a"),
-      [&](auto r) {
-        first = std::move(r);
-        first_done.Notify();
-      },
-      {});
+  store->AppendActionAsync(CompletionOf("a"),
+                           [&](auto r) {
+                             first = std::move(r);
+                             first_done.Notify();
+                           },
+                           {});
   while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
   // The committer holds "a"; "b" takes the one queue slot; "c" is refused.
-  store->AppendActionAsync(
-      CompletionOf("b"),
-      [&](auto r) {
-        second = std::move(r);
-        second_done.Notify();
-      },
-      {});
+  store->AppendActionAsync(CompletionOf("b"),
+                           [&](auto r) {
+                             second = std::move(r);
+                             second_done.Notify();
+                           },
+                           {});
   absl::StatusOr<AppendResult> third = absl::UnknownError("not answered");
-  store->AppendActionAsync(CompletionOf("c"), [&](auto r) { third = std::move(r); }, {});
-  EXPECT_THAT(third, StatusIs(absl::StatusCode::kResourceExhausted, "too many writes"));
+  store->AppendActionAsync(CompletionOf("c"),
+                           [&](auto r) { third = std::move(r); }, {});
+  EXPECT_THAT(
+      third, StatusIs(absl::StatusCode::kResourceExhausted, "too many writes"));
   EXPECT_TRUE(IsRetryable(third.status())) << "a full queue is worth a retry";
   EXPECT_FALSE(first_done.HasBeenNotified());  // not before its commit ends
 
@@ -96,17 +96,23 @@ class PoisonBackend final : public Backend {
  public:
   PoisonBackend() : inner_(NewMemoryBackend()) {}
 
-  absl::StatusOr<Snapshot> Read(const ReadSet& reads) override { return inner_->Read(reads); }
-  absl::Status Write(const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+  absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
+    return inner_->Read(reads);
+  }
+  absl::Status Write(const ReadSet& reads,
+                     absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
     absl::StatusOr<Snapshot> snapshot = inner_->Read(reads);
     if (!snapshot.ok()) return snapshot.status();
     for (const auto& c : decide(*snapshot).completions) {
-      if (c.completion.state == "poison") return absl::InternalError("statement failed: poison");
+      if (c.completion.state == "poison")
+        return absl::InternalError("statement failed: poison");
     }
     return inner_->Write(reads, decide, deadline);
   }
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override { return inner_->Prune(r); }
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override {
+    return inner_->Prune(r);
+  }
   absl::Status Ping() override { return absl::OkStatus(); }
   int MaxConcurrentWriters() const override { return 1; }
 
@@ -118,34 +124,37 @@ TEST(JournalTest, AWriteTheStoreRefusesNeverFailsItsBatch) {
   HoldingObserver observer;
   auto store = NewJournal(std::make_unique<PoisonBackend>(), {}, &observer);
   absl::Notification held;
-  store->AppendActionAsync(CompletionOf("first"), [&](auto) { held.Notify(); }, {});
+  store->AppendActionAsync(CompletionOf("first"), [&](auto) { held.Notify(); },
+                           {});
   while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
   // These queue behind the held batch, so that they commit as one.
   constexpr int kWrites = 5;
   absl::Mutex mu;
-  std::vector<absl::StatusOr<AppendResult>> results(kWrites, absl::UnknownError(""));
+  std::vector<absl::StatusOr<AppendResult>> results(kWrites,
+                                                    absl::UnknownError(""));
   int answered = 0;
   for (int i = 0; i < kWrites; ++i) {
     AppendRequest req = CompletionOf("w" + std::to_string(i));
     if (i == 2) req.entry = Completion{"poison"};
-    store->AppendActionAsync(
-        req,
-        [&, i](auto r) {
-          absl::MutexLock lock(&mu);
-          results[i] = std::move(r);
-          ++answered;
-        },
-        {});
+    store->AppendActionAsync(req,
+                             [&, i](auto r) {
+                               absl::MutexLock lock(&mu);
+                               results[i] = std::move(r);
+                               ++answered;
+                             },
+                             {});
   }
   observer.Release();
   held.WaitForNotification();
   {
     absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(+[](int* n) { return *n == kWrites; }, &answered));
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n == kWrites; }, &answered));
   }
   for (int i = 0; i < kWrites; ++i) {
     SCOPED_TRACE(i);
-    const auto found = store->LookupAction({"job", "key", 1}, "w" + std::to_string(i));
+    const auto found =
+        store->LookupAction({"job", "key", 1}, "w" + std::to_string(i));
     ASSERT_THAT(found, IsOk());
     if (i == 2) {
       EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kInternal, "poison"));
@@ -163,13 +172,12 @@ TEST(JournalTest, DestroyingTheStoreCommitsWhatIsQueued) {
   {
     auto store = NewMemoryJournalStore();
     for (int i = 0; i < 50; ++i) {
-      store->AppendActionAsync(
-          CompletionOf("a" + std::to_string(i)),
-          [&](auto r) {
-            EXPECT_THAT(r, IsOk());
-            answered.fetch_add(1);
-          },
-          {});
+      store->AppendActionAsync(CompletionOf("a" + std::to_string(i)),
+                               [&](auto r) {
+                                 EXPECT_THAT(r, IsOk());
+                                 answered.fetch_add(1);
+                               },
+                               {});
     }
   }
   EXPECT_EQ(answered.load(), 50);

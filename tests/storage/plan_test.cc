@@ -50,7 +50,8 @@ TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
     po.dsn = dsn;
     ASSERT_THAT(NewPostgresJournalStore(po), IsOk());
   }
-  const std::string psql = absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn, "' -c ");
+  const std::string psql =
+      absl::StrCat("psql -q -v ON_ERROR_STOP=1 -d '", dsn, "' -c ");
   const std::string seed = absl::StrCat(
       psql,
       "\"DELETE FROM steps WHERE job_id = 'plan-test'; "
@@ -58,12 +59,14 @@ TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
       "CASE WHEN i < 10000 THEN 'other' ELSE 'mine' END, "
       "CASE WHEN i < 10000 THEN i ELSE i - 10000 END, 'fn', ''::bytea, 2, "
       "'result'::bytea, ''::bytea, 0, 0, 0 FROM generate_series(0, 10002) i; "
-      "INSERT INTO steps SELECT 'plan-test', ('r' || (i / 4))::bytea, 1, 'a', i % 4, "
+      "INSERT INTO steps SELECT 'plan-test', ('r' || (i / 4))::bytea, 1, 'a', "
+      "i % 4, "
       "'fn', ''::bytea, 2, 'result'::bytea, ''::bytea, 0, 0, 0 "
       "FROM generate_series(0, 19999) i; "
       "ANALYZE steps; ANALYZE completions; ANALYZE records\" >/dev/null");
   ASSERT_EQ(std::system(seed.c_str()), 0);
-  auto plans = ExplainPostgresReadsForTest(dsn, RecordId{"plan-test", "big", 1}, "mine");
+  auto plans =
+      ExplainPostgresReadsForTest(dsn, RecordId{"plan-test", "big", 1}, "mine");
   ASSERT_THAT(plans, IsOk());
   const std::string one = plans->substr(0, plans->find("-- whole record"));
   EXPECT_THAT(one, Not(HasSubstr("Seq Scan on steps"))) << *plans;
@@ -71,8 +74,10 @@ TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
   // Only the action's own three rows are read from steps.
   EXPECT_THAT(one, Not(HasSubstr("rows=10000"))) << *plans;
   EXPECT_THAT(one, HasSubstr("rows=3 ")) << *plans;
-  EXPECT_EQ(std::system((psql + "\"DELETE FROM steps WHERE job_id = 'plan-test'\"").c_str()),
-            0);
+  EXPECT_EQ(
+      std::system(
+          (psql + "\"DELETE FROM steps WHERE job_id = 'plan-test'\"").c_str()),
+      0);
 }
 
 }  // namespace

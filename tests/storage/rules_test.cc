@@ -15,8 +15,8 @@ namespace {
 const RecordId kRec{"job", "key", 7};
 const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
-Step MakeStep(uint32_t index, StepStatus status, const std::string& payload = "",
-              const std::string& fn = "llm") {
+Step MakeStep(uint32_t index, StepStatus status,
+              const std::string& payload = "", const std::string& fn = "llm") {
   Step s;
   s.index = index;
   s.function_id = fn;
@@ -27,7 +27,8 @@ Step MakeStep(uint32_t index, StepStatus status, const std::string& payload = ""
   return s;
 }
 
-WriteRequest Append(const std::string& action, Entry entry, uint64_t attempt = 0,
+WriteRequest Append(const std::string& action, Entry entry,
+                    uint64_t attempt = 0,
                     ConflictPolicy policy = ConflictPolicy::kKeepStored) {
   AppendRequest r;
   r.record = kRec;
@@ -39,7 +40,8 @@ WriteRequest Append(const std::string& action, Entry entry, uint64_t attempt = 0
   return r;
 }
 
-WriteRequest Begin(uint64_t attempt = 0, const std::string& fp = "", bool reset = false) {
+WriteRequest Begin(uint64_t attempt = 0, const std::string& fp = "",
+                   bool reset = false) {
   BeginRequest r;
   r.record = kRec;
   r.attempt = attempt;
@@ -56,7 +58,8 @@ WriteRequest Complete(uint64_t attempt = 0) {
 }
 
 // A stored record: its row, and actions by key.
-Snapshot Stored(RecordRow row, std::map<std::string, StoredAction> actions = {}) {
+Snapshot Stored(RecordRow row,
+                std::map<std::string, StoredAction> actions = {}) {
   Snapshot s;
   s[kRec].row = row;
   s[kRec].actions = std::move(actions);
@@ -72,7 +75,8 @@ StoredAction WithSteps(std::vector<Step> steps) {
 // What a case expects: per request, an outcome or an error code; and the
 // write-set's shape.
 struct Expect {
-  std::vector<std::string> answers;  // "APPENDED", "DUPLICATE", ..., or a code name
+  std::vector<std::string>
+      answers;  // "APPENDED", "DUPLICATE", ..., or a code name
   size_t record_inserts = 0, record_updates = 0;
   size_t step_inserts = 0, step_upgrades = 0;
   std::vector<uint64_t> step_deletes;   // expected counts
@@ -91,10 +95,14 @@ std::string AnswerName(const absl::StatusOr<WriteResult>& r) {
   if (!r.ok()) return absl::StatusCodeToString(r.status().code());
   if (const auto* a = std::get_if<AppendResult>(&*r)) {
     switch (a->outcome) {
-      case AppendOutcome::kAppended: return "APPENDED";
-      case AppendOutcome::kDuplicate: return "DUPLICATE";
-      case AppendOutcome::kUpgraded: return "UPGRADED";
-      case AppendOutcome::kConflict: return "CONFLICT";
+      case AppendOutcome::kAppended:
+        return "APPENDED";
+      case AppendOutcome::kDuplicate:
+        return "DUPLICATE";
+      case AppendOutcome::kUpgraded:
+        return "UPGRADED";
+      case AppendOutcome::kConflict:
+        return "CONFLICT";
     }
   }
   if (const auto* b = std::get_if<BeginResult>(&*r)) {
@@ -116,7 +124,8 @@ std::vector<Case> Cases() {
   done.completed_at = kNow - absl::Hours(1);
   RecordRow fingerprinted = open;
   fingerprinted.input_fingerprint = "fp1";
-  StoredAction completed_action = WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")});
+  StoredAction completed_action =
+      WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")});
   completed_action.completion = Completion{"state"};
 
   return {
@@ -128,19 +137,30 @@ std::vector<Case> Cases() {
        {},
        {Append("a", MakeStep(0, StepStatus::kPending)),
         Append("a", MakeStep(0, StepStatus::kSucceeded, "r")),
-        Append("a", MakeStep(1, StepStatus::kPending)), Append("a", Completion{"s"})},
+        Append("a", MakeStep(1, StepStatus::kPending)),
+        Append("a", Completion{"s"})},
        // The upgrade of a step inserted in the same batch is its insert.
-       {{"APPENDED", "UPGRADED", "APPENDED", "APPENDED"}, 1, 0, 2, 0, {}, {}, 1}},
+       {{"APPENDED", "UPGRADED", "APPENDED", "APPENDED"},
+        1,
+        0,
+        2,
+        0,
+        {},
+        {},
+        1}},
       {"IdenticalRetryIsDuplicateAndWritesNothing",
-       Stored(open, {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})}}),
+       Stored(open,
+              {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})}}),
        {Append("a", MakeStep(0, StepStatus::kSucceeded, "r"))},
        {{"DUPLICATE"}}},
       {"PendingIntentForAJournaledCallIsDuplicate",
-       Stored(open, {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})}}),
+       Stored(open,
+              {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})}}),
        {Append("a", MakeStep(0, StepStatus::kPending))},
        {{"DUPLICATE"}}},
       {"AnotherResultIsConflict",
-       Stored(open, {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})}}),
+       Stored(open,
+              {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})}}),
        {Append("a", MakeStep(0, StepStatus::kSucceeded, "other"))},
        {{"CONFLICT"}}},
       {"PendingUpgradesOnce",
@@ -167,8 +187,8 @@ std::vector<Case> Cases() {
        {{"FAILED_PRECONDITION", "DUPLICATE", "DUPLICATE", "CONFLICT"}}},
       {"ACompletedRecordRefusesNewEntries",
        Stored(done, {{"a", completed_action}}),
-       {Append("b", MakeStep(0, StepStatus::kPending)), Append("a", Completion{"state"}),
-        Complete()},
+       {Append("b", MakeStep(0, StepStatus::kPending)),
+        Append("a", Completion{"state"}), Complete()},
        {{"FAILED_PRECONDITION", "DUPLICATE", "ALREADY"}}},
       {"FencingRefusesALowerAttemptAndARefusalWritesNothing",
        Stored(open),
@@ -184,9 +204,11 @@ std::vector<Case> Cases() {
        {Begin(1, "fp"), Begin(1, "fp"), Complete(1), Begin(1)},
        {{"NEW", "OPEN", "COMPLETED", "COMPLETED"}, 1}},
       {"MismatchIsReportedOrReset",
-       Stored(fingerprinted, {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})},
-                              {"b", completed_action}}),
-       {Begin(0, "fp2"), Begin(0, "fp2", /*reset=*/true), Append("a", Completion{"new"})},
+       Stored(fingerprinted,
+              {{"a", WithSteps({MakeStep(0, StepStatus::kSucceeded, "r")})},
+               {"b", completed_action}}),
+       {Begin(0, "fp2"), Begin(0, "fp2", /*reset=*/true),
+        Append("a", Completion{"new"})},
        // The reset deletes the three stored entries; the completion after
        // it is new.
        {{"OPEN+MISMATCH", "OPEN+RESET", "APPENDED"}, 0, 1, 0, 0, {}, {3}, 1}},
@@ -219,8 +241,10 @@ TEST_P(RulesTest, DecidesAnswersAndRows) {
   EXPECT_EQ(step_inserts, c.expect.step_inserts) << "step inserts";
   EXPECT_EQ(upgrades, c.expect.step_upgrades) << "step upgrades";
   std::vector<uint64_t> step_deletes, entry_deletes;
-  for (const auto& x : d.writes.step_deletes) step_deletes.push_back(x.expected);
-  for (const auto& x : d.writes.entry_deletes) entry_deletes.push_back(x.expected);
+  for (const auto& x : d.writes.step_deletes)
+    step_deletes.push_back(x.expected);
+  for (const auto& x : d.writes.entry_deletes)
+    entry_deletes.push_back(x.expected);
   EXPECT_EQ(step_deletes, c.expect.step_deletes);
   EXPECT_EQ(entry_deletes, c.expect.entry_deletes);
   EXPECT_EQ(d.writes.completions.size(), c.expect.completions) << "completions";
@@ -230,7 +254,8 @@ INSTANTIATE_TEST_SUITE_P(Table, RulesTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return info.param.name; });
 
 TEST(RulesTest, AnUpgradeCarriesItsCostAndAStepItsIndex) {
-  Snapshot s = Stored(RecordRow{}, {{"a", WithSteps({MakeStep(0, StepStatus::kPending)})}});
+  Snapshot s = Stored(RecordRow{},
+                      {{"a", WithSteps({MakeStep(0, StepStatus::kPending)})}});
   const WriteRequest up = Append("a", MakeStep(0, StepStatus::kSucceeded, "r"));
   const Decision d = Decide(s, {&up}, kNow);
   ASSERT_EQ(d.writes.steps.size(), 1u);
@@ -243,7 +268,8 @@ TEST(RulesTest, ReadsAnswerWithoutWritesOnlyWhenNothingChanges) {
   RecordRow row;
   row.attempt = 4;
   row.input_fingerprint = "fp";
-  const Snapshot s = Stored(row, {{"a", WithSteps({MakeStep(0, StepStatus::kPending)})}});
+  const Snapshot s =
+      Stored(row, {{"a", WithSteps({MakeStep(0, StepStatus::kPending)})}});
   auto begin = [](uint64_t attempt, std::string fp, bool reset) {
     return std::get<BeginRequest>(Begin(attempt, fp, reset));
   };
@@ -251,13 +277,17 @@ TEST(RulesTest, ReadsAnswerWithoutWritesOnlyWhenNothingChanges) {
   ASSERT_TRUE(same.has_value());
   ASSERT_TRUE(same->ok());
   EXPECT_EQ((*same)->actions.size(), 1u);
-  EXPECT_TRUE(BeginWithoutWrites(s, begin(0, "other", false)).has_value());  // mismatch
-  EXPECT_FALSE(BeginWithoutWrites(s, begin(5, "fp", false)).has_value());    // rises
-  EXPECT_FALSE(BeginWithoutWrites(s, begin(0, "other", true)).has_value());  // reset
+  EXPECT_TRUE(
+      BeginWithoutWrites(s, begin(0, "other", false)).has_value());  // mismatch
+  EXPECT_FALSE(
+      BeginWithoutWrites(s, begin(5, "fp", false)).has_value());  // rises
+  EXPECT_FALSE(
+      BeginWithoutWrites(s, begin(0, "other", true)).has_value());  // reset
   auto fenced = BeginWithoutWrites(s, begin(3, "", false));
   ASSERT_TRUE(fenced.has_value());
   EXPECT_TRUE(IsFenced(fenced->status()));
-  EXPECT_FALSE(BeginWithoutWrites(Snapshot{}, begin(0, "", false)).has_value());  // new
+  EXPECT_FALSE(
+      BeginWithoutWrites(Snapshot{}, begin(0, "", false)).has_value());  // new
 
   const LookupResult l = LookupFrom(s, kRec, "a");
   EXPECT_EQ(l.record_status, RecordStatus::kOpen);

@@ -1,9 +1,10 @@
 // What only the SQLite backend promises: durability across reopen, and a
 // refusal of a schema newer than it knows.
+#include "storage/sqlite/sqlite_store.h"
+
 #include <sqlite3.h>
 
 #include "gtest/gtest.h"
-#include "storage/sqlite/sqlite_store.h"
 #include "tests/storage/store_factories.h"
 #include "tests/testing/status_matchers.h"
 
@@ -45,8 +46,9 @@ TEST(SqliteStoreTest, RefusesNewerSchema) {
   ASSERT_THAT(NewSqliteJournalStore(options), IsOk());
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(db);
   EXPECT_THAT(NewSqliteJournalStore(options),
               StatusIs(absl::StatusCode::kFailedPrecondition, "newer"));

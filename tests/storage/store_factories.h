@@ -35,8 +35,9 @@ inline std::string TempSqlitePath() {
   std::filesystem::path base =
       dir ? dir : std::filesystem::temp_directory_path().string();
   std::filesystem::path p =
-      base / ("aj-test-" + std::to_string(::getpid()) + "-" +
-              std::to_string(n++)) / "journal.db";
+      base /
+      ("aj-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++)) /
+      "journal.db";
   std::filesystem::remove_all(p.parent_path());
   return p.string();
 }
@@ -60,16 +61,17 @@ inline std::vector<StoreFactory> AllStoreFactories() {
   // The test script starts a real PostgreSQL and names it here. Always
   // listed, so that a test list made without it still holds these tests;
   // without it they skip, saying why.
-  all.push_back({"Postgres", [](JournalOptions o)
-                                 -> absl::StatusOr<std::unique_ptr<JournalStore>> {
-                   const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
-                   if (dsn == nullptr) {
-                     return absl::FailedPreconditionError(kNoPostgres);
-                   }
-                   PostgresStoreOptions po;
-                   po.dsn = dsn;
-                   return NewPostgresJournalStore(po, std::move(o));
-                 }});
+  all.push_back(
+      {"Postgres",
+       [](JournalOptions o) -> absl::StatusOr<std::unique_ptr<JournalStore>> {
+         const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
+         if (dsn == nullptr) {
+           return absl::FailedPreconditionError(kNoPostgres);
+         }
+         PostgresStoreOptions po;
+         po.dsn = dsn;
+         return NewPostgresJournalStore(po, std::move(o));
+       }});
   return all;
 }
 

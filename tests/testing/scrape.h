@@ -30,11 +30,13 @@ inline absl::StatusOr<Samples> Scrape(int port) {
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
-    return absl::UnavailableError(absl::StrCat("connect to metrics port ", port));
+    return absl::UnavailableError(
+        absl::StrCat("connect to metrics port ", port));
   }
   const std::string request =
       "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+  if (write(fd, request.data(), request.size()) !=
+      static_cast<ssize_t>(request.size())) {
     close(fd);
     return absl::UnavailableError("write");
   }

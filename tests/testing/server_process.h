@@ -26,8 +26,12 @@ inline std::string BinDir() {
   const char* d = std::getenv("AJ_BIN_DIR");
   return d ? d : ".";
 }
-inline std::string ServerBinary() { return BinDir() + "/server/actionjournal-server"; }
-inline std::string CliBinary() { return BinDir() + "/client/actionjournal-cli"; }
+inline std::string ServerBinary() {
+  return BinDir() + "/server/actionjournal-server";
+}
+inline std::string CliBinary() {
+  return BinDir() + "/client/actionjournal-cli";
+}
 
 // Not thread-safe. Kills the child (SIGKILL) when destroyed if still running.
 class ServerProcess {
@@ -62,7 +66,8 @@ class ServerProcess {
       if (json != std::string::npos) {  // --log-format=json
         p->port_ = std::atoi(log.c_str() + json + 18);
         const size_t m = log.find("\"metrics\":\"127.0.0.1:", json);
-        if (m != std::string::npos) p->metrics_port_ = std::atoi(log.c_str() + m + 21);
+        if (m != std::string::npos)
+          p->metrics_port_ = std::atoi(log.c_str() + m + 21);
         return p;
       }
       const size_t at = log.find("listening grpc=");
@@ -72,7 +77,8 @@ class ServerProcess {
           p->port_ = std::atoi(log.c_str() + at + 25);
         }
         const size_t m = log.find("metrics=127.0.0.1:", at);
-        if (m != std::string::npos) p->metrics_port_ = std::atoi(log.c_str() + m + 18);
+        if (m != std::string::npos)
+          p->metrics_port_ = std::atoi(log.c_str() + m + 18);
         return p;
       }
       int status = 0;
@@ -107,7 +113,8 @@ class ServerProcess {
 
   // Sends `sig` and waits (up to `timeout`) for the exit; returns the exit
   // code, or 128 + the signal that killed it.
-  absl::StatusOr<int> Stop(int sig, absl::Duration timeout = absl::Seconds(30)) {
+  absl::StatusOr<int> Stop(int sig,
+                           absl::Duration timeout = absl::Seconds(30)) {
     kill(pid_, sig);
     const absl::Time deadline = absl::Now() + timeout;
     while (absl::Now() < deadline) {
@@ -132,7 +139,8 @@ class ServerProcess {
 // A fresh directory under the test temp dir.
 inline std::string TempDir(const std::string& name) {
   const char* base = std::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(base ? base : "/tmp", "/aj-", getpid(), "-", name);
+  std::string dir =
+      absl::StrCat(base ? base : "/tmp", "/aj-", getpid(), "-", name);
   std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
   if (std::system(cmd.c_str()) != 0) std::abort();
   return dir;

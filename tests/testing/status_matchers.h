@@ -29,8 +29,8 @@ MATCHER_P(StatusIs, code, "has code " + absl::StatusCodeToString(code)) {
 }
 
 MATCHER_P2(StatusIs, code, substring,
-           "has code " + absl::StatusCodeToString(code) + " and a message with '" +
-               std::string(substring) + "'") {
+           "has code " + absl::StatusCodeToString(code) +
+               " and a message with '" + std::string(substring) + "'") {
   const absl::Status& s = GetStatus(arg);
   *result_listener << "status: " << s.ToString();
   return s.code() == code &&
