@@ -8,6 +8,8 @@ packages=(
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev
   prometheus-cpp-dev
   openjdk-17-jdk-headless libprotobuf-java
+  libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java
+  libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
   postgresql-15
   clang-14 libclang-rt-14-dev clang-format-14
 )

@@ -39,7 +39,14 @@ function facts(root) {
   // environment or flags override.
   const imageEnv = Object.fromEntries(
     [...read("Dockerfile").matchAll(/\b(ACTIONJOURNAL_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
-  return { flags, envFlags, version, exposed, imageEnv, grpcPort: 7450, metricsPort: 9450 };
+  // The adapter's settings (JournalStoreOptions) and the Flink image that
+  // carries its jars.
+  const options = read("java/flink-agents/src/io/actionjournal/flink/agents/JournalStoreOptions.java");
+  const adapterEnv = new Set([...options.matchAll(/"(ACTIONJOURNAL_\w+)"/g)].map((m) => m[1]));
+  const flinkImage = read("deploy/flink-image/Dockerfile");
+  const flinkImageLibs = /COPY --from=jars \/out\/ \/opt\/flink\/lib\//.test(flinkImage);
+  return { flags, envFlags, version, exposed, imageEnv, adapterEnv, flinkImageLibs,
+           grpcPort: 7450, metricsPort: 9450 };
 }
 
 // Every pod spec an object carries, with the labels its pods get.
@@ -182,7 +189,62 @@ function check(docs, f) {
   }
   if (servers === 0) errors.push("no actionjournal container in the render");
 
-  // 3. Scraping and Services find what they select.
+  // 3. A FlinkDeployment the operator accepts, whose Flink loads the adapter
+  // and reaches its journal.
+  for (const doc of docs.filter((d) => d.kind === "FlinkDeployment")) {
+    const spec = doc.spec || {};
+    const conf = spec.flinkConfiguration || {};
+    const mode = (spec.job || {}).upgradeMode || "stateless";
+    if ((mode === "savepoint" || mode === "last-state") && !conf["state.savepoints.dir"]) {
+      err(doc, `upgradeMode ${mode} needs flinkConfiguration state.savepoints.dir`);
+    }
+    if (mode === "last-state" && !conf["high-availability.type"] && !conf["high-availability"]) {
+      err(doc, "upgradeMode last-state needs high availability");
+    }
+    const interval = conf["execution.checkpointing.interval"];
+    if (!interval || /^0+\s*(ms|s|min)?$/.test(String(interval))) {
+      err(doc, "checkpointing must be on (execution.checkpointing.interval): the journal is pruned per checkpoint");
+    }
+    // The adapter's jars: the derived image (deploy/flink-image), or an init
+    // container that copies them into a volume the Flink container mounts
+    // under /opt/flink/lib, in every pod template Flink runs in.
+    const derived = new RegExp(`(^|/)actionjournal-flink:${f.version.replace(/\./g, "\\.")}$`)
+      .test(spec.image || "");
+    if (derived && !f.flinkImageLibs) err(doc, "deploy/flink-image/Dockerfile does not put the jars in /opt/flink/lib");
+    if (!derived) {
+      for (const p of [spec.jobManager, spec.taskManager].map((x) => (x || {}).podTemplate)) {
+        const ps = (p || {}).spec || {};
+        const init = (ps.initContainers || []).find((c) => c.name === "actionjournal-jars");
+        const main = (ps.containers || []).find((c) => c.name === "flink-main-container");
+        const vols = new Set(((init || {}).volumeMounts || []).map((m) => m.name));
+        const mounted = ((main || {}).volumeMounts || [])
+          .some((m) => vols.has(m.name) && /^\/opt\/flink\/lib(\/|$)/.test(m.mountPath));
+        if (!init || !mounted) {
+          err(doc, `image '${spec.image}' lacks the adapter: use actionjournal-flink:${f.version} ` +
+                   "(deploy/flink-image) or an init container 'actionjournal-jars' whose volume " +
+                   "flink-main-container mounts under /opt/flink/lib, for the JobManager and the TaskManagers");
+          break;
+        }
+      }
+    }
+    // The adapter's environment: names it reads, and a target that is the
+    // sidecar's gRPC port when the pod carries the server.
+    for (const p of podSpecs(doc)) {
+      const main = (p.spec.containers || []).find((c) => c.name === "flink-main-container");
+      if (!main) continue;
+      const env = Object.fromEntries((main.env || []).map((e) => [e.name, e.value]));
+      for (const n of Object.keys(env).filter((n) => n.startsWith("ACTIONJOURNAL_"))) {
+        if (!f.adapterEnv.has(n)) err(doc, `${p.where}: ${n} is no setting the adapter reads`);
+      }
+      const sidecar = (p.spec.initContainers || []).some((c) => c.name === "actionjournal");
+      if (sidecar && !new RegExp(`^(127\\.0\\.0\\.1|localhost):${f.grpcPort}$`).test(env.ACTIONJOURNAL_TARGET || "")) {
+        err(doc, `${p.where}: ACTIONJOURNAL_TARGET is '${env.ACTIONJOURNAL_TARGET}', not the sidecar 127.0.0.1:${f.grpcPort}`);
+      }
+      if (sidecar && !env.ACTIONJOURNAL_JOB_ID) err(doc, `${p.where}: ACTIONJOURNAL_JOB_ID is not set`);
+    }
+  }
+
+  // 4. Scraping and Services find what they select.
   const pods = docs.flatMap(podSpecs);
   const matches = (selector, labels) =>
     Object.entries(selector || {}).every(([k, v]) => labels[k] === v);
@@ -247,6 +309,40 @@ const FAULTS = {
   },
   "a metrics port the image does not expose": (docs) => {
     serverContainer(docs).ports[1].containerPort = 9451;
+  },
+  // Only where there is a FlinkDeployment; false: not applicable here.
+  "a savepoint upgrade without a savepoint directory": (docs) => {
+    const d = docs.find((x) => x.kind === "FlinkDeployment");
+    if (!d) return false;
+    delete d.spec.flinkConfiguration["state.savepoints.dir"];
+    return true;
+  },
+  "a job that never checkpoints": (docs) => {
+    const d = docs.find((x) => x.kind === "FlinkDeployment");
+    if (!d) return false;
+    delete d.spec.flinkConfiguration["execution.checkpointing.interval"];
+    return true;
+  },
+  "a Flink image without the adapter's jars": (docs) => {
+    const d = docs.find((x) => x.kind === "FlinkDeployment");
+    if (!d) return false;
+    d.spec.image = "flink:1.20";
+    return true;
+  },
+  "an adapter pointed away from its sidecar": (docs) => {
+    const d = docs.find((x) => x.kind === "FlinkDeployment");
+    if (!d) return false;
+    const main = d.spec.taskManager.podTemplate.spec.containers
+      .find((c) => c.name === "flink-main-container");
+    main.env.find((e) => e.name === "ACTIONJOURNAL_TARGET").value = "127.0.0.1:7451";
+    return true;
+  },
+  "an adapter setting that does not exist": (docs) => {
+    const d = docs.find((x) => x.kind === "FlinkDeployment");
+    if (!d) return false;
+    d.spec.taskManager.podTemplate.spec.containers
+      .find((c) => c.name === "flink-main-container").env.push({ name: "ACTIONJOURNAL_TARGETS", value: "x" });
+    return true;
   },
   // Only where the server is a sidecar; false: not applicable here.
   "a sidecar that would not outlive its TaskManager": (docs) => {

@@ -17,10 +17,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The journal's five calls from the JVM, through the C++ client (JNI): deadlines, retries with
- * backoff and connection handling are the C++ client's. Thread-safe; share one per JVM (or per
+ * backoff, BeginRecord pages and left-out payloads are the C++ client's. Thread-safe; share one per JVM (or per
  * TaskManager). Every failure is a {@link JournalException} with the gRPC code.
  */
-public final class JournalClient implements AutoCloseable {
+public final class JournalClient implements Journal {
   // Calls share the native client; close waits for them.
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private long handle;
@@ -43,22 +43,35 @@ public final class JournalClient implements AutoCloseable {
     handle = NativeJournal.open(target, deadline.toMillis(), maxAttempts, budget.toMillis());
   }
 
+  @Override
   public BeginRecordResponse beginRecord(BeginRecordRequest request) {
     return parse(call(NativeJournal.BEGIN, request), BeginRecordResponse.parser());
   }
 
+  @Override
   public AppendActionResponse appendAction(AppendActionRequest request) {
-    return parse(call(NativeJournal.APPEND, request), AppendActionResponse.parser());
+    AppendActionResponse r =
+        parse(call(NativeJournal.APPEND, request), AppendActionResponse.parser());
+    // The server leaves `stored` unset when it equals the request's entry; callers always see it.
+    if (r.getStoredCase() != AppendActionResponse.StoredCase.STORED_NOT_SET) return r;
+    if (request.hasStep()) return r.toBuilder().setStoredStep(request.getStep()).build();
+    if (request.hasCompletion()) {
+      return r.toBuilder().setStoredCompletion(request.getCompletion()).build();
+    }
+    return r;
   }
 
+  @Override
   public LookupActionResponse lookupAction(LookupActionRequest request) {
     return parse(call(NativeJournal.LOOKUP, request), LookupActionResponse.parser());
   }
 
+  @Override
   public CompleteRecordResponse completeRecord(CompleteRecordRequest request) {
     return parse(call(NativeJournal.COMPLETE, request), CompleteRecordResponse.parser());
   }
 
+  @Override
   public PruneResponse prune(PruneRequest request) {
     return parse(call(NativeJournal.PRUNE, request), PruneResponse.parser());
   }

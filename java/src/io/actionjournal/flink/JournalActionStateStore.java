@@ -1,7 +1,7 @@
 package io.actionjournal.flink;
 
 import com.google.protobuf.ByteString;
-import io.actionjournal.client.JournalClient;
+import io.actionjournal.client.Journal;
 import io.actionjournal.client.JournalException;
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.AppendActionResponse;
@@ -15,7 +15,6 @@ import io.actionjournal.v1.StepStatus;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -36,12 +35,12 @@ import java.util.concurrent.Callable;
  * record a higher one touched fail with FAILED_PRECONDITION ("fenced").
  */
 public final class JournalActionStateStore {
-  private final JournalClient client;
+  private final Journal client;
   private final String jobId;
   private final long attempt;
   private final KeyCodec keys;
 
-  public JournalActionStateStore(JournalClient client, String jobId, long attempt, KeyCodec keys) {
+  public JournalActionStateStore(Journal client, String jobId, long attempt, KeyCodec keys) {
     this.client = Objects.requireNonNull(client, "client");
     this.jobId = Objects.requireNonNull(jobId, "jobId");
     this.keys = Objects.requireNonNull(keys, "keys");
@@ -195,7 +194,12 @@ public final class JournalActionStateStore {
     byte[] both = new byte[content.length + 1 + name.length];
     System.arraycopy(content, 0, both, 0, content.length);
     System.arraycopy(name, 0, both, content.length + 1, name.length);
-    return HexFormat.of().formatHex(sha256(both));
+    byte[] digest = sha256(both);
+    StringBuilder hex = new StringBuilder(64);
+    for (byte b : digest) {
+      hex.append(Character.forDigit((b >> 4) & 15, 16)).append(Character.forDigit(b & 15, 16));
+    }
+    return hex.toString();
   }
 
   private RecordId record(Object key, long seqNum) {

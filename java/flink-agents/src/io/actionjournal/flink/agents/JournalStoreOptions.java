@@ -1,0 +1,114 @@
+package io.actionjournal.flink.agents;
+
+import java.io.Serializable;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * How {@link JournalActionStateStore} reaches the journal and what it does there. Immutable and
+ * serializable: it travels with the operator factory to every TaskManager. {@link #fromMap} reads
+ * the keys below (Flink configuration or system properties), each with an environment variable.
+ *
+ * <table>
+ *   <tr><th>key</th><th>environment</th><th>default</th></tr>
+ *   <tr><td>actionjournal.target</td><td>ACTIONJOURNAL_TARGET</td><td>127.0.0.1:7450</td></tr>
+ *   <tr><td>actionjournal.job-id</td><td>ACTIONJOURNAL_JOB_ID</td><td>(required)</td></tr>
+ *   <tr><td>actionjournal.transport</td><td>ACTIONJOURNAL_TRANSPORT</td><td>grpc (or jni)</td></tr>
+ *   <tr><td>actionjournal.attempt</td><td>ACTIONJOURNAL_ATTEMPT</td><td>0</td></tr>
+ *   <tr><td>actionjournal.prune</td><td>ACTIONJOURNAL_PRUNE</td><td>checkpoint (or none)</td></tr>
+ *   <tr><td>actionjournal.max-state-bytes</td><td>ACTIONJOURNAL_MAX_STATE_BYTES</td><td>4194304</td></tr>
+ * </table>
+ */
+public final class JournalStoreOptions implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** Whether pruneState deletes what a completed checkpoint covers. */
+  public enum PruneMode {
+    /**
+     * Delete a key's records up to the checkpointed sequence number once the checkpoint completed.
+     * The journal stays small, but a restore from an older checkpoint or savepoint re-runs the
+     * actions of records pruned since (unless the server's retention still keeps them).
+     */
+    CHECKPOINT,
+    /**
+     * Never delete from the operator: any savepoint can be restored without re-running an action,
+     * and the server's retention (Prune by completion time, or whole_job after the job ends) bounds
+     * the journal instead.
+     */
+    NONE
+  }
+
+  /** Which client carries the calls. */
+  public enum Transport {
+    /** Pure Java (grpc-java): no native code in the TaskManager. */
+    GRPC,
+    /** The C++ client in-process (libactionjournal_jni.so). */
+    JNI
+  }
+
+  public final String target;
+  public final String jobId;
+  public final Transport transport;
+  /** Fences zombie writers; 0 is never fenced. Raised on restore (see rebuildState). */
+  public final long attempt;
+
+  public final PruneMode prune;
+  /** The journal's payload limit: a larger serialized state fails at once, without a call. */
+  public final int maxStateBytes;
+
+  public JournalStoreOptions(
+      String target,
+      String jobId,
+      Transport transport,
+      long attempt,
+      PruneMode prune,
+      int maxStateBytes) {
+    this.target = Objects.requireNonNull(target, "target");
+    this.jobId = Objects.requireNonNull(jobId, "jobId");
+    if (!jobId.matches("[A-Za-z0-9._:-]{1,128}")) {
+      throw new IllegalArgumentException("jobId: 1-128 chars of [A-Za-z0-9._:-], got " + jobId);
+    }
+    this.transport = Objects.requireNonNull(transport, "transport");
+    if (attempt < 0) throw new IllegalArgumentException("attempt: must be >= 0");
+    this.attempt = attempt;
+    this.prune = Objects.requireNonNull(prune, "prune");
+    if (maxStateBytes <= 0) throw new IllegalArgumentException("maxStateBytes: must be > 0");
+    this.maxStateBytes = maxStateBytes;
+  }
+
+  /** Sidecar defaults for one job: gRPC to 127.0.0.1:7450, attempt 0, prune on checkpoint. */
+  public static JournalStoreOptions forJob(String jobId) {
+    return new JournalStoreOptions(
+        "127.0.0.1:7450", jobId, Transport.GRPC, 0, PruneMode.CHECKPOINT, 4 << 20);
+  }
+
+  /** From configuration keys (see the class comment); a key absent there is read from env. */
+  public static JournalStoreOptions fromMap(Map<String, String> conf, Map<String, String> env) {
+    return new JournalStoreOptions(
+        get(conf, env, "actionjournal.target", "ACTIONJOURNAL_TARGET", "127.0.0.1:7450"),
+        get(conf, env, "actionjournal.job-id", "ACTIONJOURNAL_JOB_ID", null),
+        Transport.valueOf(
+            get(conf, env, "actionjournal.transport", "ACTIONJOURNAL_TRANSPORT", "grpc")
+                .toUpperCase(java.util.Locale.ROOT)),
+        Long.parseLong(get(conf, env, "actionjournal.attempt", "ACTIONJOURNAL_ATTEMPT", "0")),
+        PruneMode.valueOf(
+            get(conf, env, "actionjournal.prune", "ACTIONJOURNAL_PRUNE", "checkpoint")
+                .toUpperCase(java.util.Locale.ROOT)),
+        Integer.parseInt(
+            get(
+                conf,
+                env,
+                "actionjournal.max-state-bytes",
+                "ACTIONJOURNAL_MAX_STATE_BYTES",
+                String.valueOf(4 << 20))));
+  }
+
+  private static String get(
+      Map<String, String> conf, Map<String, String> env, String key, String var, String def) {
+    String v = conf.get(key);
+    if (v == null || v.isEmpty()) v = env.get(var);
+    if (v == null || v.isEmpty()) v = def;
+    if (v == null) throw new IllegalArgumentException(key + " (or " + var + ") is required");
+    return v.trim();
+  }
+}

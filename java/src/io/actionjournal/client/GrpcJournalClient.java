@@ -1,0 +1,288 @@
+package io.actionjournal.client;
+
+import com.google.protobuf.ByteString;
+import io.actionjournal.v1.ActionEntries;
+import io.actionjournal.v1.ActionJournalGrpc;
+import io.actionjournal.v1.AppendActionRequest;
+import io.actionjournal.v1.AppendActionResponse;
+import io.actionjournal.v1.BeginRecordRequest;
+import io.actionjournal.v1.BeginRecordResponse;
+import io.actionjournal.v1.CompleteRecordRequest;
+import io.actionjournal.v1.CompleteRecordResponse;
+import io.actionjournal.v1.Completion;
+import io.actionjournal.v1.LookupActionRequest;
+import io.actionjournal.v1.LookupActionResponse;
+import io.actionjournal.v1.PruneRequest;
+import io.actionjournal.v1.PruneResponse;
+import io.actionjournal.v1.ReadPayloadRequest;
+import io.actionjournal.v1.ReadPayloadResponse;
+import io.actionjournal.v1.RecordId;
+import io.actionjournal.v1.Step;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The journal over grpc-java, no native code: what a TaskManager uses to reach its sidecar
+ * ("127.0.0.1:7450") or a shared journal ("dns:///actionjournal.flink.svc:7450"). Thread-safe;
+ * share one per JVM.
+ *
+ * <p>Retries follow the wire contract (journal.proto): UNAVAILABLE is retried; any other code only
+ * when the answer's trailers carry {@code actionjournal-retry-after-ms} (a full queue), pausing at
+ * least that long; DEADLINE_EXCEEDED is retried for writes, which are idempotent; everything else
+ * (a request over a limit included) fails at once. Pauses are full-jitter exponential, within the
+ * {@link RetryOptions} budget.
+ */
+public final class GrpcJournalClient implements Journal {
+  static final Metadata.Key<String> RETRY_AFTER_MS =
+      Metadata.Key.of("actionjournal-retry-after-ms", Metadata.ASCII_STRING_MARSHALLER);
+  // A payload is read back in chunks of at most the answer bound (3 MiB by default); a 4 MiB
+  // payload takes two. The bound only stops a misbehaving server from looping us forever.
+  private static final int MAX_PAGES = 100_000;
+
+  private final ManagedChannel channel;
+  private final boolean ownsChannel;
+  private final ActionJournalGrpc.ActionJournalBlockingStub stub;
+  private final RetryOptions retry;
+  private volatile boolean closed;
+
+  /** Plaintext to {@code target} with the default retry options. */
+  public GrpcJournalClient(String target) {
+    this(target, RetryOptions.defaults());
+  }
+
+  public GrpcJournalClient(String target, RetryOptions retry) {
+    this(
+        ManagedChannelBuilder.forTarget(Objects.requireNonNull(target, "target"))
+            .usePlaintext()
+            // Answers are bounded at 3 MiB by the server; leave room for the framing.
+            .maxInboundMessageSize(8 << 20)
+            .build(),
+        true,
+        retry);
+  }
+
+  /** Over a channel the caller built (TLS, in-process for tests); the caller closes it. */
+  public GrpcJournalClient(ManagedChannel channel, RetryOptions retry) {
+    this(channel, false, retry);
+  }
+
+  private GrpcJournalClient(ManagedChannel channel, boolean ownsChannel, RetryOptions retry) {
+    this.channel = Objects.requireNonNull(channel, "channel");
+    this.ownsChannel = ownsChannel;
+    this.retry = Objects.requireNonNull(retry, "retry");
+    this.stub = ActionJournalGrpc.newBlockingStub(channel);
+  }
+
+  @Override
+  public BeginRecordResponse beginRecord(BeginRecordRequest request) {
+    Objects.requireNonNull(request, "request");
+    BeginRecordResponse first = call(true, s -> s.beginRecord(request));
+    BeginRecordResponse.Builder all = first.toBuilder().clearNextPageToken();
+    ByteString token = first.getNextPageToken();
+    for (int page = 0; !token.isEmpty(); page++) {
+      if (page == MAX_PAGES) {
+        throw new JournalException(13, "BeginRecord: more than " + MAX_PAGES + " pages");
+      }
+      BeginRecordRequest next = request.toBuilder().setPageToken(token).build();
+      BeginRecordResponse r = call(true, s -> s.beginRecord(next));
+      all.addAllActions(r.getActionsList());
+      token = r.getNextPageToken();
+    }
+    RecordId record = request.getRecord();
+    for (int i = 0; i < all.getActionsCount(); i++) {
+      all.setActions(i, fill(record, all.getActions(i)));
+    }
+    return all.build();
+  }
+
+  @Override
+  public AppendActionResponse appendAction(AppendActionRequest request) {
+    Objects.requireNonNull(request, "request");
+    AppendActionResponse r = call(true, s -> s.appendAction(request));
+    AppendActionResponse.Builder b = r.toBuilder();
+    switch (r.getStoredCase()) {
+      case STORED_STEP:
+        b.setStoredStep(fill(request.getRecord(), request.getActionKey(), r.getStoredStep()));
+        break;
+      case STORED_COMPLETION:
+        b.setStoredCompletion(
+            fill(request.getRecord(), request.getActionKey(), r.getStoredCompletion()));
+        break;
+      default:
+        // Unset: the stored entry is exactly the request's; callers always see one.
+        if (request.hasStep()) {
+          b.setStoredStep(request.getStep());
+        } else if (request.hasCompletion()) {
+          b.setStoredCompletion(request.getCompletion());
+        }
+    }
+    return b.build();
+  }
+
+  @Override
+  public LookupActionResponse lookupAction(LookupActionRequest request) {
+    Objects.requireNonNull(request, "request");
+    LookupActionResponse r = call(false, s -> s.lookupAction(request));
+    if (!r.hasAction()) return r;
+    return r.toBuilder().setAction(fill(request.getRecord(), r.getAction())).build();
+  }
+
+  @Override
+  public CompleteRecordResponse completeRecord(CompleteRecordRequest request) {
+    Objects.requireNonNull(request, "request");
+    return call(true, s -> s.completeRecord(request));
+  }
+
+  @Override
+  public PruneResponse prune(PruneRequest request) {
+    Objects.requireNonNull(request, "request");
+    // Deleting is idempotent: a retried prune deletes what is left.
+    return call(true, s -> s.prune(request));
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    if (ownsChannel) {
+      channel.shutdownNow();
+      try {
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private ActionEntries fill(RecordId record, ActionEntries action) {
+    ActionEntries.Builder b = action.toBuilder();
+    for (int i = 0; i < b.getStepsCount(); i++) {
+      b.setSteps(i, fill(record, action.getActionKey(), b.getSteps(i)));
+    }
+    if (action.hasCompletion()) {
+      b.setCompletion(fill(record, action.getActionKey(), action.getCompletion()));
+    }
+    return b.build();
+  }
+
+  private Step fill(RecordId record, String actionKey, Step step) {
+    if (step.getOmittedBytes() == 0) return step;
+    ByteString data =
+        readPayload(
+            ReadPayloadRequest.newBuilder()
+                .setRecord(record)
+                .setActionKey(actionKey)
+                .setStepIndex(step.getIndex()),
+            step.getOmittedBytes());
+    Step.Builder b = step.toBuilder().clearOmittedBytes();
+    // The payload is the error of a FAILED step and the result otherwise (proto: "by status").
+    if (step.getStatus() == io.actionjournal.v1.StepStatus.STEP_STATUS_FAILED) {
+      b.setError(data);
+    } else {
+      b.setResult(data);
+    }
+    return b.build();
+  }
+
+  private Completion fill(RecordId record, String actionKey, Completion completion) {
+    if (completion.getOmittedBytes() == 0) return completion;
+    ByteString data =
+        readPayload(
+            ReadPayloadRequest.newBuilder()
+                .setRecord(record)
+                .setActionKey(actionKey)
+                .setCompletion(true),
+            completion.getOmittedBytes());
+    return completion.toBuilder().clearOmittedBytes().setState(data).build();
+  }
+
+  /** Reads a left-out payload chunk by chunk until its total. */
+  private ByteString readPayload(ReadPayloadRequest.Builder request, long expected) {
+    ByteString.Output out = ByteString.newOutput((int) Math.min(expected, 64 << 20));
+    long total = expected;
+    for (int page = 0; out.size() < total; page++) {
+      if (page == MAX_PAGES) {
+        throw new JournalException(13, "ReadPayload: more than " + MAX_PAGES + " chunks");
+      }
+      ReadPayloadRequest r = request.setOffset(out.size()).build();
+      ReadPayloadResponse chunk = call(false, s -> s.readPayload(r));
+      total = chunk.getTotalBytes();
+      if (chunk.getData().isEmpty() && out.size() < total) {
+        throw new JournalException(
+            15, "ReadPayload: empty chunk at offset " + out.size() + " of " + total);
+      }
+      try {
+        chunk.getData().writeTo(out);
+      } catch (java.io.IOException e) {
+        throw new IllegalStateException(e); // ByteString.Output does not throw
+      }
+    }
+    if (out.size() != total) {
+      throw new JournalException(15, "ReadPayload: read " + out.size() + " of " + total + " bytes");
+    }
+    return out.toByteString();
+  }
+
+  private <T> T call(boolean write, Function<ActionJournalGrpc.ActionJournalBlockingStub, T> rpc) {
+    if (closed) throw new JournalException(9, "client is closed");
+    long start = System.nanoTime();
+    long budget = retry.budget.toNanos();
+    long bound = retry.initialBackoff.toNanos();
+    for (int attempt = 1; ; attempt++) {
+      long left = budget - (System.nanoTime() - start);
+      long deadline = Math.min(retry.attemptDeadline.toNanos(), left);
+      StatusRuntimeException failure;
+      try {
+        return rpc.apply(stub.withDeadlineAfter(deadline, TimeUnit.NANOSECONDS));
+      } catch (StatusRuntimeException e) {
+        failure = e;
+      }
+      Status.Code code = failure.getStatus().getCode();
+      Long retryAfterMs = retryAfterMs(failure.getTrailers());
+      boolean retryable =
+          code == Status.Code.UNAVAILABLE
+              || retryAfterMs != null
+              || (write && code == Status.Code.DEADLINE_EXCEEDED);
+      if (!retryable || attempt >= retry.maxAttempts || closed) throw toJournal(failure);
+      long pause = ThreadLocalRandom.current().nextLong(bound + 1);
+      if (retryAfterMs != null) pause = Math.max(pause, TimeUnit.MILLISECONDS.toNanos(retryAfterMs));
+      bound = Math.min(bound * 2, retry.maxBackoff.toNanos());
+      if (System.nanoTime() - start + pause >= budget) throw toJournal(failure);
+      // A channel whose connection failed fails calls at once until its own (slow) reconnect
+      // schedule; ask it to reconnect now so a sidecar that just started is used at once.
+      channel.resetConnectBackoff();
+      try {
+        TimeUnit.NANOSECONDS.sleep(pause);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new JournalException(1, "interrupted while waiting to retry: " + failure.getMessage());
+      }
+    }
+  }
+
+  private static Long retryAfterMs(Metadata trailers) {
+    if (trailers == null) return null;
+    String v = trailers.get(RETRY_AFTER_MS);
+    if (v == null) return null;
+    try {
+      long ms = Long.parseLong(v.trim());
+      return ms < 0 ? 0L : ms;
+    } catch (NumberFormatException e) {
+      // Malformed, but the server still said "retry": pause by the backoff alone.
+      return 0L;
+    }
+  }
+
+  private static JournalException toJournal(StatusRuntimeException e) {
+    Status s = e.getStatus();
+    String message = s.getDescription() != null ? s.getDescription() : s.getCode().name();
+    if (s.getCause() != null && s.getDescription() == null) message = s.getCause().toString();
+    return new JournalException(s.getCode().value(), message);
+  }
+}
