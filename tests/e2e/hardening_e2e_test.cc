@@ -471,8 +471,9 @@ class StalledClient {
           Write(Frame(6, 1, 0, payload));
         } else if (type == 7 && payload.size() >= 8) {  // GOAWAY: its code
           goaway_ = static_cast<uint8_t>(payload[7]);
-        } else if (type == 3) {  // RST_STREAM
+        } else if (type == 3 && payload.size() >= 4) {  // RST_STREAM
           ++resets_;
+          rst_code_ = static_cast<uint8_t>(payload[3]);
         }
       }
     }
@@ -486,6 +487,7 @@ class StalledClient {
  public:
   std::atomic<int> goaway_{-1};
   std::atomic<int> resets_{0};
+  std::atomic<int> rst_code_{-1};
 
  private:
   absl::Mutex write_mu_;
@@ -511,8 +513,17 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
 
   StalledClient stalled(server_->port());
   ASSERT_TRUE(stalled.connected());
-  for (uint32_t i = 0; i < 300; ++i)
+  for (absl::Time until = absl::Now() + absl::Seconds(10);
+       !stalled.got_settings() && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(stalled.got_settings());
+  ASSERT_EQ(stalled.max_streams(), 100);
+  // As many streams as the server allows at once (a client that ignores the
+  // limit has the rest reset), each a 1 MiB answer.
+  for (int i = 0; i < stalled.max_streams(); ++i) {
     stalled.Call(2 * i + 1, "LookupAction", message);
+  }
 
   // Wait for the server to have answered what it will.
   const std::string held = "actionjournal_answer_bytes_held";
@@ -532,7 +543,8 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
   EXPECT_GT(refused, 0) << "reads past the bound are refused; held "
                         << held_bytes << " bytes; goaway "
                         << stalled.goaway_.load() << ", resets "
-                        << stalled.resets_.load()
+                        << stalled.resets_.load() << " (code "
+                        << stalled.rst_code_.load() << ")"
                         << " bytes; server log: " << server_->Log();
   EXPECT_LE(held_bytes, 17 * kMiB);
   const int64_t rss_stalled = RssBytes(server_->pid());
