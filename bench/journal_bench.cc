@@ -262,22 +262,31 @@ Side ServicePipelined(JournalClient& client, const std::string& run,
   return s;
 }
 
+using Connections = std::vector<std::unique_ptr<pqxx::connection>>;
+
+// One connection per thread, each with `sql` prepared as `name`; opened
+// before the clock starts.
+void OpenConnections(const std::string& dsn, int threads, const char* name,
+                     const char* sql, Connections& out) {
+  for (int t = 0; t < threads; ++t) {
+    auto c = std::make_unique<pqxx::connection>(dsn);
+    c->prepare(name, sql);
+    out.push_back(std::move(c));
+  }
+}
+
 // The baseline: one autocommitted prepared statement per action, a
 // connection per thread.
 Side DirectInsert(const std::string& dsn, const std::string& run,
                   const std::string& payload) {
   Side s;
-  auto conns =
-      std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
+  auto conns = std::make_shared<Connections>();
   s.prepare = [conns, dsn](int threads) {
-    for (int t = 0; t < threads; ++t) {
-      auto c = std::make_unique<pqxx::connection>(dsn);
-      c->prepare(
-          "put",
-          "INSERT INTO bench_direct (job_id, record_key, seq_num, action_key, "
-          "state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING");
-      conns->push_back(std::move(c));
-    }
+    OpenConnections(
+        dsn, threads, "put",
+        "INSERT INTO bench_direct (job_id, record_key, seq_num, action_key, "
+        "state) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        *conns);
   };
   s.run = [conns, run, payload](int t, absl::Time end,
                                 std::vector<double>& lat) {
@@ -351,17 +360,13 @@ Side ServiceReplay(JournalClient& client) {
 
 Side DirectReplay(const std::string& dsn) {
   Side s;
-  auto conns =
-      std::make_shared<std::vector<std::unique_ptr<pqxx::connection>>>();
+  auto conns = std::make_shared<Connections>();
   s.prepare = [conns, dsn](int threads) {
-    for (int t = 0; t < threads; ++t) {
-      auto c = std::make_unique<pqxx::connection>(dsn);
-      c->prepare("get",
-                 "SELECT state FROM bench_direct WHERE job_id = $1 AND "
-                 "record_key = $2 "
-                 "AND seq_num = $3 AND action_key = $4");
-      conns->push_back(std::move(c));
-    }
+    OpenConnections(dsn, threads, "get",
+                    "SELECT state FROM bench_direct WHERE job_id = $1 AND "
+                    "record_key = $2 "
+                    "AND seq_num = $3 AND action_key = $4",
+                    *conns);
   };
   s.run = [conns](int t, absl::Time end, std::vector<double>& lat) {
     pqxx::connection& c = *(*conns)[t];

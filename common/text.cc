@@ -49,72 +49,77 @@ bool IsUtf8(absl::string_view s) {
   return true;
 }
 
-std::string EscapeForLog(absl::string_view s) {
+namespace {
+
+// `s` with well-formed multi-byte UTF-8 kept and every other byte passed
+// through `escape` (which appends it, escaped or not, to `out`).
+template <typename Escape>
+std::string EscapeBytes(absl::string_view s, Escape escape) {
   std::string out;
-  out.reserve(s.size());
+  out.reserve(s.size() + 2);
   for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
     const size_t n = Utf8SequenceAt(s, i);
     if (n > 1) {
       out.append(s.data() + i, n);
       i += n;
       continue;
     }
-    ++i;
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += absl::StrFormat("\\x%02x", c);
-    } else {
-      out += static_cast<char>(c);
-    }
+    escape(static_cast<unsigned char>(s[i++]), out);
   }
   return out;
 }
 
-std::string JsonEscape(absl::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = s[i];
-    const size_t n = Utf8SequenceAt(s, i);
-    if (n > 1) {
-      out.append(s.data() + i, n);
-      i += n;
-      continue;
+}  // namespace
+
+std::string EscapeForLog(absl::string_view s) {
+  return EscapeBytes(s, [](unsigned char c, std::string& out) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        return;
+      case '\n':
+        out += "\\n";
+        return;
+      case '\r':
+        out += "\\r";
+        return;
+      case '\t':
+        out += "\\t";
+        return;
     }
-    ++i;
+    if (c < 0x20 || c >= 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  });
+}
+
+std::string JsonEscape(absl::string_view s) {
+  return EscapeBytes(s, [](unsigned char c, std::string& out) {
     switch (c) {
       case '"':
         out += "\\\"";
-        break;
+        return;
       case '\\':
         out += "\\\\";
-        break;
+        return;
       case '\n':
         out += "\\n";
-        break;
+        return;
       case '\r':
         out += "\\r";
-        break;
+        return;
       case '\t':
         out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
+        return;
     }
-  }
-  return out;
+    if (c < 0x20 || c >= 0x7f) {
+      out += absl::StrFormat("\\u%04x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  });
 }
 
 }  // namespace actionjournal

@@ -408,11 +408,36 @@ void ToProto(const BeginResult& in, const std::string& page_token,
   }
 }
 
-static void AppendToProto(const AppendResult& in, const Entry& sent,
-                          AnswerBudget& budget, v1::AppendActionResponse* out) {
+bool IsPendingStep(const AppendRequest& request) {
+  const auto* step = std::get_if<Step>(&request.entry);
+  return step != nullptr && step->status == StepStatus::kPending;
+}
+
+namespace {
+
+// Whether the stored entry is the one the request sent, from the outcome
+// alone (so that no payload is kept to compare): APPENDED and UPGRADED
+// stored it, CONFLICT is another, and a DUPLICATE is the identical entry
+// unless a PENDING intent met a call already finished.
+bool StoredIsSent(const AppendResult& in, bool sent_pending_step) {
+  switch (in.outcome) {
+    case AppendOutcome::kAppended:
+    case AppendOutcome::kUpgraded:
+      return true;
+    case AppendOutcome::kConflict:
+      return false;
+    case AppendOutcome::kDuplicate:
+      if (!sent_pending_step) return true;
+      return std::get<Step>(in.stored).status == StepStatus::kPending;
+  }
+  return false;
+}
+
+void AppendToProto(const AppendResult& in, bool sent_pending_step,
+                   AnswerBudget& budget, v1::AppendActionResponse* out) {
   out->set_outcome(
       static_cast<v1::AppendOutcome>(static_cast<int>(in.outcome)));
-  if (in.stored == sent) return;  // the caller has it: no echo
+  if (StoredIsSent(in, sent_pending_step)) return;  // the caller has it
   if (const auto* step = std::get_if<Step>(&in.stored)) {
     StepToProto(*step, budget, out->mutable_stored_step());
   } else {
@@ -421,37 +446,30 @@ static void AppendToProto(const AppendResult& in, const Entry& sent,
   }
 }
 
-void ToProto(const AppendResult& in, const Entry& sent,
+}  // namespace
+
+void ToProto(const AppendResult& in, bool sent_pending_step,
              const RequestLimits& limits, v1::AppendActionResponse* out) {
   AnswerBudget budget(limits.max_answer_bytes);
-  AppendToProto(in, sent, budget, out);
+  AppendToProto(in, sent_pending_step, budget, out);
 }
 
-void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
-             const std::vector<absl::StatusOr<AppendResult>>& results,
+void ToProto(const std::vector<absl::StatusOr<AppendResult>>& results,
+             const std::vector<bool>& sent_pending_step,
              const RequestLimits& limits, v1::AppendActionsResponse* out) {
   AnswerBudget budget(limits.max_answer_bytes);
-  for (size_t i = 0; i < parsed.size(); ++i) {
+  for (size_t i = 0; i < results.size(); ++i) {
     v1::AppendActionsResponse::Item* item = out->add_items();
-    const absl::Status& status =
-        !parsed[i].ok() ? parsed[i].status() : results[i].status();
+    const absl::Status& status = results[i].status();
     budget.Spend(kEntryOverhead);
     if (!status.ok()) {
       item->set_code(static_cast<int>(status.code()));
+      item->set_message(std::string(status.message()));
       item->set_retryable(IsRetryable(status));
-      // INTERNAL details stay in the server's log.
-      if (status.code() == absl::StatusCode::kInternal ||
-          status.code() == absl::StatusCode::kUnknown) {
-        item->set_message("internal error; see the server log");
-      } else if (status.code() == absl::StatusCode::kUnavailable) {
-        item->set_message("the journal's store is unavailable; retry");
-      } else {
-        item->set_message(std::string(status.message()));
-      }
       budget.Spend(item->message().size());
       continue;
     }
-    AppendToProto(*results[i], parsed[i]->entry, budget,
+    AppendToProto(*results[i], sent_pending_step[i], budget,
                   item->mutable_response());
   }
 }

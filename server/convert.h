@@ -72,14 +72,19 @@ absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
 // after `page_token` (empty: the first), ordered by key bytewise.
 void ToProto(const BeginResult& in, const std::string& page_token,
              const RequestLimits& limits, v1::BeginRecordResponse* out);
-// The stored entry is sent only when it differs from `sent`, the request's.
-void ToProto(const AppendResult& in, const Entry& sent,
+// Whether a request sends a PENDING step (the one case where a DUPLICATE's
+// stored entry may differ from the one sent).
+bool IsPendingStep(const AppendRequest& request);
+
+// The stored entry is sent only when it differs from the one the request
+// sent; `sent_pending_step` is IsPendingStep of that request.
+void ToProto(const AppendResult& in, bool sent_pending_step,
              const RequestLimits& limits, v1::AppendActionResponse* out);
-// AppendActions' answer: one item per request; `parsed[i]` is item i's
-// check, `results[i]` its store answer when the check passed. The answer
-// bound is shared by the items.
-void ToProto(const std::vector<absl::StatusOr<AppendRequest>>& parsed,
-             const std::vector<absl::StatusOr<AppendResult>>& results,
+// AppendActions' answer: one item per request, `results[i]` its answer or
+// its refusal (as it may be shown to the client). The answer bound is
+// shared by the items.
+void ToProto(const std::vector<absl::StatusOr<AppendResult>>& results,
+             const std::vector<bool>& sent_pending_step,
              const RequestLimits& limits, v1::AppendActionsResponse* out);
 void ToProto(const LookupResult& in, const RequestLimits& limits,
              v1::LookupActionResponse* out);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,19 +46,24 @@ JournalStore::CallOptions CallOf(grpc::CallbackServerContext* ctx) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  const auto code = static_cast<grpc::StatusCode>(status.code());
+absl::Status ForClient(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kInternal ||
       status.code() == absl::StatusCode::kUnknown) {
     LogError("internal error: ", status.ToString());
-    return grpc::Status(code, "internal error; see the server log");
+    return absl::Status(status.code(), "internal error; see the server log");
   }
   if (status.code() == absl::StatusCode::kUnavailable) {
     LogThrottled("store unavailable", status.message());
-    return grpc::Status(code, "the journal's store is unavailable; retry");
+    return absl::UnavailableError("the journal's store is unavailable; retry");
   }
-  return grpc::Status(code, std::string(status.message()));
+  return status;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  const absl::Status shown = ForClient(status);
+  return grpc::Status(static_cast<grpc::StatusCode>(shown.code()),
+                      std::string(shown.message()));
 }
 
 // One RPC being answered: owns itself until gRPC is done with it, and holds
@@ -94,6 +100,20 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
     }
     Fail(ExplainParseFailure(*Msg::descriptor(), bytes));
     return false;
+  }
+
+  // Parses the request into `msg` and checks it against `limits`: the
+  // storage request, or nullopt (and answered) when either fails.
+  template <typename Msg>
+  auto Check(const grpc::ByteBuffer* in, Msg* msg, const RequestLimits& limits)
+      -> std::optional<typename decltype(FromProto(*msg, limits))::value_type> {
+    if (!Parse(in, msg)) return std::nullopt;
+    auto parsed = FromProto(*msg, limits);
+    if (!parsed.ok()) {
+      Fail(parsed.status());
+      return std::nullopt;
+    }
+    return *std::move(parsed);
   }
 
   // What the store said, for the outcome metrics.
@@ -225,12 +245,8 @@ grpc::ServerUnaryReactor* JournalService::BeginRecord(
     grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kBeginRecord, out);
   v1::BeginRecordRequest req;
-  if (!answer->Parse(in, &req)) return answer;
-  absl::StatusOr<BeginRequest> parsed = FromProto(req, options_.limits);
-  if (!parsed.ok()) {
-    answer->Fail(parsed.status());
-    return answer;
-  }
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
   // On the executor: a BeginRecord that changes nothing is answered from a
   // read, which blocks.
   Dispatch(answer, [this, answer, ctx, token = req.page_token(),
@@ -260,17 +276,13 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
     grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kAppendAction, out);
   v1::AppendActionRequest req;
-  if (!answer->Parse(in, &req)) return answer;
-  absl::StatusOr<AppendRequest> parsed = FromProto(req, options_.limits);
-  if (!parsed.ok()) {
-    answer->Fail(parsed.status());
-    return answer;
-  }
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
   const ConflictPolicy policy = parsed->conflict_policy;
-  auto sent = std::make_shared<Entry>(parsed->entry);
+  const bool pending = IsPendingStep(*parsed);
   store_.AppendActionAsync(
       *std::move(parsed),
-      [this, answer, policy, sent](auto r) {
+      [this, answer, policy, pending](auto r) {
         answer->Stored(r.status());
         if (!r.ok()) {
           answer->Fail(r.status());
@@ -278,7 +290,7 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
         }
         if (metrics_ != nullptr) metrics_->OnAppend(policy, *r);
         v1::AppendActionResponse resp;
-        ToProto(*r, *sent, options_.limits, &resp);
+        ToProto(*r, pending, options_.limits, &resp);
         answer->Reply(resp);
       },
       CallOf(ctx));
@@ -298,16 +310,27 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
     return answer;
   }
   // Each item is checked on its own; the valid ones go to group commit
-  // together.
-  auto parsed = std::make_shared<std::vector<absl::StatusOr<AppendRequest>>>();
+  // together, moved, and each item keeps only what its answer needs.
+  struct Item {
+    absl::Status check;
+    ConflictPolicy policy = ConflictPolicy::kKeepStored;
+    bool pending = false;
+  };
+  auto items = std::make_shared<std::vector<Item>>();
   std::vector<AppendRequest> valid;
-  for (const v1::AppendActionRequest& item : req.items()) {
-    parsed->push_back(FromProto(item, options_.limits));
-    if (parsed->back().ok()) valid.push_back(*parsed->back());
+  for (const v1::AppendActionRequest& proto : req.items()) {
+    absl::StatusOr<AppendRequest> checked = FromProto(proto, options_.limits);
+    if (!checked.ok()) {
+      items->push_back({checked.status()});
+      continue;
+    }
+    items->push_back(
+        {absl::OkStatus(), checked->conflict_policy, IsPendingStep(*checked)});
+    valid.push_back(*std::move(checked));
   }
   store_.AppendActionsAsync(
       std::move(valid),
-      [this, answer, parsed](auto r) {
+      [this, answer, items](auto r) {
         answer->Stored(r.status());
         if (!r.ok()) {
           answer->Fail(r.status());
@@ -315,19 +338,23 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
         }
         // The store's answers, spread back over the items that were valid.
         std::vector<absl::StatusOr<AppendResult>> results;
+        std::vector<bool> pending;
         size_t next = 0;
-        for (const auto& p : *parsed) {
-          if (!p.ok()) {
-            results.push_back(p.status());
+        for (const Item& item : *items) {
+          pending.push_back(item.pending);
+          if (!item.check.ok()) {
+            results.push_back(item.check);
             continue;
           }
           results.push_back(std::move((*r)[next++]));
-          if (metrics_ != nullptr && results.back().ok()) {
-            metrics_->OnAppend(p->conflict_policy, *results.back());
+          if (!results.back().ok()) {
+            results.back() = ForClient(results.back().status());
+          } else if (metrics_ != nullptr) {
+            metrics_->OnAppend(item.policy, *results.back());
           }
         }
         v1::AppendActionsResponse resp;
-        ToProto(*parsed, results, options_.limits, &resp);
+        ToProto(results, pending, options_.limits, &resp);
         answer->Reply(resp);
       },
       CallOf(ctx));
@@ -339,12 +366,8 @@ grpc::ServerUnaryReactor* JournalService::LookupAction(
     grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kLookupAction, out);
   v1::LookupActionRequest req;
-  if (!answer->Parse(in, &req)) return answer;
-  auto parsed = FromProto(req, options_.limits);
-  if (!parsed.ok()) {
-    answer->Fail(parsed.status());
-    return answer;
-  }
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
     absl::StatusOr<LookupResult> r =
         store_.LookupAction(parsed.first, parsed.second);
@@ -364,12 +387,8 @@ grpc::ServerUnaryReactor* JournalService::CompleteRecord(
     grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kCompleteRecord, out);
   v1::CompleteRecordRequest req;
-  if (!answer->Parse(in, &req)) return answer;
-  absl::StatusOr<CompleteRequest> parsed = FromProto(req, options_.limits);
-  if (!parsed.ok()) {
-    answer->Fail(parsed.status());
-    return answer;
-  }
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
   store_.CompleteRecordAsync(
       *std::move(parsed),
       [answer](auto r) {
@@ -391,12 +410,8 @@ grpc::ServerUnaryReactor* JournalService::Prune(
     grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kPrune, out);
   v1::PruneRequest req;
-  if (!answer->Parse(in, &req)) return answer;
-  absl::StatusOr<PruneRequest> parsed = FromProto(req, options_.limits);
-  if (!parsed.ok()) {
-    answer->Fail(parsed.status());
-    return answer;
-  }
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
     absl::StatusOr<PruneResult> r = store_.Prune(parsed);
     answer->Stored(r.status());
@@ -415,12 +430,8 @@ grpc::ServerUnaryReactor* JournalService::ReadPayload(
     grpc::ByteBuffer* out) {
   auto* answer = new Answer(this, ctx, Rpc::kReadPayload, out);
   v1::ReadPayloadRequest req;
-  if (!answer->Parse(in, &req)) return answer;
-  absl::StatusOr<PayloadRequest> parsed = FromProto(req, options_.limits);
-  if (!parsed.ok()) {
-    answer->Fail(parsed.status());
-    return answer;
-  }
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
     absl::StatusOr<LookupResult> r =
         store_.LookupAction(parsed.record, parsed.action_key);

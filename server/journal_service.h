@@ -33,9 +33,12 @@ namespace actionjournal {
 // is a suggested pause in milliseconds (proto/actionjournal/v1/journal.proto).
 inline constexpr char kRetryAfterKey[] = "actionjournal-retry-after-ms";
 
-// The one mapping from absl::Status to grpc::Status. INTERNAL details are
-// logged, not sent; so are UNAVAILABLE ones, which may name the database's
-// host.
+// What a client is told of `status`: the same code; INTERNAL details are
+// logged, not sent, and so are UNAVAILABLE ones, which may name the
+// database's host.
+absl::Status ForClient(const absl::Status& status);
+
+// The one mapping from absl::Status to grpc::Status (through ForClient).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<

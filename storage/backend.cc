@@ -1,12 +1,24 @@
 #include "storage/backend.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace actionjournal {
 
+ReadSet::Item& ReadSet::ItemOf(const RecordId& record) {
+  auto at = std::lower_bound(
+      items_.begin(), items_.end(), record,
+      [](const Item& item, const RecordId& r) { return item.record < r; });
+  if (at == items_.end() || !(at->record == record)) {
+    Item fresh;
+    fresh.record = record;
+    at = items_.insert(at, std::move(fresh));
+  }
+  return *at;
+}
+
 void ReadSet::Add(const RecordId& record, const std::string* action_key) {
-  Item& item = by_record_[record];
-  item.record = record;
+  Item& item = ItemOf(record);
   if (action_key == nullptr) {
     item.all_actions = true;
     item.action_keys.clear();
@@ -17,21 +29,8 @@ void ReadSet::Add(const RecordId& record, const std::string* action_key) {
       item.action_keys.insert(at, *action_key);
     }
   }
-  dirty_ = true;
 }
 
-void ReadSet::AddRecord(const RecordId& record) {
-  by_record_[record].record = record;
-  dirty_ = true;
-}
-
-const std::vector<ReadSet::Item>& ReadSet::items() const {
-  if (dirty_) {
-    items_.clear();
-    for (const auto& [id, item] : by_record_) items_.push_back(item);
-    dirty_ = false;
-  }
-  return items_;
-}
+void ReadSet::AddRecord(const RecordId& record) { ItemOf(record); }
 
 }  // namespace actionjournal

@@ -58,12 +58,13 @@ class ReadSet {
   void AddRecord(const RecordId& record);
 
   // By record, in the one order every backend locks in.
-  const std::vector<Item>& items() const;
+  const std::vector<Item>& items() const { return items_; }
 
  private:
-  mutable std::map<RecordId, Item> by_record_;
-  mutable std::vector<Item> items_;
-  mutable bool dirty_ = false;
+  // The record's item, inserted in order when new.
+  Item& ItemOf(const RecordId& record);
+
+  std::vector<Item> items_;  // sorted by record
 };
 
 // What a backend read for a ReadSet: every record of it, present or not,

@@ -108,12 +108,8 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
   const StoredAction& action =
       found == rec.actions.end() ? kNone : found->second;
 
-  // Accepts the request: stores the record's row and the action's new state.
-  auto accept = [&](StoredAction next) {
-    rec.row = row;
-    rec.actions[req.action_key] = std::move(next);
-  };
-
+  // Every refusal comes before the first change, so that a refused request
+  // changes nothing; an accepted one changes the working state in place.
   AppendResult result;
   if (const auto* completion = std::get_if<Completion>(&req.entry)) {
     if (action.completion.has_value()) {
@@ -126,13 +122,13 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
       return result;
     }
     if (row.completed) return RecordCompleted();
-    StoredAction next = action;
-    next.completion = *completion;
-    next.completion_cost = req.cost;
+    rec.row = row;
+    StoredAction& target = rec.actions[req.action_key];
+    target.completion = *completion;
+    target.completion_cost = req.cost;
     result.outcome = AppendOutcome::kAppended;
     result.stored = *completion;
-    result.stored_cost = ActionCost(next);
-    accept(std::move(next));
+    result.stored_cost = ActionCost(target);
     return result;
   }
 
@@ -159,36 +155,33 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
         absl::StrCat("action '", req.action_key,
                      "' is completed; its steps can no longer change"));
   }
-  StoredAction next = action;
-  if (stored != nullptr) {
-    if (req.conflict_policy == ConflictPolicy::kReplaceFromHere) {
-      next.steps.resize(step.index);  // then appended below
-    } else if (same_call && stored->status == StepStatus::kPending) {
-      next.steps[step.index] = step;
+  if (stored == nullptr && step.index > action.steps.size()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("step.index: gap; action '", req.action_key, "' has ",
+                     action.steps.size(), " steps, so the next index is ",
+                     action.steps.size(), ", not ", step.index));
+  }
+  rec.row = row;
+  if (stored != nullptr &&
+      req.conflict_policy != ConflictPolicy::kReplaceFromHere) {
+    if (same_call && stored->status == StepStatus::kPending) {
       result.outcome = AppendOutcome::kUpgraded;
       result.stored = step;
       result.stored_cost = step.cost;
-      accept(std::move(next));
-      return result;
+      rec.actions[req.action_key].steps[step.index] = std::move(step);
     } else {
       result.outcome = AppendOutcome::kConflict;
       result.stored = *stored;
       result.stored_cost = stored->cost;
-      rec.row = row;
-      return result;
     }
+    return result;
   }
-  if (step.index > next.steps.size()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("step.index: gap; action '", req.action_key, "' has ",
-                     next.steps.size(), " steps, so the next index is ",
-                     next.steps.size(), ", not ", step.index));
-  }
-  next.steps.push_back(step);
+  StoredAction& target = rec.actions[req.action_key];
+  target.steps.resize(step.index);  // a replace drops this index and later
   result.outcome = AppendOutcome::kAppended;
   result.stored = step;
   result.stored_cost = step.cost;
-  accept(std::move(next));
+  target.steps.push_back(std::move(step));
   return result;
 }
 

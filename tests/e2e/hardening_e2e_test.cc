@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -36,45 +37,19 @@
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::CompletionReq;
 using ::actionjournal::testing::Delta;
 using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::Rec;
 using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
+using ::actionjournal::testing::StepReq;
 using ::actionjournal::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr int64_t kMiB = 1024 * 1024;
-
-v1::RecordId Rec(const std::string& job, const std::string& key, int64_t seq) {
-  v1::RecordId r;
-  r.set_job_id(job);
-  r.set_record_key(key);
-  r.set_seq_num(seq);
-  return r;
-}
-
-v1::AppendActionRequest CompletionReq(const v1::RecordId& r,
-                                      const std::string& action,
-                                      const std::string& state) {
-  v1::AppendActionRequest req;
-  *req.mutable_record() = r;
-  req.set_action_key(action);
-  req.mutable_completion()->set_state(state);
-  return req;
-}
-
-v1::AppendActionRequest StepReq(const v1::RecordId& r,
-                                const std::string& action,
-                                const std::string& function_id) {
-  v1::AppendActionRequest req;
-  *req.mutable_record() = r;
-  req.set_action_key(action);
-  req.mutable_step()->set_function_id(function_id);
-  req.mutable_step()->set_status(v1::STEP_STATUS_PENDING);
-  return req;
-}
 
 // Runs a command; its exit code and what it printed on stdout.
 std::pair<int, std::string> RunCommand(const std::string& command) {
@@ -168,7 +143,9 @@ TEST_F(HardeningTest, NulInAStringIdentityIsRefusedAndChangesNothing) {
       client_->AppendAction(CompletionReq(r, std::string("a\0b", 3), "x")),
       StatusIs(absl::StatusCode::kInvalidArgument,
                "action_key: must not contain NUL"));
-  EXPECT_THAT(client_->AppendAction(StepReq(r, "b", std::string("fn\0x", 4))),
+  auto nul_fn = StepReq(r, "b", 0, v1::STEP_STATUS_PENDING);
+  nul_fn.mutable_step()->set_function_id(std::string("fn\0x", 4));
+  EXPECT_THAT(client_->AppendAction(nul_fn),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        "step.function_id: must not contain NUL"));
   v1::LookupActionRequest lookup;

@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/requests.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -24,47 +25,16 @@
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::CompletionReq;
 using ::actionjournal::testing::Delta;
 using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::Rec;
 using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
+using ::actionjournal::testing::StepReq;
 using ::actionjournal::testing::TempDir;
 using ::testing::HasSubstr;
-
-v1::RecordId Rec(const std::string& job, const std::string& key, int64_t seq) {
-  v1::RecordId r;
-  r.set_job_id(job);
-  r.set_record_key(key);
-  r.set_seq_num(seq);
-  return r;
-}
-
-v1::AppendActionRequest StepReq(const v1::RecordId& r,
-                                const std::string& action, uint32_t index,
-                                v1::StepStatus status,
-                                const std::string& result = "") {
-  v1::AppendActionRequest req;
-  *req.mutable_record() = r;
-  req.set_action_key(action);
-  v1::Step* s = req.mutable_step();
-  s->set_index(index);
-  s->set_function_id("llm.chat");
-  s->set_args_digest("digest");
-  s->set_status(status);
-  s->set_result(result);
-  return req;
-}
-
-v1::AppendActionRequest CompletionReq(const v1::RecordId& r,
-                                      const std::string& action,
-                                      const std::string& state) {
-  v1::AppendActionRequest req;
-  *req.mutable_record() = r;
-  req.set_action_key(action);
-  req.mutable_completion()->set_state(state);
-  return req;
-}
 
 class ServerE2eTest : public ::testing::Test {
  protected:

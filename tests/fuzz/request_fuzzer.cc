@@ -122,7 +122,7 @@ void CheckAnswer(const google::protobuf::Message& m,
             "the stored completion is the one answered");
       }
       v1::AppendActionResponse resp;
-      ToProto(*out, r->entry, limits, &resp);
+      ToProto(*out, IsPendingStep(*r), limits, &resp);
       CheckAnswer(resp, limits);
       return;
     }
