@@ -110,6 +110,23 @@ public final class FlinkAgentsChecks {
       check(keep.flushPrunes(), "nothing queued");
       check(store(job, 1, PruneMode.NONE, journal).get("q", 3, act, in) != null, "NONE keeps");
 
+      // Prune mode DELAYED (2): checkpoint c's bounds are deleted when checkpoint c+2 completes,
+      // so a restore from any of the last three completed checkpoints replays from the journal.
+      JournalActionStateStore late = store(job, 1, PruneMode.DELAYED, journal);
+      for (long seq = 1; seq <= 4; seq++) late.put("d", seq, act, in, completed(in, "d" + seq));
+      for (long c = 1; c <= 3; c++) {
+        late.getRecoveryMarker(); // the runtime's snapshotState of checkpoint c
+        late.pruneState("d", c); // its notifyCheckpointComplete
+        check(late.flushPrunes(), "delayed prunes sent");
+        JournalActionStateStore restore = store(job, 1, PruneMode.DELAYED, journal);
+        // After checkpoint c completes, only checkpoint c-2's bound (seq c-2) may be gone.
+        for (long seq = 1; seq <= 4; seq++) {
+          boolean kept = restore.get("d", seq, act, in) != null;
+          check(kept == (seq > c - 2), "DELAYED after checkpoint " + c + ": d/" + seq
+              + (kept ? " kept" : " pruned"));
+        }
+      }
+
       // The journal away during pruneState: no exception, no stall; pruned once it is back.
       SwitchableJournal flaky =
           new SwitchableJournal(
@@ -176,7 +193,7 @@ public final class FlinkAgentsChecks {
       String job, long attempt, PruneMode prune, Journal journal) {
     return new JournalActionStateStore(
         new JournalStoreOptions("unused", job, JournalStoreOptions.Transport.GRPC, attempt, prune,
-            4 << 20),
+            2, 4 << 20),
         journal);
   }
 

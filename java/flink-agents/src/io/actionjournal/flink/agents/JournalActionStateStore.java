@@ -18,10 +18,12 @@ import io.actionjournal.v1.RecordId;
 import io.actionjournal.v1.Step;
 import io.actionjournal.v1.StepStatus;
 import java.io.Serializable;
+import java.util.ArrayDeque;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -88,6 +90,20 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   private transient Map<String, Long> prunes;
   private transient ExecutorService pruner;
   private transient boolean pruneQueued;
+  // Prune mode DELAYED: checkpoints taken (getRecoveryMarker calls), and the bounds each
+  // checkpoint's completion asked for, oldest first, until pruneDelay later ones completed.
+  private transient long checkpoints;
+  private transient Deque<Held> held;
+
+  /** The prunes one completed checkpoint asked for, held in prune mode DELAYED. */
+  private static final class Held {
+    final long checkpoint;
+    final Map<String, Long> bounds = new LinkedHashMap<>();
+
+    Held(long checkpoint) {
+      this.checkpoint = checkpoint;
+    }
+  }
 
   /** What this JVM knows to be journaled for one action. */
   private static final class Known {
@@ -164,9 +180,20 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   public synchronized void pruneState(Object key, long seqNum) {
     if (options.prune == JournalStoreOptions.PruneMode.NONE || key == null) return;
     open();
-    prunes.merge(String.valueOf(key), seqNum, Math::max);
     String k = String.valueOf(key);
     records.keySet().removeIf(r -> r.getSeqNum() <= seqNum && r.getRecordKey().toStringUtf8().equals(k));
+    if (options.prune == JournalStoreOptions.PruneMode.DELAYED) {
+      Held last = held.peekLast();
+      if (last == null || last.checkpoint != checkpoints) held.addLast(last = new Held(checkpoints));
+      last.bounds.merge(k, seqNum, Math::max);
+      // A checkpoint's bounds are due once pruneDelay later checkpoints have completed.
+      while (held.size() > options.pruneDelay) {
+        held.removeFirst().bounds.forEach((due, upTo) -> prunes.merge(due, upTo, Math::max));
+      }
+      if (prunes.isEmpty()) return;
+    } else {
+      prunes.merge(k, seqNum, Math::max);
+    }
     if (!pruneQueued) {
       pruneQueued = true;
       pruner.execute(this::flushPrunesQuietly);
@@ -176,6 +203,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   @Override
   public synchronized Object getRecoveryMarker() {
     open();
+    checkpoints++;
     return markerPrefix() + attempt;
   }
 
@@ -347,6 +375,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
           }
         };
     prunes = new LinkedHashMap<>();
+    held = new ArrayDeque<>();
     pruner =
         Executors.newSingleThreadExecutor(
             r -> {

@@ -15,14 +15,15 @@ import java.util.Objects;
  *   <tr><td>actionjournal.job-id</td><td>ACTIONJOURNAL_JOB_ID</td><td>(required)</td></tr>
  *   <tr><td>actionjournal.transport</td><td>ACTIONJOURNAL_TRANSPORT</td><td>grpc (or jni)</td></tr>
  *   <tr><td>actionjournal.attempt</td><td>ACTIONJOURNAL_ATTEMPT</td><td>0</td></tr>
- *   <tr><td>actionjournal.prune</td><td>ACTIONJOURNAL_PRUNE</td><td>checkpoint (or none)</td></tr>
+ *   <tr><td>actionjournal.prune</td><td>ACTIONJOURNAL_PRUNE</td><td>checkpoint (or delayed, none)</td></tr>
+ *   <tr><td>actionjournal.prune-delay</td><td>ACTIONJOURNAL_PRUNE_DELAY</td><td>2</td></tr>
  *   <tr><td>actionjournal.max-state-bytes</td><td>ACTIONJOURNAL_MAX_STATE_BYTES</td><td>4194304</td></tr>
  * </table>
  */
 public final class JournalStoreOptions implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  /** Whether pruneState deletes what a completed checkpoint covers. */
+  /** Whether and when pruneState deletes what a completed checkpoint covers. */
   public enum PruneMode {
     /**
      * Delete a key's records up to the checkpointed sequence number once the checkpoint completed.
@@ -30,6 +31,14 @@ public final class JournalStoreOptions implements Serializable {
      * actions of records pruned since (unless the server's retention still keeps them).
      */
     CHECKPOINT,
+    /**
+     * Delete what a completed checkpoint covers only after {@link #pruneDelay} further checkpoints
+     * completed: a restore from any of the last pruneDelay + 1 completed checkpoints replays from
+     * the journal, at the cost of keeping that many checkpoints' worth of records. Checkpoints are
+     * counted by getRecoveryMarker, which the runtime calls in every snapshot; what is held when
+     * the JVM ends is not deleted (the server's retention bounds it).
+     */
+    DELAYED,
     /**
      * Never delete from the operator: any savepoint can be restored without re-running an action,
      * and the server's retention (Prune by completion time, or whole_job after the job ends) bounds
@@ -53,6 +62,8 @@ public final class JournalStoreOptions implements Serializable {
   public final long attempt;
 
   public final PruneMode prune;
+  /** With {@link PruneMode#DELAYED}: how many further completed checkpoints a prune waits for. */
+  public final int pruneDelay;
   /** The journal's payload limit: a larger serialized state fails at once, without a call. */
   public final int maxStateBytes;
 
@@ -62,6 +73,7 @@ public final class JournalStoreOptions implements Serializable {
       Transport transport,
       long attempt,
       PruneMode prune,
+      int pruneDelay,
       int maxStateBytes) {
     this.target = Objects.requireNonNull(target, "target");
     this.jobId = Objects.requireNonNull(jobId, "jobId");
@@ -72,6 +84,8 @@ public final class JournalStoreOptions implements Serializable {
     if (attempt < 0) throw new IllegalArgumentException("attempt: must be >= 0");
     this.attempt = attempt;
     this.prune = Objects.requireNonNull(prune, "prune");
+    if (pruneDelay < 1) throw new IllegalArgumentException("pruneDelay: must be >= 1");
+    this.pruneDelay = pruneDelay;
     if (maxStateBytes <= 0) throw new IllegalArgumentException("maxStateBytes: must be > 0");
     this.maxStateBytes = maxStateBytes;
   }
@@ -79,7 +93,7 @@ public final class JournalStoreOptions implements Serializable {
   /** Sidecar defaults for one job: gRPC to 127.0.0.1:7450, attempt 0, prune on checkpoint. */
   public static JournalStoreOptions forJob(String jobId) {
     return new JournalStoreOptions(
-        "127.0.0.1:7450", jobId, Transport.GRPC, 0, PruneMode.CHECKPOINT, 4 << 20);
+        "127.0.0.1:7450", jobId, Transport.GRPC, 0, PruneMode.CHECKPOINT, 2, 4 << 20);
   }
 
   /** From configuration keys (see the class comment); a key absent there is read from env. */
@@ -94,6 +108,8 @@ public final class JournalStoreOptions implements Serializable {
         PruneMode.valueOf(
             get(conf, env, "actionjournal.prune", "ACTIONJOURNAL_PRUNE", "checkpoint")
                 .toUpperCase(java.util.Locale.ROOT)),
+        Integer.parseInt(
+            get(conf, env, "actionjournal.prune-delay", "ACTIONJOURNAL_PRUNE_DELAY", "2")),
         Integer.parseInt(
             get(
                 conf,
