@@ -36,6 +36,8 @@ constexpr const char* kUsage =
   lookup   --job J --key K --seq N --action A
   complete --job J --key K --seq N [--attempt A]
   prune    --job J [--up-to KEY=SEQ]... [--completed-before-micros T] [--whole-job]
+           [--retention D]   kept, and answered, for D (e.g. 0s, 2h) before
+                             deletion; default the server's --prune-retention
   health   [--service NAME]   grpc.health.v1 Check: "" (default) is SERVING
            while the store answers; "liveness" while the process runs
 
@@ -285,12 +287,25 @@ int Run(const Args& a, JournalClient& client) {
     req.set_completed_before_unix_micros(
         Number<int64_t>(a, "completed-before-micros", 0));
     req.set_whole_job(a.Has("whole-job"));
+    if (a.Has("retention")) {
+      absl::Duration d;
+      if (!absl::ParseDuration(a.Get("retention"), &d) ||
+          d < absl::ZeroDuration()) {
+        Usage("--retention takes a duration >= 0 (0s, 90m, 24h)");
+      }
+      req.set_retention_millis(absl::ToInt64Milliseconds(d));
+    }
     auto r = client.Prune(req);
     if (!r.ok()) return Fail(r.status());
     if (PrintJson(*r)) return 0;
     std::cout << "pruned " << r->records_deleted() << " record(s), "
               << r->entries_deleted() << " entr"
-              << (r->entries_deleted() == 1 ? "y" : "ies") << "\n";
+              << (r->entries_deleted() == 1 ? "y" : "ies");
+    if (r->records_retained() > 0) {
+      std::cout << "; " << r->records_retained()
+                << " record(s) kept until their retention passes";
+    }
+    std::cout << "\n";
     return 0;
   }
   Usage(a.command.empty() ? "no command"

@@ -332,6 +332,10 @@ absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
   if (req.completed_before_unix_micros() < 0) {
     return Invalid("completed_before_unix_micros", "must be >= 0");
   }
+  if (req.has_retention_millis() && req.retention_millis() < 0) {
+    return Invalid("retention_millis",
+                   absl::StrCat("must be >= 0, got ", req.retention_millis()));
+  }
   if (req.keys_size() == 0 && req.completed_before_unix_micros() == 0 &&
       !req.whole_job()) {
     return Invalid("keys",
@@ -355,6 +359,9 @@ absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
         absl::FromUnixMicros(req.completed_before_unix_micros());
   }
   out.whole_job = req.whole_job();
+  if (req.has_retention_millis()) {
+    out.retention = absl::Milliseconds(req.retention_millis());
+  }
   return out;
 }
 
@@ -523,6 +530,7 @@ void ToProto(const CompleteResult& in, v1::CompleteRecordResponse* out) {
 void ToProto(const PruneResult& in, v1::PruneResponse* out) {
   out->set_records_deleted(in.records_deleted);
   out->set_entries_deleted(in.entries_deleted);
+  out->set_records_retained(in.records_retained);
 }
 
 }  // namespace actionjournal

@@ -62,6 +62,8 @@ absl::StatusOr<std::pair<RecordId, std::string>> FromProto(
     const v1::LookupActionRequest& req, const RequestLimits& limits);
 absl::StatusOr<CompleteRequest> FromProto(const v1::CompleteRecordRequest& req,
                                           const RequestLimits& limits);
+// Without retention_millis, the request's retention is zero: the caller
+// applies its default.
 absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
                                        const RequestLimits& limits);
 absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,

@@ -412,6 +412,7 @@ grpc::ServerUnaryReactor* JournalService::Prune(
   v1::PruneRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
   if (!parsed) return answer;
+  if (!req.has_retention_millis()) parsed->retention = options_.prune_retention;
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
     absl::StatusOr<PruneResult> r = store_.Prune(parsed);
     answer->Stored(r.status());

@@ -59,6 +59,8 @@ struct ServiceOptions {
   // The same for one client connection, so that a client that stops
   // reading is refused before it crowds out the others.
   int64_t max_held_answer_bytes_per_client = 32 * 1024 * 1024;
+  // A Prune's retention when it names none (PruneRequest.retention_millis).
+  absl::Duration prune_retention = absl::ZeroDuration();
 };
 
 // Thread-safe. `store`, `executor` and `metrics` (which may be null) must

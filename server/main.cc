@@ -69,19 +69,46 @@ ABSL_FLAG(int, max_streams_per_connection, 100,
           "concurrent RPCs one connection may have open");
 ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
           "memory gRPC may use for connections and buffers, in bytes");
+ABSL_FLAG(absl::Duration, prune_retention, absl::Hours(24),
+          "how long a pruned record stays, still answered to a replay (a "
+          "restore from an older checkpoint or savepoint), before the sweep "
+          "deletes it, unless the Prune names its own; 0 deletes at once");
+ABSL_FLAG(absl::Duration, record_ttl, absl::Hours(24 * 7),
+          "records unwritten for this long (never pruned: a cancelled job, a "
+          "changed job id) are deleted by the sweep; 0 keeps them forever");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Minutes(1),
+          "how often the server deletes what retention and TTL made due, in "
+          "transactions of --sweep-batch records; 0 turns sweeping off");
+ABSL_FLAG(int, sweep_batch, 1000, "most records one sweep transaction deletes");
 
 namespace actionjournal {
 namespace {
 
 // Environment variables become the flags' defaults.
 void ApplyEnvironment() {
-  for (const char* name :
-       {"listen", "metrics_listen", "store", "workers", "queue_capacity",
-        "max_payload_bytes", "max_record_key_bytes", "max_action_key_bytes",
-        "max_prune_keys", "max_batch_items", "health_interval",
-        "shutdown_grace", "log_level", "log_format", "max_answer_bytes",
-        "max_held_answer_bytes", "max_held_answer_bytes_per_client",
-        "max_streams_per_connection", "grpc_memory_bytes"}) {
+  for (const char* name : {"listen",
+                           "metrics_listen",
+                           "store",
+                           "workers",
+                           "queue_capacity",
+                           "max_payload_bytes",
+                           "max_record_key_bytes",
+                           "max_action_key_bytes",
+                           "max_prune_keys",
+                           "max_batch_items",
+                           "health_interval",
+                           "shutdown_grace",
+                           "log_level",
+                           "log_format",
+                           "max_answer_bytes",
+                           "max_held_answer_bytes",
+                           "max_held_answer_bytes_per_client",
+                           "max_streams_per_connection",
+                           "grpc_memory_bytes",
+                           "prune_retention",
+                           "record_ttl",
+                           "sweep_interval",
+                           "sweep_batch"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -211,6 +238,18 @@ int Main(int argc, char** argv) {
   ServerMetrics metrics(StoreKind(url));
   JournalOptions journal_options;
   journal_options.max_queued_writes = absl::GetFlag(FLAGS_queue_capacity);
+  journal_options.record_ttl = absl::GetFlag(FLAGS_record_ttl);
+  journal_options.sweep_every = absl::GetFlag(FLAGS_sweep_interval);
+  journal_options.sweep_batch = absl::GetFlag(FLAGS_sweep_batch);
+  if (journal_options.record_ttl < absl::ZeroDuration() ||
+      journal_options.sweep_every < absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_prune_retention) < absl::ZeroDuration() ||
+      journal_options.sweep_batch < 1) {
+    LogError(
+        "--prune-retention, --record-ttl and --sweep-interval must be >= 0, "
+        "--sweep-batch >= 1");
+    return 2;
+  }
   auto store = OpenStore(url, journal_options, &metrics);
   if (!store.ok()) {
     LogError("cannot open store ", RedactStoreUrl(url), ": ",
@@ -240,6 +279,7 @@ int Main(int argc, char** argv) {
   options.max_streams_per_connection =
       absl::GetFlag(FLAGS_max_streams_per_connection);
   options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
+  options.service.prune_retention = absl::GetFlag(FLAGS_prune_retention);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (options.workers < 1 || options.queue_capacity < 1 ||

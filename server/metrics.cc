@@ -204,6 +204,28 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                          .Help("Steps and completions deleted by Prune")
                          .Register(r)
                          .Add({});
+  retained_records_ =
+      &BuildCounter()
+           .Name("actionjournal_prune_retained_records_total")
+           .Help(
+               "Records a Prune selected and kept until its retention "
+               "passes (then swept)")
+           .Register(r)
+           .Add({});
+  auto& swept = BuildCounter()
+                    .Name("actionjournal_swept_records_total")
+                    .Help(
+                        "Records deleted by the sweep: reason=retention (a "
+                        "prune's retention passed) or ttl (unwritten for "
+                        "longer than --record-ttl)")
+                    .Register(r);
+  swept_records_ = {&swept.Add({{"reason", "retention"}}),
+                    &swept.Add({{"reason", "ttl"}})};
+  swept_entries_ = &BuildCounter()
+                        .Name("actionjournal_swept_entries_total")
+                        .Help("Steps and completions deleted by the sweep")
+                        .Register(r)
+                        .Add({});
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -282,6 +304,13 @@ void ServerMetrics::OnSaved(const Cost& cost) {
 void ServerMetrics::OnPrune(const PruneResult& result) {
   pruned_records_->Increment(static_cast<double>(result.records_deleted));
   pruned_entries_->Increment(static_cast<double>(result.entries_deleted));
+  retained_records_->Increment(static_cast<double>(result.records_retained));
+}
+
+void ServerMetrics::OnSweep(const SweepResult& result) {
+  swept_records_[0]->Increment(static_cast<double>(result.retention_records));
+  swept_records_[1]->Increment(static_cast<double>(result.ttl_records));
+  swept_entries_->Increment(static_cast<double>(result.entries));
 }
 
 void ServerMetrics::OnBatch(int size, absl::Duration duration,

@@ -64,6 +64,7 @@ class ServerMetrics final : public JournalObserver {
   void OnBatch(int size, absl::Duration duration,
                const absl::Status& status) override;
   void OnPool(int in_use, int idle) override;
+  void OnSweep(const SweepResult& result) override;
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -95,6 +96,9 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Gauge* held_answer_bytes_;
   prometheus::Counter* pruned_records_;
   prometheus::Counter* pruned_entries_;
+  prometheus::Counter* retained_records_;
+  std::array<prometheus::Counter*, 2> swept_records_{};  // retention, ttl
+  prometheus::Counter* swept_entries_;
 };
 
 // Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks

@@ -27,11 +27,15 @@ struct RecordRow {
   std::string input_fingerprint;
   bool completed = false;
   absl::Time completed_at = absl::InfinitePast();  // when completed
+  // The record's last write, to within the rules' kTouchEvery: what the
+  // record TTL counts from.
+  absl::Time written_at = absl::InfinitePast();
 
   friend bool operator==(const RecordRow& a, const RecordRow& b) {
     return a.attempt == b.attempt &&
            a.input_fingerprint == b.input_fingerprint &&
-           a.completed == b.completed && a.completed_at == b.completed_at;
+           a.completed == b.completed && a.completed_at == b.completed_at &&
+           a.written_at == b.written_at;
   }
 };
 
@@ -139,8 +143,20 @@ class Backend {
       const ReadSet& reads, absl::FunctionRef<WriteSet(const Snapshot&)> decide,
       absl::Time deadline) = 0;
 
-  // Deletes the records `request` selects and their entries, set-based.
-  virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
+  // Deletes the records `request` selects and their entries, set-based; or,
+  // with a retention, marks them due at `now` + retention (a record due
+  // earlier stays so).
+  virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request,
+                                            absl::Time now) = 0;
+
+  // Deletes, in one short transaction, at most `limit` records that are due
+  // by `now` (a prune's retention passed) or were last written before
+  // `written_before` (InfinitePast: no TTL), with their entries. Records
+  // another transaction holds are skipped, so that concurrent sweepers and
+  // writers never wait on each other.
+  virtual absl::StatusOr<SweepResult> Sweep(absl::Time now,
+                                            absl::Time written_before,
+                                            int limit) = 0;
 
   virtual absl::Status Ping() = 0;
 

@@ -62,6 +62,9 @@ class Journal final : public JournalStore {
     for (int i = 0; i < committers; ++i) {
       committers_.emplace_back([this] { CommitLoop(); });
     }
+    if (options_.sweep_every > absl::ZeroDuration()) {
+      committers_.emplace_back([this] { SweepLoop(); });
+    }
   }
 
   // Commits every queued write, then stops.
@@ -161,10 +164,33 @@ class Journal final : public JournalStore {
     if (Cancelled()) return Stopping();
     absl::StatusOr<PruneResult> out;
     for (int i = 0; i <= options_.max_retries; ++i) {
-      out = backend_->Prune(req);
+      out = backend_->Prune(req, options_.clock());
       if (!absl::IsAborted(out.status())) break;
     }
     return out;
+  }
+
+  absl::StatusOr<SweepResult> Sweep(absl::Time now) override {
+    const absl::Time written_before = options_.record_ttl > absl::ZeroDuration()
+                                          ? now - options_.record_ttl
+                                          : absl::InfinitePast();
+    SweepResult total;
+    for (;;) {
+      if (Cancelled()) return Stopping();
+      absl::StatusOr<SweepResult> one =
+          backend_->Sweep(now, written_before, options_.sweep_batch);
+      if (absl::IsAborted(one.status())) continue;  // a race lost: again
+      if (!one.ok()) return one.status();
+      total += *one;
+      if (observer_ != nullptr) observer_->OnSweep(*one);
+      const uint64_t n = one->retention_records + one->ttl_records;
+      if (n < static_cast<uint64_t>(options_.sweep_batch)) return total;
+      {
+        // Between batches, let a stopping server stop.
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return total;
+      }
+    }
   }
 
   absl::Status Ping() override {
@@ -283,6 +309,28 @@ class Journal final : public JournalStore {
       RunBatch(batch);
       batch.clear();
       mu_.Lock();
+    }
+  }
+
+  // Sweeps every sweep_every until the store stops; a failed sweep is
+  // logged and tried again at the next.
+  void SweepLoop() {
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto stop = [this]()
+                        ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
+        if (mu_.AwaitWithTimeout(absl::Condition(&stop),
+                                 options_.sweep_every)) {
+          return;
+        }
+      }
+      absl::StatusOr<SweepResult> r = Sweep(options_.clock());
+      if (!r.ok()) {
+        LogWarning(absl::StrCat("sweep failed (tried again in ",
+                                absl::FormatDuration(options_.sweep_every),
+                                "): ", r.status().ToString()));
+      }
     }
   }
 

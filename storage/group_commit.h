@@ -23,6 +23,13 @@ struct JournalOptions {
   int max_retries = 3;
   // Writes that may wait for a transaction; beyond, RESOURCE_EXHAUSTED.
   int max_queued_writes = 4096;
+  // Records last written longer ago than this are deleted by sweeps (zero:
+  // never). Counts from the last write to within a minute (rules.h).
+  absl::Duration record_ttl = absl::ZeroDuration();
+  // How often the store sweeps by itself (zero: never; Sweep still works).
+  absl::Duration sweep_every = absl::ZeroDuration();
+  // Most records one sweep transaction deletes.
+  int sweep_batch = 1000;
   // The clock for completion times; tests inject their own.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -42,6 +49,8 @@ class JournalObserver {
     (void)in_use;
     (void)idle;
   }
+  // A sweep deleted records (each call reports one sweep transaction).
+  virtual void OnSweep(const SweepResult& result) { (void)result; }
 };
 
 // Returns a JournalStore applying the rules over `backend`. `observer` may be

@@ -151,11 +151,32 @@ struct PruneRequest {
   // Completed records completed strictly before this time.
   std::optional<absl::Time> completed_before;
   bool whole_job = false;
+  // Zero deletes the selected records now. Otherwise they are kept, and
+  // answered as before, until the retention has passed (a restore from an
+  // older checkpoint replays from them); then a sweep deletes them. A record
+  // already due earlier keeps its earlier time.
+  absl::Duration retention = absl::ZeroDuration();
 };
 
 struct PruneResult {
   uint64_t records_deleted = 0;
-  uint64_t entries_deleted = 0;  // steps + completions
+  uint64_t entries_deleted = 0;   // steps + completions
+  uint64_t records_retained = 0;  // kept until their retention passes
+};
+
+// What a sweep deleted: records whose prune retention passed, records
+// unwritten for longer than the TTL, and their entries.
+struct SweepResult {
+  uint64_t retention_records = 0;
+  uint64_t ttl_records = 0;
+  uint64_t entries = 0;
+
+  SweepResult& operator+=(const SweepResult& o) {
+    retention_records += o.retention_records;
+    ttl_records += o.ttl_records;
+    entries += o.entries;
+    return *this;
+  }
 };
 
 // The FAILED_PRECONDITION a fenced write answers (a newer attempt owns the
@@ -251,6 +272,15 @@ class JournalStore {
 
   // Deletes the records the request selects, with all their entries.
   virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
+
+  // Deletes, in bounded transactions, every record due at `now`: pruned
+  // ones whose retention has passed and, with a record TTL, those last
+  // written more than the TTL before `now`. The store also sweeps by itself
+  // when configured to (JournalOptions); this is for tests and tools.
+  virtual absl::StatusOr<SweepResult> Sweep(absl::Time now) {
+    (void)now;
+    return SweepResult{};
+  }
 
   // OK when the store answers a trivial query and its last write did not
   // fail for want of the store (a full disk, say) in the last few seconds.

@@ -226,6 +226,12 @@ uint64_t EntryCount(const RecordSnapshot& rec) {
   return n;
 }
 
+// How many entry rows `w` writes or deletes so far.
+size_t EntryWrites(const WriteSet& w) {
+  return w.entry_deletes.size() + w.step_deletes.size() + w.steps.size() +
+         w.completions.size();
+}
+
 // The rows that turn one action's stored state into its new one.
 void DiffAction(const RecordId& id, const std::string& key,
                 const StoredAction& before, const StoredAction& after,
@@ -249,18 +255,14 @@ void DiffAction(const RecordId& id, const std::string& key,
   }
 }
 
-WriteSet Diff(const Snapshot& before, const Working& after) {
+WriteSet Diff(const Snapshot& before, const Working& after, absl::Time now) {
   WriteSet out;
   static const RecordSnapshot kAbsent;
   static const StoredAction kEmpty;
   for (const auto& [id, rec] : after.records) {
     auto it = before.find(id);
     const RecordSnapshot& old = it == before.end() ? kAbsent : it->second;
-    if (rec.row.has_value() && !old.row.has_value()) {
-      out.records.push_back({id, *rec.row, /*insert=*/true});
-    } else if (rec.row.has_value() && !(*rec.row == *old.row)) {
-      out.records.push_back({id, *rec.row, /*insert=*/false});
-    }
+    const size_t entry_writes = EntryWrites(out);
     const bool reset = after.reset.count(id) != 0;
     if (reset) {
       const uint64_t n = EntryCount(old);
@@ -273,6 +275,14 @@ WriteSet Diff(const Snapshot& before, const Working& after) {
       const StoredAction& prior =
           reset || o == old.actions.end() ? kEmpty : o->second;
       DiffAction(id, key, prior, action, &out);
+    }
+    if (!rec.row.has_value()) continue;
+    RecordRow row = *rec.row;
+    const bool changed = !old.row.has_value() || !(row == *old.row);
+    const bool touched = EntryWrites(out) != entry_writes;
+    if (changed || (touched && now - row.written_at >= kTouchEvery)) {
+      row.written_at = now;
+      out.records.push_back({id, std::move(row), !old.row.has_value()});
     }
   }
   return out;
@@ -314,7 +324,7 @@ Decision Decide(const Snapshot& snapshot,
                               : out.status());
     }
   }
-  d.writes = Diff(snapshot, w);
+  d.writes = Diff(snapshot, w, now);
   return d;
 }
 

@@ -27,6 +27,12 @@ using WriteResult = std::variant<BeginResult, AppendResult, CompleteResult>;
 // empty one.
 void AddReads(const WriteRequest& request, ReadSet* reads);
 
+// A record whose entries change is marked written (RecordRow::written_at,
+// what the record TTL counts from) when its row changes anyway, or when its
+// mark is older than this: an append into a live record costs no extra row
+// write, and the TTL counts from the last write to within a minute.
+inline constexpr absl::Duration kTouchEvery = absl::Minutes(1);
+
 struct Decision {
   // One per request, in order: its answer, or why it was refused (a refused
   // request writes nothing).
@@ -39,7 +45,7 @@ struct Decision {
 
 // Decides `requests` in order against `snapshot`, which must hold what
 // AddReads asked for each; later requests see earlier ones' effects.
-// Completion times are `now`.
+// Completion and write times are `now`.
 Decision Decide(const Snapshot& snapshot,
                 const std::vector<const WriteRequest*>& requests,
                 absl::Time now);

@@ -1,5 +1,6 @@
 #include "storage/memory/memory_store.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -123,20 +124,44 @@ class MemoryBackend final : public Backend {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& req) override {
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& req,
+                                    absl::Time now) override {
     absl::MutexLock lock(&mu_);
     PruneResult out;
+    const absl::Time due = now + req.retention;
     for (auto it = tables_.begin(); it != tables_.end();) {
-      if (it->second.row.has_value() &&
-          Selected(req, it->first, *it->second.row)) {
+      if (!it->second.row.has_value() ||
+          !Selected(req, it->first, *it->second.row)) {
+        ++it;
+      } else if (req.retention > absl::ZeroDuration()) {
+        auto [d, fresh] = due_.emplace(it->first, due);
+        if (!fresh) d->second = std::min(d->second, due);
+        ++out.records_retained;
+        ++it;
+      } else {
         ++out.records_deleted;
-        for (const auto& [key, a] : it->second.actions) {
-          out.entries_deleted += a.steps.size() + a.completion.has_value();
-        }
-        it = tables_.erase(it);
+        out.entries_deleted += Erase(it++);
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
+                                    int limit) override {
+    absl::MutexLock lock(&mu_);
+    SweepResult out;
+    for (auto it = tables_.begin(); it != tables_.end() && limit > 0;) {
+      auto d = due_.find(it->first);
+      if (d != due_.end() && d->second <= now) {
+        ++out.retention_records;
+      } else if (it->second.row->written_at < written_before) {
+        ++out.ttl_records;
       } else {
         ++it;
+        continue;
       }
+      out.entries += Erase(it++);
+      --limit;
     }
     return out;
   }
@@ -145,8 +170,21 @@ class MemoryBackend final : public Backend {
   int MaxConcurrentWriters() const override { return 1; }
 
  private:
+  // Erases a record and its entries; returns how many entries it had.
+  uint64_t Erase(Tables::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    uint64_t entries = 0;
+    for (const auto& [key, a] : it->second.actions) {
+      entries += a.steps.size() + a.completion.has_value();
+    }
+    due_.erase(it->first);
+    tables_.erase(it);
+    return entries;
+  }
+
   absl::Mutex mu_;
   Tables tables_ ABSL_GUARDED_BY(mu_);
+  // When a pruned record with a retention may be deleted.
+  std::map<RecordId, absl::Time> due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

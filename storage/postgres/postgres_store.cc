@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <utility>
 #include <vector>
@@ -115,7 +116,7 @@ struct EntryArgs {
 
 // The write statement's arrays ("write" in statements.cc).
 struct WriteArgs {
-  ArrayLiteral ir[6], ur[6], si[13], su[11], ci[8];
+  ArrayLiteral ir[7], ur[7], si[13], su[11], ci[8];
 };
 
 void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row) {
@@ -129,6 +130,7 @@ void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row) {
   } else {
     a[5].Null();
   }
+  a[6].Int(absl::ToUnixMicros(row.written_at));
 }
 
 void AddCost(ArrayLiteral* a, const Cost& c) {
@@ -207,7 +209,7 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
   std::vector<std::string> params;
   for (const auto& [arrays, n_arrays] :
        std::vector<std::pair<ArrayLiteral*, int>>{
-           {a.ir, 6}, {a.ur, 6}, {a.si, 13}, {a.su, 11}, {a.ci, 8}}) {
+           {a.ir, 7}, {a.ur, 7}, {a.si, 13}, {a.su, 11}, {a.ci, 8}}) {
     for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
   }
   pqxx::result r =
@@ -303,7 +305,9 @@ class PostgresBackend final : public Backend {
       }
       for (const pqxx::row& r : w.exec_prepared("lock_records", jobs.Done(),
                                                 keys.Done(), seqs.Done())) {
-        snapshot[IdAt(r)].row = RowOf(r[3].as<int64_t>(), FromBin(r[4]), r[5]);
+        RecordRow& row = snapshot[IdAt(r)].row.emplace(
+            RowOf(r[3].as<int64_t>(), FromBin(r[4]), r[5]));
+        row.written_at = absl::FromUnixMicros(r[6].as<int64_t>());
       }
       // Entries only of records that exist: an absent record has none.
       EntryArgs e;
@@ -327,25 +331,46 @@ class PostgresBackend final : public Backend {
     });
   }
 
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& req) override {
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& req,
+                                    absl::Time now) override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<PruneResult> {
       ArrayLiteral keys, bounds;
       for (const auto& [key, up_to] : req.keys) {
         keys.Bytes(key);
         bounds.Int(up_to);
       }
+      std::optional<int64_t> before;
+      if (req.completed_before.has_value())
+        before = absl::ToUnixMicros(*req.completed_before);
       pqxx::work w(c);
-      pqxx::result r =
-          req.completed_before.has_value()
-              ? w.exec_prepared("prune", req.job_id, req.whole_job,
-                                absl::ToUnixMicros(*req.completed_before),
-                                keys.Done(), bounds.Done())
-              : w.exec_prepared("prune", req.job_id, req.whole_job, nullptr,
-                                keys.Done(), bounds.Done());
-      w.commit();
       PruneResult out;
-      out.records_deleted = r[0][0].as<int64_t>();
-      out.entries_deleted = r[0][1].as<int64_t>();
+      if (req.retention > absl::ZeroDuration()) {
+        pqxx::result r = w.exec_prepared(
+            "prune_retained", req.job_id, req.whole_job, before, keys.Done(),
+            bounds.Done(), absl::ToUnixMicros(now + req.retention));
+        out.records_retained = r.affected_rows();
+      } else {
+        pqxx::result r = w.exec_prepared("prune", req.job_id, req.whole_job,
+                                         before, keys.Done(), bounds.Done());
+        out.records_deleted = r[0][0].as<int64_t>();
+        out.entries_deleted = r[0][1].as<int64_t>();
+      }
+      w.commit();
+      return out;
+    });
+  }
+
+  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
+                                    int limit) override {
+    return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<SweepResult> {
+      pqxx::nontransaction n(c);  // one statement, its own transaction
+      pqxx::result r =
+          n.exec_prepared("sweep", absl::ToUnixMicros(now),
+                          absl::ToUnixMicros(written_before), limit);
+      SweepResult out;
+      out.ttl_records = r[0][2].as<int64_t>();
+      out.retention_records = r[0][0].as<int64_t>() - out.ttl_records;
+      out.entries = r[0][1].as<int64_t>();
       return out;
     });
   }

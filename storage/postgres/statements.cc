@@ -49,6 +49,26 @@ std::string EntriesSql(int a, int b) {
       " UNION ALL ", branch(kCompletionColumns, records, "completions", ""));
 }
 
+// The records a Prune selects ($1 job, $2 whole job, $3 completed before,
+// $4/$5 parallel arrays of record keys and bounds).
+constexpr char kPruneSelects[] =
+    "r.job_id = $1 AND ($2 OR r.completed_at_us < $3::bigint OR "
+    "EXISTS (SELECT 1 FROM unnest($4::bytea[], $5::bigint[]) AS "
+    "k(record_key, up_to) WHERE k.record_key = r.record_key "
+    "AND r.seq_num <= k.up_to))";
+
+// Deletes the records of `sel` with their entries; counts records, entries.
+constexpr char kDeleteSelected[] =
+    "ds AS (DELETE FROM steps s USING sel WHERE s.job_id = sel.job_id AND "
+    "  s.record_key = sel.record_key AND s.seq_num = sel.seq_num RETURNING 1), "
+    "dc AS (DELETE FROM completions c USING sel WHERE c.job_id = sel.job_id "
+    "  AND c.record_key = sel.record_key AND c.seq_num = sel.seq_num "
+    "  RETURNING 1), "
+    "dr AS (DELETE FROM records r USING sel WHERE r.job_id = sel.job_id AND "
+    "  r.record_key = sel.record_key AND r.seq_num = sel.seq_num RETURNING 1) "
+    "SELECT (SELECT count(*) FROM dr), "
+    "  (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)";
+
 }  // namespace
 
 const std::map<std::string, std::string>& Statements() {
@@ -57,7 +77,8 @@ const std::map<std::string, std::string>& Statements() {
       // so that concurrent batches do not deadlock.
       {"lock_records",
        "SELECT r.job_id, r.record_key, r.seq_num, r.attempt, "
-       "r.input_fingerprint, r.completed_at_us FROM unnest($1::text[], "
+       "r.input_fingerprint, r.completed_at_us, r.written_at_us FROM "
+       "unnest($1::text[], "
        "$2::bytea[], $3::bigint[]) WITH ORDINALITY AS u(job_id, record_key, "
        "seq_num, n) CROSS JOIN LATERAL (SELECT * FROM records r WHERE "
        "r.job_id = u.job_id AND r.record_key = u.record_key AND r.seq_num = "
@@ -96,32 +117,34 @@ const std::map<std::string, std::string>& Statements() {
       // each part changed, to be checked against what was expected.
       {"write",
        "WITH ir AS (INSERT INTO records (job_id, record_key, seq_num, attempt, "
-       "input_fingerprint, completed_at_us) SELECT * FROM unnest($1::text[], "
-       "$2::bytea[], $3::bigint[], $4::bigint[], $5::bytea[], $6::bigint[]) "
+       "input_fingerprint, completed_at_us, written_at_us) SELECT * FROM "
+       "unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], "
+       "$5::bytea[], $6::bigint[], $7::bigint[]) "
        "ON CONFLICT DO NOTHING RETURNING 1), "
        "ur AS (UPDATE records t SET attempt = u.attempt, input_fingerprint = "
-       "u.input_fingerprint, completed_at_us = u.completed_at_us FROM "
-       "unnest($7::text[], $8::bytea[], $9::bigint[], $10::bigint[], "
-       "$11::bytea[], $12::bigint[]) AS u(job_id, record_key, seq_num, "
-       "attempt, "
-       "input_fingerprint, completed_at_us) WHERE t.job_id = u.job_id AND "
+       "u.input_fingerprint, completed_at_us = u.completed_at_us, "
+       "written_at_us = u.written_at_us FROM "
+       "unnest($8::text[], $9::bytea[], $10::bigint[], $11::bigint[], "
+       "$12::bytea[], $13::bigint[], $14::bigint[]) AS u(job_id, record_key, "
+       "seq_num, attempt, input_fingerprint, completed_at_us, written_at_us) "
+       "WHERE t.job_id = u.job_id AND "
        "t.record_key = u.record_key AND t.seq_num = u.seq_num RETURNING 1), "
        "si AS (INSERT INTO steps (job_id, record_key, seq_num, action_key, "
        "step_index, function_id, args_digest, status, result, error, "
        "input_tokens, output_tokens, micro_usd) SELECT * FROM "
-       "unnest($13::text[], $14::bytea[], $15::bigint[], $16::text[], "
-       "$17::bigint[], $18::text[], $19::bytea[], $20::smallint[], "
-       "$21::bytea[], "
-       "$22::bytea[], $23::bigint[], $24::bigint[], $25::bigint[]) "
+       "unnest($15::text[], $16::bytea[], $17::bigint[], $18::text[], "
+       "$19::bigint[], $20::text[], $21::bytea[], $22::smallint[], "
+       "$23::bytea[], "
+       "$24::bytea[], $25::bigint[], $26::bigint[], $27::bigint[]) "
        "ON CONFLICT DO NOTHING RETURNING 1), "
        "su AS (UPDATE steps t SET status = u.status, result = u.result, error "
        "= "
        "u.error, input_tokens = u.input_tokens, output_tokens = "
-       "u.output_tokens, micro_usd = u.micro_usd FROM unnest($26::text[], "
-       "$27::bytea[], $28::bigint[], $29::text[], $30::bigint[], "
-       "$31::smallint[], "
-       "$32::bytea[], $33::bytea[], $34::bigint[], $35::bigint[], "
-       "$36::bigint[]) "
+       "u.output_tokens, micro_usd = u.micro_usd FROM unnest($28::text[], "
+       "$29::bytea[], $30::bigint[], $31::text[], $32::bigint[], "
+       "$33::smallint[], "
+       "$34::bytea[], $35::bytea[], $36::bigint[], $37::bigint[], "
+       "$38::bigint[]) "
        "AS u(job_id, record_key, seq_num, action_key, step_index, status, "
        "result, error, input_tokens, output_tokens, micro_usd) WHERE "
        "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num = "
@@ -130,8 +153,8 @@ const std::map<std::string, std::string>& Statements() {
        "ci AS (INSERT INTO completions (job_id, record_key, seq_num, "
        "action_key, "
        "state, input_tokens, output_tokens, micro_usd) SELECT * FROM "
-       "unnest($37::text[], $38::bytea[], $39::bigint[], $40::text[], "
-       "$41::bytea[], $42::bigint[], $43::bigint[], $44::bigint[]) "
+       "unnest($39::text[], $40::bytea[], $41::bigint[], $42::text[], "
+       "$43::bytea[], $44::bigint[], $45::bigint[], $46::bigint[]) "
        "ON CONFLICT DO NOTHING RETURNING 1) "
        "SELECT (SELECT count(*) FROM ir), (SELECT count(*) FROM ur), "
        "(SELECT count(*) FROM si), (SELECT count(*) FROM su), "
@@ -140,22 +163,28 @@ const std::map<std::string, std::string>& Statements() {
       // and them. $2 whole job, $3 completed-before (micros, or NULL),
       // $4/$5 parallel arrays of record keys and bounds.
       {"prune",
-       "WITH sel AS (SELECT r.job_id, r.record_key, r.seq_num FROM records r "
-       "  WHERE r.job_id = $1 AND ($2 OR r.completed_at_us < $3::bigint OR "
-       "  EXISTS (SELECT 1 FROM unnest($4::bytea[], $5::bigint[]) AS "
-       "  k(record_key, up_to) WHERE k.record_key = r.record_key "
-       "  AND r.seq_num <= k.up_to))), "
-       "ds AS (DELETE FROM steps s USING sel WHERE s.job_id = sel.job_id AND "
-       "  s.record_key = sel.record_key AND s.seq_num = sel.seq_num RETURNING "
-       "1), "
-       "dc AS (DELETE FROM completions c USING sel WHERE c.job_id = sel.job_id "
-       "  AND c.record_key = sel.record_key AND c.seq_num = sel.seq_num "
-       "  RETURNING 1), "
-       "dr AS (DELETE FROM records r USING sel WHERE r.job_id = sel.job_id AND "
-       "  r.record_key = sel.record_key AND r.seq_num = sel.seq_num RETURNING "
-       "1) "
-       "SELECT (SELECT count(*) FROM dr), "
-       "  (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)"},
+       absl::StrCat("WITH sel AS (SELECT r.job_id, r.record_key, r.seq_num "
+                    "FROM records r WHERE ",
+                    kPruneSelects, "), ", kDeleteSelected)},
+      // A prune with a retention ($6, micros): the selected records are due
+      // then, or earlier if they already were.
+      {"prune_retained",
+       absl::StrCat("UPDATE records r SET expires_at_us = "
+                    "LEAST(COALESCE(r.expires_at_us, $6), $6) WHERE ",
+                    kPruneSelects)},
+      // A sweep: at most $3 records due by $1 (micros) and $3 more last
+      // written before $2 (the TTL), skipping those another transaction
+      // holds; each half driven by its own index.
+      {"sweep",
+       absl::StrCat(
+           "WITH due AS (SELECT r.job_id, r.record_key, r.seq_num FROM records "
+           "  r WHERE r.expires_at_us <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED), "
+           "old AS (SELECT r.job_id, r.record_key, r.seq_num FROM records r "
+           "  WHERE r.written_at_us < $2 AND (r.expires_at_us IS NULL OR "
+           "  r.expires_at_us > $1) LIMIT $3 FOR UPDATE SKIP LOCKED), "
+           "sel AS (SELECT * FROM due UNION ALL SELECT * FROM old), ",
+           kDeleteSelected, ", (SELECT count(*) FROM old)")},
+
   };
   return *kAll;
 }

@@ -16,9 +16,9 @@
 namespace actionjournal {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
-// The same three tables as migrations/0001_init.sql, in SQLite's dialect.
+// The same three tables as migrations/ (0001 and 0002), in SQLite's dialect.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS records (
   job_id TEXT NOT NULL,
@@ -27,10 +27,15 @@ CREATE TABLE IF NOT EXISTS records (
   attempt INTEGER NOT NULL,
   input_fingerprint BLOB NOT NULL,
   completed_at_us INTEGER,  -- NULL while open
+  written_at_us INTEGER NOT NULL DEFAULT 0,  -- last write, for the TTL
+  expires_at_us INTEGER,  -- pruned with a retention: deleted from then on
   PRIMARY KEY (job_id, record_key, seq_num)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_completed
   ON records (job_id, completed_at_us) WHERE completed_at_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_expires
+  ON records (expires_at_us) WHERE expires_at_us IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_written ON records (written_at_us);
 CREATE TABLE IF NOT EXISTS steps (
   job_id TEXT NOT NULL,
   record_key BLOB NOT NULL,
@@ -214,7 +219,18 @@ class Connection {
     }
     if (version == kSchemaVersion) return absl::OkStatus();
     RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-    absl::Status s = Exec(kSchema);
+    // Version 1 lacks the retention columns; its records count as written
+    // now, so that an upgrade expires nothing at once.
+    absl::Status s =
+        version == 1
+            ? Exec(absl::StrCat("ALTER TABLE records ADD COLUMN written_at_us "
+                                "INTEGER NOT NULL DEFAULT 0; ALTER TABLE "
+                                "records ADD COLUMN expires_at_us INTEGER; "
+                                "UPDATE records SET written_at_us = ",
+                                absl::ToUnixMicros(absl::Now()), ";")
+                       .c_str())
+            : absl::OkStatus();
+    if (s.ok()) s = Exec(kSchema);
     if (s.ok()) {
       s = Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
     }
@@ -238,8 +254,8 @@ Cost CostAt(Stmt& s, int i) {
 // Each query is driven by the primary key's prefix: the record's, or the
 // record's and the action's (tests/storage/plan_test.cc checks the plans).
 constexpr char kReadRecord[] =
-    "SELECT attempt, input_fingerprint, completed_at_us FROM records "
-    "WHERE job_id = ? AND record_key = ? AND seq_num = ?";
+    "SELECT attempt, input_fingerprint, completed_at_us, written_at_us FROM "
+    "records WHERE job_id = ? AND record_key = ? AND seq_num = ?";
 constexpr char kReadAllSteps[] =
     "SELECT action_key, step_index, function_id, args_digest, status, result, "
     "error, input_tokens, output_tokens, micro_usd FROM steps "
@@ -298,6 +314,7 @@ absl::StatusOr<Snapshot> ReadAll(Connection& c, const ReadSet& reads) {
       r.input_fingerprint = s.ColBytes(1);
       r.completed = !s.ColNull(2);
       if (r.completed) r.completed_at = absl::FromUnixMicros(s.ColInt(2));
+      r.written_at = absl::FromUnixMicros(s.ColInt(3));
       rec.row = std::move(r);
     }
     if (item.all_actions) {
@@ -359,18 +376,19 @@ absl::Status Apply(Connection& c, const WriteSet& w) {
         Stmt s,
         c.Prepare(
             r.insert ? "INSERT INTO records (attempt, input_fingerprint, "
-                       "completed_at_us, job_id, record_key, seq_num) "
-                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                       "completed_at_us, written_at_us, job_id, record_key, "
+                       "seq_num) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+                       "NOTHING"
                      : "UPDATE records SET attempt = ?, input_fingerprint = ?, "
-                       "completed_at_us = ? WHERE job_id = ? AND "
-                       "record_key = ? AND seq_num = ?"));
+                       "completed_at_us = ?, written_at_us = ? WHERE job_id = "
+                       "? AND record_key = ? AND seq_num = ?"));
     s.Int(static_cast<int64_t>(r.row.attempt)).Blob(r.row.input_fingerprint);
     if (r.row.completed) {
       s.Int(ToMicros(r.row.completed_at));
     } else {
       s.Null();
     }
-    s.Record(r.record);
+    s.Int(ToMicros(r.row.written_at)).Record(r.record);
     RETURN_IF_ERROR(
         ExecExpecting(s, 1, r.insert ? "insert record" : "update record"));
   }
@@ -428,7 +446,8 @@ absl::Status Apply(Connection& c, const WriteSet& w) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req) {
+absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req,
+                                     absl::Time now) {
   RETURN_IF_ERROR(
       c.Exec("CREATE TEMP TABLE IF NOT EXISTS prune_keys "
              "(record_key BLOB NOT NULL, up_to INTEGER NOT NULL)"));
@@ -461,6 +480,20 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req) {
                              ? ToMicros(*req.completed_before)
                              : INT64_MIN;
   PruneResult result;
+  if (req.retention > absl::ZeroDuration()) {
+    static const std::string kRetain = absl::StrCat(
+        "UPDATE records AS r SET expires_at_us = min(coalesce(expires_at_us, "
+        "?4), ?4) WHERE r.job_id = ?1 AND ",
+        kSelected);
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare(kRetain.c_str()));
+    s.Text(req.job_id)
+        .Int(req.whole_job ? 1 : 0)
+        .Int(before)
+        .Int(ToMicros(now + req.retention));
+    RETURN_IF_ERROR(s.Exec());
+    result.records_retained = s.Changes();
+    return result;
+  }
   for (const std::string* sql : {&kEntries[0], &kEntries[1], &kRecords}) {
     ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql->c_str()));
     s.Text(req.job_id).Int(req.whole_job ? 1 : 0).Int(before);
@@ -472,6 +505,51 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req) {
     }
   }
   return result;
+}
+
+// Deletes at most `limit` due records (Backend::Sweep) and their entries.
+absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
+                                      absl::Time written_before, int limit) {
+  RETURN_IF_ERROR(
+      c.Exec("CREATE TEMP TABLE IF NOT EXISTS sweep (job_id TEXT NOT NULL, "
+             "record_key BLOB NOT NULL, seq_num INTEGER NOT NULL, ttl INTEGER "
+             "NOT NULL)"));
+  RETURN_IF_ERROR(c.Exec("DELETE FROM temp.sweep"));
+  // Each half driven by its own index: the retention's, then the TTL's.
+  ASSIGN_OR_RETURN(
+      Stmt pick,
+      c.Prepare("INSERT INTO temp.sweep SELECT job_id, record_key, seq_num, 0 "
+                "FROM records WHERE expires_at_us <= ?1 LIMIT ?3"));
+  pick.Int(ToMicros(now)).Int(ToMicros(written_before)).Int(limit);
+  RETURN_IF_ERROR(pick.Exec());
+  SweepResult out;
+  out.retention_records = pick.Changes();
+  if (written_before != absl::InfinitePast() &&
+      out.retention_records < static_cast<uint64_t>(limit)) {
+    ASSIGN_OR_RETURN(
+        Stmt ttl,
+        c.Prepare("INSERT INTO temp.sweep SELECT job_id, record_key, seq_num, "
+                  "1 FROM records WHERE written_at_us < ?1 AND (expires_at_us "
+                  "IS NULL OR expires_at_us > ?2) LIMIT ?3"));
+    ttl.Int(ToMicros(written_before))
+        .Int(ToMicros(now))
+        .Int(limit - static_cast<int>(out.retention_records));
+    RETURN_IF_ERROR(ttl.Exec());
+    out.ttl_records = ttl.Changes();
+  }
+  static const std::string kDelete[] = {
+      "DELETE FROM steps WHERE (job_id, record_key, seq_num) IN (SELECT "
+      "job_id, record_key, seq_num FROM temp.sweep)",
+      "DELETE FROM completions WHERE (job_id, record_key, seq_num) IN "
+      "(SELECT job_id, record_key, seq_num FROM temp.sweep)",
+      "DELETE FROM records WHERE (job_id, record_key, seq_num) IN (SELECT "
+      "job_id, record_key, seq_num FROM temp.sweep)"};
+  for (const std::string& sql : kDelete) {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql.c_str()));
+    RETURN_IF_ERROR(s.Exec());
+    if (&sql != &kDelete[2]) out.entries += s.Changes();
+  }
+  return out;
 }
 
 // Thread-safe: one connection, one call at a time (SQLite has one writer).
@@ -517,10 +595,19 @@ class SqliteBackend final : public Backend {
         .status();
   }
 
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& request) override {
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& request,
+                                    absl::Time now) override {
     absl::MutexLock lock(&mu_);
     return InTransaction("BEGIN IMMEDIATE",
-                         [&] { return PruneAll(*conn_, request); });
+                         [&] { return PruneAll(*conn_, request, now); });
+  }
+
+  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
+                                    int limit) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("BEGIN IMMEDIATE", [&] {
+      return SweepSome(*conn_, now, written_before, limit);
+    });
   }
 
   absl::Status Ping() override {

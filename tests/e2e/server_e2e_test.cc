@@ -119,13 +119,93 @@ TEST_F(ServerE2eTest, EveryRpcThroughTheClient) {
   auto* k = prune.add_keys();
   k->set_record_key("user-7");
   k->set_up_to_seq_num(3);
+  // The server's retention (24 hours by default): kept, still answered.
   auto p = client_->Prune(prune);
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->records_retained(), 1u);
+  EXPECT_EQ(p->records_deleted(), 0u);
+  EXPECT_TRUE(client_->LookupAction(lookup)->found());
+  // A retention of its own: 0 deletes at once; below 0 is refused.
+  prune.set_retention_millis(-1);
+  EXPECT_THAT(client_->Prune(prune),
+              StatusIs(absl::StatusCode::kInvalidArgument, "retention_millis"));
+  EXPECT_TRUE(client_->LookupAction(lookup)->found());
+  prune.set_retention_millis(0);
+  p = client_->Prune(prune);
   ASSERT_THAT(p, IsOk());
   EXPECT_EQ(p->records_deleted(), 1u);
   EXPECT_EQ(p->entries_deleted(), 2u);
   l = client_->LookupAction(lookup);
   EXPECT_FALSE(l->found());
   EXPECT_EQ(l->record_status(), v1::RECORD_STATUS_UNSPECIFIED);
+}
+
+// A pruned record stays, and a restore replays from it, until the
+// retention passes; then the server deletes it, even one restarted since.
+TEST_F(ServerE2eTest, PrunedRecordsReplayUntilTheRetentionPasses) {
+  const std::vector<std::string> flags = {"--prune-retention=2s",
+                                          "--sweep-interval=100ms"};
+  StartServer(flags);
+  for (int64_t seq = 0; seq < 3; ++seq) {
+    ASSERT_THAT(client_->AppendAction(
+                    CompletionReq(Rec("job-r", "k", seq), "act", "S")),
+                IsOk());
+  }
+  v1::PruneRequest prune;
+  prune.set_job_id("job-r");
+  auto* k = prune.add_keys();
+  k->set_record_key("k");
+  k->set_up_to_seq_num(1);
+  auto p = client_->Prune(prune);
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->records_retained(), 2u);
+  // A restore from an older checkpoint replays the pruned records.
+  for (int64_t seq = 0; seq < 2; ++seq) {
+    v1::BeginRecordRequest begin;
+    *begin.mutable_record() = Rec("job-r", "k", seq);
+    auto b = client_->BeginRecord(begin);
+    ASSERT_THAT(b, IsOk());
+    ASSERT_EQ(b->actions_size(), 1) << seq;
+    EXPECT_EQ(b->actions(0).completion().state(), "S");
+  }
+  // Killed well before the retention passes: the next process deletes.
+  ASSERT_THAT(server_->Stop(SIGKILL), IsOk());
+  StartServer(flags);
+  v1::LookupActionRequest lookup;
+  lookup.set_action_key("act");
+  *lookup.mutable_record() = Rec("job-r", "k", 1);
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (client_->LookupAction(lookup)->found() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_FALSE(client_->LookupAction(lookup)->found());
+  *lookup.mutable_record() = Rec("job-r", "k", 0);
+  EXPECT_FALSE(client_->LookupAction(lookup)->found());
+  *lookup.mutable_record() = Rec("job-r", "k", 2);
+  EXPECT_TRUE(client_->LookupAction(lookup)->found());
+  auto m = Scrape(server_->metrics_port());
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ((*m)["actionjournal_swept_records_total{reason=\"retention\"}"], 2);
+  EXPECT_EQ((*m)["actionjournal_swept_entries_total"], 2);
+}
+
+// Records nobody prunes (a cancelled job) go once unwritten for the TTL.
+TEST_F(ServerE2eTest, RecordsUnwrittenForTheTtlAreSwept) {
+  StartServer({"--record-ttl=1s", "--sweep-interval=100ms"});
+  const v1::RecordId r = Rec("job-ttl", "k", 0);
+  ASSERT_THAT(client_->AppendAction(CompletionReq(r, "act", "S")), IsOk());
+  v1::LookupActionRequest lookup;
+  *lookup.mutable_record() = r;
+  lookup.set_action_key("act");
+  EXPECT_TRUE(client_->LookupAction(lookup)->found());
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (client_->LookupAction(lookup)->found() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_FALSE(client_->LookupAction(lookup)->found());
+  auto m = Scrape(server_->metrics_port());
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ((*m)["actionjournal_swept_records_total{reason=\"ttl\"}"], 1);
 }
 
 TEST_F(ServerE2eTest, HealthServing) {
@@ -229,6 +309,7 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   v1::PruneRequest prune;
   prune.set_job_id("job-m");
   prune.set_whole_job(true);
+  prune.set_retention_millis(0);
   auto pruned = client_->Prune(prune);
   ASSERT_THAT(pruned, IsOk());
   ASSERT_EQ(pruned->entries_deleted(), 3u);

@@ -41,6 +41,8 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
   void SetUp() override {
     now_ = absl::FromUnixSeconds(1'700'000'000);
     JournalOptions options;
+    options.record_ttl = kTtl;
+    options.sweep_batch = 2;  // so that every sweep takes several batches
     options.clock = [this] {
       absl::MutexLock l(&clock_mu_);
       return now_;
@@ -62,6 +64,21 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
     absl::MutexLock l(&clock_mu_);
     now_ += d;
   }
+
+  // Sweeping checks (SweepsDeleteWhatRetentionAndTtlMakeDue).
+  void RetentionKeepsPrunedRecordsUntilItPasses();
+  void TtlSweepsRecordsUnwrittenForLonger();
+  void SweepsManyRecordsInBoundedBatches();
+
+  void GoBack(absl::Duration d) {
+    absl::MutexLock l(&clock_mu_);
+    now_ -= d;
+  }
+  absl::Time Now() {
+    absl::MutexLock l(&clock_mu_);
+    return now_;
+  }
+  static constexpr absl::Duration kTtl = absl::Hours(24 * 7);
 
   RecordId Rec(std::string key = "user-1", int64_t seq = 0) {
     return RecordId{job_, std::move(key), seq};
@@ -448,6 +465,118 @@ TEST_P(ConformanceTest, PruneByCompletionTime) {
       store_->LookupAction(Rec("old"), "x")->record_status.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("new"), "x")->record_status.has_value());
   EXPECT_TRUE(store_->LookupAction(Rec("open"), "x")->action.has_value());
+}
+
+void ConformanceTest::RetentionKeepsPrunedRecordsUntilItPasses() {
+  GoBack(absl::Hours(24 * 1000));
+  for (int64_t seq = 0; seq < 5; ++seq) {
+    ASSERT_THAT(Append(Rec("a", seq), "x", MakeStep(0, StepStatus::kPending)),
+                IsOk());
+    ASSERT_THAT(Append(Rec("a", seq), "x", Completion{"s"}), IsOk());
+  }
+  PruneRequest req;
+  req.job_id = job_;
+  req.keys = {{"a", 2}};
+  req.retention = absl::Hours(1);
+  auto pruned = store_->Prune(req);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->records_retained, 3u);
+  EXPECT_EQ(pruned->records_deleted, 0u);
+  // A later prune with a longer retention does not postpone the deletion.
+  req.retention = absl::Hours(10);
+  EXPECT_EQ(store_->Prune(req)->records_retained, 3u);
+
+  // Within the retention a restore replays everything, and a sweep deletes
+  // nothing of it.
+  Advance(absl::Minutes(59));
+  ASSERT_THAT(store_->Sweep(Now()), IsOk());
+  for (int64_t seq = 0; seq < 5; ++seq) {
+    auto begun = store_->BeginRecord({Rec("a", seq), 0, "", false});
+    ASSERT_THAT(begun, IsOk());
+    ASSERT_THAT(begun->actions, SizeIs(1)) << seq;
+    EXPECT_TRUE(begun->actions[0].completion.has_value());
+  }
+  // Once it has passed, a sweep deletes them with their entries, and only
+  // them.
+  Advance(absl::Minutes(2));
+  auto swept = store_->Sweep(Now());
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(swept->retention_records, 3u);
+  EXPECT_EQ(swept->ttl_records, 0u);
+  EXPECT_EQ(swept->entries, 6u);
+  for (int64_t seq = 0; seq < 5; ++seq) {
+    EXPECT_EQ(store_->LookupAction(Rec("a", seq), "x")->action.has_value(),
+              seq > 2)
+        << seq;
+  }
+  EXPECT_EQ(store_->Sweep(Now())->retention_records, 0u);
+}
+
+void ConformanceTest::TtlSweepsRecordsUnwrittenForLonger() {
+  GoBack(absl::Hours(24 * 2000));
+  ASSERT_THAT(Append(Rec("idle"), "x", MakeStep(0, StepStatus::kPending)),
+              IsOk());
+  ASSERT_THAT(Append(Rec("busy"), "x", MakeStep(0, StepStatus::kPending)),
+              IsOk());
+  Advance(kTtl - absl::Hours(1));
+  // A write to "busy" counts as its last write; a read of "idle" does not.
+  ASSERT_THAT(
+      Append(Rec("busy"), "x",
+             MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "r")),
+      IsOk());
+  ASSERT_THAT(store_->BeginRecord({Rec("idle"), 0, "", false}), IsOk());
+  Advance(absl::Hours(2));
+  auto swept = store_->Sweep(Now());
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(swept->ttl_records, 1u);
+  EXPECT_EQ(swept->retention_records, 0u);
+  EXPECT_EQ(swept->entries, 1u);
+  EXPECT_FALSE(
+      store_->LookupAction(Rec("idle"), "x")->record_status.has_value());
+  EXPECT_TRUE(store_->LookupAction(Rec("busy"), "x")->action.has_value());
+  Advance(kTtl);
+  EXPECT_EQ(store_->Sweep(Now())->ttl_records, 1u);
+  EXPECT_FALSE(
+      store_->LookupAction(Rec("busy"), "x")->record_status.has_value());
+}
+
+void ConformanceTest::SweepsManyRecordsInBoundedBatches() {
+  GoBack(absl::Hours(24 * 3000));
+  for (int64_t seq = 0; seq < 7; ++seq) {
+    ASSERT_THAT(Append(Rec("m", seq), "x", Completion{"s"}), IsOk());
+  }
+  PruneRequest req;
+  req.job_id = job_;
+  req.keys = {{"m", 3}};
+  req.retention = absl::Seconds(1);
+  ASSERT_THAT(store_->Prune(req), IsOk());
+  Advance(absl::Seconds(2));
+  // Four due by retention, three by the TTL; two a transaction.
+  Advance(kTtl);
+  auto swept = store_->Sweep(Now());
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(swept->retention_records, 4u);
+  EXPECT_EQ(swept->ttl_records, 3u);
+  EXPECT_EQ(swept->entries, 7u);
+}
+
+// Sweeps are global and the PostgreSQL store is shared by tests running at
+// once, so every sweeping check runs in this one test, each in its own
+// span of time years before the other tests' clock: what a sweep finds due
+// is this test's own.
+TEST_P(ConformanceTest, SweepsDeleteWhatRetentionAndTtlMakeDue) {
+  {
+    SCOPED_TRACE("retention");
+    RetentionKeepsPrunedRecordsUntilItPasses();
+  }
+  {
+    SCOPED_TRACE("ttl");
+    TtlSweepsRecordsUnwrittenForLonger();
+  }
+  {
+    SCOPED_TRACE("batches");
+    SweepsManyRecordsInBoundedBatches();
+  }
 }
 
 TEST_P(ConformanceTest, PruneWholeJobLeavesOtherJobs) {

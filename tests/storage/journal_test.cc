@@ -110,8 +110,13 @@ class PoisonBackend final : public Backend {
     }
     return inner_->Write(reads, decide, deadline);
   }
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& r) override {
-    return inner_->Prune(r);
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& r,
+                                    absl::Time now) override {
+    return inner_->Prune(r, now);
+  }
+  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
+                                    int limit) override {
+    return inner_->Sweep(now, written_before, limit);
   }
   absl::Status Ping() override { return absl::OkStatus(); }
   int MaxConcurrentWriters() const override { return 1; }

@@ -119,6 +119,7 @@ std::string AnswerName(const absl::StatusOr<WriteResult>& r) {
 std::vector<Case> Cases() {
   RecordRow open;
   open.attempt = 3;
+  open.written_at = kNow - kTouchEvery / 2;  // marked recently
   RecordRow done = open;
   done.completed = true;
   done.completed_at = kNow - absl::Hours(1);
@@ -262,6 +263,31 @@ TEST(RulesTest, AnUpgradeCarriesItsCostAndAStepItsIndex) {
   EXPECT_TRUE(d.writes.steps[0].upgrade);
   EXPECT_EQ(d.writes.steps[0].step.result, "r");
   EXPECT_EQ(d.writes.steps[0].step.cost, (Cost{1, 2, 3}));
+}
+
+TEST(RulesTest, AWriteMarksItsRecordWrittenAtMostOnceATouchInterval) {
+  const WriteRequest append = Append("a", MakeStep(0, StepStatus::kSucceeded));
+  // A new record's row carries its write time.
+  Decision d = Decide(Snapshot{{kRec, {}}}, {&append}, kNow);
+  ASSERT_EQ(d.writes.records.size(), 1u);
+  EXPECT_TRUE(d.writes.records[0].insert);
+  EXPECT_EQ(d.writes.records[0].row.written_at, kNow);
+  // An append into a record marked recently writes no record row...
+  RecordRow row;
+  row.written_at = kNow - kTouchEvery + absl::Seconds(1);
+  d = Decide(Stored(row, {}), {&append}, kNow);
+  EXPECT_TRUE(d.writes.records.empty());
+  EXPECT_EQ(d.writes.steps.size(), 1u);
+  // ...and into one marked longer ago, updates its mark.
+  row.written_at = kNow - kTouchEvery;
+  d = Decide(Stored(row, {}), {&append}, kNow);
+  ASSERT_EQ(d.writes.records.size(), 1u);
+  EXPECT_FALSE(d.writes.records[0].insert);
+  EXPECT_EQ(d.writes.records[0].row.written_at, kNow);
+  // A refused write (a gap) marks nothing.
+  const WriteRequest gap = Append("a", MakeStep(5, StepStatus::kSucceeded));
+  d = Decide(Stored(row, {}), {&gap}, kNow);
+  EXPECT_TRUE(d.writes.records.empty());
 }
 
 TEST(RulesTest, ReadsAnswerWithoutWritesOnlyWhenNothingChanges) {
