@@ -14,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "client/journal_client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -38,6 +39,8 @@ constexpr const char* kUsage =
   prune    --job J [--up-to KEY=SEQ]... [--completed-before-micros T] [--whole-job]
            [--retention D]   kept, and answered, for D (e.g. 0s, 2h) before
                              deletion; default the server's --prune-retention
+  stats    [--job J]          per job: records, entries, payload bytes and the
+                             stored cost a replay of the job saves
   health   [--service NAME]   grpc.health.v1 Check: "" (default) is SERVING
            while the store answers; "liveness" while the process runs
 
@@ -306,6 +309,25 @@ int Run(const Args& a, JournalClient& client) {
                 << " record(s) kept until their retention passes";
     }
     std::cout << "\n";
+    return 0;
+  }
+  if (a.command == "stats") {
+    v1::GetStatsRequest req;
+    req.set_job_id(a.Get("job"));
+    auto r = client.GetStats(req);
+    if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
+    if (r->jobs().empty()) std::cout << "no records\n";
+    for (const v1::JobStats& j : r->jobs()) {
+      std::cout << "job " << j.job_id() << ": " << j.records() << " record(s) ("
+                << j.retained_records() << " kept after a prune), "
+                << j.entries() << " entr" << (j.entries() == 1 ? "y" : "ies")
+                << ", " << j.payload_bytes()
+                << " payload bytes; a replay saves " << j.cost().input_tokens()
+                << " input and " << j.cost().output_tokens()
+                << " output tokens, USD "
+                << absl::StrFormat("%.6f", j.cost().micro_usd() / 1e6) << "\n";
+    }
     return 0;
   }
   Usage(a.command.empty() ? "no command"

@@ -272,6 +272,10 @@ class GrpcJournalClient final : public JournalClient {
       const v1::PruneRequest& request) override {
     return Call(&Stub::Prune, request, /*write=*/true);
   }
+  absl::StatusOr<v1::GetStatsResponse> GetStats(
+      const v1::GetStatsRequest& request) override {
+    return Call(&Stub::GetStats, request, /*write=*/false);
+  }
 
   using JournalClient::AppendActionAsync;
   void AppendActionAsync(const v1::AppendActionRequest& request,

@@ -74,6 +74,8 @@ class JournalClient {
       const v1::CompleteRecordRequest& request) = 0;
   virtual absl::StatusOr<v1::PruneResponse> Prune(
       const v1::PruneRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetStatsResponse> GetStats(
+      const v1::GetStatsRequest& request) = 0;
   // One chunk of a stored payload, as the server sends it.
   virtual absl::StatusOr<v1::ReadPayloadResponse> ReadPayload(
       const v1::ReadPayloadRequest& request) = 0;

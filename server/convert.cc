@@ -321,6 +321,14 @@ absl::StatusOr<CompleteRequest> FromProto(const v1::CompleteRecordRequest& req,
   return out;
 }
 
+absl::StatusOr<std::string> FromProto(const v1::GetStatsRequest& req,
+                                      const RequestLimits& limits) {
+  if (!req.job_id().empty()) {
+    RETURN_IF_ERROR(CheckJobId("job_id", req.job_id(), limits));
+  }
+  return req.job_id();
+}
+
 absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
                                        const RequestLimits& limits) {
   RETURN_IF_ERROR(CheckJobId("job_id", req.job_id(), limits));
@@ -531,6 +539,18 @@ void ToProto(const PruneResult& in, v1::PruneResponse* out) {
   out->set_records_deleted(in.records_deleted);
   out->set_entries_deleted(in.entries_deleted);
   out->set_records_retained(in.records_retained);
+}
+
+void ToProto(const std::vector<JobStats>& in, v1::GetStatsResponse* out) {
+  for (const JobStats& j : in) {
+    v1::JobStats* o = out->add_jobs();
+    o->set_job_id(j.job_id);
+    o->set_records(j.records);
+    o->set_retained_records(j.retained_records);
+    o->set_entries(j.entries);
+    o->set_payload_bytes(j.payload_bytes);
+    CostToProto(j.cost, o->mutable_cost());
+  }
 }
 
 }  // namespace actionjournal

@@ -64,6 +64,9 @@ absl::StatusOr<CompleteRequest> FromProto(const v1::CompleteRecordRequest& req,
                                           const RequestLimits& limits);
 // Without retention_millis, the request's retention is zero: the caller
 // applies its default.
+// The job to count ("" for every job).
+absl::StatusOr<std::string> FromProto(const v1::GetStatsRequest& req,
+                                      const RequestLimits& limits);
 absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
                                        const RequestLimits& limits);
 absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
@@ -97,6 +100,7 @@ absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
                      const RequestLimits& limits, v1::ReadPayloadResponse* out);
 void ToProto(const CompleteResult& in, v1::CompleteRecordResponse* out);
 void ToProto(const PruneResult& in, v1::PruneResponse* out);
+void ToProto(const std::vector<JobStats>& in, v1::GetStatsResponse* out);
 
 }  // namespace actionjournal
 

@@ -447,4 +447,23 @@ grpc::ServerUnaryReactor* JournalService::ReadPayload(
   return answer;
 }
 
+grpc::ServerUnaryReactor* JournalService::GetStats(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kGetStats, out);
+  v1::GetStatsRequest req;
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed) return answer;
+  Dispatch(answer, [this, answer, job = *std::move(parsed)] {
+    absl::StatusOr<std::vector<JobStats>> r = store_.Stats(job);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    v1::GetStatsResponse resp;
+    ToProto(*r, &resp);
+    answer->Reply(resp);
+    return absl::OkStatus();
+  });
+  return answer;
+}
+
 }  // namespace actionjournal

@@ -48,7 +48,8 @@ using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
                 v1::ActionJournal::WithRawCallbackMethod_CompleteRecord<
                     v1::ActionJournal::WithRawCallbackMethod_Prune<
                         v1::ActionJournal::WithRawCallbackMethod_ReadPayload<
-                            v1::ActionJournal::Service>>>>>>>;
+                            v1::ActionJournal::WithRawCallbackMethod_GetStats<
+                                v1::ActionJournal::Service>>>>>>>>;
 
 struct ServiceOptions {
   RequestLimits limits;
@@ -91,6 +92,9 @@ class JournalService final : public RawJournalService {
   grpc::ServerUnaryReactor* ReadPayload(grpc::CallbackServerContext* ctx,
                                         const grpc::ByteBuffer* req,
                                         grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* ctx,
+                                     const grpc::ByteBuffer* req,
+                                     grpc::ByteBuffer* resp) override;
 
   // Serialized answers held now, in bytes.
   int64_t held_answer_bytes() const { return held_answer_bytes_.load(); }

@@ -75,6 +75,8 @@ const char* RpcName(Rpc rpc) {
       return "Prune";
     case Rpc::kReadPayload:
       return "ReadPayload";
+    case Rpc::kGetStats:
+      return "GetStats";
     case Rpc::kAppendActions:
       return "AppendActions";
   }
@@ -221,6 +223,39 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                     .Register(r);
   swept_records_ = {&swept.Add({{"reason", "retention"}}),
                     &swept.Add({{"reason", "ttl"}})};
+  payload_bytes_ =
+      &BuildHistogram()
+           .Name("actionjournal_entry_payload_bytes")
+           .Help(
+               "Payload (step result or error, completion state) of each "
+               "entry an append stored, in bytes as sent")
+           .Register(r)
+           .Add({},
+                Histogram::BucketBoundaries{64, 256, 1024, 4096, 16384, 65536,
+                                            262144, 1048576, 4194304});
+  store_records_ = &BuildGauge()
+                        .Name("actionjournal_store_records")
+                        .Help(
+                            "Records stored (PostgreSQL: the planner's "
+                            "estimate), measured every --sweep-interval")
+                        .Register(r)
+                        .Add({});
+  store_bytes_ = &BuildGauge()
+                      .Name("actionjournal_store_bytes")
+                      .Help(
+                          "The journal's tables and indexes on disk, "
+                          "measured every --sweep-interval")
+                      .Register(r)
+                      .Add({});
+  oldest_record_age_ =
+      &BuildGauge()
+           .Name("actionjournal_oldest_record_age_seconds")
+           .Help(
+               "Time since the last write of the oldest record no Prune "
+               "selected (0 when there is none), measured every "
+               "--sweep-interval; growing without bound: nothing prunes")
+           .Register(r)
+           .Add({});
   swept_entries_ = &BuildCounter()
                         .Name("actionjournal_swept_entries_total")
                         .Help("Steps and completions deleted by the sweep")
@@ -266,6 +301,13 @@ void ServerMetrics::OnBegin(const BeginResult& result) {
 void ServerMetrics::OnAppend(ConflictPolicy policy,
                              const AppendResult& result) {
   appends_[static_cast<int>(result.outcome) - 1]->Increment();
+  if (result.outcome == AppendOutcome::kAppended ||
+      result.outcome == AppendOutcome::kUpgraded) {
+    const auto* step = std::get_if<Step>(&result.stored);
+    payload_bytes_->Observe(static_cast<double>(
+        step != nullptr ? step->result.size() + step->error.size()
+                        : std::get<Completion>(result.stored).state.size()));
+  }
   if (result.outcome == AppendOutcome::kConflict) {
     conflicts_[static_cast<int>(policy) - 1]->Increment();
   }
@@ -305,6 +347,15 @@ void ServerMetrics::OnPrune(const PruneResult& result) {
   pruned_records_->Increment(static_cast<double>(result.records_deleted));
   pruned_entries_->Increment(static_cast<double>(result.entries_deleted));
   retained_records_->Increment(static_cast<double>(result.records_retained));
+}
+
+void ServerMetrics::OnSize(const StoreSize& size) {
+  store_records_->Set(static_cast<double>(size.records));
+  store_bytes_->Set(static_cast<double>(size.bytes));
+  oldest_record_age_->Set(
+      size.oldest_unpruned_written == absl::InfiniteFuture()
+          ? 0
+          : absl::ToDoubleSeconds(absl::Now() - size.oldest_unpruned_written));
 }
 
 void ServerMetrics::OnSweep(const SweepResult& result) {

@@ -36,9 +36,10 @@ enum class Rpc {
   kCompleteRecord,
   kPrune,
   kReadPayload,
-  kAppendActions
+  kAppendActions,
+  kGetStats
 };
-inline constexpr int kRpcCount = 7;
+inline constexpr int kRpcCount = 8;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.
@@ -65,6 +66,7 @@ class ServerMetrics final : public JournalObserver {
                const absl::Status& status) override;
   void OnPool(int in_use, int idle) override;
   void OnSweep(const SweepResult& result) override;
+  void OnSize(const StoreSize& size) override;
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -99,6 +101,10 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Counter* retained_records_;
   std::array<prometheus::Counter*, 2> swept_records_{};  // retention, ttl
   prometheus::Counter* swept_entries_;
+  prometheus::Histogram* payload_bytes_;
+  prometheus::Gauge* store_records_;
+  prometheus::Gauge* store_bytes_;
+  prometheus::Gauge* oldest_record_age_;
 };
 
 // Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks

@@ -158,6 +158,11 @@ class Backend {
                                             absl::Time written_before,
                                             int limit) = 0;
 
+  // JournalStore::Stats, and the store's size for metrics.
+  virtual absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) = 0;
+  virtual absl::StatusOr<StoreSize> Size() = 0;
+
   virtual absl::Status Ping() = 0;
 
   // For a stopping server: ends the statements under way (their calls return
@@ -168,6 +173,11 @@ class Backend {
   // store); group commit runs that many committers.
   virtual int MaxConcurrentWriters() const = 0;
 };
+
+// The SQL backends' per-job statistics query (the same in both dialects):
+// job_id, records, retained records, entries, payload bytes and the three
+// cost sums; `where` filters every table on job_id ("" for every job).
+std::string JobStatsSql(const std::string& where);
 
 }  // namespace actionjournal
 

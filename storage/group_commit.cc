@@ -193,6 +193,12 @@ class Journal final : public JournalStore {
     }
   }
 
+  absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) override {
+    if (Cancelled()) return Stopping();
+    return backend_->Stats(job_id);
+  }
+
   absl::Status Ping() override {
     {
       absl::MutexLock lock(&mu_);
@@ -312,8 +318,8 @@ class Journal final : public JournalStore {
     }
   }
 
-  // Sweeps every sweep_every until the store stops; a failed sweep is
-  // logged and tried again at the next.
+  // Sweeps, and measures the store, every sweep_every until the store
+  // stops; a failed sweep is logged and tried again at the next.
   void SweepLoop() {
     for (;;) {
       {
@@ -331,6 +337,8 @@ class Journal final : public JournalStore {
                                 absl::FormatDuration(options_.sweep_every),
                                 "): ", r.status().ToString()));
       }
+      absl::StatusOr<StoreSize> size = backend_->Size();
+      if (size.ok() && observer_ != nullptr) observer_->OnSize(*size);
     }
   }
 

@@ -26,7 +26,8 @@ struct JournalOptions {
   // Records last written longer ago than this are deleted by sweeps (zero:
   // never). Counts from the last write to within a minute (rules.h).
   absl::Duration record_ttl = absl::ZeroDuration();
-  // How often the store sweeps by itself (zero: never; Sweep still works).
+  // How often the store sweeps by itself and measures its size for the
+  // observer (zero: never; Sweep still works).
   absl::Duration sweep_every = absl::ZeroDuration();
   // Most records one sweep transaction deletes.
   int sweep_batch = 1000;
@@ -51,6 +52,8 @@ class JournalObserver {
   }
   // A sweep deleted records (each call reports one sweep transaction).
   virtual void OnSweep(const SweepResult& result) { (void)result; }
+  // The store's size, measured after each periodic sweep.
+  virtual void OnSize(const StoreSize& size) { (void)size; }
 };
 
 // Returns a JournalStore applying the rules over `backend`. `observer` may be

@@ -179,6 +179,27 @@ struct SweepResult {
   }
 };
 
+// What one job's journal holds, counted from the database.
+struct JobStats {
+  std::string job_id;
+  uint64_t records = 0;
+  uint64_t retained_records = 0;  // pruned, kept until their retention passes
+  uint64_t entries = 0;           // steps + completions
+  uint64_t payload_bytes = 0;     // step results and errors, states
+  // The costs stored with the entries: what replaying every record instead
+  // of running its actions again saves.
+  Cost cost;
+};
+
+// The store's size, cheaply (estimates where exact counts would scan).
+struct StoreSize {
+  uint64_t records = 0;
+  uint64_t bytes = 0;  // on disk, tables and indexes
+  // The last write of the oldest record no Prune selected (InfiniteFuture:
+  // none).
+  absl::Time oldest_unpruned_written = absl::InfiniteFuture();
+};
+
 // The FAILED_PRECONDITION a fenced write answers (a newer attempt owns the
 // record), marked so that callers can tell it from the other preconditions.
 absl::Status FencedError(uint64_t attempt, uint64_t stored_attempt);
@@ -280,6 +301,14 @@ class JournalStore {
   virtual absl::StatusOr<SweepResult> Sweep(absl::Time now) {
     (void)now;
     return SweepResult{};
+  }
+
+  // Per job (every job when `job_id` is empty, by job id), from the
+  // database: reads the job's rows, so an operator's call, not a hot path.
+  virtual absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) {
+    (void)job_id;
+    return absl::UnimplementedError("stats");
   }
 
   // OK when the store answers a trivial query and its last write did not

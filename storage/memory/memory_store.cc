@@ -166,6 +166,49 @@ class MemoryBackend final : public Backend {
     return out;
   }
 
+  absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    std::map<std::string, JobStats> by_job;
+    for (const auto& [id, rec] : tables_) {
+      if (!rec.row.has_value() || (!job_id.empty() && id.job_id != job_id))
+        continue;
+      JobStats& s = by_job[id.job_id];
+      s.job_id = id.job_id;
+      ++s.records;
+      s.retained_records += due_.count(id);
+      for (const auto& [key, a] : rec.actions) {
+        for (const Step& step : a.steps) {
+          ++s.entries;
+          s.payload_bytes += step.result.size() + step.error.size();
+          s.cost += step.cost;
+        }
+        if (a.completion.has_value()) {
+          ++s.entries;
+          s.payload_bytes += a.completion->state.size();
+          s.cost += a.completion_cost;
+        }
+      }
+    }
+    std::vector<JobStats> out;
+    for (auto& [job, s] : by_job) out.push_back(std::move(s));
+    return out;
+  }
+
+  absl::StatusOr<StoreSize> Size() override {
+    absl::MutexLock lock(&mu_);
+    StoreSize out;
+    for (const auto& [id, rec] : tables_) {
+      if (!rec.row.has_value()) continue;
+      ++out.records;
+      if (due_.count(id) == 0) {
+        out.oldest_unpruned_written =
+            std::min(out.oldest_unpruned_written, rec.row->written_at);
+      }
+    }
+    return out;
+  }
+
   absl::Status Ping() override { return absl::OkStatus(); }
   int MaxConcurrentWriters() const override { return 1; }
 

@@ -375,6 +375,44 @@ class PostgresBackend final : public Backend {
     });
   }
 
+  absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) override {
+    return pool_.Run(
+        [&](pqxx::connection& c) -> absl::StatusOr<std::vector<JobStats>> {
+          pqxx::nontransaction n(c);
+          pqxx::result r = job_id.empty()
+                               ? n.exec_prepared("stats_all")
+                               : n.exec_prepared("stats_job", job_id);
+          std::vector<JobStats> out;
+          for (const pqxx::row& row : r) {
+            JobStats j;
+            j.job_id = row[0].as<std::string>();
+            j.records = row[1].as<int64_t>();
+            j.retained_records = row[2].as<int64_t>();
+            j.entries = row[3].as<int64_t>();
+            j.payload_bytes = row[4].as<int64_t>();
+            j.cost = CostAt(row, 5);
+            out.push_back(std::move(j));
+          }
+          return out;
+        });
+  }
+
+  absl::StatusOr<StoreSize> Size() override {
+    return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<StoreSize> {
+      pqxx::nontransaction n(c);
+      pqxx::result r = n.exec_prepared("size");
+      StoreSize out;
+      out.records = r[0][0].as<int64_t>();
+      out.bytes = r[0][1].as<int64_t>();
+      if (!r[0][2].is_null()) {
+        out.oldest_unpruned_written =
+            absl::FromUnixMicros(r[0][2].as<int64_t>());
+      }
+      return out;
+    });
+  }
+
   absl::Status Ping() override {
     return pool_.Run([](pqxx::connection& c) {
       pqxx::nontransaction n(c);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "storage/backend.h"
 
 namespace actionjournal::postgres {
 namespace {
@@ -172,6 +173,17 @@ const std::map<std::string, std::string>& Statements() {
        absl::StrCat("UPDATE records r SET expires_at_us = "
                     "LEAST(COALESCE(r.expires_at_us, $6), $6) WHERE ",
                     kPruneSelects)},
+      // Per job: every job, or job $1 (an index range).
+      {"stats_all", JobStatsSql("")},
+      {"stats_job", JobStatsSql("WHERE job_id = $1")},
+      // The store's size from the catalog (estimates: no scan), and the
+      // oldest unpruned record's last write (the TTL index's first rows).
+      {"size",
+       "SELECT (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE "
+       "oid = 'records'::regclass), pg_total_relation_size('records') + "
+       "pg_total_relation_size('steps') + "
+       "pg_total_relation_size('completions'), (SELECT written_at_us FROM "
+       "records WHERE expires_at_us IS NULL ORDER BY written_at_us LIMIT 1)"},
       // A sweep: at most $3 records due by $1 (micros) and $3 more last
       // written before $2 (the TTL), skipping those another transaction
       // holds; each half driven by its own index.

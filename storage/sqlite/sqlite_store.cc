@@ -507,6 +507,46 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req,
   return result;
 }
 
+absl::StatusOr<std::vector<JobStats>> StatsOf(Connection& c,
+                                              const std::string& job_id) {
+  static const std::string kAll = JobStatsSql("");
+  static const std::string kJob = JobStatsSql("WHERE job_id = ?1");
+  ASSIGN_OR_RETURN(Stmt s,
+                   c.Prepare(job_id.empty() ? kAll.c_str() : kJob.c_str()));
+  if (!job_id.empty()) s.Text(job_id);
+  std::vector<JobStats> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    JobStats j;
+    j.job_id = s.ColBytes(0);
+    j.records = s.ColInt(1);
+    j.retained_records = s.ColInt(2);
+    j.entries = s.ColInt(3);
+    j.payload_bytes = s.ColInt(4);
+    j.cost = CostAt(s, 5);
+    out.push_back(std::move(j));
+  }
+}
+
+absl::StatusOr<StoreSize> SizeOf(Connection& c) {
+  StoreSize out;
+  ASSIGN_OR_RETURN(
+      Stmt s,
+      c.Prepare("SELECT (SELECT count(*) FROM records), (SELECT page_count "
+                "FROM pragma_page_count) * (SELECT page_size FROM "
+                "pragma_page_size), (SELECT min(written_at_us) FROM records "
+                "WHERE expires_at_us IS NULL)"));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::InternalError("sqlite: size: no row");
+  out.records = s.ColInt(0);
+  out.bytes = s.ColInt(1);
+  if (!s.ColNull(2)) {
+    out.oldest_unpruned_written = absl::FromUnixMicros(s.ColInt(2));
+  }
+  return out;
+}
+
 // Deletes at most `limit` due records (Backend::Sweep) and their entries.
 absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
                                       absl::Time written_before, int limit) {
@@ -608,6 +648,17 @@ class SqliteBackend final : public Backend {
     return InTransaction("BEGIN IMMEDIATE", [&] {
       return SweepSome(*conn_, now, written_before, limit);
     });
+  }
+
+  absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("BEGIN", [&] { return StatsOf(*conn_, job_id); });
+  }
+
+  absl::StatusOr<StoreSize> Size() override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("BEGIN", [&] { return SizeOf(*conn_); });
   }
 
   absl::Status Ping() override {

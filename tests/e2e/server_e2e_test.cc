@@ -208,6 +208,54 @@ TEST_F(ServerE2eTest, RecordsUnwrittenForTheTtlAreSwept) {
   EXPECT_EQ((*m)["actionjournal_swept_records_total{reason=\"ttl\"}"], 1);
 }
 
+// GetStats counts a job from the database; the size gauges follow the store.
+TEST_F(ServerE2eTest, StatsAndSizeShowWhatIsStored) {
+  StartServer({"--sweep-interval=100ms"});
+  auto step = StepReq(Rec("job-s", "k", 0), "act", 0, v1::STEP_STATUS_SUCCEEDED,
+                      std::string(1000, 'r'));
+  step.mutable_cost()->set_input_tokens(7);
+  step.mutable_cost()->set_micro_usd(9);
+  ASSERT_THAT(client_->AppendAction(step), IsOk());
+  ASSERT_THAT(
+      client_->AppendAction(CompletionReq(Rec("job-s", "k", 0), "act", "done")),
+      IsOk());
+  ASSERT_THAT(client_->AppendAction(CompletionReq(Rec("job-t", "k", 0), "a",
+                                                  std::string(10, 's'))),
+              IsOk());
+  v1::GetStatsRequest req;
+  req.set_job_id("job-s");
+  auto stats = client_->GetStats(req);
+  ASSERT_THAT(stats, IsOk());
+  ASSERT_EQ(stats->jobs_size(), 1);
+  EXPECT_EQ(stats->jobs(0).job_id(), "job-s");
+  EXPECT_EQ(stats->jobs(0).records(), 1u);
+  EXPECT_EQ(stats->jobs(0).entries(), 2u);
+  EXPECT_EQ(stats->jobs(0).payload_bytes(), 1004u);
+  EXPECT_EQ(stats->jobs(0).cost().input_tokens(), 7u);
+  EXPECT_EQ(stats->jobs(0).cost().micro_usd(), 9u);
+  req.clear_job_id();
+  EXPECT_EQ(client_->GetStats(req)->jobs_size(), 2);
+  req.set_job_id("bad job id!");
+  EXPECT_THAT(client_->GetStats(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, "job_id"));
+
+  // Payload sizes as appended; the store's size once a sweep measured it.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<testing::Samples> m;
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    m = Scrape(server_->metrics_port());
+    ASSERT_THAT(m, IsOk());
+  } while ((*m)["actionjournal_store_records"] < 2 && absl::Now() < deadline);
+  EXPECT_EQ((*m)["actionjournal_store_records"], 2);
+  EXPECT_GT((*m)["actionjournal_store_bytes"], 0);
+  EXPECT_GE((*m)["actionjournal_oldest_record_age_seconds"], 0);
+  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_count"], 3);
+  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_sum"], 1014);
+  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_bucket{le=\"1024\"}"], 3);
+  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_bucket{le=\"256\"}"], 2);
+}
+
 TEST_F(ServerE2eTest, HealthServing) {
   StartServer();
   auto channel = grpc::CreateChannel(server_->Target(),

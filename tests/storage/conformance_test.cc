@@ -579,6 +579,55 @@ TEST_P(ConformanceTest, SweepsDeleteWhatRetentionAndTtlMakeDue) {
   }
 }
 
+TEST_P(ConformanceTest, StatsCountAJobsJournal) {
+  const Cost cost{100, 20, 300};
+  ASSERT_THAT(
+      Append(Rec("a", 0), "x",
+             MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d1", "result"), 0,
+             ConflictPolicy::kKeepStored, cost),
+      IsOk());
+  ASSERT_THAT(Append(Rec("a", 0), "x", Completion{"state"}, 0,
+                     ConflictPolicy::kKeepStored, cost),
+              IsOk());
+  ASSERT_THAT(Append(Rec("b", 0), "y",
+                     MakeStep(0, StepStatus::kFailed, "tool", "d2", "err")),
+              IsOk());
+  ASSERT_THAT(store_->BeginRecord({Rec("c", 0), 0, "", false}), IsOk());
+  PruneRequest req;
+  req.job_id = job_;
+  req.keys = {{"b", 0}};
+  req.retention = absl::Hours(1);
+  ASSERT_THAT(store_->Prune(req), IsOk());
+  const RecordId other{job_ + ".other", "k", 0};
+  ASSERT_THAT(Append(other, "x", Completion{"s"}), IsOk());
+
+  auto stats = store_->Stats(job_);
+  ASSERT_THAT(stats, IsOk());
+  ASSERT_THAT(*stats, SizeIs(1));
+  const JobStats& j = (*stats)[0];
+  EXPECT_EQ(j.job_id, job_);
+  EXPECT_EQ(j.records, 3u);
+  EXPECT_EQ(j.retained_records, 1u);
+  EXPECT_EQ(j.entries, 3u);
+  EXPECT_EQ(j.payload_bytes, 6u + 5u + 3u);  // "result", "state", "err"
+  EXPECT_EQ(j.cost, (Cost{200, 40, 600}));
+
+  auto all = store_->Stats("");
+  ASSERT_THAT(all, IsOk());
+  int mine = 0;
+  for (const JobStats& s : *all) {
+    if (s.job_id == job_) ++mine;
+    if (s.job_id == other.job_id) {
+      EXPECT_EQ(s.records, 1u);
+      EXPECT_EQ(s.entries, 1u);
+    }
+  }
+  EXPECT_EQ(mine, 1);
+  EXPECT_THAT(store_->Stats("no-such-job"), IsOk());
+  EXPECT_THAT(*store_->Stats("no-such-job"), SizeIs(0));
+  ASSERT_THAT(store_->Prune({other.job_id, {}, std::nullopt, true}), IsOk());
+}
+
 TEST_P(ConformanceTest, PruneWholeJobLeavesOtherJobs) {
   const RecordId other{job_ + ".other", "k", 0};
   ASSERT_THAT(store_->Prune({other.job_id, {}, std::nullopt, true}), IsOk());

@@ -118,6 +118,11 @@ class PoisonBackend final : public Backend {
                                     int limit) override {
     return inner_->Sweep(now, written_before, limit);
   }
+  absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) override {
+    return inner_->Stats(job_id);
+  }
+  absl::StatusOr<StoreSize> Size() override { return inner_->Size(); }
   absl::Status Ping() override { return absl::OkStatus(); }
   int MaxConcurrentWriters() const override { return 1; }
 
