@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev
+  libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev libzstd-dev
   prometheus-cpp-dev
   openjdk-17-jdk-headless libprotobuf-java
   libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java

@@ -80,6 +80,11 @@ ABSL_FLAG(absl::Duration, sweep_interval, absl::Minutes(1),
           "how often the server deletes what retention and TTL made due, in "
           "transactions of --sweep-batch records; 0 turns sweeping off");
 ABSL_FLAG(int, sweep_batch, 1000, "most records one sweep transaction deletes");
+ABSL_FLAG(int, compression_min_bytes, 1024,
+          "payloads of at least this many bytes are stored zstd-compressed "
+          "(when that saves space); 0 turns compression off (stored payloads "
+          "are still read back)");
+ABSL_FLAG(int, compression_level, 3, "zstd level, 1 (fastest) to 19");
 
 namespace actionjournal {
 namespace {
@@ -108,7 +113,9 @@ void ApplyEnvironment() {
                            "prune_retention",
                            "record_ttl",
                            "sweep_interval",
-                           "sweep_batch"}) {
+                           "sweep_batch",
+                           "compression_min_bytes",
+                           "compression_level"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -241,6 +248,15 @@ int Main(int argc, char** argv) {
   journal_options.record_ttl = absl::GetFlag(FLAGS_record_ttl);
   journal_options.sweep_every = absl::GetFlag(FLAGS_sweep_interval);
   journal_options.sweep_batch = absl::GetFlag(FLAGS_sweep_batch);
+  journal_options.compression.min_bytes =
+      absl::GetFlag(FLAGS_compression_min_bytes);
+  journal_options.compression.level = absl::GetFlag(FLAGS_compression_level);
+  if (journal_options.compression.min_bytes < 0 ||
+      journal_options.compression.level < 1 ||
+      journal_options.compression.level > 19) {
+    LogError("--compression-min-bytes must be >= 0, --compression-level 1-19");
+    return 2;
+  }
   if (journal_options.record_ttl < absl::ZeroDuration() ||
       journal_options.sweep_every < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_prune_retention) < absl::ZeroDuration() ||

@@ -223,16 +223,18 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                     .Register(r);
   swept_records_ = {&swept.Add({{"reason", "retention"}}),
                     &swept.Add({{"reason", "ttl"}})};
-  payload_bytes_ =
-      &BuildHistogram()
-           .Name("actionjournal_entry_payload_bytes")
-           .Help(
-               "Payload (step result or error, completion state) of each "
-               "entry an append stored, in bytes as sent")
-           .Register(r)
-           .Add({},
-                Histogram::BucketBoundaries{64, 256, 1024, 4096, 16384, 65536,
-                                            262144, 1048576, 4194304});
+  auto& payloads =
+      BuildHistogram()
+          .Name("actionjournal_entry_payload_bytes")
+          .Help(
+              "Each non-empty payload written (step result or error, "
+              "completion state), in bytes: stage=sent as the client sent "
+              "it, stage=stored after compression")
+          .Register(r);
+  const Histogram::BucketBoundaries sizes{64,    256,    1024,    4096,   16384,
+                                          65536, 262144, 1048576, 4194304};
+  payload_bytes_ = {&payloads.Add({{"stage", "sent"}}, sizes),
+                    &payloads.Add({{"stage", "stored"}}, sizes)};
   store_records_ = &BuildGauge()
                         .Name("actionjournal_store_records")
                         .Help(
@@ -301,13 +303,6 @@ void ServerMetrics::OnBegin(const BeginResult& result) {
 void ServerMetrics::OnAppend(ConflictPolicy policy,
                              const AppendResult& result) {
   appends_[static_cast<int>(result.outcome) - 1]->Increment();
-  if (result.outcome == AppendOutcome::kAppended ||
-      result.outcome == AppendOutcome::kUpgraded) {
-    const auto* step = std::get_if<Step>(&result.stored);
-    payload_bytes_->Observe(static_cast<double>(
-        step != nullptr ? step->result.size() + step->error.size()
-                        : std::get<Completion>(result.stored).state.size()));
-  }
   if (result.outcome == AppendOutcome::kConflict) {
     conflicts_[static_cast<int>(policy) - 1]->Increment();
   }
@@ -356,6 +351,11 @@ void ServerMetrics::OnSize(const StoreSize& size) {
       size.oldest_unpruned_written == absl::InfiniteFuture()
           ? 0
           : absl::ToDoubleSeconds(absl::Now() - size.oldest_unpruned_written));
+}
+
+void ServerMetrics::OnPayload(size_t sent, size_t stored) {
+  payload_bytes_[0]->Observe(static_cast<double>(sent));
+  payload_bytes_[1]->Observe(static_cast<double>(stored));
 }
 
 void ServerMetrics::OnSweep(const SweepResult& result) {

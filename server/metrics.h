@@ -67,6 +67,7 @@ class ServerMetrics final : public JournalObserver {
   void OnPool(int in_use, int idle) override;
   void OnSweep(const SweepResult& result) override;
   void OnSize(const StoreSize& size) override;
+  void OnPayload(size_t sent, size_t stored) override;
 
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -101,7 +102,7 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Counter* retained_records_;
   std::array<prometheus::Counter*, 2> swept_records_{};  // retention, ttl
   prometheus::Counter* swept_entries_;
-  prometheus::Histogram* payload_bytes_;
+  std::array<prometheus::Histogram*, 2> payload_bytes_{};  // sent, stored
   prometheus::Gauge* store_records_;
   prometheus::Gauge* store_bytes_;
   prometheus::Gauge* oldest_record_age_;

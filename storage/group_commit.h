@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/backend.h"
+#include "storage/compression.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -31,6 +32,8 @@ struct JournalOptions {
   absl::Duration sweep_every = absl::ZeroDuration();
   // Most records one sweep transaction deletes.
   int sweep_batch = 1000;
+  // Which payloads are stored compressed (storage/compression.h).
+  CompressionOptions compression;
   // The clock for completion times; tests inject their own.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
@@ -54,6 +57,12 @@ class JournalObserver {
   virtual void OnSweep(const SweepResult& result) { (void)result; }
   // The store's size, measured after each periodic sweep.
   virtual void OnSize(const StoreSize& size) { (void)size; }
+  // A payload was written: its size as sent and as stored (compressed or
+  // not). Called inside the write transaction, so cheap only.
+  virtual void OnPayload(size_t sent, size_t stored) {
+    (void)sent;
+    (void)stored;
+  }
 };
 
 // Returns a JournalStore applying the rules over `backend`. `observer` may be

@@ -250,10 +250,15 @@ TEST_F(ServerE2eTest, StatsAndSizeShowWhatIsStored) {
   EXPECT_EQ((*m)["actionjournal_store_records"], 2);
   EXPECT_GT((*m)["actionjournal_store_bytes"], 0);
   EXPECT_GE((*m)["actionjournal_oldest_record_age_seconds"], 0);
-  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_count"], 3);
-  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_sum"], 1014);
-  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_bucket{le=\"1024\"}"], 3);
-  EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_bucket{le=\"256\"}"], 2);
+  // Below --compression-min-bytes: stored as sent.
+  for (const char* stage : {"sent", "stored"}) {
+    const std::string s = absl::StrCat("{stage=\"", stage, "\"");
+    EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_count" + s + "}"], 3);
+    EXPECT_EQ((*m)["actionjournal_entry_payload_bytes_sum" + s + "}"], 1014);
+    EXPECT_EQ(
+        (*m)["actionjournal_entry_payload_bytes_bucket" + s + ",le=\"256\"}"],
+        2);
+  }
 }
 
 TEST_F(ServerE2eTest, HealthServing) {

@@ -628,6 +628,51 @@ TEST_P(ConformanceTest, StatsCountAJobsJournal) {
   ASSERT_THAT(store_->Prune({other.job_id, {}, std::nullopt, true}), IsOk());
 }
 
+// Payloads over the compression threshold are stored compressed (smaller
+// in the database) and every read and every comparison sees them as sent.
+TEST_P(ConformanceTest, LargePayloadsAreStoredCompressedAndReadBackExactly) {
+  std::string text = R"({"content":")";
+  for (int i = 0; text.size() < 64 * 1024; ++i) {
+    text += "Order " + std::to_string(i % 50) + " shipped on Tuesday. ";
+  }
+  const std::string odd(
+      "\xff"
+      "AJ\x01"
+      "looks compressed",
+      20);
+  ASSERT_THAT(
+      Append(Rec(), "x", MakeStep(0, StepStatus::kSucceeded, "llm", "d", text)),
+      IsOk());
+  ASSERT_THAT(Append(Rec(), "x", Completion{odd}), IsOk());
+  auto again =
+      Append(Rec(), "x", MakeStep(0, StepStatus::kSucceeded, "llm", "d", text));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, AppendOutcome::kDuplicate);
+  auto other = Append(
+      Rec(), "y", MakeStep(0, StepStatus::kSucceeded, "llm", "d", text + "!"));
+  ASSERT_THAT(other, IsOk());
+  auto conflict =
+      Append(Rec(), "y", MakeStep(0, StepStatus::kSucceeded, "llm", "d", text));
+  ASSERT_THAT(conflict, IsOk());
+  EXPECT_EQ(conflict->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Step>(conflict->stored).result, text + "!");
+
+  auto l = store_->LookupAction(Rec(), "x");
+  ASSERT_THAT(l, IsOk());
+  ASSERT_TRUE(l->action.has_value());
+  EXPECT_EQ(l->action->steps[0].result, text);
+  EXPECT_EQ(l->action->completion->state, odd);
+  auto begun = store_->BeginRecord({Rec(), 0, "", false});
+  ASSERT_THAT(begun, IsOk());
+  ASSERT_THAT(begun->actions, SizeIs(2));
+  EXPECT_EQ(begun->actions[1].steps[0].result, text + "!");
+  auto stats = store_->Stats(job_);
+  ASSERT_THAT(stats, IsOk());
+  ASSERT_THAT(*stats, SizeIs(1));
+  // Two 64 KiB texts and 20 bytes, stored in a fraction of that.
+  EXPECT_LT((*stats)[0].payload_bytes, text.size() / 4);
+}
+
 TEST_P(ConformanceTest, PruneWholeJobLeavesOtherJobs) {
   const RecordId other{job_ + ".other", "k", 0};
   ASSERT_THAT(store_->Prune({other.job_id, {}, std::nullopt, true}), IsOk());
