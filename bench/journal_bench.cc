@@ -37,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <pqxx/pqxx>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,7 @@
 #include "absl/time/time.h"
 #include "client/journal_client.h"
 #include "server/server.h"
+#include "storage/compression.h"
 #include "storage/memory/memory_store.h"
 #include "storage/postgres/postgres_store.h"
 
@@ -388,6 +390,126 @@ Side DirectReplay(const std::string& dsn) {
   return s;
 }
 
+// Payloads as agents produce them: prose (LLM output) from a 400-word
+// vocabulary, common words more frequent, and a retrieval tool's JSON
+// answer (documents with ids, scores and a passage of prose).
+std::string Prose(std::mt19937& rng, size_t bytes) {
+  static const std::vector<std::string>* kWords = [] {
+    const char* syllables[] = {"ca",  "lo", "ter",  "in",  "sta", "ment", "re",
+                               "con", "di", "tion", "pro", "ver", "al",   "ex",
+                               "pe",  "ri", "an",   "ous", "de",  "for"};
+    auto* w = new std::vector<std::string>{"the", "a",  "of",   "and", "to",
+                                           "is",  "in", "that", "for", "it"};
+    std::mt19937 g(1);
+    while (w->size() < 400) {
+      std::string word;
+      for (int n = 1 + g() % 3; n > 0; --n) word += syllables[g() % 20];
+      w->push_back(word);
+    }
+    return w;
+  }();
+  std::uniform_real_distribution<double> u(0, 1);
+  std::string out;
+  while (out.size() < bytes) {
+    const double x = u(rng);
+    out += (*kWords)[static_cast<size_t>(x * x * x * kWords->size())];
+    out += u(rng) < 0.07 ? ". " : " ";
+  }
+  out.resize(bytes);
+  return out;
+}
+
+std::string ToolJson(std::mt19937& rng, size_t bytes) {
+  std::string out = R"({"tool":"search","results":[)";
+  for (int i = 0; out.size() < bytes; ++i) {
+    absl::StrAppend(&out, i ? "," : "", R"({"id":"doc-)", rng() % 100000,
+                    R"(","score":0.)", rng() % 1000, R"(,"title":")",
+                    Prose(rng, 40), R"(","text":")", Prose(rng, 600), "\"}");
+  }
+  out.resize(bytes);
+  return out;
+}
+
+// What compression costs and saves on such payloads: the codec alone, then
+// the bytes a PostgreSQL store holds for the same appends with it on and
+// off, and the appends' rate both ways (one writer, synchronous).
+void CompressionWorkload(const std::string& dsn, int reps,
+                         std::vector<std::string>* results) {
+  std::mt19937 rng(42);
+  struct Sample {
+    std::string name, payload;
+  };
+  const std::vector<Sample> samples = {{"prose-2k", Prose(rng, 2048)},
+                                       {"prose-16k", Prose(rng, 16384)},
+                                       {"json-16k", ToolJson(rng, 16384)},
+                                       {"json-256k", ToolJson(rng, 262144)}};
+  std::cout << absl::StrFormat("%-10s %-10s %8s %11s %11s\n", "workload",
+                               "payload", "ratio", "encode us", "decode us");
+  for (const Sample& s : samples) {
+    std::string stored;
+    std::vector<double> enc, dec;
+    const int n =
+        static_cast<int>(std::max<size_t>(20, (4 << 20) / s.payload.size()));
+    for (int r = 0; r < reps * 3; ++r) {
+      absl::Time t0 = absl::Now();
+      for (int i = 0; i < n; ++i) stored = EncodePayload(s.payload, {});
+      absl::Time t1 = absl::Now();
+      for (int i = 0; i < n; ++i) DecodePayload(stored).IgnoreError();
+      absl::Time t2 = absl::Now();
+      enc.push_back(absl::ToDoubleMicroseconds(t1 - t0) / n);
+      dec.push_back(absl::ToDoubleMicroseconds(t2 - t1) / n);
+    }
+    std::cout << absl::StrFormat(
+        "%-10s %-10s %7.2fx %11.1f %11.1f\n", "compress", s.name,
+        static_cast<double>(s.payload.size()) / stored.size(),
+        Percentile(enc, 50), Percentile(dec, 50));
+  }
+  // The same 2,000 appends of json-16k into a store with compression on,
+  // then off: bytes on disk (pg_column_size: after PostgreSQL's own TOAST
+  // compression, pglz, which it applies to values over 2 kB) and appends
+  // per second.
+  double bytes[2] = {0, 0}, rate[2] = {0, 0};
+  for (int on = 1; on >= 0; --on) {
+    PostgresStoreOptions po;
+    po.dsn = dsn;
+    JournalOptions jo;
+    jo.compression.min_bytes = on ? 1024 : 0;
+    auto store = NewPostgresJournalStore(po, jo);
+    if (!store.ok()) {
+      std::cerr << store.status() << "\n";
+      return;
+    }
+    const std::string job =
+        absl::StrCat("bench-z", on, "-", absl::ToUnixMicros(absl::Now()));
+    constexpr int kAppends = 2000;
+    const absl::Time t0 = absl::Now();
+    for (int i = 0; i < kAppends; ++i) {
+      AppendRequest a;
+      a.record = RecordId{job, absl::StrCat("k", i % 100), i / 100};
+      a.action_key = "retrieve";
+      a.entry = Completion{ToolJson(rng, 16384)};
+      (*store)->AppendAction(a).IgnoreError();
+    }
+    rate[on] = kAppends / absl::ToDoubleSeconds(absl::Now() - t0);
+    pqxx::connection c(dsn);
+    pqxx::nontransaction n(c);
+    bytes[on] = n.exec_params(
+                     "SELECT sum(pg_column_size(state)) FROM "
+                     "completions WHERE job_id = $1",
+                     job)[0][0]
+                    .as<double>();
+    (*store)->Prune({job, {}, std::nullopt, true}).IgnoreError();
+  }
+  std::cout << absl::StrFormat(
+      "compress   stored     2000 x json-16k (%.1f MB sent): %.1f MB on disk "
+      "with zstd, %.1f MB with PostgreSQL's pglz alone; appends/s %.0f with "
+      "zstd, %.0f without\n",
+      2000 * 16384 / 1e6, bytes[1] / 1e6, bytes[0] / 1e6, rate[1], rate[0]);
+  results->push_back(absl::StrFormat(
+      "RESULT workload=compress stored_ratio=%.2f rate_ratio=%.2f",
+      bytes[0] / std::max(1.0, bytes[1]), rate[1] / std::max(1.0, rate[0])));
+}
+
 double Median(std::vector<Result> v, double Result::*f) {
   std::vector<double> x;
   for (auto& r : v) x.push_back(r.*f);
@@ -411,7 +533,8 @@ int Main(int argc, char** argv) {
   double seconds = 3;
   int reps = 3, payload_bytes = 256;
   std::vector<std::string> workloads = {"sync1",     "sync8",   "sync32",
-                                        "pipelined", "replay5", "ceiling"};
+                                        "pipelined", "replay5", "ceiling",
+                                        "compress"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     bool ok = true;
@@ -479,6 +602,10 @@ int Main(int argc, char** argv) {
   int run = 0;
   for (const std::string& w : workloads) {
     std::vector<Result> svc, direct;
+    if (w == "compress") {
+      CompressionWorkload(dsn, reps, &results);
+      continue;
+    }
     if (w == "replay5") SeedReplay(*client, dsn, payload);
     if (w == "ceiling") {
       // The RPC layer alone: the memory store, 32 threads.
