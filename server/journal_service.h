@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
+#include "server/auth.h"
 #include "server/convert.h"
 #include "server/executor.h"
 #include "server/metrics.h"
@@ -59,6 +60,9 @@ struct ServiceOptions {
   // The same for one client connection, so that a client that stops
   // reading is refused before it crowds out the others.
   int64_t max_held_answer_bytes_per_client = 32 * 1024 * 1024;
+  // Who may do what to which job; not owned, must outlive the service.
+  // Null: every request is allowed (an unauthenticated server).
+  const Authenticator* authenticator = nullptr;
 };
 
 // Thread-safe. `store`, `executor` and `metrics` (which may be null) must
@@ -102,6 +106,11 @@ class JournalService final : public RawJournalService {
   // Reads and prunes, which block: runs `work` on the executor, which
   // finishes `answer` (RESOURCE_EXHAUSTED at once when its queue is full).
   void Dispatch(Answer* answer, std::function<absl::Status()> work);
+
+  // Logs and counts a refused request (UNAUTHENTICATED, PERMISSION_DENIED).
+  void Refused(Rpc rpc, const grpc::CallbackServerContext& ctx,
+               const std::string& job, const std::string& principal,
+               const absl::Status& status);
 
   // Counts held answer bytes for `peer`; false (nothing counted) when
   // `bytes` more would pass the peer's or the process's bound.

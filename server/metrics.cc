@@ -1,5 +1,6 @@
 #include "server/metrics.h"
 
+#include <CivetServer.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
@@ -10,6 +11,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "server/tls.h"
 
 #ifndef ACTIONJOURNAL_VERSION
 #define ACTIONJOURNAL_VERSION "unknown"
@@ -110,12 +112,22 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
           .Name("actionjournal_fenced_total")
           .Help("Writes refused because a newer attempt owns the record")
           .Register(r);
+  auto& refused = BuildCounter()
+                      .Name("actionjournal_auth_refused_total")
+                      .Help(
+                          "Requests (and AppendActions items) refused for "
+                          "their credentials, by method and code")
+                      .Register(r);
   for (int i = 0; i < kRpcCount; ++i) {
     const std::string method = RpcName(static_cast<Rpc>(i));
     latency_[i] = &latency.Add({{"method", method}}, LatencyBuckets());
     replay_hits_[i][0] = &hits.Add({{"method", method}, {"entry", "action"}});
     replay_hits_[i][1] = &hits.Add({{"method", method}, {"entry", "step"}});
     fenced_[i] = &fenced.Add({{"method", method}});
+    auth_refused_[i][0] =
+        &refused.Add({{"method", method}, {"code", "UNAUTHENTICATED"}});
+    auth_refused_[i][1] =
+        &refused.Add({{"method", method}, {"code", "PERMISSION_DENIED"}});
   }
 
   auto& appends =
@@ -224,6 +236,12 @@ void ServerMetrics::OnRequest(Rpc rpc, grpc::StatusCode code,
   latency_[r]->Observe(absl::ToDoubleSeconds(latency));
 }
 
+void ServerMetrics::OnAuthRefused(Rpc rpc, absl::StatusCode code) {
+  auth_refused_[static_cast<int>(rpc)]
+               [code == absl::StatusCode::kPermissionDenied ? 1 : 0]
+                   ->Increment();
+}
+
 void ServerMetrics::OnStoreCall(Rpc rpc, const absl::Status& status) {
   if (IsFenced(status)) fenced_[static_cast<int>(rpc)]->Increment();
   if (IsStoreFault(status.code())) {
@@ -302,10 +320,31 @@ void ServerMetrics::OnPool(int in_use, int idle) {
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     const std::string& address,
-    const std::shared_ptr<prometheus::Registry>& registry) {
+    const std::shared_ptr<prometheus::Registry>& registry, const TlsFiles& tls,
+    absl::Duration tls_refresh) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+    if (tls.enabled()) {
+      // civetweb serves TLS on a port whose number ends in 's'; the
+      // certificate comes from our callback (server/tls.h), re-read when its
+      // files change, instead of civetweb's own one-time load.
+      SetMetricsCertificate(tls, tls_refresh);
+      static CivetCallbacks* callbacks = [] {
+        auto* c = new CivetCallbacks();
+        c->init_ssl = InitMetricsSsl;
+        return c;
+      }();
+      // civetweb loads OpenSSL only when it is given a certificate file; the
+      // callback then takes over and civetweb never reads the file itself.
+      exposer = std::make_unique<prometheus::Exposer>(
+          std::vector<std::string>{"listening_ports", address + "s",
+                                   "num_threads", "1", "ssl_certificate",
+                                   tls.cert_file},
+          callbacks);
+    } else {
+      exposer =
+          std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
+    }
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
         "--metrics-listen: cannot listen on ", address, ": ", e.what()));

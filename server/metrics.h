@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/tls.h"
 #include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
@@ -53,6 +54,9 @@ class ServerMetrics final : public JournalObserver {
   // What the store answered, for the outcome counters. `status` is the store
   // call's own (not a check of the request).
   void OnStoreCall(Rpc rpc, const absl::Status& status);
+  // A request, or an AppendActions item, refused for its credentials:
+  // UNAUTHENTICATED or PERMISSION_DENIED.
+  void OnAuthRefused(Rpc rpc, absl::StatusCode code);
   void OnBegin(const BeginResult& result);
   void OnAppend(ConflictPolicy policy, const AppendResult& result);
   void OnLookup(const LookupResult& result);
@@ -85,6 +89,8 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Counter* saved_output_tokens_;
   prometheus::Counter* saved_usd_;
   std::array<prometheus::Counter*, kRpcCount> fenced_{};
+  // [rpc][0: UNAUTHENTICATED, 1: PERMISSION_DENIED]
+  std::array<std::array<prometheus::Counter*, 2>, kRpcCount> auth_refused_{};
   prometheus::Counter* mismatches_kept_;
   prometheus::Counter* mismatches_reset_;
   prometheus::Family<prometheus::Counter>* store_errors_;
@@ -98,10 +104,14 @@ class ServerMetrics final : public JournalObserver {
 };
 
 // Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks
-// a free one). UNAVAILABLE when the address cannot be bound.
+// a free one), or https:// when `tls` is enabled (its certificate re-read
+// every `tls_refresh` when the files change; no client certificates).
+// UNAVAILABLE when the address cannot be bound or TLS cannot start.
+// REQUIRES: CheckTlsFiles(tls) was OK; at most one TLS exposer per process.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     const std::string& address,
-    const std::shared_ptr<prometheus::Registry>& registry);
+    const std::shared_ptr<prometheus::Registry>& registry,
+    const TlsFiles& tls = {}, absl::Duration tls_refresh = absl::Seconds(5));
 
 // The port an exposer is bound to.
 int MetricsPort(const prometheus::Exposer& exposer);
