@@ -32,6 +32,7 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/store_url.h"
+#include "server/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7450",
           "gRPC address (host:port; port 0 picks a free one)");
@@ -352,10 +353,20 @@ int Main(int argc, char** argv) {
 
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<HttpsMetricsServer> https_metrics;
   std::string metrics_at = "off";
-  if (!metrics_listen.empty()) {
-    auto served = ServeMetrics(metrics_listen, metrics.registry(), metrics_tls,
-                               options.tls_refresh);
+  if (!metrics_listen.empty() && metrics_tls.enabled()) {
+    auto served = HttpsMetricsServer::Start(metrics_listen, metrics.registry(),
+                                            metrics_tls, options.tls_refresh);
+    if (!served.ok()) {
+      LogError(served.status().message());
+      return 1;
+    }
+    https_metrics = *std::move(served);
+    metrics_at =
+        absl::StrCat(HostOf(metrics_listen), ":", https_metrics->port());
+  } else if (!metrics_listen.empty()) {
+    auto served = ServeMetrics(metrics_listen, metrics.registry());
     if (!served.ok()) {
       LogError(served.status().message());
       return 1;

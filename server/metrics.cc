@@ -1,6 +1,5 @@
 #include "server/metrics.h"
 
-#include <CivetServer.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
@@ -11,7 +10,6 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
-#include "server/tls.h"
 
 #ifndef ACTIONJOURNAL_VERSION
 #define ACTIONJOURNAL_VERSION "unknown"
@@ -320,31 +318,10 @@ void ServerMetrics::OnPool(int in_use, int idle) {
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     const std::string& address,
-    const std::shared_ptr<prometheus::Registry>& registry, const TlsFiles& tls,
-    absl::Duration tls_refresh) {
+    const std::shared_ptr<prometheus::Registry>& registry) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    if (tls.enabled()) {
-      // civetweb serves TLS on a port whose number ends in 's'; the
-      // certificate comes from our callback (server/tls.h), re-read when its
-      // files change, instead of civetweb's own one-time load.
-      SetMetricsCertificate(tls, tls_refresh);
-      static CivetCallbacks* callbacks = [] {
-        auto* c = new CivetCallbacks();
-        c->init_ssl = InitMetricsSsl;
-        return c;
-      }();
-      // civetweb loads OpenSSL only when it is given a certificate file; the
-      // callback then takes over and civetweb never reads the file itself.
-      exposer = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", address + "s",
-                                   "num_threads", "1", "ssl_certificate",
-                                   tls.cert_file},
-          callbacks);
-    } else {
-      exposer =
-          std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
-    }
+    exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/1);
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat(
         "--metrics-listen: cannot listen on ", address, ": ", e.what()));

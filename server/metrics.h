@@ -14,7 +14,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/tls.h"
 #include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
@@ -104,14 +103,11 @@ class ServerMetrics final : public JournalObserver {
 };
 
 // Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks
-// a free one), or https:// when `tls` is enabled (its certificate re-read
-// every `tls_refresh` when the files change; no client certificates).
-// UNAVAILABLE when the address cannot be bound or TLS cannot start.
-// REQUIRES: CheckTlsFiles(tls) was OK; at most one TLS exposer per process.
+// a free one); HTTPS is HttpsMetricsServer (server/tls.h). UNAVAILABLE when
+// the address cannot be bound.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     const std::string& address,
-    const std::shared_ptr<prometheus::Registry>& registry,
-    const TlsFiles& tls = {}, absl::Duration tls_refresh = absl::Seconds(5));
+    const std::shared_ptr<prometheus::Registry>& registry);
 
 // The port an exposer is bound to.
 int MetricsPort(const prometheus::Exposer& exposer);

@@ -2,16 +2,26 @@
 
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -87,60 +97,6 @@ class KeyPair {
   STACK_OF(X509) * chain_ = nullptr;
 };
 
-// The metrics port's certificate, re-read when its files change.
-// Thread-safe.
-class MetricsCertificate {
- public:
-  MetricsCertificate(const TlsFiles& files, absl::Duration refresh)
-      : files_(files), refresh_(refresh) {}
-
-  // The pair to present now; null when none could ever be read.
-  std::shared_ptr<KeyPair> Current() {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = absl::Now();
-    if (now - checked_ < refresh_ && pair_ != nullptr) return pair_;
-    checked_ = now;
-    std::string cert, key;
-    if (!ReadFile(files_.cert_file, &cert) ||
-        !ReadFile(files_.key_file, &key)) {
-      LogError("--metrics-tls: cannot read ", files_.cert_file, " or ",
-               files_.key_file, "; keeping the certificate read before");
-      return pair_;
-    }
-    if (pair_ != nullptr && cert == cert_pem_ && key == key_pem_) return pair_;
-    cert_pem_ = cert;
-    key_pem_ = key;
-    auto pair = KeyPair::Parse(cert, key);
-    if (!pair.ok()) {
-      // Kubernetes swaps both files at once; a half-written pair is
-      // reported and the old one kept until the next look.
-      LogError("--metrics-tls: ", files_.cert_file, " / ", files_.key_file, " ",
-               pair.status().message(),
-               "; keeping the certificate read before");
-      return pair_;
-    }
-    if (pair_ != nullptr) LogInfo("metrics TLS certificate reloaded");
-    pair_ = *std::move(pair);
-    return pair_;
-  }
-
- private:
-  const TlsFiles files_;
-  const absl::Duration refresh_;
-  absl::Mutex mu_;
-  absl::Time checked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::string cert_pem_ ABSL_GUARDED_BY(mu_);
-  std::string key_pem_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<KeyPair> pair_ ABSL_GUARDED_BY(mu_);
-};
-
-MetricsCertificate* metrics_certificate = nullptr;
-
-int UseMetricsCertificate(SSL* ssl, void*) {
-  std::shared_ptr<KeyPair> pair = metrics_certificate->Current();
-  return pair != nullptr && pair->Use(ssl) ? 1 : 0;
-}
-
 }  // namespace
 
 absl::Status CheckTlsFiles(const TlsFiles& files,
@@ -211,19 +167,182 @@ std::shared_ptr<grpc::ServerCredentials> WatchedServerCredentials(
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-void SetMetricsCertificate(const TlsFiles& files, absl::Duration refresh) {
-  // Lives as long as the process: civetweb's threads may use it to the end.
-  metrics_certificate = new MetricsCertificate(files, refresh);
+// The metrics port's certificate, re-read when its files change.
+// Thread-safe.
+class HttpsMetricsServer::Certificate {
+ public:
+  Certificate(const TlsFiles& files, absl::Duration refresh)
+      : files_(files), refresh_(refresh) {}
+
+  // The pair to present now; null when none could ever be read.
+  std::shared_ptr<KeyPair> Current() {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    if (now - checked_ < refresh_ && pair_ != nullptr) return pair_;
+    checked_ = now;
+    std::string cert, key;
+    if (!ReadFile(files_.cert_file, &cert) ||
+        !ReadFile(files_.key_file, &key)) {
+      LogError("--metrics-tls: cannot read ", files_.cert_file, " or ",
+               files_.key_file, "; keeping the certificate read before");
+      return pair_;
+    }
+    if (pair_ != nullptr && cert == cert_pem_ && key == key_pem_) return pair_;
+    cert_pem_ = cert;
+    key_pem_ = key;
+    auto pair = KeyPair::Parse(cert, key);
+    if (!pair.ok()) {
+      // Kubernetes swaps both files at once; a half-written pair is
+      // reported and the old one kept until the next look.
+      LogError("--metrics-tls: ", files_.cert_file, " / ", files_.key_file, " ",
+               pair.status().message(),
+               "; keeping the certificate read before");
+      return pair_;
+    }
+    if (pair_ != nullptr) LogInfo("metrics TLS certificate reloaded");
+    pair_ = *std::move(pair);
+    return pair_;
+  }
+
+ private:
+  const TlsFiles files_;
+  const absl::Duration refresh_;
+  absl::Mutex mu_;
+  absl::Time checked_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string cert_pem_ ABSL_GUARDED_BY(mu_);
+  std::string key_pem_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<KeyPair> pair_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
+int UseCertificate(SSL* ssl, void* certificate) {
+  std::shared_ptr<KeyPair> pair =
+      static_cast<HttpsMetricsServer::Certificate*>(certificate)->Current();
+  return pair != nullptr && pair->Use(ssl) ? 1 : 0;
 }
 
-int InitMetricsSsl(void* ssl_ctx, void*) {
-  if (metrics_certificate == nullptr ||
-      metrics_certificate->Current() == nullptr) {
-    return -1;
+void Reply(SSL* ssl, absl::string_view status, absl::string_view body) {
+  const std::string out =
+      absl::StrCat("HTTP/1.1 ", status,
+                   "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"
+                   "\r\nContent-Length: ",
+                   body.size(), "\r\nConnection: close\r\n\r\n", body);
+  size_t sent = 0;
+  while (sent < out.size()) {
+    const int n =
+        SSL_write(ssl, out.data() + sent, static_cast<int>(out.size() - sent));
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
   }
-  SSL_CTX_set_cert_cb(static_cast<SSL_CTX*>(ssl_ctx), UseMetricsCertificate,
-                      nullptr);
-  return 1;  // the certificate is ours to give
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<HttpsMetricsServer>> HttpsMetricsServer::Start(
+    const std::string& address, std::shared_ptr<prometheus::Registry> registry,
+    const TlsFiles& files, absl::Duration refresh) {
+  // A client that hangs up mid-answer must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+  std::unique_ptr<HttpsMetricsServer> s(new HttpsMetricsServer());
+  s->registry_ = std::move(registry);
+  s->certificate_ = std::make_unique<Certificate>(files, refresh);
+  const size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port =
+      colon == std::string::npos ? "" : address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[') {
+    host = host.substr(1, host.size() - 2);
+  }
+  auto cannot = [&address](absl::string_view why) {
+    return absl::UnavailableError(absl::StrCat(
+        "--metrics-listen: cannot listen on ", address, ": ", why));
+  };
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
+                  &found) != 0 ||
+      found == nullptr) {
+    return cannot("not a host:port");
+  }
+  s->listen_fd_ =
+      socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(s->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const bool bound =
+      s->listen_fd_ >= 0 &&
+      bind(s->listen_fd_, found->ai_addr, found->ai_addrlen) == 0 &&
+      listen(s->listen_fd_, 16) == 0;
+  freeaddrinfo(found);
+  if (!bound) return cannot(strerror(errno));
+  sockaddr_storage bound_to{};
+  socklen_t len = sizeof(bound_to);
+  getsockname(s->listen_fd_, reinterpret_cast<sockaddr*>(&bound_to), &len);
+  s->port_ = ntohs(bound_to.ss_family == AF_INET6
+                       ? reinterpret_cast<sockaddr_in6*>(&bound_to)->sin6_port
+                       : reinterpret_cast<sockaddr_in*>(&bound_to)->sin_port);
+  s->ctx_ = SSL_CTX_new(TLS_server_method());
+  if (s->ctx_ == nullptr) return cannot("OpenSSL cannot make a context");
+  SSL_CTX_set_min_proto_version(s->ctx_, TLS1_2_VERSION);
+  SSL_CTX_set_cert_cb(s->ctx_, UseCertificate, s->certificate_.get());
+  s->thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
+  return s;
+}
+
+HttpsMetricsServer::~HttpsMetricsServer() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  SSL_CTX_free(ctx_);
+}
+
+void HttpsMetricsServer::AcceptLoop() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, /*timeout_ms=*/100) <= 0) continue;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    // Every read and write of a connection is bounded, so that a client
+    // that stalls holds the port for seconds, not for ever.
+    const timeval timeout{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    Serve(fd);
+    close(fd);
+  }
+}
+
+void HttpsMetricsServer::Serve(int fd) {
+  SSL* ssl = SSL_new(ctx_);
+  if (ssl == nullptr) return;
+  SSL_set_fd(ssl, fd);
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  if (SSL_accept(ssl) == 1) {
+    std::string request;
+    char buf[2048];
+    while (request.find("\r\n\r\n") == std::string::npos &&
+           request.size() < 8192 && absl::Now() < give_up) {
+      const int n = SSL_read(ssl, buf, sizeof(buf));
+      if (n <= 0) break;
+      request.append(buf, static_cast<size_t>(n));
+    }
+    if (request.find("\r\n\r\n") != std::string::npos) {
+      const absl::string_view line(request.data(), request.find("\r\n"));
+      if (absl::StartsWith(line, "GET /metrics ") ||
+          absl::StartsWith(line, "GET /metrics?")) {
+        Reply(ssl, "200 OK",
+              prometheus::TextSerializer().Serialize(registry_->Collect()));
+      } else {
+        Reply(ssl, "404 Not Found", "only /metrics is served here\n");
+      }
+    }
+    SSL_shutdown(ssl);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
 }
 
 }  // namespace actionjournal
