@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev
-  prometheus-cpp-dev libssl-dev openssl
+  prometheus-cpp-dev libssl-dev openssl curl
   openjdk-17-jdk-headless libprotobuf-java
   libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java
   libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
