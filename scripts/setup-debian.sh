@@ -10,6 +10,7 @@ packages=(
   openjdk-17-jdk-headless libprotobuf-java
   libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java
   libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
+  libnetty-tcnative-java libnetty-tcnative-jni
   postgresql-15
   clang-14 libclang-rt-14-dev clang-format-14
 )
