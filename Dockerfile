@@ -36,10 +36,12 @@ COPY --from=build /src/build/server/actionjournal-server /src/build/client/actio
 USER 10001:10001
 WORKDIR /var/lib/actionjournal
 VOLUME /var/lib/actionjournal
-# Every flag has an ACTIONJOURNAL_* variable; these suit a container.
+# Every flag has an ACTIONJOURNAL_* variable; these suit a container. On
+# 0.0.0.0 the server refuses to start without --auth-tokens-file (README
+# "Security"); 7451 is for --health-listen (plaintext probes beside TLS).
 ENV ACTIONJOURNAL_LISTEN=0.0.0.0:7450 \
     ACTIONJOURNAL_METRICS_LISTEN=0.0.0.0:9450 \
     ACTIONJOURNAL_STORE=sqlite:///var/lib/actionjournal/actionjournal.db
-EXPOSE 7450 9450
+EXPOSE 7450 7451 9450
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/actionjournal-server"]
