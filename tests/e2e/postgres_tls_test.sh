@@ -92,6 +92,7 @@ code=$?
 set -e
 [[ $code == 1 ]] || fail "wrong CA: exit $code, expected 1"
 grep -q "cannot open store" "$base/server-wrong-ca.log" || fail "wrong CA: no 'cannot open store'"
+grep "cannot open store" "$base/server-wrong-ca.log" | sed "s/^/wrong CA: /"
 grep -q "certificate verify failed" "$base/server-wrong-ca.log" ||
   fail "wrong CA: the error does not say the certificate failed verification"
 
