@@ -23,6 +23,7 @@ namespace {
 // updates a mounted Secret in place).
 constexpr int kRefreshSeconds = 5;
 
+// common/file.h's, which this library, installed on its own, does not link.
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;

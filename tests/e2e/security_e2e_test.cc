@@ -39,14 +39,7 @@ using ::testing::Not;
 // Runs a shell command; its exit code and what it printed (stdout and
 // stderr).
 std::pair<int, std::string> Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return testing::RunCommand(command + " 2>&1");
 }
 
 void WriteFile(const std::string& path, const std::string& text) {
