@@ -13,14 +13,14 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev \
-      prometheus-cpp-dev \
+      prometheus-cpp-dev libssl-dev openssl curl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTIONJOURNAL_BUILD_JAVA=OFF \
  && ninja -C build -j2 \
  && ctest --test-dir build -j2 --output-on-failure --timeout 300 \
-      -E '^(PostgresE2eTest|deploy_manifests_test|soak_short_test)' \
+      -E '^(PostgresE2eTest|postgres_tls_test|deploy_manifests_test|soak_short_test)' \
  && strip --strip-debug build/server/actionjournal-server build/client/actionjournal-cli
 
 FROM debian:bookworm
