@@ -14,8 +14,11 @@ source "$here/../../scripts/free-port.sh"
 
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
-base=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-pg-tls.XXXXXX")
+# Under /tmp itself, as scripts/with-postgres.sh: as root, PostgreSQL runs as
+# the user postgres, who cannot enter the test runner's private TEST_TMPDIR.
+base=$(mktemp -d /tmp/aj-pg-tls.XXXXXX)
 chmod 755 "$base"
+cd "$base"
 data=$base/data
 server_pid=
 cleanup() {
