@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "client/journal_client.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -26,7 +27,8 @@ constexpr int kUsageError = 64;
 
 constexpr const char* kUsage =
     R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] [--output text|json]
-                         COMMAND [options]
+                         [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]
+                         [--token-file F] COMMAND [options]
        actionjournal-cli --version | --help
 
   begin    --job J --key K --seq N [--attempt A] [--fingerprint F] [--reset]
@@ -45,6 +47,11 @@ constexpr const char* kUsage =
            while the store answers; "liveness" while the process runs
 
 --target defaults to $ACTIONJOURNAL_TARGET, else 127.0.0.1:7450.
+--tls-ca-file (TLS: the CA of the server's certificate), --tls-cert-file and
+--tls-key-file (mutual TLS: the client's certificate and key) and --token-file
+(a file holding the bearer token) default to $ACTIONJOURNAL_TLS_CA_FILE,
+$ACTIONJOURNAL_TLS_CERT_FILE, $ACTIONJOURNAL_TLS_KEY_FILE and
+$ACTIONJOURNAL_TOKEN_FILE.
 --output json prints each answer as one JSON object (protobuf's JSON mapping:
 bytes in base64, 64-bit numbers as strings) and an error as
 {"code":"...","message":"..."} on stderr.
@@ -337,8 +344,9 @@ int Run(const Args& a, JournalClient& client) {
 // grpc.health.v1 Check, as Kubernetes' gRPC probes call it; exit 0 only when
 // SERVING.
 int Health(const Args& a, const ClientOptions& options) {
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()));
+  auto channel = CreateJournalChannel(options, grpc::ChannelArguments());
+  if (!channel.ok()) Usage(std::string(channel.status().message()));
+  auto stub = grpc::health::v1::Health::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() +
                    absl::ToChronoMilliseconds(options.deadline));
@@ -379,8 +387,21 @@ int main(int argc, char** argv) {
     Usage("--output must be text or json");
   json_output = output == "json";
   ClientOptions options;
-  const char* env = std::getenv("ACTIONJOURNAL_TARGET");
-  options.target = args.Get("target", env ? env : options.target);
+  auto flag_or_env = [&args](const std::string& flag, const char* env,
+                             const std::string& fallback) {
+    const char* value = std::getenv(env);
+    return args.Get(flag, value ? value : fallback);
+  };
+  options.target =
+      flag_or_env("target", "ACTIONJOURNAL_TARGET", options.target);
+  options.tls_ca_file =
+      flag_or_env("tls-ca-file", "ACTIONJOURNAL_TLS_CA_FILE", "");
+  options.tls_cert_file =
+      flag_or_env("tls-cert-file", "ACTIONJOURNAL_TLS_CERT_FILE", "");
+  options.tls_key_file =
+      flag_or_env("tls-key-file", "ACTIONJOURNAL_TLS_KEY_FILE", "");
+  options.token_file =
+      flag_or_env("token-file", "ACTIONJOURNAL_TOKEN_FILE", "");
   if (args.Has("deadline") &&
       !absl::ParseDuration(args.Get("deadline"), &options.deadline)) {
     Usage("--deadline takes a duration such as 10s");

@@ -14,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
+#include "client/channel.h"
 
 namespace actionjournal {
 namespace {
@@ -607,9 +608,9 @@ absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
   // gRPC's default of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  auto channel = grpc::CreateCustomChannel(
-      options.target, grpc::InsecureChannelCredentials(), args);
-  return std::make_unique<GrpcJournalClient>(options, std::move(channel));
+  auto channel = CreateJournalChannel(options, args);
+  if (!channel.ok()) return channel.status();
+  return std::make_unique<GrpcJournalClient>(options, *std::move(channel));
 }
 
 }  // namespace actionjournal

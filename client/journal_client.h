@@ -34,6 +34,17 @@ struct ClientOptions {
   // gRPC target: "127.0.0.1:7450" (a sidecar), "unix:///run/aj.sock",
   // "dns:///journal.flink.svc:7450" (a shared journal).
   std::string target = "127.0.0.1:7450";
+  // TLS: the PEM CA bundle that signed the server's certificate, which must
+  // name the target's host; empty: plaintext. With tls_cert_file and
+  // tls_key_file (PEM) the client presents that certificate (mutual TLS).
+  // The files are re-read when they change.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // A file holding the bearer token sent with every call
+  // (`authorization: Bearer <token>`), re-read every few seconds; empty:
+  // none. The token never appears in a status or a log line.
+  std::string token_file;
   // Deadline of each attempt.
   absl::Duration deadline = absl::Seconds(10);
   RetryOptions retry;
@@ -53,7 +64,8 @@ class JournalClient {
   virtual ~JournalClient() = default;
 
   // Creates a client; the channel connects lazily. INVALID_ARGUMENT for an
-  // empty target or a deadline <= 0.
+  // empty target, a deadline <= 0, or a TLS or token file that cannot be
+  // read (naming the option).
   static absl::StatusOr<std::unique_ptr<JournalClient>> Create(
       const ClientOptions& options);
 

@@ -6,10 +6,11 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev libzstd-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libssl-dev openssl curl
   openjdk-17-jdk-headless libprotobuf-java
   libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java
   libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
+  libnetty-tcnative-java libnetty-tcnative-jni
   postgresql-15
   clang-14 libclang-rt-14-dev clang-format-14
 )

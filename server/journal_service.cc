@@ -116,6 +116,43 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
     return *std::move(parsed);
   }
 
+  // Authenticates the caller once per call; false (answered, logged and
+  // counted) when it cannot be. `job` is only for the log.
+  bool Authenticated(const std::string& job) {
+    const Authenticator* auth = service_->options_.authenticator;
+    if (auth == nullptr || principal_ != nullptr) return true;
+    auto principal = auth->Authenticate(*ctx_);
+    if (!principal.ok()) {
+      service_->Refused(rpc_, *ctx_, job, "", principal.status());
+      Fail(principal.status());
+      return false;
+    }
+    principal_ = *std::move(principal);
+    return true;
+  }
+
+  // Whether the caller may do `p` to `job`: OK, or PERMISSION_DENIED
+  // (logged and counted), which the caller answers.
+  absl::Status Authorize(Permission p, const std::string& job) {
+    if (principal_ == nullptr) return absl::OkStatus();
+    absl::Status s = principal_->Allows(p, job);
+    if (!s.ok()) service_->Refused(rpc_, *ctx_, job, principal_->name, s);
+    return s;
+  }
+
+  // Authenticated() and Authorize() for one job; false when answered.
+  bool Allowed(Permission p, const std::string& job) {
+    if (!Authenticated(job)) return false;
+    absl::Status s = Authorize(p, job);
+    if (!s.ok()) Fail(s);
+    return s.ok();
+  }
+
+  // Who the caller is, for the audit log.
+  std::string principal() const {
+    return principal_ != nullptr ? principal_->name : "unauthenticated";
+  }
+
   // What the store said, for the outcome metrics.
   void Stored(const absl::Status& status) {
     if (service_->metrics_ != nullptr)
@@ -166,6 +203,7 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
   const Rpc rpc_;
   grpc::ByteBuffer* const out_;
   const absl::Time arrived_;
+  std::shared_ptr<const Principal> principal_;
   std::string peer_;
   int64_t held_ = 0;
 };
@@ -195,6 +233,21 @@ bool JournalService::Hold(const std::string& peer, int64_t bytes) {
   }
   if (metrics_ != nullptr) metrics_->OnHeldAnswerBytes(total);
   return true;
+}
+
+void JournalService::Refused(Rpc rpc, const grpc::CallbackServerContext& ctx,
+                             const std::string& job,
+                             const std::string& principal,
+                             const absl::Status& status) {
+  const std::string code = absl::StatusCodeToString(status.code());
+  Log(LogLevel::kWarning, "refused",
+      {{"method", RpcName(rpc)},
+       {"code", code},
+       {"job", job},
+       {"principal", principal.empty() ? "-" : principal},
+       {"peer", ctx.peer()},
+       {"reason", status.message()}});
+  if (metrics_ != nullptr) metrics_->OnAuthRefused(rpc, status.code());
 }
 
 void JournalService::Release(const std::string& peer, int64_t bytes) {
@@ -246,7 +299,9 @@ grpc::ServerUnaryReactor* JournalService::BeginRecord(
   auto* answer = new Answer(this, ctx, Rpc::kBeginRecord, out);
   v1::BeginRecordRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  if (!parsed || !answer->Allowed(Permission::kWrite, req.record().job_id())) {
+    return answer;
+  }
   // On the executor: a BeginRecord that changes nothing is answered from a
   // read, which blocks.
   Dispatch(answer, [this, answer, ctx, token = req.page_token(),
@@ -277,7 +332,9 @@ grpc::ServerUnaryReactor* JournalService::AppendAction(
   auto* answer = new Answer(this, ctx, Rpc::kAppendAction, out);
   v1::AppendActionRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  if (!parsed || !answer->Allowed(Permission::kWrite, req.record().job_id())) {
+    return answer;
+  }
   const ConflictPolicy policy = parsed->conflict_policy;
   const bool pending = IsPendingStep(*parsed);
   store_.AppendActionAsync(
@@ -303,6 +360,10 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
   auto* answer = new Answer(this, ctx, Rpc::kAppendActions, out);
   v1::AppendActionsRequest req;
   if (!answer->Parse(in, &req)) return answer;
+  if (!answer->Authenticated(
+          req.items_size() > 0 ? req.items(0).record().job_id() : "")) {
+    return answer;
+  }
   if (req.items_size() > options_.limits.max_batch_items) {
     answer->Fail(absl::ResourceExhaustedError(
         absl::StrCat("items: ", req.items_size(), " is over the limit of ",
@@ -320,6 +381,12 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
   std::vector<AppendRequest> valid;
   for (const v1::AppendActionRequest& proto : req.items()) {
     absl::StatusOr<AppendRequest> checked = FromProto(proto, options_.limits);
+    if (checked.ok()) {
+      // Each item is refused on its own, like any other bad item.
+      absl::Status allowed =
+          answer->Authorize(Permission::kWrite, proto.record().job_id());
+      if (!allowed.ok()) checked = allowed;
+    }
     if (!checked.ok()) {
       items->push_back({checked.status()});
       continue;
@@ -367,7 +434,9 @@ grpc::ServerUnaryReactor* JournalService::LookupAction(
   auto* answer = new Answer(this, ctx, Rpc::kLookupAction, out);
   v1::LookupActionRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  if (!parsed || !answer->Allowed(Permission::kRead, req.record().job_id())) {
+    return answer;
+  }
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
     absl::StatusOr<LookupResult> r =
         store_.LookupAction(parsed.first, parsed.second);
@@ -388,7 +457,9 @@ grpc::ServerUnaryReactor* JournalService::CompleteRecord(
   auto* answer = new Answer(this, ctx, Rpc::kCompleteRecord, out);
   v1::CompleteRecordRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  if (!parsed || !answer->Allowed(Permission::kWrite, req.record().job_id())) {
+    return answer;
+  }
   store_.CompleteRecordAsync(
       *std::move(parsed),
       [answer](auto r) {
@@ -411,11 +482,34 @@ grpc::ServerUnaryReactor* JournalService::Prune(
   auto* answer = new Answer(this, ctx, Rpc::kPrune, out);
   v1::PruneRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  // Deleting a whole job is an administrator's act.
+  if (!parsed || !answer->Allowed(
+                     req.whole_job() ? Permission::kAdmin : Permission::kPrune,
+                     req.job_id())) {
+    return answer;
+  }
   if (!req.has_retention_millis()) parsed->retention = options_.prune_retention;
-  Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
+  Dispatch(answer, [this, answer, whole_job = req.whole_job(),
+                    keys = req.keys_size(),
+                    before = req.completed_before_unix_micros(),
+                    parsed = *std::move(parsed)] {
     absl::StatusOr<PruneResult> r = store_.Prune(parsed);
     answer->Stored(r.status());
+    // The audit trail: every Prune that reached the store, who asked, what
+    // went.
+    Log(LogLevel::kInfo, "prune",
+        {{"method", "Prune"},
+         {"job", parsed.job_id},
+         {"principal", answer->principal()},
+         {"peer", answer->ctx()->peer()},
+         {"whole_job", whole_job ? "true" : "false"},
+         {"keys", absl::StrCat(keys)},
+         {"completed_before_unix_micros", absl::StrCat(before)},
+         {"records_deleted", r.ok() ? absl::StrCat(r->records_deleted) : "-"},
+         {"entries_deleted", r.ok() ? absl::StrCat(r->entries_deleted) : "-"},
+         {"retention", absl::FormatDuration(parsed.retention)},
+         {"records_retained", r.ok() ? absl::StrCat(r->records_retained) : "-"},
+         {"code", absl::StatusCodeToString(r.status().code())}});
     if (!r.ok()) return r.status();
     if (metrics_ != nullptr) metrics_->OnPrune(*r);
     v1::PruneResponse resp;
@@ -432,7 +526,9 @@ grpc::ServerUnaryReactor* JournalService::ReadPayload(
   auto* answer = new Answer(this, ctx, Rpc::kReadPayload, out);
   v1::ReadPayloadRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  if (!parsed || !answer->Allowed(Permission::kRead, req.record().job_id())) {
+    return answer;
+  }
   Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
     absl::StatusOr<LookupResult> r =
         store_.LookupAction(parsed.record, parsed.action_key);
@@ -453,7 +549,13 @@ grpc::ServerUnaryReactor* JournalService::GetStats(
   auto* answer = new Answer(this, ctx, Rpc::kGetStats, out);
   v1::GetStatsRequest req;
   auto parsed = answer->Check(in, &req, options_.limits);
-  if (!parsed) return answer;
+  // One job's counts are a read of it; every job's need a principal whose
+  // patterns cover any job ("*").
+  if (!parsed ||
+      !answer->Allowed(parsed->empty() ? Permission::kAdmin : Permission::kRead,
+                       parsed->empty() ? "*" : *parsed)) {
+    return answer;
+  }
   Dispatch(answer, [this, answer, job = *std::move(parsed)] {
     absl::StatusOr<std::vector<JobStats>> r = store_.Stats(job);
     answer->Stored(r.status());

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
+#include "server/auth.h"
 #include "server/convert.h"
 #include "server/executor.h"
 #include "server/metrics.h"
@@ -62,6 +63,9 @@ struct ServiceOptions {
   int64_t max_held_answer_bytes_per_client = 32 * 1024 * 1024;
   // A Prune's retention when it names none (PruneRequest.retention_millis).
   absl::Duration prune_retention = absl::ZeroDuration();
+  // Who may do what to which job; not owned, must outlive the service.
+  // Null: every request is allowed (an unauthenticated server).
+  const Authenticator* authenticator = nullptr;
 };
 
 // Thread-safe. `store`, `executor` and `metrics` (which may be null) must
@@ -108,6 +112,11 @@ class JournalService final : public RawJournalService {
   // Reads and prunes, which block: runs `work` on the executor, which
   // finishes `answer` (RESOURCE_EXHAUSTED at once when its queue is full).
   void Dispatch(Answer* answer, std::function<absl::Status()> work);
+
+  // Logs and counts a refused request (UNAUTHENTICATED, PERMISSION_DENIED).
+  void Refused(Rpc rpc, const grpc::CallbackServerContext& ctx,
+               const std::string& job, const std::string& principal,
+               const absl::Status& status);
 
   // Counts held answer bytes for `peer`; false (nothing counted) when
   // `bytes` more would pass the peer's or the process's bound.

@@ -28,9 +28,11 @@
 #include "absl/synchronization/notification.h"
 #include "common/log.h"
 #include "prometheus/exposer.h"
+#include "server/auth.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/store_url.h"
+#include "server/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7450",
           "gRPC address (host:port; port 0 picks a free one)");
@@ -85,6 +87,30 @@ ABSL_FLAG(int, compression_min_bytes, 1024,
           "(when that saves space); 0 turns compression off (stored payloads "
           "are still read back)");
 ABSL_FLAG(int, compression_level, 3, "zstd level, 1 (fastest) to 19");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on --listen (with --tls-key-file); "
+          "re-read when it changes");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: clients must present a certificate it signed "
+          "(mutual TLS)");
+ABSL_FLAG(std::string, metrics_tls_cert_file, "",
+          "PEM certificate chain for HTTPS on --metrics-listen (with "
+          "--metrics-tls-key-file); re-read when it changes");
+ABSL_FLAG(std::string, metrics_tls_key_file, "",
+          "PEM private key of --metrics-tls-cert-file");
+ABSL_FLAG(std::string, health_listen, "",
+          "a plaintext address serving only gRPC health, for Kubernetes' "
+          "gRPC probes when --listen uses TLS; empty: none");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "who may do what to which job (README \"Security\"); re-read when "
+          "it changes; empty: every caller may do anything");
+ABSL_FLAG(bool, insecure_allow_unauthenticated, false,
+          "serve without --auth-tokens-file on an address other than "
+          "loopback or a Unix socket");
+ABSL_FLAG(absl::Duration, reload_interval, absl::Seconds(5),
+          "how often the TLS files and the tokens file are checked for "
+          "changes");
 
 namespace actionjournal {
 namespace {
@@ -115,7 +141,16 @@ void ApplyEnvironment() {
                            "sweep_interval",
                            "sweep_batch",
                            "compression_min_bytes",
-                           "compression_level"}) {
+                           "compression_level",
+                           "tls_cert_file",
+                           "tls_key_file",
+                           "tls_client_ca_file",
+                           "metrics_tls_cert_file",
+                           "metrics_tls_key_file",
+                           "health_listen",
+                           "auth_tokens_file",
+                           "insecure_allow_unauthenticated",
+                           "reload_interval"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -131,6 +166,15 @@ void ApplyEnvironment() {
 // "host:port" -> "host".
 std::string HostOf(const std::string& address) {
   return address.substr(0, address.rfind(':'));
+}
+
+// Whether only this machine (this pod) can reach `address`: a loopback
+// host or a Unix socket.
+bool IsLocal(const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  const std::string host = HostOf(address);
+  return host == "localhost" || absl::StartsWith(host, "127.") ||
+         host == "[::1]" || host == "::1";
 }
 
 // Accepts --metrics-listen as well as --metrics_listen.
@@ -296,6 +340,11 @@ int Main(int argc, char** argv) {
       absl::GetFlag(FLAGS_max_streams_per_connection);
   options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
   options.service.prune_retention = absl::GetFlag(FLAGS_prune_retention);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.tls_refresh = absl::GetFlag(FLAGS_reload_interval);
+  options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (options.workers < 1 || options.queue_capacity < 1 ||
@@ -312,10 +361,55 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (options.tls_refresh < absl::Seconds(1)) {
+    LogError("--reload-interval must be >= 1s");
+    return 2;
+  }
+  TlsFiles metrics_tls;
+  metrics_tls.cert_file = absl::GetFlag(FLAGS_metrics_tls_cert_file);
+  metrics_tls.key_file = absl::GetFlag(FLAGS_metrics_tls_key_file);
+  for (absl::Status s : {CheckTlsFiles(options.tls, "--tls"),
+                         CheckTlsFiles(metrics_tls, "--metrics-tls")}) {
+    if (!s.ok()) {
+      LogError(s.message());
+      return 2;
+    }
+  }
+  std::unique_ptr<Authenticator> authenticator;
+  const std::string tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  if (!tokens_file.empty()) {
+    auto opened = Authenticator::Open(tokens_file, options.tls_refresh);
+    if (!opened.ok()) {
+      LogError(opened.status().message());
+      return 2;
+    }
+    authenticator = *std::move(opened);
+    options.service.authenticator = authenticator.get();
+  } else if (!IsLocal(options.listen) &&
+             !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
+    LogError(
+        "refusing to serve unauthenticated on ", options.listen,
+        ", which other machines can reach: give --auth-tokens-file (README "
+        "\"Security\"), listen on loopback or a Unix socket, or accept "
+        "the risk with --insecure-allow-unauthenticated");
+    return 2;
+  }
+
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<HttpsMetricsServer> https_metrics;
   std::string metrics_at = "off";
-  if (!metrics_listen.empty()) {
+  if (!metrics_listen.empty() && metrics_tls.enabled()) {
+    auto served = HttpsMetricsServer::Start(metrics_listen, metrics.registry(),
+                                            metrics_tls, options.tls_refresh);
+    if (!served.ok()) {
+      LogError(served.status().message());
+      return 1;
+    }
+    https_metrics = *std::move(served);
+    metrics_at =
+        absl::StrCat(HostOf(metrics_listen), ":", https_metrics->port());
+  } else if (!metrics_listen.empty()) {
     auto served = ServeMetrics(metrics_listen, metrics.registry());
     if (!served.ok()) {
       LogError(served.status().message());
@@ -335,11 +429,28 @@ int Main(int argc, char** argv) {
       absl::StartsWith(options.listen, "unix:")
           ? options.listen
           : absl::StrCat(HostOf(options.listen), ":", (*server)->port());
+  const std::string tls = !options.tls.enabled()               ? "off"
+                          : options.tls.client_ca_file.empty() ? "on"
+                                                               : "mutual";
+  const std::string health_at =
+      options.health_listen.empty()
+          ? "off"
+          : absl::StrCat(HostOf(options.health_listen), ":",
+                         (*server)->health_port());
   Log(LogLevel::kInfo,
       "actionjournal-server " ACTIONJOURNAL_VERSION " listening",
       {{"grpc", grpc_at},
        {"metrics", metrics_at},
-       {"store", RedactStoreUrl(url)}});
+       {"store", RedactStoreUrl(url)},
+       {"tls", tls},
+       {"metrics_tls", metrics_tls.enabled() ? "on" : "off"},
+       {"health", health_at},
+       {"auth", authenticator != nullptr ? "tokens" : "unauthenticated"}});
+  if (authenticator == nullptr) {
+    LogWarning(
+        "unauthenticated: every caller that reaches ", grpc_at,
+        " may read, write and prune every job (give --auth-tokens-file)");
+  }
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -112,12 +112,22 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
           .Name("actionjournal_fenced_total")
           .Help("Writes refused because a newer attempt owns the record")
           .Register(r);
+  auto& refused = BuildCounter()
+                      .Name("actionjournal_auth_refused_total")
+                      .Help(
+                          "Requests (and AppendActions items) refused for "
+                          "their credentials, by method and code")
+                      .Register(r);
   for (int i = 0; i < kRpcCount; ++i) {
     const std::string method = RpcName(static_cast<Rpc>(i));
     latency_[i] = &latency.Add({{"method", method}}, LatencyBuckets());
     replay_hits_[i][0] = &hits.Add({{"method", method}, {"entry", "action"}});
     replay_hits_[i][1] = &hits.Add({{"method", method}, {"entry", "step"}});
     fenced_[i] = &fenced.Add({{"method", method}});
+    auth_refused_[i][0] =
+        &refused.Add({{"method", method}, {"code", "UNAUTHENTICATED"}});
+    auth_refused_[i][1] =
+        &refused.Add({{"method", method}, {"code", "PERMISSION_DENIED"}});
   }
 
   auto& appends =
@@ -281,6 +291,12 @@ void ServerMetrics::OnRequest(Rpc rpc, grpc::StatusCode code,
   }
   counter->Increment();
   latency_[r]->Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ServerMetrics::OnAuthRefused(Rpc rpc, absl::StatusCode code) {
+  auth_refused_[static_cast<int>(rpc)]
+               [code == absl::StatusCode::kPermissionDenied ? 1 : 0]
+                   ->Increment();
 }
 
 void ServerMetrics::OnStoreCall(Rpc rpc, const absl::Status& status) {

@@ -54,6 +54,9 @@ class ServerMetrics final : public JournalObserver {
   // What the store answered, for the outcome counters. `status` is the store
   // call's own (not a check of the request).
   void OnStoreCall(Rpc rpc, const absl::Status& status);
+  // A request, or an AppendActions item, refused for its credentials:
+  // UNAUTHENTICATED or PERMISSION_DENIED.
+  void OnAuthRefused(Rpc rpc, absl::StatusCode code);
   void OnBegin(const BeginResult& result);
   void OnAppend(ConflictPolicy policy, const AppendResult& result);
   void OnLookup(const LookupResult& result);
@@ -89,6 +92,8 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Counter* saved_output_tokens_;
   prometheus::Counter* saved_usd_;
   std::array<prometheus::Counter*, kRpcCount> fenced_{};
+  // [rpc][0: UNAUTHENTICATED, 1: PERMISSION_DENIED]
+  std::array<std::array<prometheus::Counter*, 2>, kRpcCount> auth_refused_{};
   prometheus::Counter* mismatches_kept_;
   prometheus::Counter* mismatches_reset_;
   prometheus::Family<prometheus::Counter>* store_errors_;
@@ -109,7 +114,8 @@ class ServerMetrics final : public JournalObserver {
 };
 
 // Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks
-// a free one). UNAVAILABLE when the address cannot be bound.
+// a free one); HTTPS is HttpsMetricsServer (server/tls.h). UNAVAILABLE when
+// the address cannot be bound.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     const std::string& address,
     const std::shared_ptr<prometheus::Registry>& registry);

@@ -26,8 +26,12 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &s->port_);
+  builder.AddListeningPort(
+      options.listen,
+      options.tls.enabled()
+          ? WatchedServerCredentials(options.tls, options.tls_refresh)
+          : grpc::InsecureServerCredentials(),
+      &s->port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options.service.limits.MaxMessageBytes()));
   // Answers are bounded by the service (max_answer_bytes); this is a guard.
@@ -42,6 +46,19 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError("cannot listen on " + options.listen);
   }
+  if (!options.health_listen.empty()) {
+    // Nothing but the default health service (and reflection, which every
+    // builder gets): no journal call can reach this port.
+    grpc::ServerBuilder health;
+    health.AddListeningPort(options.health_listen,
+                            grpc::InsecureServerCredentials(),
+                            &s->health_port_);
+    s->health_server_ = health.BuildAndStart();
+    if (s->health_server_ == nullptr || s->health_port_ == 0) {
+      return absl::UnavailableError("--health-listen: cannot listen on " +
+                                    options.health_listen);
+    }
+  }
   s->SetHealth(store.Ping().ok());
   s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
   return s;
@@ -50,11 +67,14 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
 JournalServer::~JournalServer() { Shutdown(); }
 
 void JournalServer::SetHealth(bool store_answers) {
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus("", store_answers);
-  health->SetServingStatus(v1::ActionJournal::service_full_name(),
-                           store_answers);
-  health->SetServingStatus(kLivenessService, true);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+    health->SetServingStatus("", store_answers);
+    health->SetServingStatus(v1::ActionJournal::service_full_name(),
+                             store_answers);
+    health->SetServingStatus(kLivenessService, true);
+  }
 }
 
 void JournalServer::HealthLoop() {
@@ -87,6 +107,9 @@ void JournalServer::Shutdown() {
   }
   if (health_thread_.joinable()) health_thread_.join();
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   const auto deadline = std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options_.shutdown_grace);
   // gRPC's shutdown also waits for every connection to close, which an idle
@@ -104,6 +127,10 @@ void JournalServer::Shutdown() {
   down.Notify();
   closer.join();
   server_->Wait();
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(std::chrono::system_clock::now());
+    health_server_->Wait();
+  }
 }
 
 }  // namespace actionjournal

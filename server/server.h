@@ -16,6 +16,7 @@
 #include "server/executor.h"
 #include "server/journal_service.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -23,6 +24,13 @@ namespace actionjournal {
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port (see JournalServer::port).
   std::string listen = "127.0.0.1:7450";
+  // TLS on `listen` (mutual TLS with a client CA); off: plaintext.
+  TlsFiles tls;
+  // How often the TLS files are checked for a rotated certificate.
+  absl::Duration tls_refresh = absl::Seconds(5);
+  // A second, plaintext address that serves only gRPC health, for
+  // Kubernetes' gRPC probes, which cannot speak TLS; empty: none.
+  std::string health_listen;
   // Threads running store work.
   int workers = 32;
   // Store calls that may wait for a worker before RESOURCE_EXHAUSTED.
@@ -59,6 +67,8 @@ class JournalServer {
 
   // The bound port.
   int port() const { return port_; }
+  // The health-only port; 0 when there is none.
+  int health_port() const { return health_port_; }
 
   // Stops accepting, reports NOT_SERVING, lets in-flight RPCs finish (up to
   // the grace period, then cancels them) and drains the executor.
@@ -80,6 +90,8 @@ class JournalServer {
   JournalService service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -33,6 +33,18 @@ void Throw(JNIEnv* env, const absl::Status& s) {
   Throw(env, s.code(), std::string(s.message()));
 }
 
+// `s` as UTF-8 into `out` ("" for null); false when the JVM is out of
+// memory (an exception is pending).
+bool ReadString(JNIEnv* env, jstring s, std::string* out) {
+  out->clear();
+  if (s == nullptr) return true;
+  const char* chars = env->GetStringUTFChars(s, nullptr);
+  if (chars == nullptr) return false;
+  *out = chars;
+  env->ReleaseStringUTFChars(s, chars);
+  return true;
+}
+
 template <typename Req, typename Resp>
 jbyteArray Call(JNIEnv* env, const std::string& bytes,
                 absl::StatusOr<Resp> (JournalClient::*method)(const Req&),
@@ -63,17 +75,21 @@ extern "C" {
 
 JNIEXPORT jlong JNICALL Java_io_actionjournal_client_NativeJournal_open(
     JNIEnv* env, jclass, jstring target, jlong deadline_ms, jint max_attempts,
-    jlong budget_ms) {
+    jlong budget_ms, jstring tls_ca_file, jstring tls_cert_file,
+    jstring tls_key_file, jstring token_file) {
   using namespace actionjournal;
   if (target == nullptr) {
     Throw(env, absl::StatusCode::kInvalidArgument, "target: must not be null");
     return 0;
   }
-  const char* chars = env->GetStringUTFChars(target, nullptr);
-  if (chars == nullptr) return 0;
   ClientOptions options;
-  options.target = chars;
-  env->ReleaseStringUTFChars(target, chars);
+  if (!ReadString(env, target, &options.target) ||
+      !ReadString(env, tls_ca_file, &options.tls_ca_file) ||
+      !ReadString(env, tls_cert_file, &options.tls_cert_file) ||
+      !ReadString(env, tls_key_file, &options.tls_key_file) ||
+      !ReadString(env, token_file, &options.token_file)) {
+    return 0;  // OutOfMemoryError is pending
+  }
   options.deadline = absl::Milliseconds(deadline_ms);
   options.retry.max_attempts = max_attempts;
   options.retry.budget = absl::Milliseconds(budget_ms);

@@ -18,6 +18,8 @@ const MODELS = {
   "batch/v1/Job": require("kubernetes-models/batch/v1/Job").Job,
   "policy/v1/PodDisruptionBudget":
     require("kubernetes-models/policy/v1/PodDisruptionBudget").PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy":
+    require("kubernetes-models/networking.k8s.io/v1/NetworkPolicy").NetworkPolicy,
   "monitoring.coreos.com/v1/PodMonitor":
     require("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor").PodMonitor,
 };
@@ -42,11 +44,13 @@ function facts(root) {
   // The adapter's settings (JournalStoreOptions) and the Flink image that
   // carries its jars.
   const options = read("java/flink-agents/src/io/actionjournal/flink/agents/JournalStoreOptions.java");
-  const adapterEnv = new Set([...options.matchAll(/"(ACTIONJOURNAL_\w+)"/g)].map((m) => m[1]));
+  const security = read("java/src/io/actionjournal/client/ClientSecurity.java");
+  const adapterEnv = new Set([...(options + security).matchAll(/"(ACTIONJOURNAL_\w+)"/g)]
+    .map((m) => m[1]));
   const flinkImage = read("deploy/flink-image/Dockerfile");
   const flinkImageLibs = /COPY --from=jars \/out\/ \/opt\/flink\/lib\//.test(flinkImage);
   return { flags, envFlags, version, exposed, imageEnv, adapterEnv, flinkImageLibs,
-           grpcPort: 7450, metricsPort: 9450 };
+           grpcPort: 7450, metricsPort: 9450, healthPort: 7451 };
 }
 
 // Every pod spec an object carries, with the labels its pods get.
@@ -102,6 +106,7 @@ function check(docs, f) {
 
   // 2. The server's containers against the server and the image.
   let servers = 0;
+  const serverPods = [];
   for (const doc of docs) {
     for (const pod of podSpecs(doc)) {
       const all = [...(pod.spec.initContainers || []).map((c) => [c, true]),
@@ -146,32 +151,77 @@ function check(docs, f) {
           }
           continue;
         }
-        // The addresses the server binds (a flag wins over the environment):
-        // every interface, since kubelet probes and Prometheus dial the pod
-        // IP, on the ports declared below.
-        for (const [flag, env, port] of [["listen", "ACTIONJOURNAL_LISTEN", f.grpcPort],
-                                         ["metrics_listen", "ACTIONJOURNAL_METRICS_LISTEN",
-                                          f.metricsPort]]) {
-          let address = effective[env];
+        // A setting as the server sees it: a flag wins over the environment.
+        const setting = (flag) => {
+          let value = effective[`ACTIONJOURNAL_${flag.toUpperCase()}`];
           for (const a of [...(c.command || []), ...(c.args || [])]) {
-            const m = a.match(/^--([\w-]+)=(.*)$/);
-            if (m && m[1].replace(/-/g, "_") === flag) address = m[2];
+            const m = a.match(/^--([\w-]+)(?:=(.*))?$/);
+            if (m && m[1].replace(/-/g, "_") === flag) value = m[2] === undefined ? "true" : m[2];
           }
+          return value;
+        };
+        // gRPC: a sidecar keeps it on loopback (or a Unix socket) so that
+        // nothing else in the cluster reaches it; a shared server listens
+        // on every address, with mutual TLS and per-job tokens.
+        const listen = setting("listen") || "";
+        if (init) {
+          if (!new RegExp(`^((127\\.0\\.0\\.1|localhost|\\[::1\\]):${f.grpcPort}|unix:.+)$`).test(listen)) {
+            err(doc, `${where}: a sidecar's gRPC (--listen) is '${listen}', not loopback ` +
+                     `127.0.0.1:${f.grpcPort} or a unix: socket`);
+          }
+        } else if (!new RegExp(`^(0\\.0\\.0\\.0|\\[::\\]):${f.grpcPort}$`).test(listen)) {
+          err(doc, `${where}: ACTIONJOURNAL_LISTEN (or --listen) is '${listen}', not 0.0.0.0:${f.grpcPort}`);
+        }
+        // Metrics and the probes' health port: every address, since
+        // Prometheus and kubelet dial the pod IP.
+        for (const [flag, port] of [["metrics_listen", f.metricsPort], ["health_listen", f.healthPort]]) {
+          const address = setting(flag);
           if (!new RegExp(`^(0\\.0\\.0\\.0|\\[::\\]):${port}$`).test(address || "")) {
-            err(doc, `${where}: ${env} (or --${flag.replace(/_/g, "-")}) is '${address}', ` +
-                     `not 0.0.0.0:${port}`);
+            err(doc, `${where}: ACTIONJOURNAL_${flag.toUpperCase()} (or --${flag.replace(/_/g, "-")}) ` +
+                     `is '${address}', not 0.0.0.0:${port}`);
           }
         }
+        if (setting("insecure_allow_unauthenticated") !== undefined &&
+            setting("insecure_allow_unauthenticated") !== "false") {
+          err(doc, `${where}: --insecure-allow-unauthenticated is not for deploy/`);
+        }
+        // Key material and tokens come from Secret volumes.
+        const secretDirs = (c.volumeMounts || [])
+          .filter((m) => ((pod.spec.volumes || []).find((v) => v.name === m.name) || {}).secret)
+          .map((m) => m.mountPath.replace(/\/$/, "") + "/");
+        const fromSecret = (flag) => {
+          const file = setting(flag);
+          if (!file) return false;
+          if (!secretDirs.some((d) => file.startsWith(d))) {
+            err(doc, `${where}: ${flag} '${file}' is not in a mounted Secret`);
+          }
+          return true;
+        };
+        const required = init ? [] : ["tls_cert_file", "tls_key_file", "tls_client_ca_file",
+                                       "auth_tokens_file"];
+        for (const flag of ["tls_cert_file", "tls_key_file", "tls_client_ca_file", "auth_tokens_file",
+                            "metrics_tls_cert_file", "metrics_tls_key_file"]) {
+          if (!fromSecret(flag) && required.includes(flag)) {
+            err(doc, `${where}: a shared server needs mutual TLS and tokens: ACTIONJOURNAL_` +
+                     `${flag.toUpperCase()} is not set`);
+          }
+        }
+        const metricsTls = setting("metrics_tls_cert_file") !== undefined;
+        serverPods.push({ pod, metricsTls, sidecar: init });
         // Ports as the image exposes them; probes on gRPC health.
         const ports = Object.fromEntries((c.ports || []).map((p) => [p.name, p.containerPort]));
         if (ports.grpc !== f.grpcPort) err(doc, `${where}: port grpc must be ${f.grpcPort}`);
         if (ports.metrics !== f.metricsPort) err(doc, `${where}: port metrics must be ${f.metricsPort}`);
+        if (ports.health !== f.healthPort) err(doc, `${where}: port health must be ${f.healthPort}`);
         for (const p of Object.values(ports)) {
           if (!f.exposed.has(p)) err(doc, `${where}: port ${p} is not EXPOSEd by the Dockerfile`);
         }
         for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+          // kubelet's gRPC probes speak plaintext: the health-only port.
           const g = c[probe] && c[probe].grpc;
-          if (!g || g.port !== f.grpcPort) err(doc, `${where}: ${probe} must be a gRPC probe on ${f.grpcPort}`);
+          if (!g || g.port !== f.healthPort) {
+            err(doc, `${where}: ${probe} must be a gRPC probe on the health port ${f.healthPort}`);
+          }
         }
         if (c.livenessProbe && c.livenessProbe.grpc && c.livenessProbe.grpc.service !== "liveness") {
           err(doc, `${where}: livenessProbe must ask the 'liveness' service`);
@@ -183,6 +233,9 @@ function check(docs, f) {
         if (a["prometheus.io/scrape"] !== "true" || a["prometheus.io/port"] !== String(f.metricsPort) ||
             a["prometheus.io/path"] !== "/metrics") {
           err(doc, `${where}: prometheus.io annotations must point at ${f.metricsPort}/metrics`);
+        }
+        if ((a["prometheus.io/scheme"] === "https") !== metricsTls) {
+          err(doc, `${where}: prometheus.io/scheme must be ${metricsTls ? "https" : "http (or unset)"}`);
         }
       }
     }
@@ -258,6 +311,17 @@ function check(docs, f) {
       for (const ep of doc.spec.podMetricsEndpoints || []) {
         for (const p of selected) {
           if (!portNames(p).has(ep.port)) err(doc, `port '${ep.port}' is on no container of ${p.where}`);
+          // Scraped over TLS where the metrics use it, trusting a CA.
+          const server = serverPods.find((s) => s.pod.spec === p.spec);
+          if (!server) continue;
+          const tls = ep.scheme === "https" && ep.tlsConfig && (ep.tlsConfig.ca || {}) &&
+                      ((ep.tlsConfig.ca || {}).secret || (ep.tlsConfig.ca || {}).configMap);
+          if (server.metricsTls && !tls) {
+            err(doc, `the metrics of ${p.where} are HTTPS: scheme https and tlsConfig.ca needed`);
+          }
+          if (!server.metricsTls && ep.scheme === "https") {
+            err(doc, `the metrics of ${p.where} are plain HTTP, not https`);
+          }
         }
       }
     }
@@ -271,6 +335,48 @@ function check(docs, f) {
           }
         }
       }
+    }
+  }
+  // 5. A shared server is reachable only by TaskManagers (gRPC) and the
+  // monitoring namespace (metrics).
+  const policies = docs.filter((d) => d.kind === "NetworkPolicy");
+  for (const server of serverPods.filter((s) => !s.sidecar)) {
+    const covering = policies.filter((np) =>
+      matches((np.spec.podSelector || {}).matchLabels, server.pod.labels) &&
+      (np.spec.policyTypes || []).includes("Ingress"));
+    if (covering.length === 0) {
+      errors.push(`${server.pod.where}: no NetworkPolicy limits who reaches the shared server`);
+      continue;
+    }
+    const allowed = { [f.grpcPort]: false, [f.metricsPort]: false };
+    for (const np of covering) {
+      for (const rule of np.spec.ingress || []) {
+        const ports = (rule.ports || []).map((p) => p.port);
+        if (!rule.from || rule.from.length === 0 || ports.length === 0) {
+          err(np, "an ingress rule without 'from' and 'ports' lets everyone in");
+          continue;
+        }
+        for (const port of ports) {
+          if (port === f.grpcPort) {
+            allowed[port] = true;
+            if (!rule.from.every((peer) => !peer.namespaceSelector && !peer.ipBlock && peer.podSelector &&
+                                           (peer.podSelector.matchLabels || {}).component === "taskmanager")) {
+              err(np, `gRPC (${port}) must admit only TaskManager pods (component: taskmanager)`);
+            }
+          } else if (port === f.metricsPort) {
+            allowed[port] = true;
+            if (!rule.from.every((peer) => !peer.ipBlock && peer.namespaceSelector &&
+                                           (peer.namespaceSelector.matchLabels || {})["kubernetes.io/metadata.name"] === "monitoring")) {
+              err(np, `metrics (${port}) must admit only the monitoring namespace`);
+            }
+          } else {
+            err(np, `port ${port} is opened, but only gRPC and metrics are meant to be reachable`);
+          }
+        }
+      }
+    }
+    for (const [port, ok] of Object.entries(allowed)) {
+      if (!ok) errors.push(`${server.pod.where}: no NetworkPolicy rule admits port ${port}`);
     }
   }
   return errors;
@@ -293,7 +399,71 @@ const FAULTS = {
     serverContainer(docs).args = ["--listen-port=7450"];
   },
   "a probe on the wrong port": (docs) => {
-    serverContainer(docs).readinessProbe.grpc.port = 7451;
+    serverContainer(docs).readinessProbe.grpc.port = 7452;
+  },
+  "a probe on the TLS port, which kubelet cannot speak": (docs) => {
+    serverContainer(docs).livenessProbe.grpc.port = 7450;
+  },
+  "a server started unauthenticated": (docs) => {
+    serverContainer(docs).args.push("--insecure-allow-unauthenticated");
+  },
+  // Only for the shared server; false: not applicable here.
+  "a shared server without mutual TLS": (docs) => {
+    const c = serverContainer(docs);
+    if (!c.env) return false;
+    c.env = c.env.filter((e) => e.name !== "ACTIONJOURNAL_TLS_CLIENT_CA_FILE");
+    return true;
+  },
+  "a shared server without tokens": (docs) => {
+    const c = serverContainer(docs);
+    if (!c.env) return false;
+    c.env = c.env.filter((e) => e.name !== "ACTIONJOURNAL_AUTH_TOKENS_FILE");
+    return true;
+  },
+  "TLS keys from a directory that is no Secret": (docs) => {
+    const c = serverContainer(docs);
+    if (!c.env) return false;
+    c.env.find((e) => e.name === "ACTIONJOURNAL_TLS_KEY_FILE").value = "/tmp/tls.key";
+    return true;
+  },
+  "no NetworkPolicy": (docs) => {
+    const i = docs.findIndex((x) => x.kind === "NetworkPolicy");
+    if (i < 0) return false;
+    docs.splice(i, 1);
+    return true;
+  },
+  "a NetworkPolicy that lets any pod reach gRPC": (docs) => {
+    const np = docs.find((x) => x.kind === "NetworkPolicy");
+    if (!np) return false;
+    np.spec.ingress[0].from = [{ podSelector: {} }];
+    return true;
+  },
+  "a NetworkPolicy rule open to all": (docs) => {
+    const np = docs.find((x) => x.kind === "NetworkPolicy");
+    if (!np) return false;
+    delete np.spec.ingress[1].from;
+    return true;
+  },
+  "metrics from any namespace": (docs) => {
+    const np = docs.find((x) => x.kind === "NetworkPolicy");
+    if (!np) return false;
+    np.spec.ingress[1].from = [{ namespaceSelector: {} }];
+    return true;
+  },
+  "HTTPS metrics scraped as plain HTTP": (docs) => {
+    const pm = docs.find((x) => x.kind === "PodMonitor");
+    const ep = pm.spec.podMetricsEndpoints[0];
+    if (ep.scheme !== "https") return false;
+    delete ep.scheme;
+    delete ep.tlsConfig;
+    return true;
+  },
+  // Only for the sidecar.
+  "a sidecar reachable from the cluster": (docs) => {
+    const c = serverContainer(docs);
+    if (c.restartPolicy === undefined) return false;
+    c.args = c.args.map((a) => a.replace("--listen=127.0.0.1:7450", "--listen=0.0.0.0:7450"));
+    return true;
   },
   "an image of another name": (docs) => {
     serverContainer(docs).image = "journal:latest";

@@ -41,6 +41,7 @@ using ::actionjournal::testing::CompletionReq;
 using ::actionjournal::testing::Delta;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Rec;
+using ::actionjournal::testing::RunCommand;
 using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
@@ -50,18 +51,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr int64_t kMiB = 1024 * 1024;
-
-// Runs a command; its exit code and what it printed on stdout.
-std::pair<int, std::string> RunCommand(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return {-1, ""};
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 // The server process's resident memory, in bytes.
 int64_t RssBytes(pid_t pid) {

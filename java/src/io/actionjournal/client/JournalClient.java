@@ -37,10 +37,30 @@ public final class JournalClient implements Journal {
    * @param budget no attempt runs past this long after a call began
    */
   public JournalClient(String target, Duration deadline, int maxAttempts, Duration budget) {
+    this(target, deadline, maxAttempts, budget, ClientSecurity.NONE);
+  }
+
+  /**
+   * With TLS, mutual TLS and a bearer token as {@code security} says (the C++ client's
+   * ClientOptions: files re-read when they change). A file that cannot be read is a
+   * JournalException INVALID_ARGUMENT naming the setting.
+   */
+  public JournalClient(
+      String target, Duration deadline, int maxAttempts, Duration budget, ClientSecurity security) {
     Objects.requireNonNull(target, "target");
     Objects.requireNonNull(deadline, "deadline");
     Objects.requireNonNull(budget, "budget");
-    handle = NativeJournal.open(target, deadline.toMillis(), maxAttempts, budget.toMillis());
+    Objects.requireNonNull(security, "security").check();
+    handle =
+        NativeJournal.open(
+            target,
+            deadline.toMillis(),
+            maxAttempts,
+            budget.toMillis(),
+            security.caFile(),
+            security.certFile(),
+            security.keyFile(),
+            security.tokenFile());
   }
 
   @Override

@@ -20,7 +20,16 @@ final class NativeJournal {
 
   private NativeJournal() {}
 
-  static native long open(String target, long deadlineMillis, int maxAttempts, long budgetMillis);
+  /** The security files may be null (not used). */
+  static native long open(
+      String target,
+      long deadlineMillis,
+      int maxAttempts,
+      long budgetMillis,
+      String tlsCaFile,
+      String tlsCertFile,
+      String tlsKeyFile,
+      String tokenFile);
 
   static native void close(long handle);
 

@@ -5,6 +5,7 @@ import io.actionjournal.client.GrpcJournalClient;
 import io.actionjournal.client.Journal;
 import io.actionjournal.client.JournalClient;
 import io.actionjournal.client.JournalException;
+import io.actionjournal.client.RetryOptions;
 import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.AppendActionResponse;
@@ -22,6 +23,7 @@ import java.util.ArrayDeque;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
@@ -358,8 +360,13 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     if (journal != null) return;
     Journal j =
         options.transport == JournalStoreOptions.Transport.JNI
-            ? new JournalClient(options.target)
-            : new GrpcJournalClient(options.target);
+            ? new JournalClient(
+                options.target,
+                Duration.ofSeconds(10),
+                10,
+                Duration.ofSeconds(30),
+                options.security)
+            : new GrpcJournalClient(options.target, RetryOptions.defaults(), options.security);
     init(j, true);
   }
 

@@ -1,5 +1,6 @@
 package io.actionjournal.flink.agents;
 
+import io.actionjournal.client.ClientSecurity;
 import java.io.Serializable;
 import java.util.Map;
 import java.util.Objects;
@@ -18,6 +19,10 @@ import java.util.Objects;
  *   <tr><td>actionjournal.prune</td><td>ACTIONJOURNAL_PRUNE</td><td>checkpoint (or delayed, none)</td></tr>
  *   <tr><td>actionjournal.prune-delay</td><td>ACTIONJOURNAL_PRUNE_DELAY</td><td>2</td></tr>
  *   <tr><td>actionjournal.max-state-bytes</td><td>ACTIONJOURNAL_MAX_STATE_BYTES</td><td>4194304</td></tr>
+ *   <tr><td>actionjournal.tls-ca-file</td><td>ACTIONJOURNAL_TLS_CA_FILE</td><td>(plaintext)</td></tr>
+ *   <tr><td>actionjournal.tls-cert-file</td><td>ACTIONJOURNAL_TLS_CERT_FILE</td><td>(none)</td></tr>
+ *   <tr><td>actionjournal.tls-key-file</td><td>ACTIONJOURNAL_TLS_KEY_FILE</td><td>(none)</td></tr>
+ *   <tr><td>actionjournal.token-file</td><td>ACTIONJOURNAL_TOKEN_FILE</td><td>(none)</td></tr>
  * </table>
  */
 public final class JournalStoreOptions implements Serializable {
@@ -66,6 +71,8 @@ public final class JournalStoreOptions implements Serializable {
   public final int pruneDelay;
   /** The journal's payload limit: a larger serialized state fails at once, without a call. */
   public final int maxStateBytes;
+  /** TLS, mutual TLS and the token file (ClientSecurity.fromMap's keys); NONE by default. */
+  public final ClientSecurity security;
 
   public JournalStoreOptions(
       String target,
@@ -88,6 +95,23 @@ public final class JournalStoreOptions implements Serializable {
     this.pruneDelay = pruneDelay;
     if (maxStateBytes <= 0) throw new IllegalArgumentException("maxStateBytes: must be > 0");
     this.maxStateBytes = maxStateBytes;
+    this.security = ClientSecurity.NONE;
+  }
+
+  private JournalStoreOptions(JournalStoreOptions o, ClientSecurity security) {
+    this.target = o.target;
+    this.jobId = o.jobId;
+    this.transport = o.transport;
+    this.attempt = o.attempt;
+    this.prune = o.prune;
+    this.pruneDelay = o.pruneDelay;
+    this.maxStateBytes = o.maxStateBytes;
+    this.security = Objects.requireNonNull(security, "security");
+  }
+
+  /** These options with TLS, mutual TLS and a token file as {@code security} says. */
+  public JournalStoreOptions withSecurity(ClientSecurity security) {
+    return new JournalStoreOptions(this, security);
   }
 
   /** Sidecar defaults for one job: gRPC to 127.0.0.1:7450, attempt 0, prune on checkpoint. */
@@ -98,6 +122,11 @@ public final class JournalStoreOptions implements Serializable {
 
   /** From configuration keys (see the class comment); a key absent there is read from env. */
   public static JournalStoreOptions fromMap(Map<String, String> conf, Map<String, String> env) {
+    return fromMapWithoutSecurity(conf, env).withSecurity(ClientSecurity.fromMap(conf, env));
+  }
+
+  private static JournalStoreOptions fromMapWithoutSecurity(
+      Map<String, String> conf, Map<String, String> env) {
     return new JournalStoreOptions(
         get(conf, env, "actionjournal.target", "ACTIONJOURNAL_TARGET", "127.0.0.1:7450"),
         get(conf, env, "actionjournal.job-id", "ACTIONJOURNAL_JOB_ID", null),
