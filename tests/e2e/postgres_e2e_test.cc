@@ -153,6 +153,45 @@ TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
   EXPECT_EQ(std::system(migrate.c_str()), 0);
 }
 
+// A database of migration 0001 alone, holding a record, is upgraded by
+// 0002 without expiring it: its record counts as written at the upgrade.
+TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
+  Psql(dsn_, "DROP DATABASE IF EXISTS aj_upgrade");
+  ASSERT_EQ(Psql(dsn_, "CREATE DATABASE aj_upgrade"), 0);
+  const std::string db = dsn_.substr(0, dsn_.rfind('/')) + "/aj_upgrade";
+  const std::string migrate =
+      absl::StrCat(testing::ServerBinary(), " migrate --store='", db, "' 2>",
+                   dir_, "/upgrade-migrate.log");
+  ASSERT_EQ(std::system(migrate.c_str()), 0);
+  ASSERT_EQ(Psql(db,
+                 "ALTER TABLE records DROP COLUMN written_at_us, DROP COLUMN "
+                 "expires_at_us; DELETE FROM schema_migrations WHERE version "
+                 ">= 2; INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
+                 "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
+                 "1, 'act', 'state', 0, 0, 0)"),
+            0);
+  auto server = ServerProcess::Start(
+      {"--store=" + db, "--record-ttl=1h", "--sweep-interval=50ms"},
+      dir_ + "/upgrade.log");
+  ASSERT_THAT(server, IsOk());
+  absl::SleepFor(absl::Milliseconds(500));  // several sweeps
+  v1::LookupActionRequest lookup;
+  lookup.mutable_record()->set_job_id("old-job");
+  lookup.mutable_record()->set_record_key("k");
+  lookup.mutable_record()->set_seq_num(1);
+  lookup.set_action_key("act");
+  auto found = Client(**server)->LookupAction(lookup);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_TRUE(found->found());
+  EXPECT_EQ(found->action().completion().state(), "state");
+  EXPECT_EQ(Psql(db,
+                 "DO \\$\\$ BEGIN IF (SELECT written_at_us FROM records) < "
+                 "extract(epoch FROM now()) * 1000000 - 60000000 THEN RAISE "
+                 "EXCEPTION 'written_at_us not the upgrade time'; END IF; END "
+                 "\\$\\$"),
+            0);
+}
+
 // Replicas starting together on an empty database apply each migration once.
 TEST_F(PostgresE2eTest, ReplicasStartingTogetherMigrateOnce) {
   Psql(dsn_, "DROP DATABASE IF EXISTS aj_fresh");

@@ -40,6 +40,53 @@ TEST(SqliteStoreTest, KeepsEverythingAcrossReopen) {
   EXPECT_EQ((*store)->BeginRecord({r, 0, "", false})->attempt, 4u);
 }
 
+// A file of schema 1 (before retention) opens, gains the retention
+// columns, and its records count as written at the upgrade: nothing is
+// swept at once, and the TTL counts from then.
+TEST(SqliteStoreTest, UpgradesASchemaOneFileWithoutExpiringIt) {
+  SqliteStoreOptions options;
+  options.path = TempSqlitePath();
+  const RecordId r{"job", "key", 1};
+  {
+    auto store = NewSqliteJournalStore(options);
+    ASSERT_THAT(store, IsOk());
+    AppendRequest req;
+    req.record = r;
+    req.action_key = "act";
+    req.entry = Completion{"state"};
+    ASSERT_THAT((*store)->AppendAction(req), IsOk());
+  }
+  {
+    // Back to schema 1's shape.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db,
+                           "DROP INDEX records_expires; DROP INDEX "
+                           "records_written; ALTER TABLE records DROP COLUMN "
+                           "written_at_us; ALTER TABLE records DROP COLUMN "
+                           "expires_at_us; PRAGMA user_version=1",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  const absl::Time upgrade = absl::Now();
+  JournalOptions journal;
+  journal.record_ttl = absl::Hours(24);
+  auto store = NewSqliteJournalStore(options, journal);
+  ASSERT_THAT(store, IsOk());
+  auto found = (*store)->LookupAction(r, "act");
+  ASSERT_THAT(found, IsOk());
+  EXPECT_TRUE(found->action.has_value());
+  auto swept = (*store)->Sweep(upgrade + absl::Hours(23));
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(swept->ttl_records, 0u);
+  EXPECT_TRUE((*store)->LookupAction(r, "act")->action.has_value());
+  swept = (*store)->Sweep(upgrade + absl::Hours(25));
+  ASSERT_THAT(swept, IsOk());
+  EXPECT_EQ(swept->ttl_records, 1u);
+}
+
 TEST(SqliteStoreTest, RefusesNewerSchema) {
   SqliteStoreOptions options;
   options.path = TempSqlitePath();
