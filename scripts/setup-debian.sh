@@ -11,6 +11,7 @@ packages=(
   libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java
   libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
   postgresql-15
+  pgbouncer prometheus
   clang-14 libclang-rt-14-dev clang-format-14
 )
 # kubectl and node for the manifest checks: whatever the machine has, else

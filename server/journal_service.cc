@@ -142,7 +142,13 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
   }
 
   void Fail(const absl::Status& status) {
-    if (IsRetryable(status)) ctx_->AddTrailingMetadata(kRetryAfterKey, "100");
+    if (IsRetryable(status)) {
+      ctx_->AddTrailingMetadata(kRetryAfterKey, "100");
+      if (status.code() == absl::StatusCode::kResourceExhausted &&
+          service_->metrics_ != nullptr) {
+        service_->metrics_->OnBusy(rpc_);
+      }
+    }
     Done(ToGrpcStatus(status));
   }
 

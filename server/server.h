@@ -76,6 +76,7 @@ class JournalServer {
 
   const ServerOptions options_;
   JournalStore& store_;
+  ServerMetrics* const metrics_;  // may be null
   Executor executor_;
   JournalService service_;
   std::unique_ptr<grpc::Server> server_;
