@@ -67,6 +67,12 @@ ABSL_FLAG(int64_t, max_held_answer_bytes_per_client, 32 * 1024 * 1024,
           "the same for one client connection");
 ABSL_FLAG(int, max_streams_per_connection, 100,
           "concurrent RPCs one connection may have open");
+ABSL_FLAG(int, pg_pool_size, 8,
+          "PostgreSQL connections one server keeps open at most (reads, "
+          "health and the write transactions share them)");
+ABSL_FLAG(int, pg_write_transactions, 2,
+          "PostgreSQL group-commit transactions running at once (1 to "
+          "--pg-pool-size); the rest of the pool serves reads and health");
 ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
           "memory gRPC may use for connections and buffers, in bytes");
 
@@ -81,7 +87,9 @@ void ApplyEnvironment() {
         "max_prune_keys", "max_batch_items", "health_interval",
         "shutdown_grace", "log_level", "log_format", "max_answer_bytes",
         "max_held_answer_bytes", "max_held_answer_bytes_per_client",
-        "max_streams_per_connection", "grpc_memory_bytes"}) {
+        "max_streams_per_connection", "grpc_memory_bytes",
+        // The PostgreSQL connection budget.
+        "pg_pool_size", "pg_write_transactions"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -211,7 +219,17 @@ int Main(int argc, char** argv) {
   ServerMetrics metrics(StoreKind(url));
   JournalOptions journal_options;
   journal_options.max_queued_writes = absl::GetFlag(FLAGS_queue_capacity);
-  auto store = OpenStore(url, journal_options, &metrics);
+  PostgresStoreOptions postgres;
+  postgres.pool_size = absl::GetFlag(FLAGS_pg_pool_size);
+  postgres.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
+  if (postgres.pool_size < 1 || postgres.max_write_transactions < 1 ||
+      postgres.max_write_transactions > postgres.pool_size) {
+    LogError(
+        "--pg-pool-size must be >= 1 and --pg-write-transactions between 1 "
+        "and --pg-pool-size");
+    return 2;
+  }
+  auto store = OpenStore(url, journal_options, &metrics, postgres);
   if (!store.ok()) {
     LogError("cannot open store ", RedactStoreUrl(url), ": ",
              store.status().ToString());

@@ -61,6 +61,8 @@ public final class GrpcJournalClient implements Journal {
     this(
         ManagedChannelBuilder.forTarget(Objects.requireNonNull(target, "target"))
             .usePlaintext()
+            // Every address the target resolves to serves a share (a headless Service).
+            .defaultLoadBalancingPolicy("round_robin")
             // Answers are bounded at 3 MiB by the server; leave room for the framing.
             .maxInboundMessageSize(8 << 20)
             .build(),
