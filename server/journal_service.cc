@@ -354,6 +354,9 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
           }
           results.push_back(std::move((*r)[next++]));
           if (!results.back().ok()) {
+            // Each item's own refusal counts as a single call's would
+            // (fenced, store errors): clients coalesce most appends.
+            answer->Stored(results.back().status());
             results.back() = ForClient(results.back().status());
           } else if (metrics_ != nullptr) {
             metrics_->OnAppend(item.policy, *results.back());
