@@ -73,6 +73,10 @@ ABSL_FLAG(int, pg_pool_size, 8,
 ABSL_FLAG(int, pg_write_transactions, 2,
           "PostgreSQL group-commit transactions running at once (1 to "
           "--pg-pool-size); the rest of the pool serves reads and health");
+ABSL_FLAG(bool, pg_transaction_pooling, false,
+          "PostgreSQL is reached through a pooler in transaction mode "
+          "(pgbouncer pool_mode=transaction): use no prepared statements and "
+          "no session settings");
 ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
           "memory gRPC may use for connections and buffers, in bytes");
 
@@ -89,7 +93,7 @@ void ApplyEnvironment() {
         "max_held_answer_bytes", "max_held_answer_bytes_per_client",
         "max_streams_per_connection", "grpc_memory_bytes",
         // The PostgreSQL connection budget.
-        "pg_pool_size", "pg_write_transactions"}) {
+        "pg_pool_size", "pg_write_transactions", "pg_transaction_pooling"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -222,6 +226,7 @@ int Main(int argc, char** argv) {
   PostgresStoreOptions postgres;
   postgres.pool_size = absl::GetFlag(FLAGS_pg_pool_size);
   postgres.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
+  postgres.transaction_pooling = absl::GetFlag(FLAGS_pg_transaction_pooling);
   if (postgres.pool_size < 1 || postgres.max_write_transactions < 1 ||
       postgres.max_write_transactions > postgres.pool_size) {
     LogError(

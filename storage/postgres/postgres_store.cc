@@ -144,8 +144,9 @@ absl::Status Expect(int64_t got, int64_t expected, absl::string_view what) {
                    expected, " (another writer won a race); retry"));
 }
 
-// Applies `w` inside the open transaction `n`.
-absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
+// Applies `w` inside the open transaction `n` of one of `pool`'s connections.
+absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
+                   const WriteSet& w) {
   if (!w.entry_deletes.empty() || !w.step_deletes.empty()) {
     ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi;
     int64_t entries = 0, steps = 0;
@@ -164,8 +165,8 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
       steps += d.expected;
     }
     pqxx::result r =
-        n.exec_prepared("delete_entries", rj.Done(), rk.Done(), rs.Done(),
-                        fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
+        pool.Exec(n, "delete_entries", rj.Done(), rk.Done(), rs.Done(),
+                  fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
     RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), entries, "reset"));
     RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), steps, "replace"));
   }
@@ -211,7 +212,7 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
     for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
   }
   pqxx::result r =
-      n.exec_prepared("write", pqxx::prepare::make_dynamic_params(params));
+      pool.Exec(n, "write", pqxx::prepare::make_dynamic_params(params));
   RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), inserts, "insert records"));
   RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), updates, "update records"));
   RETURN_IF_ERROR(Expect(r[0][2].as<int64_t>(), step_inserts, "insert steps"));
@@ -230,7 +231,8 @@ class PostgresBackend final : public Backend {
         pool_(postgres::PoolOptions{options.dsn, options.pool_size,
                                     options.connect_timeout,
                                     options.statement_timeout,
-                                    options.acquire_timeout},
+                                    options.acquire_timeout,
+                                    options.transaction_pooling},
               observer) {}
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
@@ -247,11 +249,11 @@ class PostgresBackend final : public Backend {
         seqs.Int(item.record.seq_num);
       }
       pqxx::nontransaction n(c);
-      for (const pqxx::row& r : n.exec_prepared(
-               "read", e.pair_jobs.Done(), e.pair_keys.Done(),
-               e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
-               e.rec_keys.Done(), e.rec_seqs.Done(), jobs.Done(), keys.Done(),
-               seqs.Done())) {
+      for (const pqxx::row& r :
+           pool_.Exec(n, "read", e.pair_jobs.Done(), e.pair_keys.Done(),
+                      e.pair_seqs.Done(), e.pair_actions.Done(),
+                      e.rec_jobs.Done(), e.rec_keys.Done(), e.rec_seqs.Done(),
+                      jobs.Done(), keys.Done(), seqs.Done())) {
         AddRow(r, out);
       }
       // Entries of a record that vanished between the branches' reads (one
@@ -301,8 +303,8 @@ class PostgresBackend final : public Backend {
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
-      for (const pqxx::row& r : w.exec_prepared("lock_records", jobs.Done(),
-                                                keys.Done(), seqs.Done())) {
+      for (const pqxx::row& r : pool_.Exec(w, "lock_records", jobs.Done(),
+                                           keys.Done(), seqs.Done())) {
         snapshot[IdAt(r)].row = RowOf(r[3].as<int64_t>(), FromBin(r[4]), r[5]);
       }
       // Entries only of records that exist: an absent record has none.
@@ -311,8 +313,8 @@ class PostgresBackend final : public Backend {
         if (snapshot[item.record].row.has_value()) e.Add(item);
       }
       if (!e.empty()) {
-        for (const pqxx::row& r : w.exec_prepared(
-                 "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
+        for (const pqxx::row& r : pool_.Exec(
+                 w, "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
                  e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
                  e.rec_keys.Done(), e.rec_seqs.Done())) {
           AddRow(r, snapshot);
@@ -320,7 +322,7 @@ class PostgresBackend final : public Backend {
         SortSteps(snapshot);
       }
       const WriteSet writes = decide(snapshot);
-      RETURN_IF_ERROR(Apply(w, writes));
+      RETURN_IF_ERROR(Apply(pool_, w, writes));
       w.exec("COMMIT");
       rollback.done = true;
       return absl::OkStatus();
@@ -337,11 +339,11 @@ class PostgresBackend final : public Backend {
       pqxx::work w(c);
       pqxx::result r =
           req.completed_before.has_value()
-              ? w.exec_prepared("prune", req.job_id, req.whole_job,
-                                absl::ToUnixMicros(*req.completed_before),
-                                keys.Done(), bounds.Done())
-              : w.exec_prepared("prune", req.job_id, req.whole_job, nullptr,
-                                keys.Done(), bounds.Done());
+              ? pool_.Exec(w, "prune", req.job_id, req.whole_job,
+                           absl::ToUnixMicros(*req.completed_before),
+                           keys.Done(), bounds.Done())
+              : pool_.Exec(w, "prune", req.job_id, req.whole_job, nullptr,
+                           keys.Done(), bounds.Done());
       w.commit();
       PruneResult out;
       out.records_deleted = r[0][0].as<int64_t>();
