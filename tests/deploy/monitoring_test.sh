@@ -28,16 +28,9 @@ cp "$root/tests/deploy/alerts_test.yaml" "$work/"
 
 # A real server, with a little of every kind of traffic, so that the series
 # created on first use exist.
-"$build/server/actionjournal-server" --store "sqlite://$work/journal.db" \
-  --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -qs 'listening' "$work/server.log" && break
-  sleep 0.1
-done
-grpc=$(sed -n 's/.*listening grpc=\([^ ]*\).*/\1/p' "$work/server.log")
-metrics=$(sed -n 's/.*listening.* metrics=\([^ ]*\).*/\1/p' "$work/server.log")
-[[ -n $grpc && -n $metrics ]] || { cat "$work/server.log"; exit 1; }
+source "$root/tests/testing/start_server.sh"
+start_server "$build/server/actionjournal-server" "$work/server.log" \
+  --store="sqlite://$work/journal.db"
 cli=("$build/client/actionjournal-cli" --target "$grpc")
 "${cli[@]}" begin --job mon --key k --seq 1 --attempt 1 >/dev/null
 "${cli[@]}" append --job mon --key k --seq 1 --attempt 1 --action a --step 0 \

@@ -19,6 +19,7 @@ set -euo pipefail
 build=$1
 PGBIN=/usr/lib/postgresql/15/bin
 source "$(dirname "$0")/../../scripts/free-port.sh"
+source "$(dirname "$0")/../testing/start_server.sh"
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
 
@@ -66,7 +67,7 @@ pg_ctl -D "$work/primary" -l "$work/primary.log" -w -t 60 start >/dev/null ||
 # standby.signal and primary_conninfo). Promoted, it has no standby of its
 # own, so it must not wait for one.
 "${as_pg[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$p1" -U postgres \
-  -D "$work/standby" -R -X stream >"$work/basebackup.log" 2>&1 ||
+  -D "$work/standby" -R -X stream --checkpoint=fast >"$work/basebackup.log" 2>&1 ||
   { cat "$work/basebackup.log"; exit 1; }
 cat >>"$work/standby/postgresql.conf" <<CONF
 port = $p2
@@ -86,16 +87,8 @@ done
 
 # The server, with both hosts; it must find the writable one itself.
 store="postgresql://postgres@127.0.0.1:$p1,127.0.0.1:$p2/actionjournal?target_session_attrs=read-write&connect_timeout=2"
-"$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
-  --store="$store" --health-interval=100ms 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 300); do
-  grep -qs 'listening grpc=' "$work/server.log" && break
-  sleep 0.1
-done
-grpc=$(sed -n 's/.*listening grpc=\([^ ]*\).*/\1/p' "$work/server.log")
-metrics=$(sed -n 's/.*listening.* metrics=\([^ ]*\).*/\1/p' "$work/server.log")
-[[ -n $grpc ]] || { cat "$work/server.log"; fail "the server did not start"; }
+start_server "$build/server/actionjournal-server" "$work/server.log" \
+  --store="$store" --health-interval=100ms || fail "the server did not start"
 cli=("$build/client/actionjournal-cli" --target "$grpc")
 
 acks=$work/acks.log

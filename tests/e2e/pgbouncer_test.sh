@@ -3,12 +3,15 @@
 # scripts/with-postgres.sh starts in front of its PostgreSQL): with
 # --pg-transaction-pooling the soak load (4 writers racing on identities)
 # sees no error and every acknowledged append reads back byte for byte
-# through pgbouncer; without it, the same load fails on the server-side
-# prepared statements that pgbouncer moves between its connections (what the
-# flag is for). Exits 77 (skipped) without pgbouncer.
+# through pgbouncer. Then, for the record, the same load without the flag,
+# which usually fails on the server-side prepared statements that pgbouncer
+# moves between its connections (what the flag is for); whether it does
+# depends on which server connection pgbouncer hands out, so it is reported,
+# not asserted. Exits 77 (skipped) without pgbouncer.
 # usage: pgbouncer_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
+source "$(dirname "$0")/../testing/start_server.sh"
 [[ -n ${ACTIONJOURNAL_TEST_PGBOUNCER_DSN:-} ]] || {
   echo "pgbouncer_test: no pgbouncer (scripts/with-postgres.sh starts one where it is installed)"
   exit 77
@@ -26,16 +29,8 @@ trap cleanup EXIT
 # load's summary in $work/$1.load and the ack log in $work/$1.acks.
 run() {
   local flag=$1
-  "$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen= \
-    --store="$ACTIONJOURNAL_TEST_PGBOUNCER_DSN" --pg-transaction-pooling="$flag" \
-    2>"$work/$flag.log" &
-  server_pid=$!
-  for _ in $(seq 200); do
-    grep -qs 'listening grpc=' "$work/$flag.log" && break
-    sleep 0.05
-  done
-  grpc=$(sed -n 's/.*listening grpc=\([^ ]*\).*/\1/p' "$work/$flag.log")
-  [[ -n $grpc ]] || { cat "$work/$flag.log"; exit 1; }
+  start_server "$build/server/actionjournal-server" "$work/$flag.log" \
+    --store="$ACTIONJOURNAL_TEST_PGBOUNCER_DSN" --pg-transaction-pooling="$flag"
   job=pgbouncer-$flag-$$
   "$build/tests/soak_tool" load --target="$grpc" --job="$job" \
     --ack_log="$work/$flag.acks" --writers=4 --seconds=4 >"$work/$flag.load" 2>&1
@@ -51,9 +46,5 @@ server_pid=
 run false
 kill -TERM "$server_pid" && wait "$server_pid" || true
 server_pid=
-if grep -q ' errors=0 ' "$work/false.load" && ! grep -q 'prepared statement' "$work/false.log"; then
-  echo "without --pg-transaction-pooling the load passed through pgbouncer: the test proves nothing" >&2
-  exit 1
-fi
-echo "pgbouncer_test: with the flag no error and every acknowledgement verified; without it: $(grep -o 'errors=[^w]*' "$work/false.load")"
+echo "pgbouncer_test: with the flag no error and every acknowledgement verified; without it: $(grep -o 'errors=[^w]*' "$work/false.load"), $(grep -c 'prepared statement' "$work/false.log") log lines on prepared statements"
 ok=1
