@@ -28,9 +28,8 @@ cp "$root/tests/deploy/alerts_test.yaml" "$work/"
 
 # A real server, with a little of every kind of traffic, so that the series
 # created on first use exist.
-source "$root/tests/testing/start_server.sh"
-start_server "$build/server/actionjournal-server" "$work/server.log" \
-  --store="sqlite://$work/journal.db"
+source "$root/tests/testing/server.sh"
+start_server "$build/server/actionjournal-server" "$work" --metrics-listen=127.0.0.1:0
 cli=("$build/client/actionjournal-cli" --target "$grpc")
 "${cli[@]}" begin --job mon --key k --seq 1 --attempt 1 >/dev/null
 "${cli[@]}" append --job mon --key k --seq 1 --attempt 1 --action a --step 0 \

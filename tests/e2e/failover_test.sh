@@ -19,7 +19,7 @@ set -euo pipefail
 build=$1
 PGBIN=/usr/lib/postgresql/15/bin
 source "$(dirname "$0")/../../scripts/free-port.sh"
-source "$(dirname "$0")/../testing/start_server.sh"
+source "$(dirname "$0")/../testing/server.sh"
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
 
@@ -87,8 +87,8 @@ done
 
 # The server, with both hosts; it must find the writable one itself.
 store="postgresql://postgres@127.0.0.1:$p1,127.0.0.1:$p2/actionjournal?target_session_attrs=read-write&connect_timeout=2"
-start_server "$build/server/actionjournal-server" "$work/server.log" \
-  --store="$store" --health-interval=100ms || fail "the server did not start"
+start_server "$build/server/actionjournal-server" "$work" --store="$store" \
+  --metrics-listen=127.0.0.1:0 --health-interval=100ms || fail "the server did not start"
 cli=("$build/client/actionjournal-cli" --target "$grpc")
 
 acks=$work/acks.log

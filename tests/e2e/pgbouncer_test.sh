@@ -11,7 +11,7 @@
 # usage: pgbouncer_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
-source "$(dirname "$0")/../testing/start_server.sh"
+source "$(dirname "$0")/../testing/server.sh"
 [[ -n ${ACTIONJOURNAL_TEST_PGBOUNCER_DSN:-} ]] || {
   echo "pgbouncer_test: no pgbouncer (scripts/with-postgres.sh starts one where it is installed)"
   exit 77
@@ -29,7 +29,8 @@ trap cleanup EXIT
 # load's summary in $work/$1.load and the ack log in $work/$1.acks.
 run() {
   local flag=$1
-  start_server "$build/server/actionjournal-server" "$work/$flag.log" \
+  mkdir "$work/$flag"
+  start_server "$build/server/actionjournal-server" "$work/$flag" \
     --store="$ACTIONJOURNAL_TEST_PGBOUNCER_DSN" --pg-transaction-pooling="$flag"
   job=pgbouncer-$flag-$$
   "$build/tests/soak_tool" load --target="$grpc" --job="$job" \
@@ -46,5 +47,5 @@ server_pid=
 run false
 kill -TERM "$server_pid" && wait "$server_pid" || true
 server_pid=
-echo "pgbouncer_test: with the flag no error and every acknowledgement verified; without it: $(grep -o 'errors=[^w]*' "$work/false.load"), $(grep -c 'prepared statement' "$work/false.log") log lines on prepared statements"
+echo "pgbouncer_test: with the flag no error and every acknowledgement verified; without it: $(grep -o 'errors=[^w]*' "$work/false.load"), $(grep -c 'prepared statement' "$work/false/server.log") log lines on prepared statements"
 ok=1
