@@ -20,7 +20,7 @@ COPY . .
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DACTIONJOURNAL_BUILD_JAVA=OFF \
  && ninja -C build -j2 \
  && ctest --test-dir build -j2 --output-on-failure --timeout 300 \
-      -E '^(PostgresE2eTest|postgres_tls_test|deploy_manifests_test|soak_short_test)' \
+      -E '^(PostgresE2eTest|postgres_tls_test|FleetE2eTest|deploy_manifests_test|monitoring_test|failover_test|pgbouncer_test|soak_short_test)' \
  && strip --strip-debug build/server/actionjournal-server build/client/actionjournal-cli
 
 FROM debian:bookworm

@@ -23,6 +23,9 @@
 //
 // usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3]
 //                      [--payload 256] [--workloads sync1,sync8,...]
+//                      [--service-dsn URL --transaction-pooling true]
+// --service-dsn puts a pooler (pgbouncer) between the service and
+// PostgreSQL; the direct side keeps --dsn.
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -607,6 +610,10 @@ int Main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(
       absl::OnDeadlockCycle::kIgnore);  // as the server
   std::string dsn;
+  // The service's own way to PostgreSQL (a pooler), when not `dsn`; the
+  // direct side always uses `dsn`.
+  std::string service_dsn;
+  bool transaction_pooling = false;
   double seconds = 3;
   int reps = 3, payload_bytes = 256;
   double churn_seconds = 300;
@@ -618,6 +625,10 @@ int Main(int argc, char** argv) {
     bool ok = true;
     if (k == "--dsn") {
       dsn = v;
+    } else if (k == "--service-dsn") {
+      service_dsn = v;
+    } else if (k == "--transaction-pooling") {
+      ok = absl::SimpleAtob(v, &transaction_pooling);
     } else if (k == "--seconds") {
       ok = absl::SimpleAtod(v, &seconds);
     } else if (k == "--reps") {
@@ -640,7 +651,9 @@ int Main(int argc, char** argv) {
     std::cerr << "usage: journal_bench --dsn postgresql://... [--seconds 3] "
                  "[--reps 3] "
                  "[--payload 256] [--workloads "
-                 "sync1,sync8,sync32,pipelined,replay5,ceiling]\n";
+                 "sync1,sync8,sync32,pipelined,replay5,ceiling] "
+                 "[--service-dsn postgresql://pooler...] "
+                 "[--transaction-pooling true]\n";
     return 2;
   }
   {
@@ -656,7 +669,8 @@ int Main(int argc, char** argv) {
     w.commit();
   }
   PostgresStoreOptions po;
-  po.dsn = dsn;
+  po.dsn = service_dsn.empty() ? dsn : service_dsn;
+  po.transaction_pooling = transaction_pooling;
   BatchCounter batches;
   auto store = NewPostgresJournalStore(po, {}, &batches);
   if (!store.ok()) {

@@ -608,6 +608,10 @@ absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
   // gRPC's default of up to two minutes.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Every address the target resolves to serves a share (a headless
+  // Service's pods, "ipv4:a:p,b:p"); gRPC's default, pick_first, would pin
+  // the client to one replica.
+  args.SetLoadBalancingPolicyName("round_robin");
   auto channel = CreateJournalChannel(options, args);
   if (!channel.ok()) return channel.status();
   return std::make_unique<GrpcJournalClient>(options, *std::move(channel));

@@ -32,7 +32,8 @@ struct RetryOptions {
 
 struct ClientOptions {
   // gRPC target: "127.0.0.1:7450" (a sidecar), "unix:///run/aj.sock",
-  // "dns:///journal.flink.svc:7450" (a shared journal).
+  // "dns:///journal-headless.flink.svc:7450" (a shared journal: calls are
+  // balanced round-robin over every address the name resolves to).
   std::string target = "127.0.0.1:7450";
   // TLS: the PEM CA bundle that signed the server's certificate, which must
   // name the target's host; empty: plaintext. With tls_cert_file and

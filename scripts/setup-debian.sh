@@ -12,6 +12,7 @@ packages=(
   libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
   libnetty-tcnative-java libnetty-tcnative-jni
   postgresql-15
+  pgbouncer prometheus
   clang-14 libclang-rt-14-dev clang-format-14
 )
 # kubectl and node for the manifest checks: whatever the machine has, else

@@ -2,7 +2,10 @@
 # Runs a command beside a throwaway PostgreSQL 15 (Debian's postgresql-15):
 # initdb into a temporary directory, listen on 127.0.0.1 on a free port,
 # fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, and AJ_PG_STOP /
-# AJ_PG_START (shell commands) for fault tests. PostgreSQL is stopped and removed afterwards, whatever happens.
+# AJ_PG_START (shell commands) for fault tests. Where Debian's pgbouncer is
+# installed, it runs in front in transaction pooling mode and the command
+# also sees ACTIONJOURNAL_TEST_PGBOUNCER_DSN. Both are stopped and removed
+# afterwards, whatever happens.
 # usage: with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
@@ -20,6 +23,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/free-port.sh"
 port=$(free_port)
 
 cleanup() {
+  if [[ -s $base/pgbouncer.pid ]]; then
+    kill "$(cat "$base/pgbouncer.pid")" 2>/dev/null || true
+  fi
   "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$base"
 }
@@ -40,6 +46,34 @@ pg_ctl=("${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 6
 "${as_pg[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres actionjournal_test
 
 export ACTIONJOURNAL_TEST_POSTGRES_DSN="postgresql://postgres@127.0.0.1:$port/actionjournal_test"
+if [[ -x /usr/sbin/pgbouncer ]]; then
+  # Transaction pooling: each transaction (or statement outside one) may run
+  # on another server connection, as in production behind pgbouncer.
+  bouncer_port=$(free_port)
+  while [[ $bouncer_port == "$port" ]]; do bouncer_port=$(free_port); done
+  cat >"$base/pgbouncer.ini" <<INI
+[databases]
+actionjournal_test = host=127.0.0.1 port=$port dbname=actionjournal_test user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 500
+logfile = $base/pgbouncer.log
+pidfile = $base/pgbouncer.pid
+INI
+  "${as_pg[@]}" /usr/sbin/pgbouncer -d "$base/pgbouncer.ini" >/dev/null 2>&1 ||
+    { cat "$base/pgbouncer.log" >&2; exit 1; }
+  for _ in $(seq 100); do
+    "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$bouncer_port" -d actionjournal_test && break
+    sleep 0.05
+  done
+  export ACTIONJOURNAL_TEST_PGBOUNCER_DSN="postgresql://postgres@127.0.0.1:$bouncer_port/actionjournal_test"
+  echo "with-postgres: pgbouncer (transaction pooling) on 127.0.0.1:$bouncer_port" >&2
+fi
 # Fault tests stop and start this server with these (AJ_PG_CTL: pg_ctl with
 # its arguments, for a chosen stop mode).
 export AJ_PG_CTL="${pg_ctl[*]}"

@@ -179,7 +179,13 @@ class JournalService::Answer final : public grpc::ServerUnaryReactor {
   }
 
   void Fail(const absl::Status& status) {
-    if (IsRetryable(status)) ctx_->AddTrailingMetadata(kRetryAfterKey, "100");
+    if (IsRetryable(status)) {
+      ctx_->AddTrailingMetadata(kRetryAfterKey, "100");
+      if (status.code() == absl::StatusCode::kResourceExhausted &&
+          service_->metrics_ != nullptr) {
+        service_->metrics_->OnBusy(rpc_);
+      }
+    }
     Done(ToGrpcStatus(status));
   }
 
@@ -415,6 +421,9 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
           }
           results.push_back(std::move((*r)[next++]));
           if (!results.back().ok()) {
+            // Each item's own refusal counts as a single call's would
+            // (fenced, store errors): clients coalesce most appends.
+            answer->Stored(results.back().status());
             results.back() = ForClient(results.back().status());
           } else if (metrics_ != nullptr) {
             metrics_->OnAppend(item.policy, *results.back());

@@ -69,6 +69,16 @@ ABSL_FLAG(int64_t, max_held_answer_bytes_per_client, 32 * 1024 * 1024,
           "the same for one client connection");
 ABSL_FLAG(int, max_streams_per_connection, 100,
           "concurrent RPCs one connection may have open");
+ABSL_FLAG(int, pg_pool_size, 8,
+          "PostgreSQL connections one server keeps open at most (reads, "
+          "health and the write transactions share them)");
+ABSL_FLAG(int, pg_write_transactions, 2,
+          "PostgreSQL group-commit transactions running at once (1 to "
+          "--pg-pool-size); the rest of the pool serves reads and health");
+ABSL_FLAG(bool, pg_transaction_pooling, false,
+          "PostgreSQL is reached through a pooler in transaction mode "
+          "(pgbouncer pool_mode=transaction): use no prepared statements and "
+          "no session settings");
 ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
           "memory gRPC may use for connections and buffers, in bytes");
 ABSL_FLAG(absl::Duration, prune_retention, absl::Hours(24),
@@ -117,40 +127,20 @@ namespace {
 
 // Environment variables become the flags' defaults.
 void ApplyEnvironment() {
-  for (const char* name : {"listen",
-                           "metrics_listen",
-                           "store",
-                           "workers",
-                           "queue_capacity",
-                           "max_payload_bytes",
-                           "max_record_key_bytes",
-                           "max_action_key_bytes",
-                           "max_prune_keys",
-                           "max_batch_items",
-                           "health_interval",
-                           "shutdown_grace",
-                           "log_level",
-                           "log_format",
-                           "max_answer_bytes",
-                           "max_held_answer_bytes",
-                           "max_held_answer_bytes_per_client",
-                           "max_streams_per_connection",
-                           "grpc_memory_bytes",
-                           "prune_retention",
-                           "record_ttl",
-                           "sweep_interval",
-                           "sweep_batch",
-                           "compression_min_bytes",
-                           "compression_level",
-                           "tls_cert_file",
-                           "tls_key_file",
-                           "tls_client_ca_file",
-                           "metrics_tls_cert_file",
-                           "metrics_tls_key_file",
-                           "health_listen",
-                           "auth_tokens_file",
-                           "insecure_allow_unauthenticated",
-                           "reload_interval"}) {
+  for (const char* name :
+       {"listen", "metrics_listen", "store", "workers", "queue_capacity",
+        "max_payload_bytes", "max_record_key_bytes", "max_action_key_bytes",
+        "max_prune_keys", "max_batch_items", "health_interval",
+        "shutdown_grace", "log_level", "log_format", "max_answer_bytes",
+        "max_held_answer_bytes", "max_held_answer_bytes_per_client",
+        "max_streams_per_connection", "grpc_memory_bytes", "prune_retention",
+        "record_ttl", "sweep_interval", "sweep_batch", "compression_min_bytes",
+        "compression_level", "tls_cert_file", "tls_key_file",
+        "tls_client_ca_file", "metrics_tls_cert_file", "metrics_tls_key_file",
+        "health_listen", "auth_tokens_file", "insecure_allow_unauthenticated",
+        "reload_interval",
+        // The PostgreSQL connection budget.
+        "pg_pool_size", "pg_write_transactions", "pg_transaction_pooling"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -310,7 +300,18 @@ int Main(int argc, char** argv) {
         "--sweep-batch >= 1");
     return 2;
   }
-  auto store = OpenStore(url, journal_options, &metrics);
+  PostgresStoreOptions postgres;
+  postgres.pool_size = absl::GetFlag(FLAGS_pg_pool_size);
+  postgres.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
+  postgres.transaction_pooling = absl::GetFlag(FLAGS_pg_transaction_pooling);
+  if (postgres.pool_size < 1 || postgres.max_write_transactions < 1 ||
+      postgres.max_write_transactions > postgres.pool_size) {
+    LogError(
+        "--pg-pool-size must be >= 1 and --pg-write-transactions between 1 "
+        "and --pg-pool-size");
+    return 2;
+  }
+  auto store = OpenStore(url, journal_options, &metrics, postgres);
   if (!store.ok()) {
     LogError("cannot open store ", RedactStoreUrl(url), ": ",
              store.status().ToString());

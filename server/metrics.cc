@@ -118,8 +118,15 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                           "Requests (and AppendActions items) refused for "
                           "their credentials, by method and code")
                       .Register(r);
+  auto& busy = BuildCounter()
+                   .Name("actionjournal_busy_total")
+                   .Help(
+                       "Calls refused because the server was busy (a full "
+                       "queue, the answer memory full); clients retry them")
+                   .Register(r);
   for (int i = 0; i < kRpcCount; ++i) {
     const std::string method = RpcName(static_cast<Rpc>(i));
+    busy_[i] = &busy.Add({{"method", method}});
     latency_[i] = &latency.Add({{"method", method}}, LatencyBuckets());
     replay_hits_[i][0] = &hits.Add({{"method", method}, {"entry", "action"}});
     replay_hits_[i][1] = &hits.Add({{"method", method}, {"entry", "step"}});
@@ -177,6 +184,14 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                            "Store calls that failed for the store's sake "
                            "(unreachable, lost race, timeout, fault), by code")
                        .Register(r);
+  // Every code from the start, at 0: an alert on the rate sees the first
+  // error, which a series born at 1 would hide.
+  for (absl::StatusCode code :
+       {absl::StatusCode::kUnavailable, absl::StatusCode::kAborted,
+        absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kInternal,
+        absl::StatusCode::kUnknown}) {
+    store_errors_->Add({{"code", kCodeNames[static_cast<int>(code)]}});
+  }
 
   batch_writes_ =
       &BuildHistogram()
@@ -196,6 +211,13 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                    .Help("The store's pooled connections, by state")
                    .Register(r);
   pool_in_use_ = &pool.Add({{"state", "in_use"}});
+  store_ready_ = &BuildGauge()
+                      .Name("actionjournal_store_ready")
+                      .Help(
+                          "1 while the store answers the health check "
+                          "(readiness), else 0")
+                      .Register(r)
+                      .Add({});
   pool_idle_ = &pool.Add({{"state", "idle"}});
   held_answer_bytes_ = &BuildGauge()
                             .Name("actionjournal_answer_bytes_held")
@@ -390,6 +412,12 @@ void ServerMetrics::OnBatch(int size, absl::Duration duration,
 void ServerMetrics::OnHeldAnswerBytes(int64_t bytes) {
   held_answer_bytes_->Set(static_cast<double>(bytes));
 }
+
+void ServerMetrics::OnBusy(Rpc rpc) {
+  busy_[static_cast<int>(rpc)]->Increment();
+}
+
+void ServerMetrics::OnStoreReady(bool ready) { store_ready_->Set(ready); }
 
 void ServerMetrics::OnPool(int in_use, int idle) {
   pool_in_use_->Set(in_use);

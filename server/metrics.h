@@ -63,6 +63,11 @@ class ServerMetrics final : public JournalObserver {
   void OnPrune(const PruneResult& result);
   // Bytes of answers held for clients now.
   void OnHeldAnswerBytes(int64_t bytes);
+  // A call refused because the server is busy (a full queue, the answer
+  // memory full): RESOURCE_EXHAUSTED that the client may retry.
+  void OnBusy(Rpc rpc);
+  // Whether the store answers (readiness), after each health check.
+  void OnStoreReady(bool ready);
 
   // JournalObserver.
   void OnBatch(int size, absl::Duration duration,
@@ -94,6 +99,8 @@ class ServerMetrics final : public JournalObserver {
   std::array<prometheus::Counter*, kRpcCount> fenced_{};
   // [rpc][0: UNAUTHENTICATED, 1: PERMISSION_DENIED]
   std::array<std::array<prometheus::Counter*, 2>, kRpcCount> auth_refused_{};
+  std::array<prometheus::Counter*, kRpcCount> busy_{};
+  prometheus::Gauge* store_ready_;
   prometheus::Counter* mismatches_kept_;
   prometheus::Counter* mismatches_reset_;
   prometheus::Family<prometheus::Counter>* store_errors_;

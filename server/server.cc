@@ -17,6 +17,7 @@ JournalServer::JournalServer(const ServerOptions& options, JournalStore& store,
                              ServerMetrics* metrics)
     : options_(options),
       store_(store),
+      metrics_(metrics),
       executor_(options.workers, options.queue_capacity),
       service_(store, executor_, options.service, metrics) {}
 
@@ -75,6 +76,7 @@ void JournalServer::SetHealth(bool store_answers) {
                              store_answers);
     health->SetServingStatus(kLivenessService, true);
   }
+  if (metrics_ != nullptr) metrics_->OnStoreReady(store_answers);
 }
 
 void JournalServer::HealthLoop() {

@@ -86,6 +86,7 @@ class JournalServer {
 
   const ServerOptions options_;
   JournalStore& store_;
+  ServerMetrics* const metrics_;  // may be null
   Executor executor_;
   JournalService service_;
   std::unique_ptr<grpc::Server> server_;

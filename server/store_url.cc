@@ -9,7 +9,8 @@
 namespace actionjournal {
 
 absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
-    const std::string& url, JournalOptions options, JournalObserver* observer) {
+    const std::string& url, JournalOptions options, JournalObserver* observer,
+    PostgresStoreOptions postgres) {
   if (url == "memory:" || url == "memory://") {
     return NewMemoryJournalStore(std::move(options), observer);
   }
@@ -23,9 +24,8 @@ absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
   }
   if (absl::StartsWith(url, "postgresql://") ||
       absl::StartsWith(url, "postgres://")) {
-    PostgresStoreOptions po;
-    po.dsn = url;
-    return NewPostgresJournalStore(po, std::move(options), observer);
+    postgres.dsn = url;
+    return NewPostgresJournalStore(postgres, std::move(options), observer);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("--store: unknown store '", RedactStoreUrl(url),

@@ -9,15 +9,17 @@
 #include "absl/status/statusor.h"
 #include "storage/group_commit.h"
 #include "storage/journal_store.h"
+#include "storage/postgres/postgres_store.h"
 
 namespace actionjournal {
 
 // "memory:", "sqlite://<path>" (sqlite:///abs/path or sqlite://rel/path),
-// "postgresql://..." (a libpq URI; migrations are applied at open).
+// "postgresql://..." (a libpq URI; migrations are applied at open; the
+// connection budget and timeouts come from `postgres`, whose dsn is the URL).
 // INVALID_ARGUMENT for an unknown scheme; otherwise the backend's errors.
 absl::StatusOr<std::unique_ptr<JournalStore>> OpenStore(
     const std::string& url, JournalOptions options = {},
-    JournalObserver* observer = nullptr);
+    JournalObserver* observer = nullptr, PostgresStoreOptions postgres = {});
 
 // "memory", "sqlite", "postgresql" or "unknown": the backend a URL names.
 std::string StoreKind(const std::string& url);

@@ -1,10 +1,10 @@
 #include "storage/postgres/migrate.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "storage/postgres/errors.h"
 #include "storage/postgres/migrations.h"
 
 namespace actionjournal::postgres {
@@ -16,46 +16,40 @@ constexpr int64_t kMigrationLock = 0x616a6d6967726174;  // "ajmigrat"
 }  // namespace
 
 absl::Status Migrate(pqxx::connection& c) {
-  // The advisory lock is the session's, so it spans the transactions below.
-  auto outside = [&c](const std::string& sql) {
-    pqxx::nontransaction n(c);
-    pqxx::result r = n.exec(sql);
-    n.commit();
-    return r;
-  };
-  outside("SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")");
-  absl::Status s = Guard([&]() -> absl::Status {
-    outside(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version integer "
-        "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
-        "DEFAULT now())");
-    const int current =
-        outside("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0]
-            .as<int>();
-    const int known = Migrations().empty() ? 0 : Migrations().back().version;
-    if (current > known) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "database schema version ", current, " is newer than this server's ",
-          known, "; upgrade the server"));
-    }
-    for (const Migration& m : Migrations()) {
-      if (m.version <= current) continue;
-      pqxx::work w(c);
-      w.exec(m.sql);
-      w.exec_params(
-          "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-          m.version, std::string(m.name));
-      w.commit();
-      LogInfo("applied migration ", m.name);
-    }
-    return absl::OkStatus();
-  });
-  absl::Status unlock = Guard([&] {
-    outside("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) +
-            ")");
-    return absl::OkStatus();
-  });
-  return s.ok() ? unlock : s;
+  // One transaction under a transaction-scoped advisory lock: replicas
+  // starting together apply each migration once, and the lock ends with the
+  // transaction whatever happens, also behind a pooler in transaction mode
+  // (where a session lock and its unlock could reach different server
+  // connections, leaving the lock held). Every migration must therefore be
+  // transactional (no CREATE INDEX CONCURRENTLY).
+  pqxx::work w(c);
+  w.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) +
+         ")");
+  w.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version integer "
+      "PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
+      "DEFAULT now())");
+  const int current =
+      w.exec("SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0]
+          .as<int>();
+  const int known = Migrations().empty() ? 0 : Migrations().back().version;
+  if (current > known) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema version ", current, " is newer than this server's ",
+        known, "; upgrade the server"));
+  }
+  std::vector<std::string> applied;
+  for (const Migration& m : Migrations()) {
+    if (m.version <= current) continue;
+    w.exec(m.sql);
+    w.exec_params(
+        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+        m.version, std::string(m.name));
+    applied.push_back(m.name);
+  }
+  w.commit();
+  for (const std::string& name : applied) LogInfo("applied migration ", name);
+  return absl::OkStatus();
 }
 
 }  // namespace actionjournal::postgres

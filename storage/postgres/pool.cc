@@ -56,6 +56,9 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
       absl::MutexLock lock(&mu_);
       slots_[slot] = fresh;
     }
+    // Behind a transaction pooler these would land on one server connection
+    // of many (and stay there for whoever gets it next).
+    if (options_.transaction_pooling) return absl::OkStatus();
     pqxx::nontransaction n(*fresh);
     n.exec(absl::StrCat("SET statement_timeout = ",
                         absl::ToInt64Milliseconds(options_.statement_timeout)));

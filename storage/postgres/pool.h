@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "storage/group_commit.h"
 #include "storage/postgres/errors.h"
+#include "storage/postgres/statements.h"
 
 namespace actionjournal::postgres {
 
@@ -23,6 +24,12 @@ struct PoolOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration statement_timeout = absl::Seconds(30);  // the session's
   absl::Duration acquire_timeout = absl::Seconds(10);    // wait for a free one
+  // PostgreSQL is reached through a pooler in transaction mode (pgbouncer's
+  // pool_mode=transaction), which hands each transaction (each statement
+  // outside one) to any of its server connections: neither prepared
+  // statements nor session settings would be there next time, so none are
+  // made and Exec sends each statement's SQL unnamed.
+  bool transaction_pooling = false;
 };
 
 // Thread-safe.
@@ -49,6 +56,18 @@ class ConnectionPool {
   // PQcancel on every connection in use: each running statement ends with
   // an error; later calls are refused.
   void Cancel();
+
+  // Runs the backend's statement `name` (statements.cc) in `tx` with
+  // `args`: prepared, or, under transaction pooling, as an unnamed statement
+  // (Parse, Bind and Execute in one round trip, planned each time).
+  template <typename... Args>
+  pqxx::result Exec(pqxx::transaction_base& tx, const std::string& name,
+                    Args&&... args) const {
+    if (options_.transaction_pooling) {
+      return tx.exec_params(Statements().at(name), std::forward<Args>(args)...);
+    }
+    return tx.exec_prepared(name, std::forward<Args>(args)...);
+  }
 
  private:
   template <typename T>

@@ -146,8 +146,9 @@ absl::Status Expect(int64_t got, int64_t expected, absl::string_view what) {
                    expected, " (another writer won a race); retry"));
 }
 
-// Applies `w` inside the open transaction `n`.
-absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
+// Applies `w` inside the open transaction `n` of one of `pool`'s connections.
+absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
+                   const WriteSet& w) {
   if (!w.entry_deletes.empty() || !w.step_deletes.empty()) {
     ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi;
     int64_t entries = 0, steps = 0;
@@ -166,8 +167,8 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
       steps += d.expected;
     }
     pqxx::result r =
-        n.exec_prepared("delete_entries", rj.Done(), rk.Done(), rs.Done(),
-                        fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
+        pool.Exec(n, "delete_entries", rj.Done(), rk.Done(), rs.Done(),
+                  fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
     RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), entries, "reset"));
     RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), steps, "replace"));
   }
@@ -213,7 +214,7 @@ absl::Status Apply(pqxx::transaction_base& n, const WriteSet& w) {
     for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
   }
   pqxx::result r =
-      n.exec_prepared("write", pqxx::prepare::make_dynamic_params(params));
+      pool.Exec(n, "write", pqxx::prepare::make_dynamic_params(params));
   RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), inserts, "insert records"));
   RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), updates, "update records"));
   RETURN_IF_ERROR(Expect(r[0][2].as<int64_t>(), step_inserts, "insert steps"));
@@ -232,7 +233,8 @@ class PostgresBackend final : public Backend {
         pool_(postgres::PoolOptions{options.dsn, options.pool_size,
                                     options.connect_timeout,
                                     options.statement_timeout,
-                                    options.acquire_timeout},
+                                    options.acquire_timeout,
+                                    options.transaction_pooling},
               observer) {}
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
@@ -249,11 +251,11 @@ class PostgresBackend final : public Backend {
         seqs.Int(item.record.seq_num);
       }
       pqxx::nontransaction n(c);
-      for (const pqxx::row& r : n.exec_prepared(
-               "read", e.pair_jobs.Done(), e.pair_keys.Done(),
-               e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
-               e.rec_keys.Done(), e.rec_seqs.Done(), jobs.Done(), keys.Done(),
-               seqs.Done())) {
+      for (const pqxx::row& r :
+           pool_.Exec(n, "read", e.pair_jobs.Done(), e.pair_keys.Done(),
+                      e.pair_seqs.Done(), e.pair_actions.Done(),
+                      e.rec_jobs.Done(), e.rec_keys.Done(), e.rec_seqs.Done(),
+                      jobs.Done(), keys.Done(), seqs.Done())) {
         AddRow(r, out);
       }
       // Entries of a record that vanished between the branches' reads (one
@@ -303,8 +305,8 @@ class PostgresBackend final : public Backend {
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
-      for (const pqxx::row& r : w.exec_prepared("lock_records", jobs.Done(),
-                                                keys.Done(), seqs.Done())) {
+      for (const pqxx::row& r : pool_.Exec(w, "lock_records", jobs.Done(),
+                                           keys.Done(), seqs.Done())) {
         RecordRow& row = snapshot[IdAt(r)].row.emplace(
             RowOf(r[3].as<int64_t>(), FromBin(r[4]), r[5]));
         row.written_at = absl::FromUnixMicros(r[6].as<int64_t>());
@@ -315,8 +317,8 @@ class PostgresBackend final : public Backend {
         if (snapshot[item.record].row.has_value()) e.Add(item);
       }
       if (!e.empty()) {
-        for (const pqxx::row& r : w.exec_prepared(
-                 "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
+        for (const pqxx::row& r : pool_.Exec(
+                 w, "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
                  e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
                  e.rec_keys.Done(), e.rec_seqs.Done())) {
           AddRow(r, snapshot);
@@ -324,7 +326,7 @@ class PostgresBackend final : public Backend {
         SortSteps(snapshot);
       }
       const WriteSet writes = decide(snapshot);
-      RETURN_IF_ERROR(Apply(w, writes));
+      RETURN_IF_ERROR(Apply(pool_, w, writes));
       w.exec("COMMIT");
       rollback.done = true;
       return absl::OkStatus();
@@ -345,13 +347,13 @@ class PostgresBackend final : public Backend {
       pqxx::work w(c);
       PruneResult out;
       if (req.retention > absl::ZeroDuration()) {
-        pqxx::result r = w.exec_prepared(
-            "prune_retained", req.job_id, req.whole_job, before, keys.Done(),
+        pqxx::result r = pool_.Exec(
+            w, "prune_retained", req.job_id, req.whole_job, before, keys.Done(),
             bounds.Done(), absl::ToUnixMicros(now + req.retention));
         out.records_retained = r.affected_rows();
       } else {
-        pqxx::result r = w.exec_prepared("prune", req.job_id, req.whole_job,
-                                         before, keys.Done(), bounds.Done());
+        pqxx::result r = pool_.Exec(w, "prune", req.job_id, req.whole_job,
+                                    before, keys.Done(), bounds.Done());
         out.records_deleted = r[0][0].as<int64_t>();
         out.entries_deleted = r[0][1].as<int64_t>();
       }
@@ -364,9 +366,8 @@ class PostgresBackend final : public Backend {
                                     int limit) override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<SweepResult> {
       pqxx::nontransaction n(c);  // one statement, its own transaction
-      pqxx::result r =
-          n.exec_prepared("sweep", absl::ToUnixMicros(now),
-                          absl::ToUnixMicros(written_before), limit);
+      pqxx::result r = pool_.Exec(n, "sweep", absl::ToUnixMicros(now),
+                                  absl::ToUnixMicros(written_before), limit);
       SweepResult out;
       out.ttl_records = r[0][2].as<int64_t>();
       out.retention_records = r[0][0].as<int64_t>() - out.ttl_records;
@@ -380,9 +381,8 @@ class PostgresBackend final : public Backend {
     return pool_.Run(
         [&](pqxx::connection& c) -> absl::StatusOr<std::vector<JobStats>> {
           pqxx::nontransaction n(c);
-          pqxx::result r = job_id.empty()
-                               ? n.exec_prepared("stats_all")
-                               : n.exec_prepared("stats_job", job_id);
+          pqxx::result r = job_id.empty() ? pool_.Exec(n, "stats_all")
+                                          : pool_.Exec(n, "stats_job", job_id);
           std::vector<JobStats> out;
           for (const pqxx::row& row : r) {
             JobStats j;
@@ -401,7 +401,7 @@ class PostgresBackend final : public Backend {
   absl::StatusOr<StoreSize> Size() override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<StoreSize> {
       pqxx::nontransaction n(c);
-      pqxx::result r = n.exec_prepared("size");
+      pqxx::result r = pool_.Exec(n, "size");
       StoreSize out;
       out.records = r[0][0].as<int64_t>();
       out.bytes = r[0][1].as<int64_t>();

@@ -31,6 +31,10 @@ struct PostgresStoreOptions {
   absl::Duration acquire_timeout = absl::Seconds(10);
   // Apply missing migrations at open (under an advisory lock).
   bool migrate = true;
+  // PostgreSQL is reached through a pooler in transaction mode (pgbouncer
+  // pool_mode=transaction): no prepared statements, no session settings
+  // (PoolOptions::transaction_pooling).
+  bool transaction_pooling = false;
 };
 
 // Connects, checks the schema version (FAILED_PRECONDITION when the database

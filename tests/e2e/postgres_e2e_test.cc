@@ -298,6 +298,11 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
             grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(Health(*s, "liveness"),
             grpc::health::v1::HealthCheckResponse::SERVING);
+  auto store_ready = [&] {
+    auto m = Scrape(s->metrics_port());
+    return m.ok() ? (*m)["actionjournal_store_ready"] : -1;
+  };
+  EXPECT_TRUE(Eventually([&] { return store_ready() == 0; }, absl::Seconds(5)));
 
   ASSERT_EQ(std::system(Env("AJ_PG_START").c_str()), 0);
   EXPECT_TRUE(Eventually(
@@ -313,6 +318,7 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
       },
       absl::Seconds(20)));
   ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(Eventually([&] { return store_ready() == 1; }, absl::Seconds(5)));
   // The refused call wrote nothing; the acknowledged one is still there.
   EXPECT_EQ(again->outcome(), v1::APPEND_OUTCOME_APPENDED);
   auto before = client->AppendAction(Completion("restart", "before", "S"));

@@ -299,6 +299,7 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   EXPECT_EQ(
       (*before)["actionjournal_build_info{store=\"sqlite\",version=\"0.1.0\"}"],
       1);
+  EXPECT_EQ((*before)["actionjournal_store_ready"], 1);
 
   const v1::RecordId r = Rec("job-m", "k", 1);
   v1::BeginRecordRequest begin;

@@ -72,6 +72,21 @@ inline std::vector<StoreFactory> AllStoreFactories() {
          po.dsn = dsn;
          return NewPostgresJournalStore(po, std::move(o));
        }});
+  // The same PostgreSQL through pgbouncer in transaction pooling mode,
+  // when the test script started one (scripts/with-postgres.sh does where
+  // pgbouncer is installed).
+  all.push_back(
+      {"PostgresThroughPgbouncer",
+       [](JournalOptions o) -> absl::StatusOr<std::unique_ptr<JournalStore>> {
+         const char* dsn = std::getenv("ACTIONJOURNAL_TEST_PGBOUNCER_DSN");
+         if (dsn == nullptr) {
+           return absl::FailedPreconditionError(kNoPostgres);
+         }
+         PostgresStoreOptions po;
+         po.dsn = dsn;
+         po.transaction_pooling = true;
+         return NewPostgresJournalStore(po, std::move(o));
+       }});
   return all;
 }
 

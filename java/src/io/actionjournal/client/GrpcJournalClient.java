@@ -111,6 +111,8 @@ public final class GrpcJournalClient implements Journal {
     }
     ManagedChannelBuilder<?> builder =
         Grpc.newChannelBuilder(target, credentials)
+            // Every address the target resolves to serves a share (a headless Service).
+            .defaultLoadBalancingPolicy("round_robin")
             // Answers are bounded at 3 MiB by the server; leave room for the framing.
             .maxInboundMessageSize(8 << 20);
     if (security.tokenFile() != null) builder.intercept(new BearerToken(security.tokenFile()));

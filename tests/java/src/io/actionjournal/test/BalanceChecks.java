@@ -1,0 +1,96 @@
+package io.actionjournal.test;
+
+import com.google.protobuf.ByteString;
+import io.actionjournal.client.GrpcJournalClient;
+import io.actionjournal.v1.AppendActionRequest;
+import io.actionjournal.v1.Completion;
+import io.actionjournal.v1.RecordId;
+import io.grpc.EquivalentAddressGroup;
+import io.grpc.NameResolver;
+import io.grpc.NameResolverProvider;
+import io.grpc.NameResolverRegistry;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The pure-Java client against a target that resolves to two servers: it must
+ * spread its calls over both (round_robin), as over a headless Service's
+ * pods. grpc-java has no resolver for a literal address list, so
+ * "aj-static:///h:p,h:p" is resolved here, standing for DNS answering with
+ * two addresses. tests/java/balance_test.sh counts each server's share.
+ *
+ * <p>usage: BalanceChecks HOST:PORT,HOST:PORT CALLS
+ */
+public final class BalanceChecks {
+  private BalanceChecks() {}
+
+  /** Resolves "aj-static:///h:p,h:p" to those addresses, once. */
+  static final class StaticResolverProvider extends NameResolverProvider {
+    @Override
+    protected boolean isAvailable() {
+      return true;
+    }
+
+    @Override
+    protected int priority() {
+      return 5;
+    }
+
+    @Override
+    public String getDefaultScheme() {
+      return "aj-static";
+    }
+
+    @Override
+    public NameResolver newNameResolver(URI uri, NameResolver.Args args) {
+      if (!"aj-static".equals(uri.getScheme())) {
+        return null;
+      }
+      List<EquivalentAddressGroup> groups = new ArrayList<>();
+      for (String hostPort : uri.getPath().substring(1).split(",")) {
+        int colon = hostPort.lastIndexOf(':');
+        SocketAddress address =
+            new InetSocketAddress(
+                hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+        groups.add(new EquivalentAddressGroup(address));
+      }
+      return new NameResolver() {
+        @Override
+        public String getServiceAuthority() {
+          return "actionjournal";
+        }
+
+        @Override
+        public void start(Listener2 listener) {
+          listener.onResult(ResolutionResult.newBuilder().setAddresses(groups).build());
+        }
+
+        @Override
+        public void shutdown() {}
+      };
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider());
+    int calls = Integer.parseInt(args[1]);
+    try (GrpcJournalClient client = new GrpcJournalClient("aj-static:///" + args[0])) {
+      for (int i = 0; i < calls; i++) {
+        client.appendAction(
+            AppendActionRequest.newBuilder()
+                .setRecord(
+                    RecordId.newBuilder()
+                        .setJobId("balance")
+                        .setRecordKey(ByteString.copyFromUtf8("k"))
+                        .setSeqNum(1))
+                .setActionKey("a" + i)
+                .setCompletion(Completion.newBuilder().setState(ByteString.copyFromUtf8("v")))
+                .build());
+      }
+    }
+    System.out.println("balance: " + calls + " calls sent");
+  }
+}
