@@ -23,7 +23,9 @@ source "$(dirname "$0")/../testing/server.sh"
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
 
-work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-failover.XXXXXX")
+# Under /tmp itself: PostgreSQL runs as the user postgres, who cannot enter
+# the test runner's private TEST_TMPDIR.
+work=$(mktemp -d /tmp/aj-failover.XXXXXX)
 chmod 755 "$work"
 [[ ${#as_pg[@]} -eq 0 ]] || chown postgres "$work"
 server_pid= load_pid= ok=0
