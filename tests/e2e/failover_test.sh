@@ -23,7 +23,9 @@ source "$(dirname "$0")/../testing/server.sh"
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
 
-work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-failover.XXXXXX")
+# Under /tmp itself, as with-postgres.sh: the user postgres must enter it (a
+# test runner's TEST_TMPDIR is private).
+work=$(mktemp -d /tmp/aj-failover.XXXXXX)
 chmod 755 "$work"
 [[ ${#as_pg[@]} -eq 0 ]] || chown postgres "$work"
 server_pid= load_pid= ok=0
