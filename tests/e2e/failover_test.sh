@@ -23,8 +23,8 @@ source "$(dirname "$0")/../testing/server.sh"
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
 
-# Under /tmp itself: PostgreSQL runs as the user postgres, who cannot enter
-# the test runner's private TEST_TMPDIR.
+# Under /tmp itself, as with-postgres.sh: the user postgres must enter it (a
+# test runner's TEST_TMPDIR is private).
 work=$(mktemp -d /tmp/aj-failover.XXXXXX)
 chmod 755 "$work"
 [[ ${#as_pg[@]} -eq 0 ]] || chown postgres "$work"
