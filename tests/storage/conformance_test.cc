@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
@@ -565,6 +566,15 @@ void ConformanceTest::SweepsManyRecordsInBoundedBatches() {
 // span of time years before the other tests' clock: what a sweep finds due
 // is this test's own.
 TEST_P(ConformanceTest, SweepsDeleteWhatRetentionAndTtlMakeDue) {
+  // The PostgreSQL instantiations (direct and through pgbouncer) share one
+  // database, so they take turns: a session advisory lock on a connection
+  // of their own, released when it closes.
+  std::unique_ptr<pqxx::connection> turn;
+  const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
+  if (GetParam().name.rfind("Postgres", 0) == 0 && dsn != nullptr) {
+    turn = std::make_unique<pqxx::connection>(dsn);
+    pqxx::nontransaction(*turn).exec("SELECT pg_advisory_lock(7450001)");
+  }
   {
     SCOPED_TRACE("retention");
     RetentionKeepsPrunedRecordsUntilItPasses();
