@@ -9,8 +9,10 @@
 #define ACTIONJOURNAL_STORAGE_BACKEND_H_
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -172,6 +174,47 @@ class Backend {
   // How many write transactions may run at once (1 for a single-writer
   // store); group commit runs that many committers.
   virtual int MaxConcurrentWriters() const = 0;
+};
+
+// A Backend that passes every call to another: decorators (compression,
+// tests' fault injection) derive from it and override what they change.
+class ForwardingBackend : public Backend {
+ public:
+  explicit ForwardingBackend(std::unique_ptr<Backend> inner)
+      : inner_(std::move(inner)) {}
+
+  absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
+    return inner_->Read(reads);
+  }
+  absl::Status Write(const ReadSet& reads,
+                     absl::FunctionRef<WriteSet(const Snapshot&)> decide,
+                     absl::Time deadline) override {
+    return inner_->Write(reads, decide, deadline);
+  }
+  absl::StatusOr<PruneResult> Prune(const PruneRequest& request,
+                                    absl::Time now) override {
+    return inner_->Prune(request, now);
+  }
+  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
+                                    int limit) override {
+    return inner_->Sweep(now, written_before, limit);
+  }
+  absl::StatusOr<std::vector<JobStats>> Stats(
+      const std::string& job_id) override {
+    return inner_->Stats(job_id);
+  }
+  absl::StatusOr<StoreSize> Size() override { return inner_->Size(); }
+  absl::Status Ping() override { return inner_->Ping(); }
+  void Cancel() override { inner_->Cancel(); }
+  int MaxConcurrentWriters() const override {
+    return inner_->MaxConcurrentWriters();
+  }
+
+ protected:
+  Backend& inner() { return *inner_; }
+
+ private:
+  const std::unique_ptr<Backend> inner_;
 };
 
 // The SQL backends' per-job statistics query (the same in both dialects):

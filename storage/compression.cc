@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -25,10 +26,10 @@ std::string WithHeader(char kind, absl::string_view body) {
   return out;
 }
 
-}  // namespace
-
-std::string EncodePayload(absl::string_view payload,
-                          const CompressionOptions& options) {
+// The stored form of `payload` when it is not `payload` itself; nullopt
+// (no copy) for the common case of a payload stored as sent.
+std::optional<std::string> Encoded(absl::string_view payload,
+                                   const CompressionOptions& options) {
   if (options.min_bytes > 0 &&
       payload.size() >= static_cast<size_t>(options.min_bytes)) {
     std::string out(kMarker, 3);
@@ -46,7 +47,35 @@ std::string EncodePayload(absl::string_view payload,
   if (!payload.empty() && payload[0] == kMarker[0]) {
     return WithHeader(kRaw, payload);
   }
-  return std::string(payload);
+  return std::nullopt;
+}
+
+// Whether `stored` may be in a form other than the payload itself.
+bool MaybeEncoded(const std::string& stored) {
+  return !stored.empty() && stored[0] == kMarker[0];
+}
+
+// Whether any payload of `snapshot` may be stored in another form.
+bool AnyEncoded(const Snapshot& snapshot) {
+  for (const auto& [id, rec] : snapshot) {
+    for (const auto& [key, action] : rec.actions) {
+      for (const Step& s : action.steps) {
+        if (MaybeEncoded(s.result) || MaybeEncoded(s.error)) return true;
+      }
+      if (action.completion.has_value() &&
+          MaybeEncoded(action.completion->state))
+        return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string EncodePayload(absl::string_view payload,
+                          const CompressionOptions& options) {
+  std::optional<std::string> e = Encoded(payload, options);
+  return e.has_value() ? *std::move(e) : std::string(payload);
 }
 
 absl::StatusOr<std::string> DecodePayload(absl::string_view stored) {
@@ -76,7 +105,7 @@ absl::StatusOr<std::string> DecodePayload(absl::string_view stored) {
 namespace {
 
 absl::Status Decode(std::string* payload) {
-  if (payload->empty() || (*payload)[0] != kMarker[0]) return absl::OkStatus();
+  if (!MaybeEncoded(*payload)) return absl::OkStatus();
   ASSIGN_OR_RETURN(*payload, DecodePayload(*payload));
   return absl::OkStatus();
 }
@@ -96,15 +125,17 @@ absl::Status Decode(Snapshot& snapshot) {
   return absl::OkStatus();
 }
 
-// Thread-safe as `inner` is.
-class CompressingBackend final : public Backend {
+// Thread-safe as the backend it decorates is.
+class CompressingBackend final : public ForwardingBackend {
  public:
   CompressingBackend(std::unique_ptr<Backend> inner, CompressionOptions options,
                      JournalObserver* observer)
-      : inner_(std::move(inner)), options_(options), observer_(observer) {}
+      : ForwardingBackend(std::move(inner)),
+        options_(options),
+        observer_(observer) {}
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
-    ASSIGN_OR_RETURN(Snapshot s, inner_->Read(reads));
+    ASSIGN_OR_RETURN(Snapshot s, inner().Read(reads));
     RETURN_IF_ERROR(Decode(s));
     return s;
   }
@@ -113,13 +144,18 @@ class CompressingBackend final : public Backend {
                      absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
     absl::Status decoded;
-    absl::Status s = inner_->Write(
+    absl::Status s = inner().Write(
         reads,
         [&](const Snapshot& stored) {
-          Snapshot snapshot = stored;
-          decoded = Decode(snapshot);
-          if (!decoded.ok()) return WriteSet{};  // writes nothing
-          WriteSet w = decide(snapshot);
+          WriteSet w;
+          if (!AnyEncoded(stored)) {
+            w = decide(stored);
+          } else {
+            Snapshot snapshot = stored;
+            decoded = Decode(snapshot);
+            if (!decoded.ok()) return WriteSet{};  // writes nothing
+            w = decide(snapshot);
+          }
           for (auto& step : w.steps) {
             Encode(&step.step.result);
             Encode(&step.step.error);
@@ -131,34 +167,15 @@ class CompressingBackend final : public Backend {
     return decoded.ok() ? s : decoded;
   }
 
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& request,
-                                    absl::Time now) override {
-    return inner_->Prune(request, now);
-  }
-  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
-                                    int limit) override {
-    return inner_->Sweep(now, written_before, limit);
-  }
-  absl::StatusOr<std::vector<JobStats>> Stats(
-      const std::string& job_id) override {
-    return inner_->Stats(job_id);
-  }
-  absl::StatusOr<StoreSize> Size() override { return inner_->Size(); }
-  absl::Status Ping() override { return inner_->Ping(); }
-  void Cancel() override { inner_->Cancel(); }
-  int MaxConcurrentWriters() const override {
-    return inner_->MaxConcurrentWriters();
-  }
-
  private:
   void Encode(std::string* payload) {
     const size_t sent = payload->size();
     if (sent == 0) return;  // a PENDING step's, or a step's other half
-    *payload = EncodePayload(*payload, options_);
+    std::optional<std::string> e = Encoded(*payload, options_);
+    if (e.has_value()) *payload = *std::move(e);
     if (observer_ != nullptr) observer_->OnPayload(sent, payload->size());
   }
 
-  const std::unique_ptr<Backend> inner_;
   const CompressionOptions options_;
   JournalObserver* const observer_;
 };

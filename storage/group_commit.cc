@@ -176,11 +176,14 @@ class Journal final : public JournalStore {
                                           ? now - options_.record_ttl
                                           : absl::InfinitePast();
     SweepResult total;
-    for (;;) {
+    for (int aborted = 0;;) {
       if (Cancelled()) return Stopping();
       absl::StatusOr<SweepResult> one =
           backend_->Sweep(now, written_before, options_.sweep_batch);
-      if (absl::IsAborted(one.status())) continue;  // a race lost: again
+      // A race lost: again, as often as a write would be redone.
+      if (absl::IsAborted(one.status()) && aborted++ < options_.max_retries) {
+        continue;
+      }
       if (!one.ok()) return one.status();
       total += *one;
       if (observer_ != nullptr) observer_->OnSweep(*one);

@@ -92,42 +92,21 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
 // A backend whose transaction fails as a whole when any write in it would
 // store the state "poison": as PostgreSQL fails a batch's multi-row INSERT
 // for one value it refuses.
-class PoisonBackend final : public Backend {
+class PoisonBackend final : public ForwardingBackend {
  public:
-  PoisonBackend() : inner_(NewMemoryBackend()) {}
+  PoisonBackend() : ForwardingBackend(NewMemoryBackend()) {}
 
-  absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
-    return inner_->Read(reads);
-  }
   absl::Status Write(const ReadSet& reads,
                      absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
-    absl::StatusOr<Snapshot> snapshot = inner_->Read(reads);
+    absl::StatusOr<Snapshot> snapshot = inner().Read(reads);
     if (!snapshot.ok()) return snapshot.status();
     for (const auto& c : decide(*snapshot).completions) {
       if (c.completion.state == "poison")
         return absl::InternalError("statement failed: poison");
     }
-    return inner_->Write(reads, decide, deadline);
+    return inner().Write(reads, decide, deadline);
   }
-  absl::StatusOr<PruneResult> Prune(const PruneRequest& r,
-                                    absl::Time now) override {
-    return inner_->Prune(r, now);
-  }
-  absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
-                                    int limit) override {
-    return inner_->Sweep(now, written_before, limit);
-  }
-  absl::StatusOr<std::vector<JobStats>> Stats(
-      const std::string& job_id) override {
-    return inner_->Stats(job_id);
-  }
-  absl::StatusOr<StoreSize> Size() override { return inner_->Size(); }
-  absl::Status Ping() override { return absl::OkStatus(); }
-  int MaxConcurrentWriters() const override { return 1; }
-
- private:
-  std::unique_ptr<Backend> inner_;
 };
 
 TEST(JournalTest, AWriteTheStoreRefusesNeverFailsItsBatch) {
