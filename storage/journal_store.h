@@ -300,7 +300,7 @@ class JournalStore {
   // when configured to (JournalOptions); this is for tests and tools.
   virtual absl::StatusOr<SweepResult> Sweep(absl::Time now) {
     (void)now;
-    return SweepResult{};
+    return absl::UnimplementedError("sweep");
   }
 
   // Per job (every job when `job_id` is empty, by job id), from the
