@@ -30,17 +30,31 @@ using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
 using ::actionjournal::testing::TempDir;
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+// A port of 127.0.0.1 bound, not listening, while the object lives: a
+// connection to it is refused, and no other test's server can take it.
+class DeadPort {
+ public:
+  DeadPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~DeadPort() { close(fd_); }
+  DeadPort(const DeadPort&) = delete;
+  DeadPort& operator=(const DeadPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  const int fd_;
+  int port_ = 0;
+};
+
+// A port free now (for a server started later).
+int FreePort() { return DeadPort().port(); }
 
 v1::AppendActionRequest Completion(const std::string& key,
                                    const std::string& action,
@@ -96,7 +110,8 @@ TEST_F(ClientTest, GivesUpWithinItsBudget) {
   ClientOptions o;
   o.retry.budget = absl::Seconds(1);
   o.retry.max_attempts = 1000;
-  auto client = Client(absl::StrCat("127.0.0.1:", FreePort()), o);
+  const DeadPort dead;  // held: no other test's server can answer here
+  auto client = Client(absl::StrCat("127.0.0.1:", dead.port()), o);
   const absl::Time start = absl::Now();
   EXPECT_THAT(client->AppendAction(Completion("k", "a", "S")),
               StatusIs(absl::StatusCode::kUnavailable));
