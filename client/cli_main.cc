@@ -329,10 +329,11 @@ int Run(const Args& a, JournalClient& client) {
       std::cout << "job " << j.job_id() << ": " << j.records() << " record(s) ("
                 << j.retained_records() << " kept after a prune), "
                 << j.entries() << " entr" << (j.entries() == 1 ? "y" : "ies")
-                << ", " << j.payload_bytes()
-                << " payload bytes; a replay saves " << j.cost().input_tokens()
-                << " input and " << j.cost().output_tokens()
-                << " output tokens, USD "
+                << ", " << j.payload_bytes() << " payload bytes (" << j.blobs()
+                << " stored once: " << j.blob_bytes() << " bytes, saving "
+                << j.deduplicated_bytes() << "); a replay saves "
+                << j.cost().input_tokens() << " input and "
+                << j.cost().output_tokens() << " output tokens, USD "
                 << absl::StrFormat("%.6f", j.cost().micro_usd() / 1e6) << "\n";
     }
     return 0;

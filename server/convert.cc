@@ -549,6 +549,9 @@ void ToProto(const std::vector<JobStats>& in, v1::GetStatsResponse* out) {
     o->set_retained_records(j.retained_records);
     o->set_entries(j.entries);
     o->set_payload_bytes(j.payload_bytes);
+    o->set_blobs(j.blobs);
+    o->set_blob_bytes(j.blob_bytes);
+    o->set_deduplicated_bytes(j.deduplicated_bytes);
     CostToProto(j.cost, o->mutable_cost());
   }
 }

@@ -97,6 +97,10 @@ ABSL_FLAG(int, compression_min_bytes, 1024,
           "(when that saves space); 0 turns compression off (stored payloads "
           "are still read back)");
 ABSL_FLAG(int, compression_level, 3, "zstd level, 1 (fastest) to 19");
+ABSL_FLAG(int, dedup_min_bytes, 2048,
+          "payloads of at least this many bytes as stored (after "
+          "compression) are stored once per job, however many entries hold "
+          "them; 0 turns it off (payloads stored once are still read back)");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for TLS on --listen (with --tls-key-file); "
           "re-read when it changes");
@@ -135,7 +139,7 @@ void ApplyEnvironment() {
         "max_held_answer_bytes", "max_held_answer_bytes_per_client",
         "max_streams_per_connection", "grpc_memory_bytes", "prune_retention",
         "record_ttl", "sweep_interval", "sweep_batch", "compression_min_bytes",
-        "compression_level", "tls_cert_file", "tls_key_file",
+        "compression_level", "dedup_min_bytes", "tls_cert_file", "tls_key_file",
         "tls_client_ca_file", "metrics_tls_cert_file", "metrics_tls_key_file",
         "health_listen", "auth_tokens_file", "insecure_allow_unauthenticated",
         "reload_interval",
@@ -285,6 +289,11 @@ int Main(int argc, char** argv) {
   journal_options.compression.min_bytes =
       absl::GetFlag(FLAGS_compression_min_bytes);
   journal_options.compression.level = absl::GetFlag(FLAGS_compression_level);
+  journal_options.dedup.min_bytes = absl::GetFlag(FLAGS_dedup_min_bytes);
+  if (journal_options.dedup.min_bytes < 0) {
+    LogError("--dedup-min-bytes must be >= 0");
+    return 2;
+  }
   if (journal_options.compression.min_bytes < 0 ||
       journal_options.compression.level < 1 ||
       journal_options.compression.level > 19) {

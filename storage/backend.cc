@@ -35,14 +35,16 @@ void ReadSet::Add(const RecordId& record, const std::string* action_key) {
 
 void ReadSet::AddRecord(const RecordId& record) { ItemOf(record); }
 
-// Per job: records (and those retained), entries, payload bytes and stored
-// costs. `where` filters each table on job_id.
+// Per job: records (and those retained), entries, payload bytes, stored
+// costs, and the blobs (counted once, with what their further references
+// would have taken). `where` filters each table on job_id.
 std::string JobStatsSql(const std::string& where) {
   return absl::StrCat(
       "SELECT r.job_id, r.n, r.retained, coalesce(s.n, 0) + coalesce(c.n, "
-      "0), coalesce(s.b, 0) + coalesce(c.b, 0), coalesce(s.it, 0) + "
-      "coalesce(c.it, 0), coalesce(s.ot, 0) + coalesce(c.ot, 0), "
-      "coalesce(s.usd, 0) + coalesce(c.usd, 0) FROM "
+      "0), coalesce(s.b, 0) + coalesce(c.b, 0) + coalesce(bl.b, 0), "
+      "coalesce(s.it, 0) + coalesce(c.it, 0), coalesce(s.ot, 0) + "
+      "coalesce(c.ot, 0), coalesce(s.usd, 0) + coalesce(c.usd, 0), "
+      "coalesce(bl.n, 0), coalesce(bl.b, 0), coalesce(bl.saved, 0) FROM "
       "(SELECT job_id, count(*) AS n, sum(CASE WHEN expires_at_us IS NULL "
       "THEN 0 ELSE 1 END) AS retained FROM records ",
       where,
@@ -53,7 +55,11 @@ std::string JobStatsSql(const std::string& where) {
       " GROUP BY job_id) s ON s.job_id = r.job_id LEFT JOIN (SELECT job_id, "
       "count(*) AS n, sum(length(state)) AS b, sum(input_tokens) AS it, "
       "sum(output_tokens) AS ot, sum(micro_usd) AS usd FROM completions ",
-      where, " GROUP BY job_id) c ON c.job_id = r.job_id ORDER BY r.job_id");
+      where,
+      " GROUP BY job_id) c ON c.job_id = r.job_id LEFT JOIN (SELECT job_id, "
+      "count(*) AS n, sum(length(bytes)) AS b, sum((refs - 1) * "
+      "length(bytes)) AS saved FROM blobs ",
+      where, " GROUP BY job_id) bl ON bl.job_id = r.job_id ORDER BY r.job_id");
 }
 
 }  // namespace actionjournal

@@ -218,8 +218,9 @@ class ForwardingBackend : public Backend {
 };
 
 // The SQL backends' per-job statistics query (the same in both dialects):
-// job_id, records, retained records, entries, payload bytes and the three
-// cost sums; `where` filters every table on job_id ("" for every job).
+// job_id, records, retained records, entries, payload bytes, the three
+// cost sums, blobs, blob bytes and deduplicated bytes; `where` filters every
+// table on job_id ("" for every job).
 std::string JobStatsSql(const std::string& where);
 
 }  // namespace actionjournal

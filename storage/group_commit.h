@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "storage/backend.h"
 #include "storage/compression.h"
+#include "storage/dedup.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
@@ -34,6 +35,10 @@ struct JournalOptions {
   int sweep_batch = 1000;
   // Which payloads are stored compressed (storage/compression.h).
   CompressionOptions compression;
+  // Which payloads are stored once per job (storage/dedup.h). Read by the
+  // backends' factories: dedup happens inside the backend's transaction,
+  // below compression.
+  DedupOptions dedup;
   // The clock for completion times; tests inject their own.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };

@@ -185,7 +185,15 @@ struct JobStats {
   uint64_t records = 0;
   uint64_t retained_records = 0;  // pruned, kept until their retention passes
   uint64_t entries = 0;           // steps + completions
-  uint64_t payload_bytes = 0;     // step results and errors, states
+  // Step results and errors, states, as stored (compressed), each payload
+  // stored once per job (a blob) counted once.
+  uint64_t payload_bytes = 0;
+  // Payloads stored once per job (storage/dedup.h) and their bytes (part of
+  // payload_bytes); what storing them once saved: the bytes their further
+  // references would have taken.
+  uint64_t blobs = 0;
+  uint64_t blob_bytes = 0;
+  uint64_t deduplicated_bytes = 0;
   // The costs stored with the entries: what replaying every record instead
   // of running its actions again saves.
   Cost cost;

@@ -2,35 +2,36 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/dedup.h"
 
 namespace actionjournal {
 namespace {
 
-// The three tables as one map: every record with all its actions.
+// Records with all their actions, as the rules see them.
 using Tables = std::map<RecordId, RecordSnapshot>;
 
-Snapshot ReadFrom(const Tables& t, const ReadSet& reads) {
-  Snapshot out;
-  for (const ReadSet::Item& item : reads.items()) {
-    RecordSnapshot& rec = out[item.record];
-    auto it = t.find(item.record);
-    if (it == t.end()) continue;
-    rec.row = it->second.row;
-    if (item.all_actions) {
-      rec.actions = it->second.actions;
-      continue;
-    }
-    for (const std::string& key : item.action_keys) {
-      auto a = it->second.actions.find(key);
-      if (a != it->second.actions.end()) rec.actions.insert(*a);
-    }
-  }
-  return out;
-}
+// A payload of an entry stored once per job: (action_key, step index), or
+// (action_key, -1) for the completion; the entry's own field is empty.
+using Slot = std::pair<std::string, int64_t>;
+constexpr int64_t kCompletionSlot = -1;
+
+// A stored record: its entries, the large payloads moved to the blobs.
+struct StoredRecord {
+  RecordSnapshot rec;
+  std::map<Slot, std::string> digests;
+};
+
+struct Blob {
+  std::string bytes;
+  uint64_t refs = 0;
+};
+using BlobKey = std::pair<std::string, std::string>;  // (job_id, digest)
 
 absl::Status Mismatch(absl::string_view what) {
   return absl::AbortedError(
@@ -99,9 +100,11 @@ bool Selected(const PruneRequest& req, const RecordId& id,
 // Thread-safe: one call at a time.
 class MemoryBackend final : public Backend {
  public:
+  explicit MemoryBackend(DedupOptions dedup) : dedup_(dedup) {}
+
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
     absl::MutexLock lock(&mu_);
-    return ReadFrom(tables_, reads);
+    return ReadFrom(reads);
   }
 
   absl::Status Write(const ReadSet& reads,
@@ -109,17 +112,27 @@ class MemoryBackend final : public Backend {
                      absl::Time deadline) override {
     (void)deadline;
     absl::MutexLock lock(&mu_);
-    const WriteSet w = decide(ReadFrom(tables_, reads));
+    const WriteSet w = decide(ReadFrom(reads));
     // All or nothing: the writes go to a copy of the records they touch.
     Tables touched;
     for (const ReadSet::Item& item : reads.items()) {
       auto it = tables_.find(item.record);
-      if (it != tables_.end()) touched.insert(*it);
+      if (it != tables_.end()) touched.emplace(it->first, Resolved(it));
     }
     absl::Status s = Apply(w, touched);
     if (!s.ok()) return s;
+    // The references of the new rows are added before those of the old
+    // ones are released, as the SQL backends' upsert and triggers do.
     for (auto& [id, rec] : touched) {
-      if (rec.row.has_value()) tables_[id] = std::move(rec);
+      if (!rec.row.has_value()) continue;
+      StoredRecord stored = Intern(id.job_id, std::move(rec));
+      auto it = tables_.find(id);
+      if (it == tables_.end()) {
+        tables_.emplace(id, std::move(stored));
+      } else {
+        Release(id.job_id, it->second);
+        it->second = std::move(stored);
+      }
     }
     return absl::OkStatus();
   }
@@ -130,8 +143,8 @@ class MemoryBackend final : public Backend {
     PruneResult out;
     const absl::Time due = now + req.retention;
     for (auto it = tables_.begin(); it != tables_.end();) {
-      if (!it->second.row.has_value() ||
-          !Selected(req, it->first, *it->second.row)) {
+      if (!it->second.rec.row.has_value() ||
+          !Selected(req, it->first, *it->second.rec.row)) {
         ++it;
       } else if (req.retention > absl::ZeroDuration()) {
         auto [d, fresh] = due_.emplace(it->first, due);
@@ -154,7 +167,7 @@ class MemoryBackend final : public Backend {
       auto d = due_.find(it->first);
       if (d != due_.end() && d->second <= now) {
         ++out.retention_records;
-      } else if (it->second.row->written_at < written_before) {
+      } else if (it->second.rec.row->written_at < written_before) {
         ++out.ttl_records;
       } else {
         ++it;
@@ -170,7 +183,8 @@ class MemoryBackend final : public Backend {
       const std::string& job_id) override {
     absl::MutexLock lock(&mu_);
     std::map<std::string, JobStats> by_job;
-    for (const auto& [id, rec] : tables_) {
+    for (const auto& [id, stored] : tables_) {
+      const RecordSnapshot& rec = stored.rec;
       if (!rec.row.has_value() || (!job_id.empty() && id.job_id != job_id))
         continue;
       JobStats& s = by_job[id.job_id];
@@ -190,6 +204,14 @@ class MemoryBackend final : public Backend {
         }
       }
     }
+    for (const auto& [key, blob] : blobs_) {
+      auto s = by_job.find(key.first);
+      if (s == by_job.end()) continue;
+      ++s->second.blobs;
+      s->second.blob_bytes += blob.bytes.size();
+      s->second.payload_bytes += blob.bytes.size();
+      s->second.deduplicated_bytes += (blob.refs - 1) * blob.bytes.size();
+    }
     std::vector<JobStats> out;
     for (auto& [job, s] : by_job) out.push_back(std::move(s));
     return out;
@@ -198,12 +220,12 @@ class MemoryBackend final : public Backend {
   absl::StatusOr<StoreSize> Size() override {
     absl::MutexLock lock(&mu_);
     StoreSize out;
-    for (const auto& [id, rec] : tables_) {
-      if (!rec.row.has_value()) continue;
+    for (const auto& [id, stored] : tables_) {
+      if (!stored.rec.row.has_value()) continue;
       ++out.records;
       if (due_.count(id) == 0) {
         out.oldest_unpruned_written =
-            std::min(out.oldest_unpruned_written, rec.row->written_at);
+            std::min(out.oldest_unpruned_written, stored.rec.row->written_at);
       }
     }
     return out;
@@ -213,32 +235,120 @@ class MemoryBackend final : public Backend {
   int MaxConcurrentWriters() const override { return 1; }
 
  private:
+  using StoredTables = std::map<RecordId, StoredRecord>;
+
   // Erases a record and its entries; returns how many entries it had.
-  uint64_t Erase(Tables::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  uint64_t Erase(StoredTables::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     uint64_t entries = 0;
-    for (const auto& [key, a] : it->second.actions) {
+    for (const auto& [key, a] : it->second.rec.actions) {
       entries += a.steps.size() + a.completion.has_value();
     }
+    Release(it->first.job_id, it->second);
     due_.erase(it->first);
     tables_.erase(it);
     return entries;
   }
 
+  // The payload in `slot` of a stored record, its blob's when stored once.
+  void Resolve(const std::string& job_id, const StoredRecord& stored,
+               const std::string& key, StoredAction& a) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto d = stored.digests.lower_bound({key, kCompletionSlot});
+         d != stored.digests.end() && d->first.first == key; ++d) {
+      const std::string& bytes = blobs_.at({job_id, d->second}).bytes;
+      if (d->first.second == kCompletionSlot) {
+        a.completion->state = bytes;
+      } else {
+        a.steps[d->first.second].result = bytes;
+      }
+    }
+  }
+
+  RecordSnapshot Resolved(StoredTables::const_iterator it) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    RecordSnapshot out = it->second.rec;
+    for (auto& [key, a] : out.actions) {
+      Resolve(it->first.job_id, it->second, key, a);
+    }
+    return out;
+  }
+
+  Snapshot ReadFrom(const ReadSet& reads) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Snapshot out;
+    for (const ReadSet::Item& item : reads.items()) {
+      RecordSnapshot& rec = out[item.record];
+      auto it = tables_.find(item.record);
+      if (it == tables_.end()) continue;
+      if (item.all_actions) {
+        rec = Resolved(it);
+        continue;
+      }
+      rec.row = it->second.rec.row;
+      for (const std::string& key : item.action_keys) {
+        auto a = it->second.rec.actions.find(key);
+        if (a == it->second.rec.actions.end()) continue;
+        StoredAction& copy = rec.actions[key] = a->second;
+        Resolve(item.record.job_id, it->second, key, copy);
+      }
+    }
+    return out;
+  }
+
+  // `payload`, moved to its blob (one more reference) when stored once.
+  void Reference(const std::string& job_id, std::string& payload, Slot slot,
+                 StoredRecord& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::optional<std::string> digest = DedupDigest(payload, dedup_);
+    if (!digest.has_value()) return;
+    Blob& blob = blobs_[{job_id, *digest}];
+    if (blob.refs++ == 0) blob.bytes = std::move(payload);
+    payload.clear();
+    out.digests.emplace(std::move(slot), *std::move(digest));
+  }
+
+  // The stored form of `rec`, adding its references.
+  StoredRecord Intern(const std::string& job_id, RecordSnapshot rec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    StoredRecord out;
+    for (auto& [key, a] : rec.actions) {
+      for (Step& step : a.steps) {
+        Reference(job_id, step.result, {key, step.index}, out);
+      }
+      if (a.completion.has_value()) {
+        Reference(job_id, a.completion->state, {key, kCompletionSlot}, out);
+      }
+    }
+    out.rec = std::move(rec);
+    return out;
+  }
+
+  // Releases the references of a stored record; a blob goes at zero.
+  void Release(const std::string& job_id, const StoredRecord& stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& [slot, digest] : stored.digests) {
+      auto b = blobs_.find({job_id, digest});
+      if (--b->second.refs == 0) blobs_.erase(b);
+    }
+  }
+
+  const DedupOptions dedup_;
   absl::Mutex mu_;
-  Tables tables_ ABSL_GUARDED_BY(mu_);
+  StoredTables tables_ ABSL_GUARDED_BY(mu_);
+  std::map<BlobKey, Blob> blobs_ ABSL_GUARDED_BY(mu_);
   // When a pruned record with a retention may be deleted.
   std::map<RecordId, absl::Time> due_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> NewMemoryBackend() {
-  return std::make_unique<MemoryBackend>();
+std::unique_ptr<Backend> NewMemoryBackend(DedupOptions dedup) {
+  return std::make_unique<MemoryBackend>(dedup);
 }
 
 std::unique_ptr<JournalStore> NewMemoryJournalStore(JournalOptions options,
                                                     JournalObserver* observer) {
-  return NewJournal(NewMemoryBackend(), std::move(options), observer);
+  auto backend = NewMemoryBackend(options.dedup);
+  return NewJournal(std::move(backend), std::move(options), observer);
 }
 
 }  // namespace actionjournal

@@ -5,13 +5,14 @@
 #include <memory>
 
 #include "storage/backend.h"
+#include "storage/dedup.h"
 #include "storage/group_commit.h"
 #include "storage/journal_store.h"
 
 namespace actionjournal {
 
 // The in-memory backend alone, for tests that wrap it.
-std::unique_ptr<Backend> NewMemoryBackend();
+std::unique_ptr<Backend> NewMemoryBackend(DedupOptions dedup = {});
 
 // Returns an empty in-memory journal. Never fails.
 std::unique_ptr<JournalStore> NewMemoryJournalStore(

@@ -24,6 +24,12 @@ inline absl::Status FromException(const std::exception& e) {
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     return absl::UnavailableError(what);
   }
+  // libpqxx 6 (Debian 12) throws these as transaction_rollback, which is
+  // not an sql_error, so they are told apart by type too.
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr) {
+    return absl::AbortedError(what);
+  }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
     if (state == "40001" || state == "40P01") return absl::AbortedError(what);

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <pqxx/pqxx>
@@ -18,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/backend.h"
+#include "storage/dedup.h"
 #include "storage/postgres/errors.h"
 #include "storage/postgres/migrate.h"
 #include "storage/postgres/pool.h"
@@ -57,19 +59,25 @@ RecordRow RowOf(int64_t attempt, std::string fingerprint,
 }
 
 // Adds one row of read_entries / read (statements.cc: kind, then the
-// columns of a step, a completion or a record) to `out`.
-void AddRow(const pqxx::row& r, Snapshot& out) {
+// columns of a step, a completion or a record) to `out`. DATA_LOSS when
+// an entry's payload is stored once and its blob is missing.
+absl::Status AddRow(const pqxx::row& r, Snapshot& out) {
   RecordSnapshot& rec = out[IdAt(r)];
   const int kind = r[3].as<int>();
   if (kind == 2) {
     rec.row = RowOf(r[5].as<int64_t>(), FromBin(r[7]), r[11]);
-    return;
+    return absl::OkStatus();
+  }
+  if (r[9].is_null()) {
+    return absl::DataLossError(absl::StrCat("postgres: an entry of job ",
+                                            r[0].as<std::string>(),
+                                            " references a missing blob"));
   }
   StoredAction& a = rec.actions[r[4].as<std::string>()];
   if (kind == 1) {
     a.completion = Completion{FromBin(r[9])};
     a.completion_cost = CostAt(r, 11);
-    return;
+    return absl::OkStatus();
   }
   Step s;
   s.index = static_cast<uint32_t>(r[5].as<int64_t>());
@@ -80,6 +88,7 @@ void AddRow(const pqxx::row& r, Snapshot& out) {
   s.error = FromBin(r[10]);
   s.cost = CostAt(r, 11);
   a.steps.push_back(std::move(s));
+  return absl::OkStatus();
 }
 
 // Steps arrive unordered from the joins; the rules want them by index.
@@ -114,10 +123,32 @@ struct EntryArgs {
   bool empty() const { return pair_jobs.empty() && rec_jobs.empty(); }
 };
 
-// The write statement's arrays ("write" in statements.cc).
+// The write statement's arrays ("write" in statements.cc): the rows, the
+// digests of step inserts, upgrades and completions, and the blobs.
 struct WriteArgs {
-  ArrayLiteral ir[7], ur[7], si[13], su[11], ci[8];
+  ArrayLiteral ir[7], ur[7], si[13], su[11], ci[8], digests[3], blobs[4];
 };
+
+// The blobs a write references, by (job, digest): the payload and how many
+// of the write's rows reference it.
+using BlobRefs =
+    std::map<std::pair<std::string, std::string>, std::pair<std::string, int>>;
+
+// The payload param of an entry row, and its digest in `digests` (NULL when
+// stored inline), counting a reference in `blobs`.
+std::string StoredPayload(const std::string& job_id, const std::string& payload,
+                          const DedupOptions& dedup, ArrayLiteral& digests,
+                          BlobRefs& blobs) {
+  std::optional<std::string> digest = DedupDigest(payload, dedup);
+  if (!digest.has_value()) {
+    digests.Null();
+    return payload;
+  }
+  digests.Bytes(*digest);
+  auto& [bytes, refs] = blobs[{job_id, *std::move(digest)}];
+  if (refs++ == 0) bytes = payload;
+  return std::string();
+}
 
 void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row) {
   a[0].Text(id.job_id);
@@ -148,7 +179,7 @@ absl::Status Expect(int64_t got, int64_t expected, absl::string_view what) {
 
 // Applies `w` inside the open transaction `n` of one of `pool`'s connections.
 absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
-                   const WriteSet& w) {
+                   const WriteSet& w, const DedupOptions& dedup) {
   if (!w.entry_deletes.empty() || !w.step_deletes.empty()) {
     ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi;
     int64_t entries = 0, steps = 0;
@@ -176,6 +207,7 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
     return absl::OkStatus();
   }
   WriteArgs a;
+  BlobRefs blobs;
   int64_t inserts = 0, updates = 0, step_inserts = 0, upgrades = 0;
   for (const auto& r : w.records) {
     AddRecord(r.insert ? a.ir : a.ur, r.record, r.row);
@@ -194,7 +226,8 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
       x[i++].Bytes(s.step.args_digest);
     }
     x[i++].Int(static_cast<int>(s.step.status));
-    x[i++].Bytes(s.step.result);
+    x[i++].Bytes(StoredPayload(s.record.job_id, s.step.result, dedup,
+                               a.digests[s.upgrade ? 1 : 0], blobs));
     x[i++].Bytes(s.step.error);
     AddCost(x + i, s.step.cost);
     ++(s.upgrade ? upgrades : step_inserts);
@@ -204,13 +237,25 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
     a.ci[1].Bytes(c.record.record_key);
     a.ci[2].Int(c.record.seq_num);
     a.ci[3].Text(c.action_key);
-    a.ci[4].Bytes(c.completion.state);
+    a.ci[4].Bytes(StoredPayload(c.record.job_id, c.completion.state, dedup,
+                                a.digests[2], blobs));
     AddCost(a.ci + 5, c.cost);
+  }
+  for (const auto& [key, blob] : blobs) {
+    a.blobs[0].Text(key.first);
+    a.blobs[1].Bytes(key.second);
+    a.blobs[2].Bytes(blob.first);
+    a.blobs[3].Int(blob.second);
   }
   std::vector<std::string> params;
   for (const auto& [arrays, n_arrays] :
-       std::vector<std::pair<ArrayLiteral*, int>>{
-           {a.ir, 7}, {a.ur, 7}, {a.si, 13}, {a.su, 11}, {a.ci, 8}}) {
+       std::vector<std::pair<ArrayLiteral*, int>>{{a.ir, 7},
+                                                  {a.ur, 7},
+                                                  {a.si, 13},
+                                                  {a.su, 11},
+                                                  {a.ci, 8},
+                                                  {a.digests, 3},
+                                                  {a.blobs, 4}}) {
     for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
   }
   pqxx::result r =
@@ -227,9 +272,10 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
 // Thread-safe.
 class PostgresBackend final : public Backend {
  public:
-  PostgresBackend(const PostgresStoreOptions& options,
+  PostgresBackend(const PostgresStoreOptions& options, DedupOptions dedup,
                   JournalObserver* observer)
       : options_(options),
+        dedup_(dedup),
         pool_(postgres::PoolOptions{options.dsn, options.pool_size,
                                     options.connect_timeout,
                                     options.statement_timeout,
@@ -256,7 +302,7 @@ class PostgresBackend final : public Backend {
                       e.pair_seqs.Done(), e.pair_actions.Done(),
                       e.rec_jobs.Done(), e.rec_keys.Done(), e.rec_seqs.Done(),
                       jobs.Done(), keys.Done(), seqs.Done())) {
-        AddRow(r, out);
+        RETURN_IF_ERROR(AddRow(r, out));
       }
       // Entries of a record that vanished between the branches' reads (one
       // statement, one snapshot: cannot happen) would have no row.
@@ -321,12 +367,12 @@ class PostgresBackend final : public Backend {
                  w, "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
                  e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
                  e.rec_keys.Done(), e.rec_seqs.Done())) {
-          AddRow(r, snapshot);
+          RETURN_IF_ERROR(AddRow(r, snapshot));
         }
         SortSteps(snapshot);
       }
       const WriteSet writes = decide(snapshot);
-      RETURN_IF_ERROR(Apply(pool_, w, writes));
+      RETURN_IF_ERROR(Apply(pool_, w, writes, dedup_));
       w.exec("COMMIT");
       rollback.done = true;
       return absl::OkStatus();
@@ -392,6 +438,9 @@ class PostgresBackend final : public Backend {
             j.entries = row[3].as<int64_t>();
             j.payload_bytes = row[4].as<int64_t>();
             j.cost = CostAt(row, 5);
+            j.blobs = row[8].as<int64_t>();
+            j.blob_bytes = row[9].as<int64_t>();
+            j.deduplicated_bytes = row[10].as<int64_t>();
             out.push_back(std::move(j));
           }
           return out;
@@ -433,6 +482,7 @@ class PostgresBackend final : public Backend {
 
  private:
   const PostgresStoreOptions options_;
+  const DedupOptions dedup_;
   ConnectionPool pool_;
 };
 
@@ -516,7 +566,8 @@ absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
   if (options.max_write_transactions < 1) {
     return absl::InvalidArgumentError("max_write_transactions: must be >= 1");
   }
-  auto backend = std::make_unique<PostgresBackend>(options, observer);
+  auto backend = std::make_unique<PostgresBackend>(
+      options, journal_options.dedup, observer);
   if (options.migrate) {
     RETURN_IF_ERROR(backend->Migrate());
   } else {

@@ -9,14 +9,20 @@ namespace {
 
 // The columns every read returns, whatever the row's kind: 0 a step, 1 a
 // completion, 2 the record itself (attempt in step_index, fingerprint in
-// args_digest, completion time in the first cost column).
+// args_digest, completion time in the first cost column). A payload stored once
+// per job (a digest) is resolved by one probe of the blobs' primary key; NULL
+// if the blob is missing, which the reader reports.
 constexpr char kStepColumns[] =
     "t.job_id, t.record_key, t.seq_num, 0, t.action_key, t.step_index, "
-    "t.function_id, t.args_digest, t.status, t.result, t.error, "
+    "t.function_id, t.args_digest, t.status, CASE WHEN t.result_digest IS "
+    "NULL THEN t.result ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = "
+    "t.job_id AND b.digest = t.result_digest) END, t.error, "
     "t.input_tokens, t.output_tokens, t.micro_usd";
 constexpr char kCompletionColumns[] =
     "t.job_id, t.record_key, t.seq_num, 1, t.action_key, 0::bigint, ''::text, "
-    "''::bytea, 0::smallint, t.state, ''::bytea, t.input_tokens, "
+    "''::bytea, 0::smallint, CASE WHEN t.state_digest IS NULL THEN t.state "
+    "ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = t.job_id AND "
+    "b.digest = t.state_digest) END, ''::bytea, t.input_tokens, "
     "t.output_tokens, t.micro_usd";
 
 // Entries of (record, action) pairs ($a..$a+3) and of whole records
@@ -115,7 +121,10 @@ const std::map<std::string, std::string>& Statements() {
        "SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc), "
        "(SELECT count(*) FROM df)"},
       // Every other write of a batch in one statement; the counts of rows
-      // each part changed, to be checked against what was expected.
+      // each part changed, to be checked against what was expected. Entries
+      // holding a payload stored once carry its digest ($47..$49), and bu
+      // adds their references to the blobs ($50..$53, one row per blob),
+      // inserting in one order (migrations/0003_dedup.sql).
       {"write",
        "WITH ir AS (INSERT INTO records (job_id, record_key, seq_num, attempt, "
        "input_fingerprint, completed_at_us, written_at_us) SELECT * FROM "
@@ -132,31 +141,41 @@ const std::map<std::string, std::string>& Statements() {
        "t.record_key = u.record_key AND t.seq_num = u.seq_num RETURNING 1), "
        "si AS (INSERT INTO steps (job_id, record_key, seq_num, action_key, "
        "step_index, function_id, args_digest, status, result, error, "
-       "input_tokens, output_tokens, micro_usd) SELECT * FROM "
+       "input_tokens, output_tokens, micro_usd, result_digest) SELECT * FROM "
        "unnest($15::text[], $16::bytea[], $17::bigint[], $18::text[], "
        "$19::bigint[], $20::text[], $21::bytea[], $22::smallint[], "
        "$23::bytea[], "
-       "$24::bytea[], $25::bigint[], $26::bigint[], $27::bigint[]) "
+       "$24::bytea[], $25::bigint[], $26::bigint[], $27::bigint[], "
+       "$47::bytea[]) "
        "ON CONFLICT DO NOTHING RETURNING 1), "
        "su AS (UPDATE steps t SET status = u.status, result = u.result, error "
        "= "
        "u.error, input_tokens = u.input_tokens, output_tokens = "
-       "u.output_tokens, micro_usd = u.micro_usd FROM unnest($28::text[], "
+       "u.output_tokens, micro_usd = u.micro_usd, result_digest = "
+       "u.result_digest FROM unnest($28::text[], "
        "$29::bytea[], $30::bigint[], $31::text[], $32::bigint[], "
        "$33::smallint[], "
        "$34::bytea[], $35::bytea[], $36::bigint[], $37::bigint[], "
-       "$38::bigint[]) "
+       "$38::bigint[], $48::bytea[]) "
        "AS u(job_id, record_key, seq_num, action_key, step_index, status, "
-       "result, error, input_tokens, output_tokens, micro_usd) WHERE "
+       "result, error, input_tokens, output_tokens, micro_usd, "
+       "result_digest) WHERE "
        "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num = "
        "u.seq_num AND t.action_key = u.action_key AND t.step_index = "
        "u.step_index AND t.status = 1 RETURNING 1), "
        "ci AS (INSERT INTO completions (job_id, record_key, seq_num, "
        "action_key, "
-       "state, input_tokens, output_tokens, micro_usd) SELECT * FROM "
+       "state, input_tokens, output_tokens, micro_usd, state_digest) SELECT "
+       "* FROM "
        "unnest($39::text[], $40::bytea[], $41::bigint[], $42::text[], "
-       "$43::bytea[], $44::bigint[], $45::bigint[], $46::bigint[]) "
-       "ON CONFLICT DO NOTHING RETURNING 1) "
+       "$43::bytea[], $44::bigint[], $45::bigint[], $46::bigint[], "
+       "$49::bytea[]) "
+       "ON CONFLICT DO NOTHING RETURNING 1), "
+       "bu AS (INSERT INTO blobs (job_id, digest, bytes, refs) SELECT * FROM "
+       "unnest($50::text[], $51::bytea[], $52::bytea[], $53::bigint[]) AS "
+       "u(job_id, digest, bytes, refs) ORDER BY u.job_id COLLATE \"C\", "
+       "u.digest ON CONFLICT (job_id, digest) DO UPDATE SET refs = "
+       "blobs.refs + EXCLUDED.refs) "
        "SELECT (SELECT count(*) FROM ir), (SELECT count(*) FROM ur), "
        "(SELECT count(*) FROM si), (SELECT count(*) FROM su), "
        "(SELECT count(*) FROM ci)"},
@@ -182,7 +201,8 @@ const std::map<std::string, std::string>& Statements() {
        "SELECT (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE "
        "oid = 'records'::regclass), pg_total_relation_size('records') + "
        "pg_total_relation_size('steps') + "
-       "pg_total_relation_size('completions'), (SELECT written_at_us FROM "
+       "pg_total_relation_size('completions') + "
+       "pg_total_relation_size('blobs'), (SELECT written_at_us FROM "
        "records WHERE expires_at_us IS NULL ORDER BY written_at_us LIMIT 1)"},
       // A sweep: at most $3 records due by $1 (micros) and $3 more last
       // written before $2 (the TTL), skipping those another transaction

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -12,13 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "storage/dedup.h"
 
 namespace actionjournal {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
-// The same three tables as migrations/ (0001 and 0002), in SQLite's dialect.
+// The same tables as migrations/ (0001 to 0003), in SQLite's dialect.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS records (
   job_id TEXT NOT NULL,
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS steps (
   input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL,
   micro_usd INTEGER NOT NULL,
+  result_digest BLOB,  -- result stored once, in blobs
   PRIMARY KEY (job_id, record_key, seq_num, action_key, step_index)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS completions (
@@ -61,8 +64,50 @@ CREATE TABLE IF NOT EXISTS completions (
   input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL,
   micro_usd INTEGER NOT NULL,
+  state_digest BLOB,  -- state stored once, in blobs
   PRIMARY KEY (job_id, record_key, seq_num, action_key)
 ) WITHOUT ROWID;
+-- Payloads stored once per job (migrations/0003_dedup.sql): a write adds
+-- its rows' references with an upsert, these triggers release those of the
+-- rows deleted or overwritten and delete a blob at zero. A rowid table:
+-- its rows are large.
+CREATE TABLE IF NOT EXISTS blobs (
+  job_id TEXT NOT NULL,
+  digest BLOB NOT NULL,  -- SHA-256 of bytes
+  bytes BLOB NOT NULL,
+  refs INTEGER NOT NULL,
+  PRIMARY KEY (job_id, digest)
+);
+CREATE TRIGGER IF NOT EXISTS steps_release AFTER DELETE ON steps
+WHEN old.result_digest IS NOT NULL BEGIN
+  UPDATE blobs SET refs = refs - 1
+    WHERE job_id = old.job_id AND digest = old.result_digest;
+  DELETE FROM blobs
+    WHERE job_id = old.job_id AND digest = old.result_digest AND refs <= 0;
+END;
+CREATE TRIGGER IF NOT EXISTS steps_replace_result
+AFTER UPDATE OF result_digest ON steps
+WHEN old.result_digest IS NOT NULL BEGIN
+  UPDATE blobs SET refs = refs - 1
+    WHERE job_id = old.job_id AND digest = old.result_digest;
+  DELETE FROM blobs
+    WHERE job_id = old.job_id AND digest = old.result_digest AND refs <= 0;
+END;
+CREATE TRIGGER IF NOT EXISTS completions_release AFTER DELETE ON completions
+WHEN old.state_digest IS NOT NULL BEGIN
+  UPDATE blobs SET refs = refs - 1
+    WHERE job_id = old.job_id AND digest = old.state_digest;
+  DELETE FROM blobs
+    WHERE job_id = old.job_id AND digest = old.state_digest AND refs <= 0;
+END;
+CREATE TRIGGER IF NOT EXISTS completions_replace_state
+AFTER UPDATE OF state_digest ON completions
+WHEN old.state_digest IS NOT NULL BEGIN
+  UPDATE blobs SET refs = refs - 1
+    WHERE job_id = old.job_id AND digest = old.state_digest;
+  DELETE FROM blobs
+    WHERE job_id = old.job_id AND digest = old.state_digest AND refs <= 0;
+END;
 )sql";
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
@@ -230,6 +275,13 @@ class Connection {
                                 absl::ToUnixMicros(absl::Now()), ";")
                        .c_str())
             : absl::OkStatus();
+    // Versions 1 and 2 lack the digest columns: their payloads stay
+    // inline (a NULL digest).
+    if (s.ok() && version >= 1 && version <= 2) {
+      s = Exec(
+          "ALTER TABLE steps ADD COLUMN result_digest BLOB; ALTER TABLE "
+          "completions ADD COLUMN state_digest BLOB;");
+    }
     if (s.ok()) s = Exec(kSchema);
     if (s.ok()) {
       s = Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
@@ -256,28 +308,40 @@ Cost CostAt(Stmt& s, int i) {
 constexpr char kReadRecord[] =
     "SELECT attempt, input_fingerprint, completed_at_us, written_at_us FROM "
     "records WHERE job_id = ? AND record_key = ? AND seq_num = ?";
-constexpr char kReadAllSteps[] =
-    "SELECT action_key, step_index, function_id, args_digest, status, result, "
-    "error, input_tokens, output_tokens, micro_usd FROM steps "
+// A payload stored once (a digest) is one probe of the blobs' key away; NULL
+// when the blob is missing, which the reader reports.
+#define AJ_STEP_COLUMNS                                                       \
+  "SELECT action_key, step_index, function_id, args_digest, status, CASE "    \
+  "WHEN result_digest IS NULL THEN result ELSE (SELECT b.bytes FROM blobs b " \
+  "WHERE b.job_id = steps.job_id AND b.digest = steps.result_digest) END, "   \
+  "error, input_tokens, output_tokens, micro_usd FROM steps "
+#define AJ_COMPLETION_COLUMNS                                               \
+  "SELECT action_key, CASE WHEN state_digest IS NULL THEN state ELSE "      \
+  "(SELECT b.bytes FROM blobs b WHERE b.job_id = completions.job_id AND "   \
+  "b.digest = completions.state_digest) END, input_tokens, output_tokens, " \
+  "micro_usd FROM completions "
+constexpr char kReadAllSteps[] = AJ_STEP_COLUMNS
     "WHERE job_id = ? AND record_key = ? AND seq_num = ? ORDER BY action_key, "
     "step_index";
-constexpr char kReadActionSteps[] =
-    "SELECT action_key, step_index, function_id, args_digest, status, result, "
-    "error, input_tokens, output_tokens, micro_usd FROM steps "
+constexpr char kReadActionSteps[] = AJ_STEP_COLUMNS
     "WHERE job_id = ? AND record_key = ? AND seq_num = ? AND action_key = ? "
     "ORDER BY step_index";
 constexpr char kReadAllCompletions[] =
-    "SELECT action_key, state, input_tokens, output_tokens, micro_usd "
-    "FROM completions WHERE job_id = ? AND record_key = ? AND seq_num = ?";
-constexpr char kReadActionCompletion[] =
-    "SELECT action_key, state, input_tokens, output_tokens, micro_usd "
-    "FROM completions WHERE job_id = ? AND record_key = ? AND seq_num = ? "
-    "AND action_key = ?";
+    AJ_COMPLETION_COLUMNS "WHERE job_id = ? AND record_key = ? AND seq_num = ?";
+constexpr char kReadActionCompletion[] = AJ_COMPLETION_COLUMNS
+    "WHERE job_id = ? AND record_key = ? AND seq_num = ? AND action_key = ?";
+#undef AJ_STEP_COLUMNS
+#undef AJ_COMPLETION_COLUMNS
+
+absl::Status MissingBlob() {
+  return absl::DataLossError("sqlite: an entry references a missing blob");
+}
 
 absl::Status ReadSteps(Stmt& s, RecordSnapshot* rec) {
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::OkStatus();
+    if (s.ColNull(5)) return MissingBlob();
     Step step;
     step.index = static_cast<uint32_t>(s.ColInt(1));
     step.function_id = s.ColBytes(2);
@@ -294,6 +358,7 @@ absl::Status ReadCompletions(Stmt& s, RecordSnapshot* rec) {
   for (;;) {
     ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::OkStatus();
+    if (s.ColNull(1)) return MissingBlob();
     StoredAction& a = rec->actions[s.ColBytes(0)];
     a.completion = Completion{s.ColBytes(1)};
     a.completion_cost = CostAt(s, 2);
@@ -338,6 +403,11 @@ absl::StatusOr<Snapshot> ReadAll(Connection& c, const ReadSet& reads) {
   return out;
 }
 
+// Binds a digest column: the digest, or NULL for a payload stored inline.
+Stmt& BindDigest(Stmt& s, const std::optional<std::string>& digest) {
+  return digest.has_value() ? s.Blob(*digest) : s.Null();
+}
+
 // Runs `s` and checks it changed `expected` rows; ABORTED if not.
 absl::Status ExecExpecting(Stmt& s, uint64_t expected, absl::string_view what) {
   RETURN_IF_ERROR(s.Exec());
@@ -349,7 +419,25 @@ absl::Status ExecExpecting(Stmt& s, uint64_t expected, absl::string_view what) {
   return absl::OkStatus();
 }
 
-absl::Status Apply(Connection& c, const WriteSet& w) {
+// Where an entry's payload goes: the digest column's value (nullopt: NULL,
+// the payload stored inline) after the blob's reference was added.
+absl::StatusOr<std::optional<std::string>> AddReference(
+    Connection& c, const std::string& job_id, const std::string& payload,
+    const DedupOptions& dedup) {
+  std::optional<std::string> digest = DedupDigest(payload, dedup);
+  if (!digest.has_value()) return digest;
+  ASSIGN_OR_RETURN(
+      Stmt s, c.Prepare("INSERT INTO blobs (job_id, digest, bytes, refs) "
+                        "VALUES (?, ?, ?, 1) ON CONFLICT (job_id, digest) DO "
+                        "UPDATE SET refs = refs + 1"));
+  s.Text(job_id).Blob(*digest).Blob(payload);
+  RETURN_IF_ERROR(s.Exec());
+  return digest;
+}
+
+absl::Status Apply(Connection& c, const WriteSet& w,
+                   const DedupOptions& dedup) {
+  static const std::string kEmpty;
   for (const auto& d : w.entry_deletes) {
     uint64_t n = 0;
     for (const char* sql : {"DELETE FROM steps WHERE job_id = ? AND record_key "
@@ -394,17 +482,23 @@ absl::Status Apply(Connection& c, const WriteSet& w) {
   }
   for (const auto& w1 : w.steps) {
     const Step& step = w1.step;
+    ASSIGN_OR_RETURN(const std::optional<std::string> digest,
+                     AddReference(c, w1.record.job_id, step.result, dedup));
+    const std::string& result = digest.has_value() ? kEmpty : step.result;
     if (w1.upgrade) {
-      ASSIGN_OR_RETURN(Stmt s, c.Prepare("UPDATE steps SET status = ?, result "
-                                         "= ?, error = ?, input_tokens = ?, "
-                                         "output_tokens = ?, micro_usd = ? "
-                                         "WHERE job_id = ? AND record_key = ? "
-                                         "AND seq_num = ? AND action_key = ? "
-                                         "AND step_index = ? AND status = 1"));
+      ASSIGN_OR_RETURN(
+          Stmt s,
+          c.Prepare("UPDATE steps SET status = ?, result "
+                    "= ?, error = ?, input_tokens = ?, "
+                    "output_tokens = ?, micro_usd = ?, "
+                    "result_digest = ? WHERE job_id = ? AND record_key = ? "
+                    "AND seq_num = ? AND action_key = ? "
+                    "AND step_index = ? AND status = 1"));
       s.Int(static_cast<int>(step.status))
-          .Blob(step.result)
+          .Blob(result)
           .Blob(step.error)
-          .CostOf(step.cost)
+          .CostOf(step.cost);
+      BindDigest(s, digest)
           .Record(w1.record)
           .Text(w1.action_key)
           .Int(step.index);
@@ -415,32 +509,37 @@ absl::Status Apply(Connection& c, const WriteSet& w) {
           c.Prepare(
               "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
               "step_index, function_id, args_digest, status, result, error, "
-              "input_tokens, output_tokens, micro_usd) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
-              "NOTHING"));
+              "input_tokens, output_tokens, micro_usd, result_digest) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+              "DO NOTHING"));
       s.Record(w1.record)
           .Text(w1.action_key)
           .Int(step.index)
           .Text(step.function_id)
           .Blob(step.args_digest)
           .Int(static_cast<int>(step.status))
-          .Blob(step.result)
+          .Blob(result)
           .Blob(step.error)
           .CostOf(step.cost);
+      BindDigest(s, digest);
       RETURN_IF_ERROR(ExecExpecting(s, 1, "insert step"));
     }
   }
   for (const auto& cw : w.completions) {
     ASSIGN_OR_RETURN(
+        const std::optional<std::string> digest,
+        AddReference(c, cw.record.job_id, cw.completion.state, dedup));
+    ASSIGN_OR_RETURN(
         Stmt s,
         c.Prepare(
             "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
-            "state, input_tokens, output_tokens, micro_usd) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
+            "state, input_tokens, output_tokens, micro_usd, state_digest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
     s.Record(cw.record)
         .Text(cw.action_key)
-        .Blob(cw.completion.state)
+        .Blob(digest.has_value() ? kEmpty : cw.completion.state)
         .CostOf(cw.cost);
+    BindDigest(s, digest);
     RETURN_IF_ERROR(ExecExpecting(s, 1, "insert completion"));
   }
   return absl::OkStatus();
@@ -525,6 +624,9 @@ absl::StatusOr<std::vector<JobStats>> StatsOf(Connection& c,
     j.entries = s.ColInt(3);
     j.payload_bytes = s.ColInt(4);
     j.cost = CostAt(s, 5);
+    j.blobs = s.ColInt(8);
+    j.blob_bytes = s.ColInt(9);
+    j.deduplicated_bytes = s.ColInt(10);
     out.push_back(std::move(j));
   }
 }
@@ -595,7 +697,8 @@ absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
 // Thread-safe: one connection, one call at a time (SQLite has one writer).
 class SqliteBackend final : public Backend {
  public:
-  explicit SqliteBackend(std::unique_ptr<Connection> c) : conn_(std::move(c)) {}
+  SqliteBackend(std::unique_ptr<Connection> c, DedupOptions dedup)
+      : dedup_(dedup), conn_(std::move(c)) {}
 
  private:
   // Runs `f` between `begin` and COMMIT, rolling back when it fails.
@@ -625,13 +728,13 @@ class SqliteBackend final : public Backend {
                      absl::Time deadline) override {
     (void)deadline;  // SQLite statements are local and short
     absl::MutexLock lock(&mu_);
-    return InTransaction("BEGIN IMMEDIATE",
-                         [&]() -> absl::StatusOr<bool> {
-                           ASSIGN_OR_RETURN(Snapshot snapshot,
-                                            ReadAll(*conn_, reads));
-                           RETURN_IF_ERROR(Apply(*conn_, decide(snapshot)));
-                           return true;
-                         })
+    return InTransaction(
+               "BEGIN IMMEDIATE",
+               [&]() -> absl::StatusOr<bool> {
+                 ASSIGN_OR_RETURN(Snapshot snapshot, ReadAll(*conn_, reads));
+                 RETURN_IF_ERROR(Apply(*conn_, decide(snapshot), dedup_));
+                 return true;
+               })
         .status();
   }
 
@@ -669,6 +772,7 @@ class SqliteBackend final : public Backend {
   int MaxConcurrentWriters() const override { return 1; }
 
  private:
+  const DedupOptions dedup_;
   absl::Mutex mu_;
   std::unique_ptr<Connection> conn_ ABSL_GUARDED_BY(mu_);
 };
@@ -704,8 +808,9 @@ absl::StatusOr<std::unique_ptr<JournalStore>> NewSqliteJournalStore(
     const SqliteStoreOptions& options, JournalOptions journal_options,
     JournalObserver* observer) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(options));
-  return NewJournal(std::make_unique<SqliteBackend>(std::move(conn)),
-                    std::move(journal_options), observer);
+  auto backend =
+      std::make_unique<SqliteBackend>(std::move(conn), journal_options.dedup);
+  return NewJournal(std::move(backend), std::move(journal_options), observer);
 }
 
 }  // namespace actionjournal

@@ -153,6 +153,14 @@ TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
   EXPECT_EQ(std::system(migrate.c_str()), 0);
 }
 
+// Migration 0003 (dedup) undone: the schema of 0002.
+constexpr char kUndoDedup[] =
+    "DROP FUNCTION aj_steps_deleted, aj_completions_deleted, "
+    "aj_step_result_replaced, aj_completion_state_replaced CASCADE; DROP "
+    "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
+    "COLUMN result_digest; ALTER TABLE completions DROP COLUMN state_digest; "
+    "DELETE FROM schema_migrations WHERE version >= 3; ";
+
 // A database of migration 0001 alone, holding a record, is upgraded by
 // 0002 without expiring it: its record counts as written at the upgrade.
 TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
@@ -163,13 +171,14 @@ TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
       absl::StrCat(testing::ServerBinary(), " migrate --store='", db, "' 2>",
                    dir_, "/upgrade-migrate.log");
   ASSERT_EQ(std::system(migrate.c_str()), 0);
-  ASSERT_EQ(Psql(db,
-                 "ALTER TABLE records DROP COLUMN written_at_us, DROP COLUMN "
-                 "expires_at_us; DELETE FROM schema_migrations WHERE version "
-                 ">= 2; INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
-                 "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
-                 "1, 'act', 'state', 0, 0, 0)"),
-            0);
+  ASSERT_EQ(
+      Psql(db, std::string(kUndoDedup) +
+                   "ALTER TABLE records DROP COLUMN written_at_us, DROP COLUMN "
+                   "expires_at_us; DELETE FROM schema_migrations WHERE version "
+                   ">= 2; INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
+                   "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
+                   "1, 'act', 'state', 0, 0, 0)"),
+      0);
   auto server = ServerProcess::Start(
       {"--store=" + db, "--record-ttl=1h", "--sweep-interval=50ms"},
       dir_ + "/upgrade.log");
@@ -188,6 +197,53 @@ TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
                  "DO \\$\\$ BEGIN IF (SELECT written_at_us FROM records) < "
                  "extract(epoch FROM now()) * 1000000 - 60000000 THEN RAISE "
                  "EXCEPTION 'written_at_us not the upgrade time'; END IF; END "
+                 "\\$\\$"),
+            0);
+}
+
+// A database of migration 0002, holding a large payload inline, is upgraded
+// by 0003: the payload stays inline and reads back; the same bytes written
+// since are stored once, and both read back.
+TEST_F(PostgresE2eTest, DedupMigrationKeepsPayloadsInline) {
+  Psql(dsn_, "DROP DATABASE IF EXISTS aj_dedup_upgrade");
+  ASSERT_EQ(Psql(dsn_, "CREATE DATABASE aj_dedup_upgrade"), 0);
+  const std::string db = dsn_.substr(0, dsn_.rfind('/')) + "/aj_dedup_upgrade";
+  const std::string migrate =
+      absl::StrCat(testing::ServerBinary(), " migrate --store='", db, "' 2>",
+                   dir_, "/upgrade-migrate.log");
+  ASSERT_EQ(std::system(migrate.c_str()), 0);
+  ASSERT_EQ(Psql(db, std::string(kUndoDedup) +
+                         "INSERT INTO records (job_id, record_key, seq_num, "
+                         "attempt, input_fingerprint) VALUES ('old-job', "
+                         "'key', 1, 0, ''); INSERT INTO completions VALUES "
+                         "('old-job', 'key', 1, 'act', decode(repeat('ab', "
+                         "4096), 'hex'), 0, 0, 0)"),
+            0);
+  // Uncompressed, so that the 4 KiB stay 4 KiB as stored.
+  auto server = ServerProcess::Start(
+      {"--store=" + db, "--compression-min-bytes=0", "--dedup-min-bytes=2048"},
+      dir_ + "/upgrade.log");
+  ASSERT_THAT(server, IsOk());
+  const std::string payload(4096, '\xab');
+  auto client = Client(**server);
+  v1::AppendActionRequest again = Completion("old-job", "act", payload);
+  again.mutable_record()->set_seq_num(2);
+  ASSERT_THAT(client->AppendAction(again), IsOk());
+  for (int64_t seq : {1, 2}) {
+    v1::LookupActionRequest lookup;
+    *lookup.mutable_record() = again.record();
+    lookup.mutable_record()->set_seq_num(seq);
+    lookup.set_action_key("act");
+    auto found = client->LookupAction(lookup);
+    ASSERT_THAT(found, IsOk());
+    ASSERT_TRUE(found->found()) << seq;
+    EXPECT_EQ(found->action().completion().state(), payload) << seq;
+  }
+  EXPECT_EQ(Psql(db,
+                 "DO \\$\\$ BEGIN IF (SELECT count(*) FROM completions WHERE "
+                 "state_digest IS NULL AND length(state) = 4096) <> 1 OR "
+                 "(SELECT count(*) FROM blobs WHERE refs = 1) <> 1 THEN RAISE "
+                 "EXCEPTION 'not one inline and one stored once'; END IF; END "
                  "\\$\\$"),
             0);
 }

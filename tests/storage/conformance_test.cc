@@ -103,6 +103,14 @@ class ConformanceTest : public ::testing::TestWithParam<StoreFactory> {
     return store_->BeginRecord({r, attempt, std::move(fp), reset});
   }
 
+  // The job's stats (a zero row when it has no records).
+  JobStats StatsOf(const std::string& job) {
+    auto stats = store_->Stats(job);
+    EXPECT_THAT(stats, IsOk());
+    if (!stats.ok() || stats->empty()) return JobStats{};
+    return stats->front();
+  }
+
   std::vector<Step> StepsOf(const RecordId& r, const std::string& action) {
     auto found = store_->LookupAction(r, action);
     EXPECT_THAT(found, IsOk());
@@ -470,10 +478,12 @@ TEST_P(ConformanceTest, PruneByCompletionTime) {
 
 void ConformanceTest::RetentionKeepsPrunedRecordsUntilItPasses() {
   GoBack(absl::Hours(24 * 1000));
+  // One large state in every record: stored once, released by the sweep.
+  const std::string big = Incompressible(4096, 10);
   for (int64_t seq = 0; seq < 5; ++seq) {
     ASSERT_THAT(Append(Rec("a", seq), "x", MakeStep(0, StepStatus::kPending)),
                 IsOk());
-    ASSERT_THAT(Append(Rec("a", seq), "x", Completion{"s"}), IsOk());
+    ASSERT_THAT(Append(Rec("a", seq), "x", Completion{big}), IsOk());
   }
   PruneRequest req;
   req.job_id = job_;
@@ -495,7 +505,8 @@ void ConformanceTest::RetentionKeepsPrunedRecordsUntilItPasses() {
     auto begun = store_->BeginRecord({Rec("a", seq), 0, "", false});
     ASSERT_THAT(begun, IsOk());
     ASSERT_THAT(begun->actions, SizeIs(1)) << seq;
-    EXPECT_TRUE(begun->actions[0].completion.has_value());
+    ASSERT_TRUE(begun->actions[0].completion.has_value());
+    EXPECT_EQ(begun->actions[0].completion->state, big);
   }
   // Once it has passed, a sweep deletes them with their entries, and only
   // them.
@@ -510,6 +521,11 @@ void ConformanceTest::RetentionKeepsPrunedRecordsUntilItPasses() {
               seq > 2)
         << seq;
   }
+  EXPECT_EQ(store_->LookupAction(Rec("a", 4), "x")->action->completion->state,
+            big);
+  const JobStats stats = StatsOf(job_);
+  EXPECT_EQ(stats.blobs, 1u);
+  EXPECT_EQ(stats.deduplicated_bytes, big.size());  // two references left
   EXPECT_EQ(store_->Sweep(Now())->retention_records, 0u);
 }
 
@@ -543,9 +559,12 @@ void ConformanceTest::TtlSweepsRecordsUnwrittenForLonger() {
 
 void ConformanceTest::SweepsManyRecordsInBoundedBatches() {
   GoBack(absl::Hours(24 * 3000));
+  const uint64_t blobs_before = StatsOf(job_).blobs;
+  const std::string big = Incompressible(4096, 11);
   for (int64_t seq = 0; seq < 7; ++seq) {
-    ASSERT_THAT(Append(Rec("m", seq), "x", Completion{"s"}), IsOk());
+    ASSERT_THAT(Append(Rec("m", seq), "x", Completion{big}), IsOk());
   }
+  EXPECT_EQ(StatsOf(job_).blobs, blobs_before + 1);
   PruneRequest req;
   req.job_id = job_;
   req.keys = {{"m", 3}};
@@ -559,6 +578,7 @@ void ConformanceTest::SweepsManyRecordsInBoundedBatches() {
   EXPECT_EQ(swept->retention_records, 4u);
   EXPECT_EQ(swept->ttl_records, 3u);
   EXPECT_EQ(swept->entries, 7u);
+  EXPECT_EQ(StatsOf(job_).blobs, blobs_before);  // the last references went
 }
 
 // Sweeps are global and the PostgreSQL store is shared by tests running at
@@ -681,6 +701,145 @@ TEST_P(ConformanceTest, LargePayloadsAreStoredCompressedAndReadBackExactly) {
   ASSERT_THAT(*stats, SizeIs(1));
   // Two 64 KiB texts and 20 bytes, stored in a fraction of that.
   EXPECT_LT((*stats)[0].payload_bytes, text.size() / 4);
+}
+
+// A large payload that many records store (a tool's answer, a retrieved
+// document) is stored once per job; reads, duplicates and conflicts see it
+// as sent; a prune keeps it while one entry holds it and frees it after.
+TEST_P(ConformanceTest, LargePayloadsRepeatedAcrossRecordsAreStoredOnce) {
+  const std::string doc = Incompressible(16 * 1024, 1);
+  const std::string other = Incompressible(16 * 1024, 2);
+  ASSERT_THAT(Append(Rec("sentinel"), "x", Completion{"small"}), IsOk());
+  constexpr int kRecords = 10;
+  for (int i = 0; i < kRecords; ++i) {
+    auto r = Append(Rec("k", i), "tool",
+                    MakeStep(0, StepStatus::kSucceeded, "search", "q", doc));
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->outcome, AppendOutcome::kAppended);
+  }
+  ASSERT_THAT(Append(Rec("k", 0), "tool", Completion{doc}), IsOk());
+  JobStats stats = StatsOf(job_);
+  EXPECT_EQ(stats.entries, kRecords + 2u);
+  EXPECT_EQ(stats.blobs, 1u);
+  EXPECT_EQ(stats.blob_bytes, doc.size());
+  EXPECT_EQ(stats.payload_bytes, doc.size() + 5);  // once, and "small"
+  EXPECT_EQ(stats.deduplicated_bytes, kRecords * doc.size());
+
+  // The same entry again is a duplicate; another payload still conflicts,
+  // answered with the stored one.
+  auto again = Append(Rec("k", 3), "tool",
+                      MakeStep(0, StepStatus::kSucceeded, "search", "q", doc));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, AppendOutcome::kDuplicate);
+  EXPECT_EQ(std::get<Step>(again->stored).result, doc);
+  auto conflict =
+      Append(Rec("k", 3), "tool",
+             MakeStep(0, StepStatus::kSucceeded, "search", "q", other));
+  ASSERT_THAT(conflict, IsOk());
+  EXPECT_EQ(conflict->outcome, AppendOutcome::kConflict);
+  EXPECT_EQ(std::get<Step>(conflict->stored).result, doc);
+  EXPECT_EQ(StatsOf(job_).blobs, 1u);
+  auto begun = Begin(Rec("k", 0));
+  ASSERT_THAT(begun, IsOk());
+  ASSERT_THAT(begun->actions, SizeIs(1));
+  EXPECT_EQ(begun->actions[0].steps[0].result, doc);
+  EXPECT_EQ(begun->actions[0].completion->state, doc);
+
+  // All but one record pruned: the payload stays readable, stored once.
+  PruneRequest prune;
+  prune.job_id = job_;
+  prune.keys = {{"k", kRecords - 2}};
+  auto pruned = store_->Prune(prune);
+  ASSERT_THAT(pruned, IsOk());
+  EXPECT_EQ(pruned->records_deleted, kRecords - 1u);
+  EXPECT_EQ(StepsOf(Rec("k", kRecords - 1), "tool")[0].result, doc);
+  stats = StatsOf(job_);
+  EXPECT_EQ(stats.blobs, 1u);
+  EXPECT_EQ(stats.deduplicated_bytes, 0u);
+  // The last one pruned: the payload goes with it.
+  prune.keys = {{"k", kRecords}};
+  ASSERT_THAT(store_->Prune(prune), IsOk());
+  stats = StatsOf(job_);
+  EXPECT_EQ(stats.records, 1u);
+  EXPECT_EQ(stats.blobs, 0u);
+  EXPECT_EQ(stats.payload_bytes, 5u);
+}
+
+// A reset (a new input) and a replace (REPLACE_FROM_HERE) drop entries, and
+// the references they held; an upgraded intent holds its result's.
+TEST_P(ConformanceTest, ResetAndReplaceReleaseTheirReferences) {
+  const std::string first = Incompressible(8192, 3);
+  const std::string second = Incompressible(8192, 4);
+  const RecordId r = Rec();
+  ASSERT_THAT(Begin(r, 0, "input-1"), IsOk());
+  ASSERT_THAT(Append(r, "x", MakeStep(0, StepStatus::kPending, "f", "a")),
+              IsOk());
+  auto up =
+      Append(r, "x", MakeStep(0, StepStatus::kSucceeded, "f", "a", first));
+  ASSERT_THAT(up, IsOk());
+  EXPECT_EQ(up->outcome, AppendOutcome::kUpgraded);
+  ASSERT_THAT(
+      Append(r, "x", MakeStep(1, StepStatus::kSucceeded, "g", "b", first)),
+      IsOk());
+  EXPECT_EQ(StatsOf(job_).blobs, 1u);
+  EXPECT_EQ(StatsOf(job_).deduplicated_bytes, first.size());
+
+  auto replaced =
+      Append(r, "x", MakeStep(1, StepStatus::kSucceeded, "g", "b", second), 0,
+             ConflictPolicy::kReplaceFromHere);
+  ASSERT_THAT(replaced, IsOk());
+  EXPECT_EQ(std::get<Step>(replaced->stored).result, second);
+  JobStats stats = StatsOf(job_);
+  EXPECT_EQ(stats.blobs, 2u);
+  EXPECT_EQ(stats.deduplicated_bytes, 0u);  // one reference each
+  replaced =
+      Append(r, "x", MakeStep(0, StepStatus::kSucceeded, "f", "a", second), 0,
+             ConflictPolicy::kReplaceFromHere);
+  ASSERT_THAT(replaced, IsOk());
+  stats = StatsOf(job_);
+  EXPECT_EQ(stats.blobs, 1u);  // `first` lost its last reference
+  EXPECT_EQ(stats.blob_bytes, second.size());
+  std::vector<Step> steps = StepsOf(r, "x");
+  ASSERT_THAT(steps, SizeIs(1));
+  EXPECT_EQ(steps[0].result, second);
+
+  auto reset = Begin(r, 0, "input-2", true);
+  ASSERT_THAT(reset, IsOk());
+  EXPECT_TRUE(reset->reset);
+  stats = StatsOf(job_);
+  EXPECT_EQ(stats.entries, 0u);
+  EXPECT_EQ(stats.blobs, 0u);
+  // Stored afresh after the reset.
+  ASSERT_THAT(
+      Append(r, "x", MakeStep(0, StepStatus::kSucceeded, "f", "a", second)),
+      IsOk());
+  EXPECT_EQ(StepsOf(r, "x")[0].result, second);
+  EXPECT_EQ(StatsOf(job_).blobs, 1u);
+}
+
+// Blobs are per job: another job storing the same payload has its own, and
+// a whole-job prune frees the job's without touching the other's.
+TEST_P(ConformanceTest, JobsDoNotShareBlobs) {
+  const std::string doc = Incompressible(8192, 5);
+  const RecordId theirs{job_ + ".other", "k", 0};
+  ASSERT_THAT(store_->Prune({theirs.job_id, {}, std::nullopt, true}), IsOk());
+  ASSERT_THAT(Append(Rec("a"), "x", Completion{doc}), IsOk());
+  ASSERT_THAT(Append(Rec("b"), "x", Completion{doc}), IsOk());
+  ASSERT_THAT(Append(theirs, "x", Completion{doc}), IsOk());
+  EXPECT_EQ(StatsOf(job_).blobs, 1u);
+  EXPECT_EQ(StatsOf(theirs.job_id).blobs, 1u);
+  EXPECT_EQ(StatsOf(theirs.job_id).deduplicated_bytes, 0u);
+
+  ASSERT_THAT(store_->Prune({job_, {}, std::nullopt, true}), IsOk());
+  auto found = store_->LookupAction(theirs, "x");
+  ASSERT_THAT(found, IsOk());
+  ASSERT_TRUE(found->action.has_value());
+  EXPECT_EQ(found->action->completion->state, doc);
+  // The pruned job's blob went: written again, it has one reference.
+  ASSERT_THAT(Append(Rec("a"), "x", Completion{doc}), IsOk());
+  EXPECT_EQ(StatsOf(job_).blobs, 1u);
+  EXPECT_EQ(StatsOf(job_).deduplicated_bytes, 0u);
+  ASSERT_THAT(store_->Prune({theirs.job_id, {}, std::nullopt, true}), IsOk());
 }
 
 TEST_P(ConformanceTest, PruneWholeJobLeavesOtherJobs) {

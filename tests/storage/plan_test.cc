@@ -36,6 +36,10 @@ TEST(PlanTest, SqliteReadsSearchThePrimaryKey) {
     }
   }
   EXPECT_EQ(by_action, 2) << *plans;
+  // A payload stored once is found through the blobs' key.
+  EXPECT_THAT(*plans,
+              HasSubstr("SEARCH b USING INDEX sqlite_autoindex_blobs_1"))
+      << *plans;
 }
 
 TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
@@ -63,7 +67,15 @@ TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
       "i % 4, "
       "'fn', ''::bytea, 2, 'result'::bytea, ''::bytea, 0, 0, 0 "
       "FROM generate_series(0, 19999) i; "
-      "ANALYZE steps; ANALYZE completions; ANALYZE records\" >/dev/null");
+      // The action's results stored once (a blob), as a large one would be.
+      "DELETE FROM blobs WHERE job_id = 'plan-test'; "
+      "INSERT INTO blobs VALUES ('plan-test', 'digest', 'blob', 3); "
+      "INSERT INTO blobs SELECT 'plan-test', ('other' || i)::bytea, 'blob', 1 "
+      "FROM generate_series(0, 4999) i; "
+      "UPDATE steps SET result = '', result_digest = 'digest' WHERE job_id = "
+      "'plan-test' AND action_key = 'mine'; "
+      "ANALYZE blobs; ANALYZE steps; ANALYZE completions; ANALYZE records\" "
+      ">/dev/null");
   ASSERT_EQ(std::system(seed.c_str()), 0);
   auto plans =
       ExplainPostgresReadsForTest(dsn, RecordId{"plan-test", "big", 1}, "mine");
@@ -74,9 +86,17 @@ TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
   // Only the action's own three rows are read from steps.
   EXPECT_THAT(one, Not(HasSubstr("rows=10000"))) << *plans;
   EXPECT_THAT(one, HasSubstr("rows=3 ")) << *plans;
+  // A result stored once is one probe of the blobs' key per row.
+  EXPECT_THAT(*plans, Not(HasSubstr("Seq Scan on blobs"))) << *plans;
+  EXPECT_THAT(one, HasSubstr("Index Scan using blobs_pkey")) << *plans;
+  // The delete releases the blob's three references, and so deletes it.
   EXPECT_EQ(
-      std::system(
-          (psql + "\"DELETE FROM steps WHERE job_id = 'plan-test'\"").c_str()),
+      std::system((psql + "\"DELETE FROM steps WHERE job_id = 'plan-test'; DO "
+                          "\\$\\$ BEGIN IF EXISTS (SELECT 1 FROM blobs WHERE "
+                          "job_id = 'plan-test' AND digest = 'digest') THEN "
+                          "RAISE EXCEPTION 'blob left'; END IF; END \\$\\$; "
+                          "DELETE FROM blobs WHERE job_id = 'plan-test'\"")
+                      .c_str()),
       0);
 }
 

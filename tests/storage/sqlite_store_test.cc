@@ -14,6 +14,13 @@ namespace {
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::StatusIs;
 
+// Schema 3 (dedup) back to schema 2's shape.
+constexpr char kBackToSchemaTwo[] =
+    "DROP TRIGGER steps_release; DROP TRIGGER steps_replace_result; DROP "
+    "TRIGGER completions_release; DROP TRIGGER completions_replace_state; "
+    "DROP TABLE blobs; ALTER TABLE steps DROP COLUMN result_digest; ALTER "
+    "TABLE completions DROP COLUMN state_digest; PRAGMA user_version=2;";
+
 TEST(SqliteStoreTest, KeepsEverythingAcrossReopen) {
   SqliteStoreOptions options;
   options.path = TempSqlitePath();
@@ -61,10 +68,12 @@ TEST(SqliteStoreTest, UpgradesASchemaOneFileWithoutExpiringIt) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
     EXPECT_EQ(sqlite3_exec(db,
-                           "DROP INDEX records_expires; DROP INDEX "
-                           "records_written; ALTER TABLE records DROP COLUMN "
-                           "written_at_us; ALTER TABLE records DROP COLUMN "
-                           "expires_at_us; PRAGMA user_version=1",
+                           (std::string(kBackToSchemaTwo) +
+                            "DROP INDEX records_expires; DROP INDEX "
+                            "records_written; ALTER TABLE records DROP COLUMN "
+                            "written_at_us; ALTER TABLE records DROP COLUMN "
+                            "expires_at_us; PRAGMA user_version=1")
+                               .c_str(),
                            nullptr, nullptr, nullptr),
               SQLITE_OK)
         << sqlite3_errmsg(db);
@@ -85,6 +94,58 @@ TEST(SqliteStoreTest, UpgradesASchemaOneFileWithoutExpiringIt) {
   swept = (*store)->Sweep(upgrade + absl::Hours(25));
   ASSERT_THAT(swept, IsOk());
   EXPECT_EQ(swept->ttl_records, 1u);
+}
+
+// A file of schema 2 (before dedup) opens with its payloads inline; the
+// same bytes written since are stored once, and both forms read back.
+TEST(SqliteStoreTest, UpgradesASchemaTwoFileKeepingPayloadsInline) {
+  SqliteStoreOptions options;
+  options.path = TempSqlitePath();
+  const std::string big = Incompressible(8192, 1);
+  AppendRequest req;
+  req.action_key = "act";
+  req.entry = Completion{big};
+  req.record = RecordId{"job", "old", 1};
+  {
+    JournalOptions inline_only;
+    inline_only.dedup.min_bytes = 0;
+    auto store = NewSqliteJournalStore(options, inline_only);
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->AppendAction(req), IsOk());
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, kBackToSchemaTwo, nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto store = NewSqliteJournalStore(options);
+  ASSERT_THAT(store, IsOk());
+  req.record = RecordId{"job", "new", 1};
+  ASSERT_THAT((*store)->AppendAction(req), IsOk());
+  for (const char* key : {"old", "new"}) {
+    auto found = (*store)->LookupAction(RecordId{"job", key, 1}, "act");
+    ASSERT_THAT(found, IsOk());
+    ASSERT_TRUE(found->action.has_value()) << key;
+    EXPECT_EQ(found->action->completion->state, big) << key;
+  }
+  auto stats = (*store)->Stats("job");
+  ASSERT_THAT(stats, IsOk());
+  ASSERT_EQ(stats->size(), 1u);
+  EXPECT_EQ((*stats)[0].blobs, 1u);
+  EXPECT_EQ((*stats)[0].payload_bytes, 2 * big.size());
+  // The inline one goes without touching the blob.
+  PruneRequest prune;
+  prune.job_id = "job";
+  prune.keys = {{"old", 1}};
+  ASSERT_THAT((*store)->Prune(prune), IsOk());
+  auto found = (*store)->LookupAction(RecordId{"job", "new", 1}, "act");
+  ASSERT_THAT(found, IsOk());
+  ASSERT_TRUE(found->action.has_value());
+  EXPECT_EQ(found->action->completion->state, big);
+  EXPECT_EQ((*(*store)->Stats("job"))[0].blobs, 1u);
 }
 
 TEST(SqliteStoreTest, RefusesNewerSchema) {

@@ -3,6 +3,7 @@
 #define ACTIONJOURNAL_TESTS_STORAGE_STORE_FACTORIES_H_
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -40,6 +41,20 @@ inline std::string TempSqlitePath() {
       "journal.db";
   std::filesystem::remove_all(p.parent_path());
   return p.string();
+}
+
+// `n` bytes that zstd cannot shrink (so that they are stored as sent, and
+// stored once when large), different for each `seed`.
+inline std::string Incompressible(size_t n, uint32_t seed) {
+  std::string out(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (char& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x >> 24);
+  }
+  return out;
 }
 
 inline constexpr char kNoPostgres[] =

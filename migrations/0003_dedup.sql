@@ -1,0 +1,88 @@
+-- Large-payload dedup (storage/dedup.h): a payload stored once per job,
+-- referenced by digest from every entry that holds it. Rows from before
+-- this migration keep their bytes inline (digest NULL); both forms read.
+--
+-- A blob's refs is the number of entry rows holding its digest. A write
+-- adds the references of the rows it writes with an upsert in its own
+-- transaction (INSERT ... ON CONFLICT (job_id, digest) DO UPDATE SET refs =
+-- blobs.refs + EXCLUDED.refs); the triggers below release those of the rows
+-- deleted or overwritten, and delete a blob at zero. A release and an add
+-- on one blob serialize on its row lock: the add waits, then either counts
+-- on (the release kept the row) or inserts it afresh (it was deleted).
+CREATE TABLE blobs (
+  job_id text   NOT NULL,
+  digest bytea  NOT NULL,  -- SHA-256 of bytes
+  bytes  bytea  NOT NULL,  -- the payload as stored (compressed or not)
+  refs   bigint NOT NULL,
+  PRIMARY KEY (job_id, digest)
+) WITH (fillfactor = 70);  -- room for the refs updates to stay HOT
+-- Out of line and not compressed again (zstd did): a refs update rewrites
+-- a small row, not the payload.
+ALTER TABLE blobs ALTER COLUMN bytes SET STORAGE EXTERNAL;
+
+ALTER TABLE steps ADD COLUMN result_digest bytea;  -- result in blobs
+ALTER TABLE completions ADD COLUMN state_digest bytea;  -- state in blobs
+
+-- Releases one reference per (job, digest) element; NULL digests are none.
+-- Locks the blobs in one order (as the writers' upserts insert them), so
+-- that transactions releasing and adding several do not deadlock; the
+-- delete is its own statement, so that it sees the decrement.
+CREATE FUNCTION aj_release_blobs(jobs text[], digests bytea[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  WITH d AS (SELECT u.job_id, u.digest, count(*) AS n
+      FROM unnest(jobs, digests) AS u(job_id, digest)
+      WHERE u.digest IS NOT NULL GROUP BY u.job_id, u.digest),
+    l AS MATERIALIZED (SELECT b.job_id, b.digest, d.n FROM blobs b
+      JOIN d ON b.job_id = d.job_id AND b.digest = d.digest
+      ORDER BY b.job_id COLLATE "C", b.digest FOR UPDATE OF b)
+  UPDATE blobs b SET refs = b.refs - l.n FROM l
+    WHERE b.job_id = l.job_id AND b.digest = l.digest;
+  DELETE FROM blobs b USING unnest(jobs, digests) AS u(job_id, digest)
+    WHERE b.job_id = u.job_id AND b.digest = u.digest AND b.refs <= 0;
+END $$;
+
+-- Deletes (prune, sweep, reset, replace): one release per statement, of
+-- every deleted row holding a digest.
+CREATE FUNCTION aj_steps_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aj_release_blobs(array_agg(job_id), array_agg(result_digest))
+    FROM gone WHERE result_digest IS NOT NULL HAVING count(*) > 0;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER steps_release AFTER DELETE ON steps
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+  EXECUTE FUNCTION aj_steps_deleted();
+CREATE FUNCTION aj_completions_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aj_release_blobs(array_agg(job_id), array_agg(state_digest))
+    FROM gone WHERE state_digest IS NOT NULL HAVING count(*) > 0;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER completions_release AFTER DELETE ON completions
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+  EXECUTE FUNCTION aj_completions_deleted();
+
+-- Updates that set the digest (a PENDING step's upgrade; its old row holds
+-- none, so this never fires today): the old row's reference goes, the
+-- writer's upsert added the new one.
+CREATE FUNCTION aj_step_result_replaced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aj_release_blobs(ARRAY[OLD.job_id], ARRAY[OLD.result_digest]);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER steps_replace_result AFTER UPDATE OF result_digest ON steps
+  FOR EACH ROW WHEN (OLD.result_digest IS NOT NULL)
+  EXECUTE FUNCTION aj_step_result_replaced();
+CREATE FUNCTION aj_completion_state_replaced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aj_release_blobs(ARRAY[OLD.job_id], ARRAY[OLD.state_digest]);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER completions_replace_state
+  AFTER UPDATE OF state_digest ON completions
+  FOR EACH ROW WHEN (OLD.state_digest IS NOT NULL)
+  EXECUTE FUNCTION aj_completion_state_replaced();
