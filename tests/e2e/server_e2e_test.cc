@@ -261,6 +261,52 @@ TEST_F(ServerE2eTest, StatsAndSizeShowWhatIsStored) {
   }
 }
 
+// A large result stored by several records is stored once, and GetStats
+// and the CLI's stats say what that saved.
+TEST_F(ServerE2eTest, StatsShowWhatDedupSaved) {
+  StartServer({"--compression-min-bytes=0", "--dedup-min-bytes=1024"});
+  const std::string doc(4096, 'd');
+  for (int seq = 0; seq < 3; ++seq) {
+    ASSERT_THAT(client_->AppendAction(StepReq(Rec("job-d", "k", seq), "tool", 0,
+                                              v1::STEP_STATUS_SUCCEEDED, doc)),
+                IsOk());
+  }
+  v1::LookupActionRequest lookup;
+  *lookup.mutable_record() = Rec("job-d", "k", 2);
+  lookup.set_action_key("tool");
+  auto found = client_->LookupAction(lookup);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(found->action().steps(0).result(), doc);
+  v1::GetStatsRequest req;
+  req.set_job_id("job-d");
+  auto stats = client_->GetStats(req);
+  ASSERT_THAT(stats, IsOk());
+  ASSERT_EQ(stats->jobs_size(), 1);
+  EXPECT_EQ(stats->jobs(0).entries(), 3u);
+  EXPECT_EQ(stats->jobs(0).blobs(), 1u);
+  EXPECT_EQ(stats->jobs(0).blob_bytes(), 4096u);
+  EXPECT_EQ(stats->jobs(0).payload_bytes(), 4096u);
+  EXPECT_EQ(stats->jobs(0).deduplicated_bytes(), 2 * 4096u);
+
+  auto run = [&](const std::string& args) {
+    std::string out;
+    FILE* f = popen(absl::StrCat(testing::CliBinary(), " --target ",
+                                 server_->Target(), " ", args)
+                        .c_str(),
+                    "r");
+    if (f == nullptr) return out;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+    pclose(f);
+    return out;
+  };
+  EXPECT_THAT(run("stats --job job-d"),
+              ::testing::HasSubstr("4096 payload bytes (1 stored once: 4096 "
+                                   "bytes, saving 8192)"));
+  EXPECT_THAT(run("stats --job job-d --output json"),
+              ::testing::HasSubstr("\"deduplicated_bytes\":\"8192\""));
+}
+
 TEST_F(ServerE2eTest, HealthServing) {
   StartServer();
   auto channel = grpc::CreateChannel(server_->Target(),
