@@ -15,6 +15,8 @@
 //   replay5               BeginRecord of a record with 5 completed actions,
 //                         8 threads; the baseline is 5 primary-key SELECTs
 // and, for reference, the RPC layer's ceiling: sync32 on the memory store.
+// On request: compress, churn, and dedup (DedupWorkload: the tables' size
+// with and without large-payload dedup, in databases made for it).
 //
 // Per workload: throughput, p50/p99 latency, mean group-commit batch, this
 // process's CPU per operation and PostgreSQL's (summed over its processes),
@@ -23,6 +25,7 @@
 //
 // usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3]
 //                      [--payload 256] [--workloads sync1,sync8,...]
+//                      [--churn-seconds 300] [--dedup-records 4000]
 //                      [--service-dsn URL --transaction-pooling true]
 // --service-dsn puts a pooler (pgbouncer) between the service and
 // PostgreSQL; the direct side keeps --dsn.
@@ -590,6 +593,117 @@ void ChurnWorkload(const std::string& dsn, double seconds,
   (*store)->Prune({job, {}, std::nullopt, true}).IgnoreError();
 }
 
+// Large-payload dedup: many records storing the same tool result (8 JSON
+// documents of 8 to 32 KB, as a retrieval tool answers popular queries),
+// each record one step holding a document and a 256-byte completion, from
+// 8 writers. Each configuration (compression on or off, dedup on or off)
+// runs `reps` times, each in a database of its own made for it: the tables'
+// size on disk (heap, TOAST and indexes of records, steps, completions and
+// blobs) and the appends' rate (median, and the spread).
+void DedupWorkload(const std::string& dsn, int reps, int records,
+                   std::vector<std::string>* results) {
+  std::mt19937 rng(7);
+  std::vector<std::string> docs;
+  for (int i = 0; i < 8; ++i) docs.push_back(ToolJson(rng, 8192 + i * 3511));
+  const std::string small = Prose(rng, 256);
+  double sent = 0;
+  for (int i = 0; i < records; ++i) sent += docs[i % 8].size() + small.size();
+  struct Config {
+    const char* name;
+    int compression_min, dedup_min;
+    std::vector<double> bytes, rates;
+  };
+  Config configs[] = {{"zstd+dedup", 1024, 2048, {}, {}},
+                      {"zstd", 1024, 0, {}, {}},
+                      {"dedup", 0, 2048, {}, {}},
+                      {"neither", 0, 0, {}, {}}};
+  // Another database on the same server: the URI's path replaced.
+  const std::string db = "aj_bench_dedup";
+  const std::string db_dsn = dsn.substr(0, dsn.rfind('/') + 1) + db;
+  constexpr int kWriters = 8;
+  for (int r = 0; r < reps; ++r) {
+    for (Config& config : configs) {
+      {
+        pqxx::connection admin(dsn);
+        pqxx::nontransaction n(admin);
+        n.exec("DROP DATABASE IF EXISTS " + db);
+        n.exec("CREATE DATABASE " + db);
+      }
+      PostgresStoreOptions po;
+      po.dsn = db_dsn;
+      JournalOptions jo;
+      jo.compression.min_bytes = config.compression_min;
+      jo.dedup.min_bytes = config.dedup_min;
+      auto store = NewPostgresJournalStore(po, jo);
+      if (!store.ok()) {
+        std::cerr << "dedup: " << store.status() << "\n";
+        return;
+      }
+      std::atomic<int> failed{0};
+      const absl::Time t0 = absl::Now();
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kWriters; ++t) {
+        threads.emplace_back([&, t] {
+          for (int i = t; i < records; i += kWriters) {
+            AppendRequest a;
+            a.record =
+                RecordId{"bench-dedup", absl::StrCat("k", i % 100), i / 100};
+            a.action_key = "retrieve";
+            Step step;
+            step.function_id = "search";
+            step.status = StepStatus::kSucceeded;
+            step.result = docs[i % 8];
+            a.entry = step;
+            if (!(*store)->AppendAction(a).ok()) ++failed;
+            a.entry = Completion{small};
+            if (!(*store)->AppendAction(a).ok()) ++failed;
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      config.rates.push_back(2 * records /
+                             absl::ToDoubleSeconds(absl::Now() - t0));
+      store->reset();  // its connections closed before the DROP
+      if (failed > 0) std::cerr << "dedup: " << failed << " appends failed\n";
+      pqxx::connection c(db_dsn);
+      pqxx::nontransaction n(c);
+      config.bytes.push_back(
+          n.exec1("SELECT pg_total_relation_size('records') + "
+                  "pg_total_relation_size('steps') + "
+                  "pg_total_relation_size('completions') + "
+                  "pg_total_relation_size('blobs')")[0]
+              .as<double>());
+    }
+  }
+  {
+    pqxx::connection admin(dsn);
+    pqxx::nontransaction(admin).exec("DROP DATABASE IF EXISTS " + db);
+  }
+  std::cout << absl::StrFormat(
+      "dedup      %d records x (one of 8 tool results of 8-32 KB + 256 B), "
+      "%.1f MB sent, %d writers; medians of %d runs [min-max]\n",
+      records, sent / 1e6, kWriters, reps);
+  std::cout << absl::StrFormat("%-10s %-11s %14s %26s\n", "workload", "store",
+                               "on disk MB", "appends/s");
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  for (const Config& config : configs) {
+    std::cout << absl::StrFormat(
+        "%-10s %-11s %14.2f %10.0f [%5.0f-%5.0f]\n", "dedup", config.name,
+        median(config.bytes) / 1e6, median(config.rates),
+        *std::min_element(config.rates.begin(), config.rates.end()),
+        *std::max_element(config.rates.begin(), config.rates.end()));
+  }
+  results->push_back(absl::StrFormat(
+      "RESULT workload=dedup zstd_dedup_mb=%.2f zstd_mb=%.2f dedup_mb=%.2f "
+      "neither_mb=%.2f rate_ratio_zstd=%.2f",
+      median(configs[0].bytes) / 1e6, median(configs[1].bytes) / 1e6,
+      median(configs[2].bytes) / 1e6, median(configs[3].bytes) / 1e6,
+      median(configs[0].rates) / median(configs[1].rates)));
+}
+
 double Median(std::vector<Result> v, double Result::*f) {
   std::vector<double> x;
   for (auto& r : v) x.push_back(r.*f);
@@ -617,6 +731,7 @@ int Main(int argc, char** argv) {
   double seconds = 3;
   int reps = 3, payload_bytes = 256;
   double churn_seconds = 300;
+  int dedup_records = 4000;
   std::vector<std::string> workloads = {"sync1",     "sync8",   "sync32",
                                         "pipelined", "replay5", "ceiling",
                                         "compress"};
@@ -637,6 +752,8 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtoi(v, &payload_bytes);
     } else if (k == "--churn-seconds") {
       ok = absl::SimpleAtod(v, &churn_seconds);
+    } else if (k == "--dedup-records") {
+      ok = absl::SimpleAtoi(v, &dedup_records);
     } else if (k == "--workloads") {
       workloads = absl::StrSplit(v, ',');
     } else {
@@ -702,6 +819,10 @@ int Main(int argc, char** argv) {
     }
     if (w == "compress") {
       CompressionWorkload(dsn, reps, &results);
+      continue;
+    }
+    if (w == "dedup") {  // on request only: it makes databases of its own
+      DedupWorkload(dsn, reps, dedup_records, &results);
       continue;
     }
     if (w == "replay5") SeedReplay(*client, dsn, payload);
