@@ -20,8 +20,11 @@ CREATE TABLE blobs (
 -- a small row, not the payload.
 ALTER TABLE blobs ALTER COLUMN bytes SET STORAGE EXTERNAL;
 
-ALTER TABLE steps ADD COLUMN result_digest bytea;  -- result in blobs
-ALTER TABLE completions ADD COLUMN state_digest bytea;  -- state in blobs
+-- Where an entry's payload (a step's result, a completion's state) is when
+-- stored once; the same name in both tables, so that one trigger function
+-- serves both.
+ALTER TABLE steps ADD COLUMN blob_digest bytea;
+ALTER TABLE completions ADD COLUMN blob_digest bytea;
 
 -- Releases one reference per (job, digest) element; NULL digests are none.
 -- Locks the blobs in one order (as the writers' upserts insert them), so
@@ -44,45 +47,29 @@ END $$;
 
 -- Deletes (prune, sweep, reset, replace): one release per statement, of
 -- every deleted row holding a digest.
-CREATE FUNCTION aj_steps_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION aj_entries_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM aj_release_blobs(array_agg(job_id), array_agg(result_digest))
-    FROM gone WHERE result_digest IS NOT NULL HAVING count(*) > 0;
+  PERFORM aj_release_blobs(array_agg(job_id), array_agg(blob_digest))
+    FROM gone WHERE blob_digest IS NOT NULL HAVING count(*) > 0;
+  RETURN NULL;
+END $$;
+-- Updates that set the digest (a PENDING step's upgrade; its old row holds
+-- none, so this never fires today): the old row's reference goes, the
+-- writer's upsert added the new one.
+CREATE FUNCTION aj_entry_overwritten() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aj_release_blobs(ARRAY[OLD.job_id], ARRAY[OLD.blob_digest]);
   RETURN NULL;
 END $$;
 CREATE TRIGGER steps_release AFTER DELETE ON steps
   REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-  EXECUTE FUNCTION aj_steps_deleted();
-CREATE FUNCTION aj_completions_deleted() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM aj_release_blobs(array_agg(job_id), array_agg(state_digest))
-    FROM gone WHERE state_digest IS NOT NULL HAVING count(*) > 0;
-  RETURN NULL;
-END $$;
+  EXECUTE FUNCTION aj_entries_deleted();
 CREATE TRIGGER completions_release AFTER DELETE ON completions
   REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
-  EXECUTE FUNCTION aj_completions_deleted();
-
--- Updates that set the digest (a PENDING step's upgrade; its old row holds
--- none, so this never fires today): the old row's reference goes, the
--- writer's upsert added the new one.
-CREATE FUNCTION aj_step_result_replaced() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM aj_release_blobs(ARRAY[OLD.job_id], ARRAY[OLD.result_digest]);
-  RETURN NULL;
-END $$;
-CREATE TRIGGER steps_replace_result AFTER UPDATE OF result_digest ON steps
-  FOR EACH ROW WHEN (OLD.result_digest IS NOT NULL)
-  EXECUTE FUNCTION aj_step_result_replaced();
-CREATE FUNCTION aj_completion_state_replaced() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM aj_release_blobs(ARRAY[OLD.job_id], ARRAY[OLD.state_digest]);
-  RETURN NULL;
-END $$;
-CREATE TRIGGER completions_replace_state
-  AFTER UPDATE OF state_digest ON completions
-  FOR EACH ROW WHEN (OLD.state_digest IS NOT NULL)
-  EXECUTE FUNCTION aj_completion_state_replaced();
+  EXECUTE FUNCTION aj_entries_deleted();
+CREATE TRIGGER steps_overwrite AFTER UPDATE OF blob_digest ON steps
+  FOR EACH ROW WHEN (OLD.blob_digest IS NOT NULL)
+  EXECUTE FUNCTION aj_entry_overwritten();
+CREATE TRIGGER completions_overwrite AFTER UPDATE OF blob_digest
+  ON completions FOR EACH ROW WHEN (OLD.blob_digest IS NOT NULL)
+  EXECUTE FUNCTION aj_entry_overwritten();

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS steps (
   input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL,
   micro_usd INTEGER NOT NULL,
-  result_digest BLOB,  -- result stored once, in blobs
+  blob_digest BLOB,  -- result stored once, in blobs
   PRIMARY KEY (job_id, record_key, seq_num, action_key, step_index)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS completions (
@@ -64,13 +64,13 @@ CREATE TABLE IF NOT EXISTS completions (
   input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL,
   micro_usd INTEGER NOT NULL,
-  state_digest BLOB,  -- state stored once, in blobs
+  blob_digest BLOB,  -- state stored once, in blobs
   PRIMARY KEY (job_id, record_key, seq_num, action_key)
 ) WITHOUT ROWID;
 -- Payloads stored once per job (migrations/0003_dedup.sql): a write adds
--- its rows' references with an upsert, these triggers release those of the
--- rows deleted or overwritten and delete a blob at zero. A rowid table:
--- its rows are large.
+-- its rows' references with an upsert, triggers (DedupTriggers) release
+-- those of the rows deleted or overwritten and delete a blob at zero. A
+-- rowid table: its rows are large.
 CREATE TABLE IF NOT EXISTS blobs (
   job_id TEXT NOT NULL,
   digest BLOB NOT NULL,  -- SHA-256 of bytes
@@ -78,37 +78,26 @@ CREATE TABLE IF NOT EXISTS blobs (
   refs INTEGER NOT NULL,
   PRIMARY KEY (job_id, digest)
 );
-CREATE TRIGGER IF NOT EXISTS steps_release AFTER DELETE ON steps
-WHEN old.result_digest IS NOT NULL BEGIN
-  UPDATE blobs SET refs = refs - 1
-    WHERE job_id = old.job_id AND digest = old.result_digest;
-  DELETE FROM blobs
-    WHERE job_id = old.job_id AND digest = old.result_digest AND refs <= 0;
-END;
-CREATE TRIGGER IF NOT EXISTS steps_replace_result
-AFTER UPDATE OF result_digest ON steps
-WHEN old.result_digest IS NOT NULL BEGIN
-  UPDATE blobs SET refs = refs - 1
-    WHERE job_id = old.job_id AND digest = old.result_digest;
-  DELETE FROM blobs
-    WHERE job_id = old.job_id AND digest = old.result_digest AND refs <= 0;
-END;
-CREATE TRIGGER IF NOT EXISTS completions_release AFTER DELETE ON completions
-WHEN old.state_digest IS NOT NULL BEGIN
-  UPDATE blobs SET refs = refs - 1
-    WHERE job_id = old.job_id AND digest = old.state_digest;
-  DELETE FROM blobs
-    WHERE job_id = old.job_id AND digest = old.state_digest AND refs <= 0;
-END;
-CREATE TRIGGER IF NOT EXISTS completions_replace_state
-AFTER UPDATE OF state_digest ON completions
-WHEN old.state_digest IS NOT NULL BEGIN
-  UPDATE blobs SET refs = refs - 1
-    WHERE job_id = old.job_id AND digest = old.state_digest;
-  DELETE FROM blobs
-    WHERE job_id = old.job_id AND digest = old.state_digest AND refs <= 0;
-END;
 )sql";
+
+// The triggers that release a blob's reference when an entry holding it is
+// deleted or its digest overwritten, and delete the blob at zero.
+std::string DedupTriggers() {
+  std::string out;
+  for (const char* table : {"steps", "completions"}) {
+    for (const char* event : {"DELETE", "UPDATE OF blob_digest"}) {
+      absl::StrAppend(
+          &out, "CREATE TRIGGER IF NOT EXISTS ", table,
+          event[0] == 'D' ? "_release" : "_overwrite", " AFTER ", event, " ON ",
+          table,
+          " WHEN old.blob_digest IS NOT NULL BEGIN UPDATE blobs SET refs = "
+          "refs - 1 WHERE job_id = old.job_id AND digest = old.blob_digest; "
+          "DELETE FROM blobs WHERE job_id = old.job_id AND digest = "
+          "old.blob_digest AND refs <= 0; END;\n");
+    }
+  }
+  return out;
+}
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
   std::string msg = absl::StrCat("sqlite ", what, ": ",
@@ -279,10 +268,11 @@ class Connection {
     // inline (a NULL digest).
     if (s.ok() && version >= 1 && version <= 2) {
       s = Exec(
-          "ALTER TABLE steps ADD COLUMN result_digest BLOB; ALTER TABLE "
-          "completions ADD COLUMN state_digest BLOB;");
+          "ALTER TABLE steps ADD COLUMN blob_digest BLOB; ALTER TABLE "
+          "completions ADD COLUMN blob_digest BLOB;");
     }
     if (s.ok()) s = Exec(kSchema);
+    if (s.ok()) s = Exec(DedupTriggers().c_str());
     if (s.ok()) {
       s = Exec(absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str());
     }
@@ -310,15 +300,15 @@ constexpr char kReadRecord[] =
     "records WHERE job_id = ? AND record_key = ? AND seq_num = ?";
 // A payload stored once (a digest) is one probe of the blobs' key away; NULL
 // when the blob is missing, which the reader reports.
-#define AJ_STEP_COLUMNS                                                       \
-  "SELECT action_key, step_index, function_id, args_digest, status, CASE "    \
-  "WHEN result_digest IS NULL THEN result ELSE (SELECT b.bytes FROM blobs b " \
-  "WHERE b.job_id = steps.job_id AND b.digest = steps.result_digest) END, "   \
+#define AJ_STEP_COLUMNS                                                     \
+  "SELECT action_key, step_index, function_id, args_digest, status, CASE "  \
+  "WHEN blob_digest IS NULL THEN result ELSE (SELECT b.bytes FROM blobs b " \
+  "WHERE b.job_id = steps.job_id AND b.digest = steps.blob_digest) END, "   \
   "error, input_tokens, output_tokens, micro_usd FROM steps "
-#define AJ_COMPLETION_COLUMNS                                               \
-  "SELECT action_key, CASE WHEN state_digest IS NULL THEN state ELSE "      \
-  "(SELECT b.bytes FROM blobs b WHERE b.job_id = completions.job_id AND "   \
-  "b.digest = completions.state_digest) END, input_tokens, output_tokens, " \
+#define AJ_COMPLETION_COLUMNS                                              \
+  "SELECT action_key, CASE WHEN blob_digest IS NULL THEN state ELSE "      \
+  "(SELECT b.bytes FROM blobs b WHERE b.job_id = completions.job_id AND "  \
+  "b.digest = completions.blob_digest) END, input_tokens, output_tokens, " \
   "micro_usd FROM completions "
 constexpr char kReadAllSteps[] = AJ_STEP_COLUMNS
     "WHERE job_id = ? AND record_key = ? AND seq_num = ? ORDER BY action_key, "
@@ -491,7 +481,7 @@ absl::Status Apply(Connection& c, const WriteSet& w,
           c.Prepare("UPDATE steps SET status = ?, result "
                     "= ?, error = ?, input_tokens = ?, "
                     "output_tokens = ?, micro_usd = ?, "
-                    "result_digest = ? WHERE job_id = ? AND record_key = ? "
+                    "blob_digest = ? WHERE job_id = ? AND record_key = ? "
                     "AND seq_num = ? AND action_key = ? "
                     "AND step_index = ? AND status = 1"));
       s.Int(static_cast<int>(step.status))
@@ -509,7 +499,7 @@ absl::Status Apply(Connection& c, const WriteSet& w,
           c.Prepare(
               "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
               "step_index, function_id, args_digest, status, result, error, "
-              "input_tokens, output_tokens, micro_usd, result_digest) "
+              "input_tokens, output_tokens, micro_usd, blob_digest) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
               "DO NOTHING"));
       s.Record(w1.record)
@@ -533,7 +523,7 @@ absl::Status Apply(Connection& c, const WriteSet& w,
         Stmt s,
         c.Prepare(
             "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
-            "state, input_tokens, output_tokens, micro_usd, state_digest) "
+            "state, input_tokens, output_tokens, micro_usd, blob_digest) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
     s.Record(cw.record)
         .Text(cw.action_key)

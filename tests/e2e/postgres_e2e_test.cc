@@ -153,47 +153,81 @@ TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
   EXPECT_EQ(std::system(migrate.c_str()), 0);
 }
 
+// A new database `name` on the test server, with every migration applied
+// by the server's migrate command and then `sql` run (to take it back to an
+// older schema, with rows); its URL, or "" (and a failure).
+std::string OldSchemaDatabase(const std::string& dsn, const std::string& name,
+                              const std::string& sql, const std::string& log) {
+  Psql(dsn, "DROP DATABASE IF EXISTS " + name);
+  if (Psql(dsn, "CREATE DATABASE " + name) != 0) {
+    ADD_FAILURE() << "cannot create " << name;
+    return "";
+  }
+  const std::string db = dsn.substr(0, dsn.rfind('/')) + "/" + name;
+  if (std::system(absl::StrCat(testing::ServerBinary(), " migrate --store='",
+                               db, "' 2>", log)
+                      .c_str()) != 0) {
+    ADD_FAILURE() << "migrate failed: " << log;
+    return "";
+  }
+  if (Psql(db, sql) != 0) {
+    ADD_FAILURE() << "cannot take " << name << " back: " << sql;
+    return "";
+  }
+  return db;
+}
+
+// Upgrades: a server started on a database taken back to an older schema.
+class PostgresUpgradeTest : public PostgresE2eTest {
+ protected:
+  // A server on the new database `name` (old_db_), made by
+  // OldSchemaDatabase with `sql`, with `flags`; null (and a failure) if it
+  // cannot be.
+  std::unique_ptr<ServerProcess> StartOnOldSchema(
+      const std::string& name, const std::string& sql,
+      std::vector<std::string> flags) {
+    old_db_ = OldSchemaDatabase(dsn_, name, sql, dir_ + "/migrate.log");
+    if (old_db_.empty()) return nullptr;
+    flags.push_back("--store=" + old_db_);
+    auto s = ServerProcess::Start(flags, dir_ + "/upgrade.log");
+    EXPECT_THAT(s, IsOk());
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+
+  std::string old_db_;
+};
+
 // Migration 0003 (dedup) undone: the schema of 0002.
 constexpr char kUndoDedup[] =
-    "DROP FUNCTION aj_steps_deleted, aj_completions_deleted, "
-    "aj_step_result_replaced, aj_completion_state_replaced CASCADE; DROP "
+    "DROP FUNCTION aj_entries_deleted, aj_entry_overwritten CASCADE; DROP "
     "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
-    "COLUMN result_digest; ALTER TABLE completions DROP COLUMN state_digest; "
+    "COLUMN blob_digest; ALTER TABLE completions DROP COLUMN blob_digest; "
     "DELETE FROM schema_migrations WHERE version >= 3; ";
 
 // A database of migration 0001 alone, holding a record, is upgraded by
 // 0002 without expiring it: its record counts as written at the upgrade.
-TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
-  Psql(dsn_, "DROP DATABASE IF EXISTS aj_upgrade");
-  ASSERT_EQ(Psql(dsn_, "CREATE DATABASE aj_upgrade"), 0);
-  const std::string db = dsn_.substr(0, dsn_.rfind('/')) + "/aj_upgrade";
-  const std::string migrate =
-      absl::StrCat(testing::ServerBinary(), " migrate --store='", db, "' 2>",
-                   dir_, "/upgrade-migrate.log");
-  ASSERT_EQ(std::system(migrate.c_str()), 0);
-  ASSERT_EQ(
-      Psql(db, std::string(kUndoDedup) +
-                   "ALTER TABLE records DROP COLUMN written_at_us, DROP COLUMN "
-                   "expires_at_us; DELETE FROM schema_migrations WHERE version "
-                   ">= 2; INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
-                   "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
-                   "1, 'act', 'state', 0, 0, 0)"),
-      0);
-  auto server = ServerProcess::Start(
-      {"--store=" + db, "--record-ttl=1h", "--sweep-interval=50ms"},
-      dir_ + "/upgrade.log");
-  ASSERT_THAT(server, IsOk());
+TEST_F(PostgresUpgradeTest, RetentionMigrationKeepsExistingRecords) {
+  auto server = StartOnOldSchema(
+      "aj_upgrade",
+      std::string(kUndoDedup) +
+          "ALTER TABLE records DROP COLUMN written_at_us, DROP COLUMN "
+          "expires_at_us; DELETE FROM schema_migrations WHERE version "
+          ">= 2; INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
+          "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
+          "1, 'act', 'state', 0, 0, 0)",
+      {"--record-ttl=1h", "--sweep-interval=50ms"});
+  ASSERT_TRUE(server);
   absl::SleepFor(absl::Milliseconds(500));  // several sweeps
   v1::LookupActionRequest lookup;
   lookup.mutable_record()->set_job_id("old-job");
   lookup.mutable_record()->set_record_key("k");
   lookup.mutable_record()->set_seq_num(1);
   lookup.set_action_key("act");
-  auto found = Client(**server)->LookupAction(lookup);
+  auto found = Client(*server)->LookupAction(lookup);
   ASSERT_THAT(found, IsOk());
   EXPECT_TRUE(found->found());
   EXPECT_EQ(found->action().completion().state(), "state");
-  EXPECT_EQ(Psql(db,
+  EXPECT_EQ(Psql(old_db_,
                  "DO \\$\\$ BEGIN IF (SELECT written_at_us FROM records) < "
                  "extract(epoch FROM now()) * 1000000 - 60000000 THEN RAISE "
                  "EXCEPTION 'written_at_us not the upgrade time'; END IF; END "
@@ -204,28 +238,19 @@ TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
 // A database of migration 0002, holding a large payload inline, is upgraded
 // by 0003: the payload stays inline and reads back; the same bytes written
 // since are stored once, and both read back.
-TEST_F(PostgresE2eTest, DedupMigrationKeepsPayloadsInline) {
-  Psql(dsn_, "DROP DATABASE IF EXISTS aj_dedup_upgrade");
-  ASSERT_EQ(Psql(dsn_, "CREATE DATABASE aj_dedup_upgrade"), 0);
-  const std::string db = dsn_.substr(0, dsn_.rfind('/')) + "/aj_dedup_upgrade";
-  const std::string migrate =
-      absl::StrCat(testing::ServerBinary(), " migrate --store='", db, "' 2>",
-                   dir_, "/upgrade-migrate.log");
-  ASSERT_EQ(std::system(migrate.c_str()), 0);
-  ASSERT_EQ(Psql(db, std::string(kUndoDedup) +
-                         "INSERT INTO records (job_id, record_key, seq_num, "
-                         "attempt, input_fingerprint) VALUES ('old-job', "
-                         "'key', 1, 0, ''); INSERT INTO completions VALUES "
-                         "('old-job', 'key', 1, 'act', decode(repeat('ab', "
-                         "4096), 'hex'), 0, 0, 0)"),
-            0);
+TEST_F(PostgresUpgradeTest, DedupMigrationKeepsPayloadsInline) {
   // Uncompressed, so that the 4 KiB stay 4 KiB as stored.
-  auto server = ServerProcess::Start(
-      {"--store=" + db, "--compression-min-bytes=0", "--dedup-min-bytes=2048"},
-      dir_ + "/upgrade.log");
-  ASSERT_THAT(server, IsOk());
+  auto server = StartOnOldSchema(
+      "aj_dedup_upgrade",
+      std::string(kUndoDedup) +
+          "INSERT INTO records (job_id, record_key, seq_num, attempt, "
+          "input_fingerprint) VALUES ('old-job', 'key', 1, 0, ''); INSERT "
+          "INTO completions VALUES ('old-job', 'key', 1, 'act', "
+          "decode(repeat('ab', 4096), 'hex'), 0, 0, 0)",
+      {"--compression-min-bytes=0", "--dedup-min-bytes=2048"});
+  ASSERT_TRUE(server);
   const std::string payload(4096, '\xab');
-  auto client = Client(**server);
+  auto client = Client(*server);
   v1::AppendActionRequest again = Completion("old-job", "act", payload);
   again.mutable_record()->set_seq_num(2);
   ASSERT_THAT(client->AppendAction(again), IsOk());
@@ -239,9 +264,9 @@ TEST_F(PostgresE2eTest, DedupMigrationKeepsPayloadsInline) {
     ASSERT_TRUE(found->found()) << seq;
     EXPECT_EQ(found->action().completion().state(), payload) << seq;
   }
-  EXPECT_EQ(Psql(db,
+  EXPECT_EQ(Psql(old_db_,
                  "DO \\$\\$ BEGIN IF (SELECT count(*) FROM completions WHERE "
-                 "state_digest IS NULL AND length(state) = 4096) <> 1 OR "
+                 "blob_digest IS NULL AND length(state) = 4096) <> 1 OR "
                  "(SELECT count(*) FROM blobs WHERE refs = 1) <> 1 THEN RAISE "
                  "EXCEPTION 'not one inline and one stored once'; END IF; END "
                  "\\$\\$"),

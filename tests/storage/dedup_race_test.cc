@@ -31,15 +31,15 @@ std::pair<int64_t, int64_t> Inconsistencies(const std::string& dsn,
   pqxx::nontransaction n(c);
   const pqxx::row r = n.exec_params1(
       "SELECT (SELECT count(*) FROM steps s WHERE s.job_id = $1 AND "
-      "s.result_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b "
-      "WHERE b.job_id = s.job_id AND b.digest = s.result_digest)) + (SELECT "
-      "count(*) FROM completions c WHERE c.job_id = $1 AND c.state_digest IS "
+      "s.blob_digest IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b "
+      "WHERE b.job_id = s.job_id AND b.digest = s.blob_digest)) + (SELECT "
+      "count(*) FROM completions c WHERE c.job_id = $1 AND c.blob_digest IS "
       "NOT NULL AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.job_id = "
-      "c.job_id AND b.digest = c.state_digest)), (SELECT count(*) FROM blobs "
+      "c.job_id AND b.digest = c.blob_digest)), (SELECT count(*) FROM blobs "
       "b WHERE b.job_id = $1 AND b.refs <> (SELECT count(*) FROM steps s "
-      "WHERE s.job_id = b.job_id AND s.result_digest = b.digest) + (SELECT "
+      "WHERE s.job_id = b.job_id AND s.blob_digest = b.digest) + (SELECT "
       "count(*) FROM completions c WHERE c.job_id = b.job_id AND "
-      "c.state_digest = b.digest))",
+      "c.blob_digest = b.digest))",
       job);
   return {r[0].as<int64_t>(), r[1].as<int64_t>()};
 }

@@ -72,7 +72,7 @@ TEST(PlanTest, PostgresReadsOfOneActionUseTheIndexInABigRecord) {
       "INSERT INTO blobs VALUES ('plan-test', 'digest', 'blob', 3); "
       "INSERT INTO blobs SELECT 'plan-test', ('other' || i)::bytea, 'blob', 1 "
       "FROM generate_series(0, 4999) i; "
-      "UPDATE steps SET result = '', result_digest = 'digest' WHERE job_id = "
+      "UPDATE steps SET result = '', blob_digest = 'digest' WHERE job_id = "
       "'plan-test' AND action_key = 'mine'; "
       "ANALYZE blobs; ANALYZE steps; ANALYZE completions; ANALYZE records\" "
       ">/dev/null");

@@ -16,10 +16,10 @@ using ::actionjournal::testing::StatusIs;
 
 // Schema 3 (dedup) back to schema 2's shape.
 constexpr char kBackToSchemaTwo[] =
-    "DROP TRIGGER steps_release; DROP TRIGGER steps_replace_result; DROP "
-    "TRIGGER completions_release; DROP TRIGGER completions_replace_state; "
-    "DROP TABLE blobs; ALTER TABLE steps DROP COLUMN result_digest; ALTER "
-    "TABLE completions DROP COLUMN state_digest; PRAGMA user_version=2;";
+    "DROP TRIGGER steps_release; DROP TRIGGER steps_overwrite; DROP "
+    "TRIGGER completions_release; DROP TRIGGER completions_overwrite; "
+    "DROP TABLE blobs; ALTER TABLE steps DROP COLUMN blob_digest; ALTER "
+    "TABLE completions DROP COLUMN blob_digest; PRAGMA user_version=2;";
 
 TEST(SqliteStoreTest, KeepsEverythingAcrossReopen) {
   SqliteStoreOptions options;
