@@ -97,8 +97,11 @@ const std::map<std::string, std::string>& Statements() {
            "record_key, seq_num) CROSS JOIN LATERAL (SELECT * FROM records t "
            "WHERE t.job_id = u.job_id AND t.record_key = u.record_key AND "
            "t.seq_num = u.seq_num OFFSET 0) t")},
+      // A write transaction's statement timeout ($1, milliseconds).
+      {"timeout", "SELECT set_config('statement_timeout', $1, true)"},
       // Deletes: every entry of records ($1..$3, a reset), and an action's
-      // steps from an index on ($4..$8, a replace). Counts, to be checked.
+      // steps from an index on ($4..$8, a replace); each count must be what
+      // the rules expected ($9, $10), or the statement fails (aj_expect).
       {"delete_entries",
        "WITH r AS (SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) "
        "AS u(job_id, record_key, seq_num)), "
@@ -112,10 +115,11 @@ const std::map<std::string, std::string>& Statements() {
        "action_key, from_index) WHERE t.job_id = u.job_id AND t.record_key = "
        "u.record_key AND t.seq_num = u.seq_num AND t.action_key = u.action_key "
        "AND t.step_index >= u.from_index RETURNING 1) "
-       "SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc), "
-       "(SELECT count(*) FROM df)"},
-      // Every other write of a batch in one statement; the counts of rows
-      // each part changed, to be checked against what was expected.
+       "SELECT aj_expect((SELECT count(*) FROM ds) + (SELECT count(*) FROM "
+       "dc), $9, 'reset'), aj_expect((SELECT count(*) FROM df), $10, "
+       "'replace')"},
+      // Every other write of a batch in one statement; the count of rows
+      // each part changed must be what the rules expected ($47..$51).
       {"write",
        "WITH ir AS (INSERT INTO records (job_id, record_key, seq_num, attempt, "
        "input_fingerprint, completed_at_us, written_at_us) SELECT * FROM "
@@ -157,9 +161,11 @@ const std::map<std::string, std::string>& Statements() {
        "unnest($39::text[], $40::bytea[], $41::bigint[], $42::text[], "
        "$43::bytea[], $44::bigint[], $45::bigint[], $46::bigint[]) "
        "ON CONFLICT DO NOTHING RETURNING 1) "
-       "SELECT (SELECT count(*) FROM ir), (SELECT count(*) FROM ur), "
-       "(SELECT count(*) FROM si), (SELECT count(*) FROM su), "
-       "(SELECT count(*) FROM ci)"},
+       "SELECT aj_expect((SELECT count(*) FROM ir), $47, 'insert records'), "
+       "aj_expect((SELECT count(*) FROM ur), $48, 'update records'), "
+       "aj_expect((SELECT count(*) FROM si), $49, 'insert steps'), "
+       "aj_expect((SELECT count(*) FROM su), $50, 'upgrade steps'), "
+       "aj_expect((SELECT count(*) FROM ci), $51, 'insert completions')"},
       // One set-based statement: select the records, delete their entries
       // and them. $2 whole job, $3 completed-before (micros, or NULL),
       // $4/$5 parallel arrays of record keys and bounds.
