@@ -24,6 +24,8 @@
 // usage: journal_bench --dsn postgresql://... [--seconds 3] [--reps 3]
 //                      [--payload 256] [--workloads sync1,sync8,...]
 //                      [--service-dsn URL --transaction-pooling true]
+//                      [--pg-write-transactions N]
+//                      [--client-calls-in-flight N]
 // --service-dsn puts a pooler (pgbouncer) between the service and
 // PostgreSQL; the direct side keeps --dsn.
 #include <dirent.h>
@@ -617,6 +619,9 @@ int Main(int argc, char** argv) {
   double seconds = 3;
   int reps = 3, payload_bytes = 256;
   double churn_seconds = 300;
+  // The service's defaults unless given (to measure other settings).
+  PostgresStoreOptions po;
+  ClientOptions co;
   std::vector<std::string> workloads = {"sync1",     "sync8",   "sync32",
                                         "pipelined", "replay5", "ceiling",
                                         "compress"};
@@ -637,6 +642,10 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtoi(v, &payload_bytes);
     } else if (k == "--churn-seconds") {
       ok = absl::SimpleAtod(v, &churn_seconds);
+    } else if (k == "--pg-write-transactions") {
+      ok = absl::SimpleAtoi(v, &po.max_write_transactions);
+    } else if (k == "--client-calls-in-flight") {
+      ok = absl::SimpleAtoi(v, &co.max_appends_calls_in_flight);
     } else if (k == "--workloads") {
       workloads = absl::StrSplit(v, ',');
     } else {
@@ -653,7 +662,8 @@ int Main(int argc, char** argv) {
                  "[--payload 256] [--workloads "
                  "sync1,sync8,sync32,pipelined,replay5,ceiling] "
                  "[--service-dsn postgresql://pooler...] "
-                 "[--transaction-pooling true]\n";
+                 "[--transaction-pooling true] [--pg-write-transactions 2] "
+                 "[--client-calls-in-flight 2]\n";
     return 2;
   }
   {
@@ -668,7 +678,6 @@ int Main(int argc, char** argv) {
     w.exec("TRUNCATE bench_direct");
     w.commit();
   }
-  PostgresStoreOptions po;
   po.dsn = service_dsn.empty() ? dsn : service_dsn;
   po.transaction_pooling = transaction_pooling;
   BatchCounter batches;
@@ -685,7 +694,6 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const std::string payload(payload_bytes, 'x');
-  ClientOptions co;
   co.target = absl::StrCat("127.0.0.1:", (*server)->port());
   auto client = std::move(JournalClient::Create(co)).value();
 

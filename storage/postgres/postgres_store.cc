@@ -30,7 +30,6 @@ namespace {
 using postgres::ArrayLiteral;
 using postgres::ConnectionPool;
 using postgres::Guard;
-
 using postgres::Pipeline;
 using postgres::Result;
 
@@ -116,14 +115,27 @@ struct EntryArgs {
       pair_actions.Text(key);
     }
   }
+  postgres::ReadShape Shape() const {
+    return {!pair_jobs.empty(), !rec_jobs.empty()};
+  }
+  // The arrays of Shape()'s statements.
   std::vector<std::string> Params() const {
-    return {pair_jobs.Done(),    pair_keys.Done(), pair_seqs.Done(),
-            pair_actions.Done(), rec_jobs.Done(),  rec_keys.Done(),
-            rec_seqs.Done()};
+    std::vector<std::string> out;
+    if (!pair_jobs.empty()) {
+      for (const ArrayLiteral* a :
+           {&pair_jobs, &pair_keys, &pair_seqs, &pair_actions}) {
+        out.push_back(a->Done());
+      }
+    }
+    if (!rec_jobs.empty()) {
+      for (const ArrayLiteral* a : {&rec_jobs, &rec_keys, &rec_seqs})
+        out.push_back(a->Done());
+    }
+    return out;
   }
 };
 
-// The write statement's arrays ("write" in statements.cc).
+// The write statement's arrays, by part (statements.h).
 struct WriteArgs {
   ArrayLiteral ir[7], ur[7], si[13], su[11], ci[8];
 };
@@ -205,17 +217,23 @@ void SendWrites(Pipeline& p, const WriteSet& w) {
     a.ci[4].Bytes(c.completion.state);
     AddCost(a.ci + 5, c.cost);
   }
+  const std::pair<ArrayLiteral*, int> parts[postgres::kWriteKinds] = {
+      {a.ir, 7}, {a.ur, 7}, {a.si, 13}, {a.su, 11}, {a.ci, 8}};
+  const int64_t expected[postgres::kWriteKinds] = {
+      inserts, updates, step_inserts, upgrades,
+      static_cast<int64_t>(w.completions.size())};
   std::vector<std::string> params;
-  for (const auto& [arrays, n_arrays] :
-       std::vector<std::pair<ArrayLiteral*, int>>{
-           {a.ir, 7}, {a.ur, 7}, {a.si, 13}, {a.su, 11}, {a.ci, 8}}) {
-    for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
+  unsigned present = 0;
+  for (int i = 0; i < postgres::kWriteKinds; ++i) {
+    if (expected[i] == 0) continue;
+    present |= 1u << i;
+    for (int j = 0; j < parts[i].second; ++j)
+      params.push_back(parts[i].first[j].Done());
   }
-  for (int64_t expected : {inserts, updates, step_inserts, upgrades,
-                           static_cast<int64_t>(w.completions.size())}) {
-    params.push_back(absl::StrCat(expected));
+  for (int i = 0; i < postgres::kWriteKinds; ++i) {
+    if (expected[i] != 0) params.push_back(absl::StrCat(expected[i]));
   }
-  p.Send("write", params);
+  p.Send(postgres::WriteName(present), params);
 }
 
 // After a failed round inside a transaction: rolls it back and returns
@@ -260,7 +278,7 @@ class PostgresBackend final : public Backend {
       std::vector<std::string> params = e.Params();
       for (const ArrayLiteral* a : {&jobs, &keys, &seqs})
         params.push_back(a->Done());
-      p.Send("read", params);
+      p.Send(postgres::ReadName(e.Shape()), params);
       ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
       for (int i = 0; i < r[0].rows(); ++i) AddRow(r[0], i, out);
       SortSteps(out);
@@ -300,7 +318,9 @@ class PostgresBackend final : public Backend {
       p.SendSql("BEGIN");
       p.Send("timeout", {absl::StrCat(timeout_ms)});
       p.Send("lock_records", {jobs.Done(), keys.Done(), seqs.Done()});
-      p.Send("read_entries", e.Params());
+      const postgres::ReadShape shape = e.Shape();
+      const bool entries = shape.pairs || shape.records;
+      if (entries) p.Send(postgres::EntriesName(shape), e.Params());
       absl::StatusOr<std::vector<Result>> read = p.Sync();
       if (!read.ok()) return RolledBack(p, read.status());
       const Result& locked = (*read)[2];
@@ -309,8 +329,10 @@ class PostgresBackend final : public Backend {
             snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
         row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
       }
-      const Result& entries = (*read)[3];
-      for (int i = 0; i < entries.rows(); ++i) AddRow(entries, i, snapshot);
+      if (entries) {
+        const Result& r = (*read)[3];
+        for (int i = 0; i < r.rows(); ++i) AddRow(r, i, snapshot);
+      }
       // A record absent when locked has no entries, even if another writer
       // has created it since (its batch then loses the race and is redone).
       for (auto& [id, rec] : snapshot) {
@@ -475,27 +497,30 @@ absl::StatusOr<std::string> ExplainPostgresReadsForTest(
     pqxx::connection c(dsn);
     pqxx::nontransaction n(c);
     n.exec("SET plan_cache_mode = force_generic_plan");
-    const std::string sql = postgres::Statements().at("read");
-    n.exec("PREPARE aj_read AS " + sql);
     std::string out;
     for (bool whole : {false, true}) {
-      ArrayLiteral pj, pk, ps, pa, rj, rk, rs, j, k, s;
-      (whole ? rj : pj).Text(record.job_id);
-      (whole ? rk : pk).Bytes(record.record_key);
-      (whole ? rs : ps).Int(record.seq_num);
-      if (!whole) pa.Text(action_key);
+      const std::string name = whole ? "aj_read_whole" : "aj_read_action";
+      n.exec(absl::StrCat("PREPARE ", name, " AS ",
+                          postgres::Statements().at(postgres::ReadName(
+                              postgres::ReadShape{!whole, whole}))));
+      ReadSet reads;
+      reads.Add(record, whole ? nullptr : &action_key);
+      EntryArgs e;
+      e.Add(reads.items()[0]);
+      std::vector<std::string> params = e.Params();
+      ArrayLiteral j, k, s;
       j.Text(record.job_id);
       k.Bytes(record.record_key);
       s.Int(record.seq_num);
+      for (const ArrayLiteral* a : {&j, &k, &s}) params.push_back(a->Done());
       std::string args;
-      for (const ArrayLiteral* a :
-           {&pj, &pk, &ps, &pa, &rj, &rk, &rs, &j, &k, &s}) {
-        absl::StrAppend(&args, args.empty() ? "" : ", ", n.quote(a->Done()));
-      }
+      for (const std::string& a : params)
+        absl::StrAppend(&args, args.empty() ? "" : ", ", n.quote(a));
       absl::StrAppend(&out, whole ? "-- whole record\n" : "-- one action\n");
       for (const pqxx::row& r :
-           n.exec("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE aj_read(" +
-                  args + ")")) {
+           n.exec(absl::StrCat("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "
+                               "EXECUTE ",
+                               name, "(", args, ")"))) {
         absl::StrAppend(&out, r[0].as<std::string>(), "\n");
       }
     }
