@@ -192,6 +192,24 @@ TEST_F(PostgresE2eTest, RetentionMigrationKeepsExistingRecords) {
             0);
 }
 
+// The journal's tables carry their own autovacuum thresholds
+// (migrations/0004_autovacuum.sql), so that a day of retained records does
+// not carry a fifth of itself again as dead rows.
+TEST_F(PostgresE2eTest, JournalTablesVacuumAtTwoPercentDead) {
+  const std::string migrate =
+      absl::StrCat(testing::ServerBinary(), " migrate --store='", dsn_, "' 2>",
+                   dir_, "/autovacuum-migrate.log");
+  ASSERT_EQ(std::system(migrate.c_str()), 0);
+  EXPECT_EQ(Psql(dsn_,
+                 "DO \\$\\$ BEGIN IF (SELECT count(*) FROM pg_class WHERE "
+                 "relname IN ('records', 'steps', 'completions') AND "
+                 "reloptions @> "
+                 "ARRAY['autovacuum_vacuum_scale_factor=0.02']) <> 3 THEN "
+                 "RAISE EXCEPTION 'autovacuum settings missing'; END IF; END "
+                 "\\$\\$"),
+            0);
+}
+
 // Replicas starting together on an empty database apply each migration once.
 TEST_F(PostgresE2eTest, ReplicasStartingTogetherMigrateOnce) {
   Psql(dsn_, "DROP DATABASE IF EXISTS aj_fresh");
