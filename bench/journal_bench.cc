@@ -27,6 +27,8 @@
 //                      [--payload 256] [--workloads sync1,sync8,...]
 //                      [--churn-seconds 300] [--dedup-records 4000]
 //                      [--service-dsn URL --transaction-pooling true]
+//                      [--pg-write-transactions N]
+//                      [--client-calls-in-flight N]
 // --service-dsn puts a pooler (pgbouncer) between the service and
 // PostgreSQL; the direct side keeps --dsn.
 #include <dirent.h>
@@ -732,6 +734,9 @@ int Main(int argc, char** argv) {
   int reps = 3, payload_bytes = 256;
   double churn_seconds = 300;
   int dedup_records = 4000;
+  // The service's defaults unless given (to measure other settings).
+  PostgresStoreOptions po;
+  ClientOptions co;
   std::vector<std::string> workloads = {"sync1",     "sync8",   "sync32",
                                         "pipelined", "replay5", "ceiling",
                                         "compress"};
@@ -754,6 +759,10 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtod(v, &churn_seconds);
     } else if (k == "--dedup-records") {
       ok = absl::SimpleAtoi(v, &dedup_records);
+    } else if (k == "--pg-write-transactions") {
+      ok = absl::SimpleAtoi(v, &po.max_write_transactions);
+    } else if (k == "--client-calls-in-flight") {
+      ok = absl::SimpleAtoi(v, &co.max_appends_calls_in_flight);
     } else if (k == "--workloads") {
       workloads = absl::StrSplit(v, ',');
     } else {
@@ -770,7 +779,8 @@ int Main(int argc, char** argv) {
                  "[--payload 256] [--workloads "
                  "sync1,sync8,sync32,pipelined,replay5,ceiling] "
                  "[--service-dsn postgresql://pooler...] "
-                 "[--transaction-pooling true]\n";
+                 "[--transaction-pooling true] [--pg-write-transactions 2] "
+                 "[--client-calls-in-flight 2]\n";
     return 2;
   }
   {
@@ -785,7 +795,6 @@ int Main(int argc, char** argv) {
     w.exec("TRUNCATE bench_direct");
     w.commit();
   }
-  PostgresStoreOptions po;
   po.dsn = service_dsn.empty() ? dsn : service_dsn;
   po.transaction_pooling = transaction_pooling;
   BatchCounter batches;
@@ -802,7 +811,6 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const std::string payload(payload_bytes, 'x');
-  ClientOptions co;
   co.target = absl::StrCat("127.0.0.1:", (*server)->port());
   auto client = std::move(JournalClient::Create(co)).value();
 

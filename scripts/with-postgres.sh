@@ -6,6 +6,8 @@
 # installed, it runs in front in transaction pooling mode and the command
 # also sees ACTIONJOURNAL_TEST_PGBOUNCER_DSN. Both are stopped and removed
 # afterwards, whatever happens.
+# AJ_PG_EXTRA_CONF, if set, is appended to postgresql.conf (for profiling:
+# shared_preload_libraries = 'pg_stat_statements').
 # usage: with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
@@ -40,6 +42,7 @@ unix_socket_directories = '$base'
 fsync = on
 synchronous_commit = on
 max_connections = 200
+${AJ_PG_EXTRA_CONF:-}
 CONF
 pg_ctl=("${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60)
 "${pg_ctl[@]}" start >/dev/null || { cat "$base/postgres.log"; exit 1; }

@@ -18,6 +18,21 @@ namespace actionjournal::postgres {
 // later); serialization failure or deadlock -> ABORTED (redo the
 // transaction); statement timeout or cancel -> DEADLINE_EXCEEDED; else
 // INTERNAL.
+inline absl::Status FromSqlState(const std::string& state,
+                                 const std::string& what) {
+  if (state == "40001" || state == "40P01") return absl::AbortedError(what);
+  if (state == "57014") return absl::DeadlineExceededError(what);
+  if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
+      state == "53300") {
+    return absl::UnavailableError(what);
+  }
+  // A full disk: the store cannot take writes until an operator frees
+  // space; the same request may then succeed, so UNAVAILABLE, as on
+  // SQLite (README, "Failures").
+  if (state == "53100") return absl::UnavailableError(what);
+  return absl::InternalError(what);
+}
+
 inline absl::Status FromException(const std::exception& e) {
   const std::string what = absl::StrCat("postgres: ", e.what());
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
@@ -31,17 +46,7 @@ inline absl::Status FromException(const std::exception& e) {
     return absl::AbortedError(what);
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
-    const std::string& state = sql->sqlstate();
-    if (state == "40001" || state == "40P01") return absl::AbortedError(what);
-    if (state == "57014") return absl::DeadlineExceededError(what);
-    if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
-        state == "53300") {
-      return absl::UnavailableError(what);
-    }
-    // A full disk: the store cannot take writes until an operator frees
-    // space; the same request may then succeed, so UNAVAILABLE, as on
-    // SQLite (README, "Failures").
-    if (state == "53100") return absl::UnavailableError(what);
+    return FromSqlState(sql->sqlstate(), what);
   }
   return absl::InternalError(what);
 }

@@ -7,9 +7,22 @@
 #include "storage/postgres/statements.h"
 
 namespace actionjournal::postgres {
+namespace {
+
+// pqxx 6 keeps a connection's libpq handle to itself, but for one protected
+// accessor of its large-object class.
+struct RawConnection : pqxx::largeobject {
+  static PGconn* Of(const pqxx::dbtransaction& t) { return raw_connection(t); }
+};
+
+}  // namespace
 
 ConnectionPool::ConnectionPool(PoolOptions options, JournalObserver* observer)
-    : options_(std::move(options)), observer_(observer), slots_(options_.size) {
+    : options_(std::move(options)),
+      observer_(observer),
+      slots_(options_.size),
+      handles_(options_.size, nullptr),
+      prepared_(options_.size, false) {
   for (int i = 0; i < options_.size; ++i) free_.push_back(i);
 }
 
@@ -56,10 +69,22 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
       absl::MutexLock lock(&mu_);
       slots_[slot] = fresh;
     }
+    // The pipelined statements use libpq's handle, which must stay the
+    // same: a broken connection is dropped and made anew, not reactivated.
+    // (Deprecated only because pqxx 7 never reactivates.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    fresh->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+    pqxx::work n(*fresh);
+    handles_[slot] = RawConnection::Of(n);
+    prepared_[slot] = false;
     // Behind a transaction pooler these would land on one server connection
     // of many (and stay there for whoever gets it next).
-    if (options_.transaction_pooling) return absl::OkStatus();
-    pqxx::nontransaction n(*fresh);
+    if (options_.transaction_pooling) {
+      n.commit();
+      return absl::OkStatus();
+    }
     n.exec(absl::StrCat("SET statement_timeout = ",
                         absl::ToInt64Milliseconds(options_.statement_timeout)));
     // The statements are few and their plans do not depend on values (key
@@ -84,6 +109,19 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     return absl::UnavailableError(s.message());
   }
   return slot;
+}
+
+absl::Status ConnectionPool::PrepareForPipelines(int slot) {
+  if (options_.transaction_pooling || prepared_[slot]) return absl::OkStatus();
+  // pqxx prepares on first use; pipelines run statements by name, past
+  // pqxx. Not at connect: the first connection runs the migrations that
+  // create the tables the statements name.
+  return Guard([&] {
+    for (const auto& [name, sql] : Statements())
+      slots_[slot]->prepare_now(name);
+    prepared_[slot] = true;
+    return absl::OkStatus();
+  });
 }
 
 void ConnectionPool::Release(int slot, const absl::Status& status) {

@@ -12,8 +12,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "storage/group_commit.h"
 #include "storage/postgres/errors.h"
+#include "storage/postgres/pipeline.h"
 #include "storage/postgres/statements.h"
 
 namespace actionjournal::postgres {
@@ -53,6 +55,20 @@ class ConnectionPool {
     return out;
   }
 
+  // Runs f(Pipeline&) on a free connection's libpq handle, as Run does.
+  template <typename F>
+  auto RunPipeline(F&& f) -> decltype(f(std::declval<Pipeline&>())) {
+    absl::StatusOr<int> slot = Acquire();
+    if (!slot.ok()) return slot.status();
+    Pipeline p(handles_[*slot], options_.transaction_pooling);
+    auto out = [&]() -> decltype(f(p)) {
+      RETURN_IF_ERROR(PrepareForPipelines(*slot));
+      return Guard([&] { return f(p); });
+    }();
+    Release(*slot, out.ok() ? absl::OkStatus() : StatusOf(out));
+    return out;
+  }
+
   // PQcancel on every connection in use: each running statement ends with
   // an error; later calls are refused.
   void Cancel();
@@ -77,6 +93,7 @@ class ConnectionPool {
   static absl::Status StatusOf(const absl::Status& s) { return s; }
 
   absl::StatusOr<int> Acquire();
+  absl::Status PrepareForPipelines(int slot);
   void Release(int slot, const absl::Status& status);
   void ReportPool() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string ConnectString() const;
@@ -86,6 +103,9 @@ class ConnectionPool {
   // slots_[i] is used only by the thread holding slot i; it is replaced
   // under mu_, so that Cancel can take a reference to a busy one.
   std::vector<std::shared_ptr<pqxx::connection>> slots_;
+  // slots_[i]'s libpq handle (pqxx never reconnects it by itself).
+  std::vector<PGconn*> handles_;
+  std::vector<bool> prepared_;  // the statements are prepared on slots_[i]
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);

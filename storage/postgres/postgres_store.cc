@@ -1,9 +1,10 @@
-// The PostgreSQL backend translates a batch into a fixed number of round
-// trips, whatever its size: BEGIN (with the batch's statement timeout), one
-// statement locking every record of the batch, one reading the entries the
-// rules need, one for deletes (only when a reset or a replace needs it), one
-// for every other write, COMMIT: five, six with deletes. Reads are one
-// statement and no transaction.
+// The PostgreSQL backend translates a batch into two round trips, whatever
+// its size (libpq's pipeline mode, storage/postgres/pipeline.h): BEGIN, the
+// batch's statement timeout, one statement locking every record of the
+// batch and one reading the entries the rules need; then one statement for
+// deletes (only when a reset or a replace needs it), one for every other
+// write, and COMMIT. Reads are one statement, one round trip and no
+// transaction.
 #include "storage/postgres/postgres_store.h"
 
 #include <libpq-fe.h>
@@ -31,63 +32,72 @@ namespace {
 using postgres::ArrayLiteral;
 using postgres::ConnectionPool;
 using postgres::Guard;
+using postgres::Pipeline;
+using postgres::Result;
 
-std::string FromBin(const pqxx::field& f) {
-  return pqxx::binarystring(f).str();
-}
 int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
 
-RecordId IdAt(const pqxx::row& r) {
-  return RecordId{r[0].as<std::string>(), FromBin(r[1]), r[2].as<int64_t>()};
+RecordId IdAt(const Result& r, int i) {
+  return RecordId{r.Text(i, 0), r.Bytes(i, 1), r.Int(i, 2)};
 }
 
-Cost CostAt(const pqxx::row& r, int i) {
-  return Cost{static_cast<uint64_t>(r[i].as<int64_t>()),
-              static_cast<uint64_t>(r[i + 1].as<int64_t>()),
-              static_cast<uint64_t>(r[i + 2].as<int64_t>())};
+Cost CostAt(const Result& r, int i, int col) {
+  return Cost{static_cast<uint64_t>(r.Int(i, col)),
+              static_cast<uint64_t>(r.Int(i, col + 1)),
+              static_cast<uint64_t>(r.Int(i, col + 2))};
 }
 
-RecordRow RowOf(int64_t attempt, std::string fingerprint,
-                const pqxx::field& completed) {
+// A record's row from columns attempt, fingerprint and completion time (or
+// NULL) at `col`.
+RecordRow RowAt(const Result& r, int i, int col) {
   RecordRow row;
-  row.attempt = static_cast<uint64_t>(attempt);
-  row.input_fingerprint = std::move(fingerprint);
-  row.completed = !completed.is_null();
-  if (row.completed)
-    row.completed_at = absl::FromUnixMicros(completed.as<int64_t>());
+  row.attempt = static_cast<uint64_t>(r.Int(i, col));
+  row.input_fingerprint = r.Bytes(i, col + 1);
+  row.completed = !r.IsNull(i, col + 2);
+  if (row.completed) row.completed_at = absl::FromUnixMicros(r.Int(i, col + 2));
   return row;
 }
 
-// Adds one row of read_entries / read (statements.cc: kind, then the
-// columns of a step, a completion or a record) to `out`. DATA_LOSS when
-// an entry's payload is stored once and its blob is missing.
-absl::Status AddRow(const pqxx::row& r, Snapshot& out) {
-  RecordSnapshot& rec = out[IdAt(r)];
-  const int kind = r[3].as<int>();
+// Adds row i of read_entries / read (statements.cc: kind, then the columns
+// of a step, a completion or a record) to `out`. DATA_LOSS when an entry's
+// payload is stored once and its blob is missing.
+absl::Status AddRow(const Result& r, int i, Snapshot& out) {
+  RecordSnapshot& rec = out[IdAt(r, i)];
+  const int64_t kind = r.Int(i, 3);
   if (kind == 2) {
-    rec.row = RowOf(r[5].as<int64_t>(), FromBin(r[7]), r[11]);
+    RecordRow& row = rec.row.emplace();
+    row.attempt = static_cast<uint64_t>(r.Int(i, 5));
+    row.input_fingerprint = r.Bytes(i, 7);
+    row.completed = !r.IsNull(i, 11);
+    if (row.completed) row.completed_at = absl::FromUnixMicros(r.Int(i, 11));
     return absl::OkStatus();
   }
-  if (r[9].is_null()) {
+  if (r.IsNull(i, 9)) {
     return absl::DataLossError(absl::StrCat("postgres: an entry of job ",
-                                            r[0].as<std::string>(),
+                                            r.Text(i, 0),
                                             " references a missing blob"));
   }
-  StoredAction& a = rec.actions[r[4].as<std::string>()];
+  StoredAction& a = rec.actions[r.Text(i, 4)];
   if (kind == 1) {
-    a.completion = Completion{FromBin(r[9])};
-    a.completion_cost = CostAt(r, 11);
+    a.completion = Completion{r.Bytes(i, 9)};
+    a.completion_cost = CostAt(r, i, 11);
     return absl::OkStatus();
   }
   Step s;
-  s.index = static_cast<uint32_t>(r[5].as<int64_t>());
-  s.function_id = r[6].as<std::string>();
-  s.args_digest = FromBin(r[7]);
-  s.status = static_cast<StepStatus>(r[8].as<int>());
-  s.result = FromBin(r[9]);
-  s.error = FromBin(r[10]);
-  s.cost = CostAt(r, 11);
+  s.index = static_cast<uint32_t>(r.Int(i, 5));
+  s.function_id = r.Text(i, 6);
+  s.args_digest = r.Bytes(i, 7);
+  s.status = static_cast<StepStatus>(r.Int(i, 8));
+  s.result = r.Bytes(i, 9);
+  s.error = r.Bytes(i, 10);
+  s.cost = CostAt(r, i, 11);
   a.steps.push_back(std::move(s));
+  return absl::OkStatus();
+}
+
+// Adds rows of `r` to `out`; the first error.
+absl::Status AddRows(const Result& r, Snapshot& out) {
+  for (int i = 0; i < r.rows(); ++i) RETURN_IF_ERROR(AddRow(r, i, out));
   return absl::OkStatus();
 }
 
@@ -120,13 +130,29 @@ struct EntryArgs {
       pair_actions.Text(key);
     }
   }
-  bool empty() const { return pair_jobs.empty() && rec_jobs.empty(); }
+  postgres::ReadShape Shape() const {
+    return {!pair_jobs.empty(), !rec_jobs.empty()};
+  }
+  // The arrays of Shape()'s statements.
+  std::vector<std::string> Params() const {
+    std::vector<std::string> out;
+    if (!pair_jobs.empty()) {
+      for (const ArrayLiteral* a :
+           {&pair_jobs, &pair_keys, &pair_seqs, &pair_actions}) {
+        out.push_back(a->Done());
+      }
+    }
+    if (!rec_jobs.empty()) {
+      for (const ArrayLiteral* a : {&rec_jobs, &rec_keys, &rec_seqs})
+        out.push_back(a->Done());
+    }
+    return out;
+  }
 };
 
-// The write statement's arrays ("write" in statements.cc): the rows, the
-// digests of step inserts, upgrades and completions, and the blobs.
+// The write statement's arrays, by part (statements.h).
 struct WriteArgs {
-  ArrayLiteral ir[7], ur[7], si[13], su[11], ci[8], digests[3], blobs[4];
+  ArrayLiteral ir[7], ur[7], si[14], su[12], ci[9], bu[4];
 };
 
 // The blobs a write references, by (job, digest): the payload and how many
@@ -134,18 +160,18 @@ struct WriteArgs {
 using BlobRefs =
     std::map<std::pair<std::string, std::string>, std::pair<std::string, int>>;
 
-// The payload param of an entry row, and its digest in `digests` (NULL when
-// stored inline), counting a reference in `blobs`.
+// The payload column's value of an entry row; its digest (or NULL, stored
+// inline) goes to `digest`, and a reference to `blobs`.
 std::string StoredPayload(const std::string& job_id, const std::string& payload,
-                          const DedupOptions& dedup, ArrayLiteral& digests,
+                          const DedupOptions& dedup, ArrayLiteral& digest,
                           BlobRefs& blobs) {
-  std::optional<std::string> digest = DedupDigest(payload, dedup);
-  if (!digest.has_value()) {
-    digests.Null();
+  std::optional<std::string> d = DedupDigest(payload, dedup);
+  if (!d.has_value()) {
+    digest.Null();
     return payload;
   }
-  digests.Bytes(*digest);
-  auto& [bytes, refs] = blobs[{job_id, *std::move(digest)}];
+  digest.Bytes(*d);
+  auto& [bytes, refs] = blobs[{job_id, *std::move(d)}];
   if (refs++ == 0) bytes = payload;
   return std::string();
 }
@@ -170,16 +196,9 @@ void AddCost(ArrayLiteral* a, const Cost& c) {
   a[2].Int(I64(c.micro_usd));
 }
 
-absl::Status Expect(int64_t got, int64_t expected, absl::string_view what) {
-  if (got == expected) return absl::OkStatus();
-  return absl::AbortedError(
-      absl::StrCat("postgres: ", what, " changed ", got, " rows, expected ",
-                   expected, " (another writer won a race); retry"));
-}
-
-// Applies `w` inside the open transaction `n` of one of `pool`'s connections.
-absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
-                   const WriteSet& w, const DedupOptions& dedup) {
+// Queues `w`'s statements on `p`: deletes (when a reset or a replace needs
+// them), then every other write; each states the rows it must change.
+void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
   if (!w.entry_deletes.empty() || !w.step_deletes.empty()) {
     ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi;
     int64_t entries = 0, steps = 0;
@@ -197,15 +216,11 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
       fi.Int(d.from_index);
       steps += d.expected;
     }
-    pqxx::result r =
-        pool.Exec(n, "delete_entries", rj.Done(), rk.Done(), rs.Done(),
-                  fj.Done(), fk.Done(), fs.Done(), fa.Done(), fi.Done());
-    RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), entries, "reset"));
-    RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), steps, "replace"));
+    p.Send("delete_entries",
+           {rj.Done(), rk.Done(), rs.Done(), fj.Done(), fk.Done(), fs.Done(),
+            fa.Done(), fi.Done(), absl::StrCat(entries), absl::StrCat(steps)});
   }
-  if (w.records.empty() && w.steps.empty() && w.completions.empty()) {
-    return absl::OkStatus();
-  }
+  if (w.records.empty() && w.steps.empty() && w.completions.empty()) return;
   WriteArgs a;
   BlobRefs blobs;
   int64_t inserts = 0, updates = 0, step_inserts = 0, upgrades = 0;
@@ -226,8 +241,9 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
       x[i++].Bytes(s.step.args_digest);
     }
     x[i++].Int(static_cast<int>(s.step.status));
-    x[i++].Bytes(StoredPayload(s.record.job_id, s.step.result, dedup,
-                               a.digests[s.upgrade ? 1 : 0], blobs));
+    ArrayLiteral& digest = x[i + 5];  // after result, error and the cost
+    x[i++].Bytes(
+        StoredPayload(s.record.job_id, s.step.result, dedup, digest, blobs));
     x[i++].Bytes(s.step.error);
     AddCost(x + i, s.step.cost);
     ++(s.upgrade ? upgrades : step_inserts);
@@ -238,35 +254,49 @@ absl::Status Apply(const ConnectionPool& pool, pqxx::transaction_base& n,
     a.ci[2].Int(c.record.seq_num);
     a.ci[3].Text(c.action_key);
     a.ci[4].Bytes(StoredPayload(c.record.job_id, c.completion.state, dedup,
-                                a.digests[2], blobs));
+                                a.ci[8], blobs));
     AddCost(a.ci + 5, c.cost);
   }
   for (const auto& [key, blob] : blobs) {
-    a.blobs[0].Text(key.first);
-    a.blobs[1].Bytes(key.second);
-    a.blobs[2].Bytes(blob.first);
-    a.blobs[3].Int(blob.second);
+    a.bu[0].Text(key.first);
+    a.bu[1].Bytes(key.second);
+    a.bu[2].Bytes(blob.first);
+    a.bu[3].Int(blob.second);
   }
+  const std::pair<ArrayLiteral*, int> parts[postgres::kWriteKinds] = {
+      {a.ir, 7}, {a.ur, 7}, {a.si, 14}, {a.su, 12}, {a.ci, 9}, {a.bu, 4}};
+  const int64_t expected[postgres::kWriteKinds] = {
+      inserts,
+      updates,
+      step_inserts,
+      upgrades,
+      static_cast<int64_t>(w.completions.size()),
+      static_cast<int64_t>(blobs.size())};
   std::vector<std::string> params;
-  for (const auto& [arrays, n_arrays] :
-       std::vector<std::pair<ArrayLiteral*, int>>{{a.ir, 7},
-                                                  {a.ur, 7},
-                                                  {a.si, 13},
-                                                  {a.su, 11},
-                                                  {a.ci, 8},
-                                                  {a.digests, 3},
-                                                  {a.blobs, 4}}) {
-    for (int i = 0; i < n_arrays; ++i) params.push_back(arrays[i].Done());
+  unsigned present = 0;
+  for (int i = 0; i < postgres::kWriteKinds; ++i) {
+    if (expected[i] == 0) continue;
+    present |= 1u << i;
+    for (int j = 0; j < parts[i].second; ++j)
+      params.push_back(parts[i].first[j].Done());
   }
-  pqxx::result r =
-      pool.Exec(n, "write", pqxx::prepare::make_dynamic_params(params));
-  RETURN_IF_ERROR(Expect(r[0][0].as<int64_t>(), inserts, "insert records"));
-  RETURN_IF_ERROR(Expect(r[0][1].as<int64_t>(), updates, "update records"));
-  RETURN_IF_ERROR(Expect(r[0][2].as<int64_t>(), step_inserts, "insert steps"));
-  RETURN_IF_ERROR(Expect(r[0][3].as<int64_t>(), upgrades, "upgrade steps"));
-  return Expect(r[0][4].as<int64_t>(),
-                static_cast<int64_t>(w.completions.size()),
-                "insert completions");
+  for (int i = 0; i < postgres::kWriteKinds; ++i) {
+    if (expected[i] != 0) params.push_back(absl::StrCat(expected[i]));
+  }
+  p.Send(postgres::WriteName(present), params);
+}
+
+// After a failed round inside a transaction: rolls it back and returns
+// `failed`; UNAVAILABLE (the pool drops the connection) when even that
+// fails or the connection already broke.
+absl::Status RolledBack(Pipeline& p, absl::Status failed) {
+  if (absl::IsUnavailable(failed)) return failed;
+  p.SendSql("ROLLBACK");
+  if (absl::Status s = p.Sync().status(); !s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(failed.message(), "; then ROLLBACK: ", s.message()));
+  }
+  return failed;
 }
 
 // Thread-safe.
@@ -284,7 +314,7 @@ class PostgresBackend final : public Backend {
               observer) {}
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
-    return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<Snapshot> {
+    return pool_.RunPipeline([&](Pipeline& p) -> absl::StatusOr<Snapshot> {
       EntryArgs e;
       ArrayLiteral jobs, keys, seqs;
       Snapshot out;
@@ -296,25 +326,25 @@ class PostgresBackend final : public Backend {
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
-      pqxx::nontransaction n(c);
-      for (const pqxx::row& r :
-           pool_.Exec(n, "read", e.pair_jobs.Done(), e.pair_keys.Done(),
-                      e.pair_seqs.Done(), e.pair_actions.Done(),
-                      e.rec_jobs.Done(), e.rec_keys.Done(), e.rec_seqs.Done(),
-                      jobs.Done(), keys.Done(), seqs.Done())) {
-        RETURN_IF_ERROR(AddRow(r, out));
-      }
-      // Entries of a record that vanished between the branches' reads (one
-      // statement, one snapshot: cannot happen) would have no row.
+      std::vector<std::string> params = e.Params();
+      for (const ArrayLiteral* a : {&jobs, &keys, &seqs})
+        params.push_back(a->Done());
+      p.Send(postgres::ReadName(e.Shape()), params);
+      ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
+      RETURN_IF_ERROR(AddRows(r[0], out));
       SortSteps(out);
       return out;
     });
   }
 
+  // Two round trips: BEGIN, the statement timeout, the records' lock and
+  // the entries' read; then the writes and COMMIT. The entries are read by
+  // a statement of their own, after the lock is held, so that they are the
+  // latest committed (a statement sees what was committed when it began).
   absl::Status Write(const ReadSet& reads,
                      absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
-    return pool_.Run([&](pqxx::connection& c) -> absl::Status {
+    return pool_.RunPipeline([&](Pipeline& p) -> absl::Status {
       int64_t timeout_ms =
           absl::ToInt64Milliseconds(options_.statement_timeout);
       if (deadline != absl::InfiniteFuture()) {
@@ -326,55 +356,46 @@ class PostgresBackend final : public Backend {
         timeout_ms = std::max<int64_t>(
             1, std::min(timeout_ms, absl::ToInt64Milliseconds(left)));
       }
-      // The transaction by hand, so that BEGIN and its timeout are one round
-      // trip; a failure below rolls it back (ROLLBACK, or the connection is
-      // dropped by the pool).
-      pqxx::nontransaction w(c);
-      w.exec(absl::StrCat("BEGIN; SET LOCAL statement_timeout = ", timeout_ms));
-      struct Rollback {
-        pqxx::nontransaction& w;
-        bool done = false;
-        ~Rollback() {
-          if (done) return;
-          try {
-            w.exec("ROLLBACK");
-          } catch (const std::exception&) {
-            // The connection is broken; the pool drops it.
-          }
-        }
-      } rollback{w};
       Snapshot snapshot;
+      EntryArgs e;
       ArrayLiteral jobs, keys, seqs;
       for (const ReadSet::Item& item : reads.items()) {
         snapshot[item.record];
+        e.Add(item);
         jobs.Text(item.record.job_id);
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
-      for (const pqxx::row& r : pool_.Exec(w, "lock_records", jobs.Done(),
-                                           keys.Done(), seqs.Done())) {
-        RecordRow& row = snapshot[IdAt(r)].row.emplace(
-            RowOf(r[3].as<int64_t>(), FromBin(r[4]), r[5]));
-        row.written_at = absl::FromUnixMicros(r[6].as<int64_t>());
+      p.SendSql("BEGIN");
+      p.Send("timeout", {absl::StrCat(timeout_ms)});
+      p.Send("lock_records", {jobs.Done(), keys.Done(), seqs.Done()});
+      const postgres::ReadShape shape = e.Shape();
+      const bool entries = shape.pairs || shape.records;
+      if (entries) p.Send(postgres::EntriesName(shape), e.Params());
+      absl::StatusOr<std::vector<Result>> read = p.Sync();
+      if (!read.ok()) return RolledBack(p, read.status());
+      const Result& locked = (*read)[2];
+      for (int i = 0; i < locked.rows(); ++i) {
+        RecordRow& row =
+            snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
+        row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
       }
-      // Entries only of records that exist: an absent record has none.
-      EntryArgs e;
-      for (const ReadSet::Item& item : reads.items()) {
-        if (snapshot[item.record].row.has_value()) e.Add(item);
-      }
-      if (!e.empty()) {
-        for (const pqxx::row& r : pool_.Exec(
-                 w, "read_entries", e.pair_jobs.Done(), e.pair_keys.Done(),
-                 e.pair_seqs.Done(), e.pair_actions.Done(), e.rec_jobs.Done(),
-                 e.rec_keys.Done(), e.rec_seqs.Done())) {
-          RETURN_IF_ERROR(AddRow(r, snapshot));
+      if (entries) {
+        if (absl::Status s = AddRows((*read)[3], snapshot); !s.ok()) {
+          return RolledBack(p, s);
         }
-        SortSteps(snapshot);
       }
-      const WriteSet writes = decide(snapshot);
-      RETURN_IF_ERROR(Apply(pool_, w, writes, dedup_));
-      w.exec("COMMIT");
-      rollback.done = true;
+      // A record absent when locked has no entries, even if another writer
+      // has created it since (its batch then loses the race and is redone).
+      for (auto& [id, rec] : snapshot) {
+        if (!rec.row.has_value()) rec.actions.clear();
+      }
+      SortSteps(snapshot);
+      SendWrites(p, decide(snapshot), dedup_);
+      p.SendSql("COMMIT");
+      if (absl::Status s = p.Sync().status(); !s.ok()) {
+        return RolledBack(p, s);
+      }
       return absl::OkStatus();
     });
   }
@@ -437,7 +458,9 @@ class PostgresBackend final : public Backend {
             j.retained_records = row[2].as<int64_t>();
             j.entries = row[3].as<int64_t>();
             j.payload_bytes = row[4].as<int64_t>();
-            j.cost = CostAt(row, 5);
+            j.cost = Cost{static_cast<uint64_t>(row[5].as<int64_t>()),
+                          static_cast<uint64_t>(row[6].as<int64_t>()),
+                          static_cast<uint64_t>(row[7].as<int64_t>())};
             j.blobs = row[8].as<int64_t>();
             j.blob_bytes = row[9].as<int64_t>();
             j.deduplicated_bytes = row[10].as<int64_t>();
@@ -530,27 +553,30 @@ absl::StatusOr<std::string> ExplainPostgresReadsForTest(
     pqxx::connection c(dsn);
     pqxx::nontransaction n(c);
     n.exec("SET plan_cache_mode = force_generic_plan");
-    const std::string sql = postgres::Statements().at("read");
-    n.exec("PREPARE aj_read AS " + sql);
     std::string out;
     for (bool whole : {false, true}) {
-      ArrayLiteral pj, pk, ps, pa, rj, rk, rs, j, k, s;
-      (whole ? rj : pj).Text(record.job_id);
-      (whole ? rk : pk).Bytes(record.record_key);
-      (whole ? rs : ps).Int(record.seq_num);
-      if (!whole) pa.Text(action_key);
+      const std::string name = whole ? "aj_read_whole" : "aj_read_action";
+      n.exec(absl::StrCat("PREPARE ", name, " AS ",
+                          postgres::Statements().at(postgres::ReadName(
+                              postgres::ReadShape{!whole, whole}))));
+      ReadSet reads;
+      reads.Add(record, whole ? nullptr : &action_key);
+      EntryArgs e;
+      e.Add(reads.items()[0]);
+      std::vector<std::string> params = e.Params();
+      ArrayLiteral j, k, s;
       j.Text(record.job_id);
       k.Bytes(record.record_key);
       s.Int(record.seq_num);
+      for (const ArrayLiteral* a : {&j, &k, &s}) params.push_back(a->Done());
       std::string args;
-      for (const ArrayLiteral* a :
-           {&pj, &pk, &ps, &pa, &rj, &rk, &rs, &j, &k, &s}) {
-        absl::StrAppend(&args, args.empty() ? "" : ", ", n.quote(a->Done()));
-      }
+      for (const std::string& a : params)
+        absl::StrAppend(&args, args.empty() ? "" : ", ", n.quote(a));
       absl::StrAppend(&out, whole ? "-- whole record\n" : "-- one action\n");
       for (const pqxx::row& r :
-           n.exec("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE aj_read(" +
-                  args + ")")) {
+           n.exec(absl::StrCat("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "
+                               "EXECUTE ",
+                               name, "(", args, ")"))) {
         absl::StrAppend(&out, r[0].as<std::string>(), "\n");
       }
     }

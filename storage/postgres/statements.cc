@@ -1,7 +1,11 @@
 #include "storage/postgres/statements.h"
 
+#include <initializer_list>
+#include <vector>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "storage/backend.h"
 
 namespace actionjournal::postgres {
@@ -25,12 +29,14 @@ constexpr char kCompletionColumns[] =
     "b.digest = t.blob_digest) END, ''::bytea, t.input_tokens, "
     "t.output_tokens, t.micro_usd";
 
-// Entries of (record, action) pairs ($a..$a+3) and of whole records
-// ($b..$b+2). Each branch probes the primary key once per array element (a
-// LATERAL subquery, so a nested loop whatever the planner guesses of the
-// arrays' length), so that a lookup touches its own action's rows only
+// Entries of (record, action) pairs (4 arrays) and of whole records (3
+// arrays), from parameter $first on; a branch only for what `shape` has.
+// Each branch probes the primary key once per array element (a LATERAL
+// subquery, so a nested loop whatever the planner guesses of the arrays'
+// length), so that a lookup touches its own action's rows only
 // (tests/storage/plan_test.cc).
-std::string EntriesSql(int a, int b) {
+std::string EntriesSql(ReadShape shape, int first) {
+  const int a = first, b = first + (shape.pairs ? 4 : 0);
   const std::string pairs =
       absl::StrCat("unnest($", a, "::text[], $", a + 1, "::bytea[], $", a + 2,
                    "::bigint[], $", a + 3,
@@ -48,12 +54,150 @@ std::string EntriesSql(int a, int b) {
                         " CROSS JOIN LATERAL (SELECT * FROM ", table,
                         " t WHERE ", on_record, extra, " OFFSET 0) t");
   };
+  std::vector<std::string> branches;
+  if (shape.pairs) {
+    branches.push_back(branch(kStepColumns, pairs, "steps",
+                              " AND t.action_key = u.action_key"));
+    branches.push_back(branch(kCompletionColumns, pairs, "completions",
+                              " AND t.action_key = u.action_key"));
+  }
+  if (shape.records) {
+    branches.push_back(branch(kStepColumns, records, "steps", ""));
+    branches.push_back(branch(kCompletionColumns, records, "completions", ""));
+  }
+  return absl::StrJoin(branches, " UNION ALL ");
+}
+
+// The records' own rows for a read, from parameter $first on.
+std::string RecordsSql(int first) {
   return absl::StrCat(
-      branch(kStepColumns, pairs, "steps", " AND t.action_key = u.action_key"),
-      " UNION ALL ", branch(kStepColumns, records, "steps", ""), " UNION ALL ",
-      branch(kCompletionColumns, pairs, "completions",
-             " AND t.action_key = u.action_key"),
-      " UNION ALL ", branch(kCompletionColumns, records, "completions", ""));
+      "SELECT t.job_id, t.record_key, t.seq_num, 2, ''::text, t.attempt, "
+      "''::text, t.input_fingerprint, 0::smallint, ''::bytea, ''::bytea, "
+      "t.completed_at_us, 0::bigint, 0::bigint FROM unnest($",
+      first, "::text[], $", first + 1, "::bytea[], $", first + 2,
+      "::bigint[]) AS u(job_id, record_key, seq_num) CROSS JOIN LATERAL "
+      "(SELECT * FROM records t WHERE t.job_id = u.job_id AND t.record_key = "
+      "u.record_key AND t.seq_num = u.seq_num OFFSET 0) t");
+}
+
+// The parts of a write statement, in the order their arrays come: a CTE
+// name, its SQL with its arrays from parameter $n, and how many arrays.
+struct WritePart {
+  const char* name;
+  std::string (*sql)(int n);
+  int arrays;
+};
+
+std::string Arrays(int n, std::initializer_list<const char*> types) {
+  std::vector<std::string> out;
+  for (const char* t : types)
+    out.push_back(absl::StrCat("$", n++, "::", t, "[]"));
+  return absl::StrCat("unnest(", absl::StrJoin(out, ", "), ")");
+}
+
+const WritePart kWriteParts[] = {
+    {"ir",
+     [](int n) {
+       return absl::StrCat(
+           "INSERT INTO records (job_id, record_key, seq_num, attempt, "
+           "input_fingerprint, completed_at_us, written_at_us) SELECT * FROM ",
+           Arrays(n, {"text", "bytea", "bigint", "bigint", "bytea", "bigint",
+                      "bigint"}),
+           " ON CONFLICT DO NOTHING RETURNING 1");
+     },
+     7},
+    {"ur",
+     [](int n) {
+       return absl::StrCat(
+           "UPDATE records t SET attempt = u.attempt, input_fingerprint = "
+           "u.input_fingerprint, completed_at_us = u.completed_at_us, "
+           "written_at_us = u.written_at_us FROM ",
+           Arrays(n, {"text", "bytea", "bigint", "bigint", "bytea", "bigint",
+                      "bigint"}),
+           " AS u(job_id, record_key, seq_num, attempt, input_fingerprint, "
+           "completed_at_us, written_at_us) WHERE t.job_id = u.job_id AND "
+           "t.record_key = u.record_key AND t.seq_num = u.seq_num RETURNING 1");
+     },
+     7},
+    {"si",
+     [](int n) {
+       return absl::StrCat(
+           "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
+           "step_index, function_id, args_digest, status, result, error, "
+           "input_tokens, output_tokens, micro_usd, blob_digest) SELECT * "
+           "FROM ",
+           Arrays(n, {"text", "bytea", "bigint", "text", "bigint", "text",
+                      "bytea", "smallint", "bytea", "bytea", "bigint", "bigint",
+                      "bigint", "bytea"}),
+           " ON CONFLICT DO NOTHING RETURNING 1");
+     },
+     14},
+    {"su",
+     [](int n) {
+       return absl::StrCat(
+           "UPDATE steps t SET status = u.status, result = u.result, error = "
+           "u.error, input_tokens = u.input_tokens, output_tokens = "
+           "u.output_tokens, micro_usd = u.micro_usd, blob_digest = "
+           "u.blob_digest FROM ",
+           Arrays(n, {"text", "bytea", "bigint", "text", "bigint", "smallint",
+                      "bytea", "bytea", "bigint", "bigint", "bigint", "bytea"}),
+           " AS u(job_id, record_key, seq_num, action_key, step_index, "
+           "status, result, error, input_tokens, output_tokens, micro_usd, "
+           "blob_digest) "
+           "WHERE t.job_id = u.job_id AND t.record_key = u.record_key AND "
+           "t.seq_num = u.seq_num AND t.action_key = u.action_key AND "
+           "t.step_index = u.step_index AND t.status = 1 RETURNING 1");
+     },
+     12},
+    {"ci",
+     [](int n) {
+       return absl::StrCat(
+           "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
+           "state, input_tokens, output_tokens, micro_usd, blob_digest) "
+           "SELECT * FROM ",
+           Arrays(n, {"text", "bytea", "bigint", "text", "bytea", "bigint",
+                      "bigint", "bigint", "bytea"}),
+           " ON CONFLICT DO NOTHING RETURNING 1");
+     },
+     9},
+    // The references the entries above add to the blobs holding their
+    // payloads, one row per blob, inserted in one order
+    // (migrations/0005_dedup.sql): each row inserts or updates one blob.
+    {"bu",
+     [](int n) {
+       return absl::StrCat(
+           "INSERT INTO blobs (job_id, digest, bytes, refs) SELECT * FROM ",
+           Arrays(n, {"text", "bytea", "bytea", "bigint"}),
+           " AS u(job_id, digest, bytes, refs) ORDER BY u.job_id COLLATE "
+           "\"C\", u.digest ON CONFLICT (job_id, digest) DO UPDATE SET refs "
+           "= blobs.refs + EXCLUDED.refs RETURNING 1");
+     },
+     4},
+};
+constexpr const char* kWhat[] = {"insert records",     "update records",
+                                 "insert steps",       "upgrade steps",
+                                 "insert completions", "add blob references"};
+
+// The write statement of the parts in `parts` (bit i: kWriteParts[i]): their
+// CTEs, then each one's count checked against its expected count (after
+// every part's arrays, in the same order) by aj_expect.
+std::string WriteSql(unsigned parts) {
+  std::vector<std::string> ctes, checks;
+  int n = 1;
+  for (int i = 0; i < kWriteKinds; ++i) {
+    if ((parts & (1u << i)) == 0) continue;
+    ctes.push_back(
+        absl::StrCat(kWriteParts[i].name, " AS (", kWriteParts[i].sql(n), ")"));
+    n += kWriteParts[i].arrays;
+  }
+  for (int i = 0; i < kWriteKinds; ++i) {
+    if ((parts & (1u << i)) == 0) continue;
+    checks.push_back(absl::StrCat("aj_expect((SELECT count(*) FROM ",
+                                  kWriteParts[i].name, "), $", n++, ", '",
+                                  kWhat[i], "')"));
+  }
+  return absl::StrCat("WITH ", absl::StrJoin(ctes, ", "), " SELECT ",
+                      absl::StrJoin(checks, ", "));
 }
 
 // The records a Prune selects ($1 job, $2 whole job, $3 completed before,
@@ -79,7 +223,7 @@ constexpr char kDeleteSelected[] =
 }  // namespace
 
 const std::map<std::string, std::string>& Statements() {
-  static const auto* kAll = new std::map<std::string, std::string>{
+  static auto* kAll = new std::map<std::string, std::string>{
       // Locks the batch's records in one order (as the ReadSet sorts them),
       // so that concurrent batches do not deadlock.
       {"lock_records",
@@ -90,21 +234,11 @@ const std::map<std::string, std::string>& Statements() {
        "seq_num, n) CROSS JOIN LATERAL (SELECT * FROM records r WHERE "
        "r.job_id = u.job_id AND r.record_key = u.record_key AND r.seq_num = "
        "u.seq_num FOR UPDATE) r ORDER BY u.n"},
-      {"read_entries", EntriesSql(1, 5)},
-      // A read: the records ($8..$10) and their entries in one statement,
-      // one snapshot, no transaction.
-      {"read",
-       absl::StrCat(
-           EntriesSql(1, 5),
-           " UNION ALL SELECT t.job_id, t.record_key, t.seq_num, 2, ''::text, "
-           "t.attempt, ''::text, t.input_fingerprint, 0::smallint, ''::bytea, "
-           "''::bytea, t.completed_at_us, 0::bigint, 0::bigint FROM "
-           "unnest($8::text[], $9::bytea[], $10::bigint[]) AS u(job_id, "
-           "record_key, seq_num) CROSS JOIN LATERAL (SELECT * FROM records t "
-           "WHERE t.job_id = u.job_id AND t.record_key = u.record_key AND "
-           "t.seq_num = u.seq_num OFFSET 0) t")},
+      // A write transaction's statement timeout ($1, milliseconds).
+      {"timeout", "SELECT set_config('statement_timeout', $1, true)"},
       // Deletes: every entry of records ($1..$3, a reset), and an action's
-      // steps from an index on ($4..$8, a replace). Counts, to be checked.
+      // steps from an index on ($4..$8, a replace); each count must be what
+      // the rules expected ($9, $10), or the statement fails (aj_expect).
       {"delete_entries",
        "WITH r AS (SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) "
        "AS u(job_id, record_key, seq_num)), "
@@ -118,67 +252,9 @@ const std::map<std::string, std::string>& Statements() {
        "action_key, from_index) WHERE t.job_id = u.job_id AND t.record_key = "
        "u.record_key AND t.seq_num = u.seq_num AND t.action_key = u.action_key "
        "AND t.step_index >= u.from_index RETURNING 1) "
-       "SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc), "
-       "(SELECT count(*) FROM df)"},
-      // Every other write of a batch in one statement; the counts of rows
-      // each part changed, to be checked against what was expected. Entries
-      // holding a payload stored once carry its digest ($47..$49), and bu
-      // adds their references to the blobs ($50..$53, one row per blob),
-      // inserting in one order (migrations/0003_dedup.sql).
-      {"write",
-       "WITH ir AS (INSERT INTO records (job_id, record_key, seq_num, attempt, "
-       "input_fingerprint, completed_at_us, written_at_us) SELECT * FROM "
-       "unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[], "
-       "$5::bytea[], $6::bigint[], $7::bigint[]) "
-       "ON CONFLICT DO NOTHING RETURNING 1), "
-       "ur AS (UPDATE records t SET attempt = u.attempt, input_fingerprint = "
-       "u.input_fingerprint, completed_at_us = u.completed_at_us, "
-       "written_at_us = u.written_at_us FROM "
-       "unnest($8::text[], $9::bytea[], $10::bigint[], $11::bigint[], "
-       "$12::bytea[], $13::bigint[], $14::bigint[]) AS u(job_id, record_key, "
-       "seq_num, attempt, input_fingerprint, completed_at_us, written_at_us) "
-       "WHERE t.job_id = u.job_id AND "
-       "t.record_key = u.record_key AND t.seq_num = u.seq_num RETURNING 1), "
-       "si AS (INSERT INTO steps (job_id, record_key, seq_num, action_key, "
-       "step_index, function_id, args_digest, status, result, error, "
-       "input_tokens, output_tokens, micro_usd, blob_digest) SELECT * FROM "
-       "unnest($15::text[], $16::bytea[], $17::bigint[], $18::text[], "
-       "$19::bigint[], $20::text[], $21::bytea[], $22::smallint[], "
-       "$23::bytea[], "
-       "$24::bytea[], $25::bigint[], $26::bigint[], $27::bigint[], "
-       "$47::bytea[]) "
-       "ON CONFLICT DO NOTHING RETURNING 1), "
-       "su AS (UPDATE steps t SET status = u.status, result = u.result, error "
-       "= "
-       "u.error, input_tokens = u.input_tokens, output_tokens = "
-       "u.output_tokens, micro_usd = u.micro_usd, blob_digest = "
-       "u.blob_digest FROM unnest($28::text[], "
-       "$29::bytea[], $30::bigint[], $31::text[], $32::bigint[], "
-       "$33::smallint[], "
-       "$34::bytea[], $35::bytea[], $36::bigint[], $37::bigint[], "
-       "$38::bigint[], $48::bytea[]) "
-       "AS u(job_id, record_key, seq_num, action_key, step_index, status, "
-       "result, error, input_tokens, output_tokens, micro_usd, "
-       "blob_digest) WHERE "
-       "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num = "
-       "u.seq_num AND t.action_key = u.action_key AND t.step_index = "
-       "u.step_index AND t.status = 1 RETURNING 1), "
-       "ci AS (INSERT INTO completions (job_id, record_key, seq_num, "
-       "action_key, "
-       "state, input_tokens, output_tokens, micro_usd, blob_digest) SELECT "
-       "* FROM "
-       "unnest($39::text[], $40::bytea[], $41::bigint[], $42::text[], "
-       "$43::bytea[], $44::bigint[], $45::bigint[], $46::bigint[], "
-       "$49::bytea[]) "
-       "ON CONFLICT DO NOTHING RETURNING 1), "
-       "bu AS (INSERT INTO blobs (job_id, digest, bytes, refs) SELECT * FROM "
-       "unnest($50::text[], $51::bytea[], $52::bytea[], $53::bigint[]) AS "
-       "u(job_id, digest, bytes, refs) ORDER BY u.job_id COLLATE \"C\", "
-       "u.digest ON CONFLICT (job_id, digest) DO UPDATE SET refs = "
-       "blobs.refs + EXCLUDED.refs) "
-       "SELECT (SELECT count(*) FROM ir), (SELECT count(*) FROM ur), "
-       "(SELECT count(*) FROM si), (SELECT count(*) FROM su), "
-       "(SELECT count(*) FROM ci)"},
+       "SELECT aj_expect((SELECT count(*) FROM ds) + (SELECT count(*) FROM "
+       "dc), $9, 'reset'), aj_expect((SELECT count(*) FROM df), $10, "
+       "'replace')"},
       // One set-based statement: select the records, delete their entries
       // and them. $2 whole job, $3 completed-before (micros, or NULL),
       // $4/$5 parallel arrays of record keys and bounds.
@@ -218,8 +294,41 @@ const std::map<std::string, std::string>& Statements() {
            kDeleteSelected, ", (SELECT count(*) FROM old)")},
 
   };
+  static const bool kShapes = [] {
+    // Reads and writes by shape: only the branches and parts a batch uses,
+    // so that PostgreSQL starts no executor nodes for empty arrays.
+    for (ReadShape shape : {ReadShape{true, false}, ReadShape{false, true},
+                            ReadShape{true, true}}) {
+      (*kAll)[EntriesName(shape)] = EntriesSql(shape, 1);
+    }
+    for (ReadShape shape : {ReadShape{false, false}, ReadShape{true, false},
+                            ReadShape{false, true}, ReadShape{true, true}}) {
+      const int entry_arrays = (shape.pairs ? 4 : 0) + (shape.records ? 3 : 0);
+      std::string sql = RecordsSql(entry_arrays + 1);
+      if (entry_arrays > 0) sql = EntriesSql(shape, 1) + " UNION ALL " + sql;
+      (*kAll)[ReadName(shape)] = sql;
+    }
+    // Every other write of a batch in one statement; the count of rows each
+    // part changed must be what the rules expected.
+    for (unsigned parts = 1; parts < (1u << kWriteKinds); ++parts)
+      (*kAll)[WriteName(parts)] = WriteSql(parts);
+    return true;
+  }();
+  (void)kShapes;
   return *kAll;
 }
+
+std::string EntriesName(ReadShape shape) {
+  return absl::StrCat("read_entries/", shape.pairs ? "p" : "",
+                      shape.records ? "r" : "");
+}
+
+std::string ReadName(ReadShape shape) {
+  return absl::StrCat("read/", shape.pairs ? "p" : "",
+                      shape.records ? "r" : "");
+}
+
+std::string WriteName(unsigned parts) { return absl::StrCat("write/", parts); }
 
 ArrayLiteral& ArrayLiteral::Text(absl::string_view s) {
   Separate();

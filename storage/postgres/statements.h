@@ -15,6 +15,24 @@ namespace actionjournal::postgres {
 // Statement name -> SQL.
 const std::map<std::string, std::string>& Statements();
 
+// Which entries a read asks for: of (record, action) pairs, of whole
+// records, or both (the arrays go in that order).
+struct ReadShape {
+  bool pairs = false;
+  bool records = false;
+};
+// The entries alone (inside a write transaction, after the lock), and a
+// read: the entries and the records' rows.
+std::string EntriesName(ReadShape shape);
+std::string ReadName(ReadShape shape);
+
+// The write statement's parts, in the order of their arrays: records
+// inserted (7 arrays), records updated (7), steps inserted (13 and the blob
+// digest), steps upgraded (11 and the digest), completions inserted (8 and
+// the digest), blob references added (4); then one expected count per part.
+constexpr int kWriteKinds = 6;
+std::string WriteName(unsigned parts);  // bit i: part i present
+
 // A PostgreSQL array literal, built element by element, for the
 // unnest($n::type[]) parameters. Elements are quoted and escaped by the
 // array syntax's rules; the literal goes as one parameter value, never as

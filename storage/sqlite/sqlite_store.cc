@@ -20,7 +20,8 @@ namespace {
 
 constexpr int kSchemaVersion = 3;
 
-// The same tables as migrations/ (0001 to 0003), in SQLite's dialect.
+// The same tables as migrations/ (0001 to 0005; 0003 and 0004 are PostgreSQL's
+// own), in SQLite's dialect.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS records (
   job_id TEXT NOT NULL,
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS completions (
   blob_digest BLOB,  -- state stored once, in blobs
   PRIMARY KEY (job_id, record_key, seq_num, action_key)
 ) WITHOUT ROWID;
--- Payloads stored once per job (migrations/0003_dedup.sql): a write adds
+-- Payloads stored once per job (migrations/0005_dedup.sql): a write adds
 -- its rows' references with an upsert, triggers (DedupTriggers) release
 -- those of the rows deleted or overwritten and delete a blob at zero. A
 -- rowid table: its rows are large.

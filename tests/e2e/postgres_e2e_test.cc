@@ -197,12 +197,12 @@ class PostgresUpgradeTest : public PostgresE2eTest {
   std::string old_db_;
 };
 
-// Migration 0003 (dedup) undone: the schema of 0002.
+// Migration 0005 (dedup) undone: the schema of 0004.
 constexpr char kUndoDedup[] =
     "DROP FUNCTION aj_entries_deleted, aj_entry_overwritten CASCADE; DROP "
     "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
     "COLUMN blob_digest; ALTER TABLE completions DROP COLUMN blob_digest; "
-    "DELETE FROM schema_migrations WHERE version >= 3; ";
+    "DELETE FROM schema_migrations WHERE version >= 5; ";
 
 // A database of migration 0001 alone, holding a record, is upgraded by
 // 0002 without expiring it: its record counts as written at the upgrade.
@@ -235,8 +235,8 @@ TEST_F(PostgresUpgradeTest, RetentionMigrationKeepsExistingRecords) {
             0);
 }
 
-// A database of migration 0002, holding a large payload inline, is upgraded
-// by 0003: the payload stays inline and reads back; the same bytes written
+// A database of migration 0004, holding a large payload inline, is upgraded
+// by 0005: the payload stays inline and reads back; the same bytes written
 // since are stored once, and both read back.
 TEST_F(PostgresUpgradeTest, DedupMigrationKeepsPayloadsInline) {
   // Uncompressed, so that the 4 KiB stay 4 KiB as stored.
@@ -269,6 +269,24 @@ TEST_F(PostgresUpgradeTest, DedupMigrationKeepsPayloadsInline) {
                  "blob_digest IS NULL AND length(state) = 4096) <> 1 OR "
                  "(SELECT count(*) FROM blobs WHERE refs = 1) <> 1 THEN RAISE "
                  "EXCEPTION 'not one inline and one stored once'; END IF; END "
+                 "\\$\\$"),
+            0);
+}
+
+// The journal's tables carry their own autovacuum thresholds
+// (migrations/0004_autovacuum.sql), so that a day of retained records does
+// not carry a fifth of itself again as dead rows.
+TEST_F(PostgresE2eTest, JournalTablesVacuumAtTwoPercentDead) {
+  const std::string migrate =
+      absl::StrCat(testing::ServerBinary(), " migrate --store='", dsn_, "' 2>",
+                   dir_, "/autovacuum-migrate.log");
+  ASSERT_EQ(std::system(migrate.c_str()), 0);
+  EXPECT_EQ(Psql(dsn_,
+                 "DO \\$\\$ BEGIN IF (SELECT count(*) FROM pg_class WHERE "
+                 "relname IN ('records', 'steps', 'completions') AND "
+                 "reloptions @> "
+                 "ARRAY['autovacuum_vacuum_scale_factor=0.02']) <> 3 THEN "
+                 "RAISE EXCEPTION 'autovacuum settings missing'; END IF; END "
                  "\\$\\$"),
             0);
 }

@@ -5,6 +5,8 @@ import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.ActionJournalGrpc;
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.AppendActionResponse;
+import io.actionjournal.v1.AppendActionsRequest;
+import io.actionjournal.v1.AppendActionsResponse;
 import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
 import io.actionjournal.v1.CompleteRecordRequest;
@@ -33,9 +35,18 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
+import io.grpc.stub.StreamObserver;
 import java.io.File;
 import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -58,11 +69,28 @@ public final class GrpcJournalClient implements Journal {
   // payload takes two. The bound only stops a misbehaving server from looping us forever.
   private static final int MAX_PAGES = 100_000;
 
+  private static final int MAX_CALLS_IN_FLIGHT = 2;
+  private static final int MAX_BATCH_ITEMS = 256;
+  private static final int MAX_BATCH_BYTES = 1 << 20;
+
   private final ManagedChannel channel;
   private final boolean ownsChannel;
   private final ActionJournalGrpc.ActionJournalBlockingStub stub;
+  private final ActionJournalGrpc.ActionJournalStub asyncStub;
   private final RetryOptions retry;
   private volatile boolean closed;
+  // Coalesced appends (appendAction): waiting to be sent, and AppendActions calls under way.
+  private final Object batchLock = new Object();
+  private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+  private int batchesInFlight;
+  private volatile boolean batchesUnsupported;
+  private final ScheduledExecutorService retryTimer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "actionjournal-retry");
+            t.setDaemon(true);
+            return t;
+          });
 
   /** Plaintext to {@code target} with the default retry options. */
   public GrpcJournalClient(String target) {
@@ -169,6 +197,7 @@ public final class GrpcJournalClient implements Journal {
     this.ownsChannel = ownsChannel;
     this.retry = Objects.requireNonNull(retry, "retry");
     this.stub = ActionJournalGrpc.newBlockingStub(channel);
+    this.asyncStub = ActionJournalGrpc.newStub(channel);
   }
 
   @Override
@@ -193,10 +222,37 @@ public final class GrpcJournalClient implements Journal {
     return all.build();
   }
 
+  /**
+   * Appends travel coalesced, as the C++ client's do: one goes out at once when fewer than two
+   * AppendActions calls are in flight; otherwise the next gathers, up to 256 appends or 1 MiB, into
+   * one call. Each append keeps its own answer, error and retries (the same rule as {@link #call}).
+   * A server without AppendActions gets one AppendAction per append from then on.
+   */
   @Override
   public AppendActionResponse appendAction(AppendActionRequest request) {
     Objects.requireNonNull(request, "request");
-    AppendActionResponse r = call(true, s -> s.appendAction(request));
+    if (closed) throw new JournalException(9, "client is closed");
+    if (!batchesUnsupported) {
+      Pending p = new Pending(request, retry.initialBackoff.toNanos());
+      enqueue(p);
+      AppendActionResponse r;
+      try {
+        r = p.answer.get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new JournalException(1, "interrupted while waiting for the append's answer");
+      } catch (ExecutionException e) {
+        if (e.getCause() instanceof JournalException) throw (JournalException) e.getCause();
+        throw new JournalException(13, "append failed: " + e.getCause());
+      }
+      if (r != null) return completeAppend(request, r);
+      // null: the server has no AppendActions; one call per append.
+    }
+    return completeAppend(request, call(true, s -> s.appendAction(request)));
+  }
+
+  /** The answer with its stored entry filled in (from the request, or read back). */
+  private AppendActionResponse completeAppend(AppendActionRequest request, AppendActionResponse r) {
     AppendActionResponse.Builder b = r.toBuilder();
     switch (r.getStoredCase()) {
       case STORED_STEP:
@@ -238,9 +294,141 @@ public final class GrpcJournalClient implements Journal {
     return call(true, s -> s.prune(request));
   }
 
+  /** One append waiting for its answer, with its own retry state. */
+  private static final class Pending {
+    final AppendActionRequest request;
+    final CompletableFuture<AppendActionResponse> answer = new CompletableFuture<>();
+    final long start = System.nanoTime();
+    final int size;
+    long bound; // the backoff's current bound
+    int attempt;
+
+    Pending(AppendActionRequest request, long bound) {
+      this.request = request;
+      this.size = request.getSerializedSize();
+      this.bound = bound;
+    }
+  }
+
+  /** Queues {@code p}; sends at once when a call may go, else a call's end sends what gathered. */
+  private void enqueue(Pending p) {
+    List<Pending> batch;
+    synchronized (batchLock) {
+      pending.add(p);
+      if (batchesInFlight >= MAX_CALLS_IN_FLIGHT) return;
+      batchesInFlight++;
+      batch = takeBatch();
+    }
+    send(batch);
+  }
+
+  /** The next batch: up to 256 appends and 1 MiB (one larger append goes alone). */
+  private List<Pending> takeBatch() {
+    List<Pending> batch = new ArrayList<>();
+    long bytes = 0;
+    while (!pending.isEmpty() && batch.size() < MAX_BATCH_ITEMS) {
+      Pending next = pending.peek();
+      if (!batch.isEmpty() && bytes + next.size > MAX_BATCH_BYTES) break;
+      bytes += next.size;
+      batch.add(pending.poll());
+    }
+    return batch;
+  }
+
+  private void send(List<Pending> batch) {
+    AppendActionsRequest.Builder request = AppendActionsRequest.newBuilder();
+    long deadline = retry.attemptDeadline.toNanos();
+    long now = System.nanoTime();
+    for (Pending p : batch) {
+      p.attempt++;
+      request.addItems(p.request);
+      deadline = Math.min(deadline, retry.budget.toNanos() - (now - p.start));
+    }
+    asyncStub
+        .withDeadlineAfter(Math.max(deadline, 1), TimeUnit.NANOSECONDS)
+        .appendActions(
+            request.build(),
+            new StreamObserver<AppendActionsResponse>() {
+              private AppendActionsResponse answer;
+
+              @Override
+              public void onNext(AppendActionsResponse r) {
+                answer = r;
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                batchDone(batch, null, Status.fromThrowable(t), Status.trailersFromThrowable(t));
+              }
+
+              @Override
+              public void onCompleted() {
+                batchDone(batch, answer, Status.OK, null);
+              }
+            });
+  }
+
+  /** Sends what gathered meanwhile, then answers (or retries) each append of the batch. */
+  private void batchDone(
+      List<Pending> batch, AppendActionsResponse answer, Status status, Metadata trailers) {
+    List<Pending> next;
+    synchronized (batchLock) {
+      next = takeBatch();
+      if (next.isEmpty()) batchesInFlight--;
+    }
+    if (!next.isEmpty()) send(next);
+    if (status.getCode() == Status.Code.UNIMPLEMENTED) {
+      batchesUnsupported = true;
+      for (Pending p : batch) p.answer.complete(null);
+      return;
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      Pending p = batch.get(i);
+      if (!status.isOk()) {
+        settle(p, status.getCode().value(), describe(status), retryAfterMs(trailers));
+      } else if (answer == null || i >= answer.getItemsCount()) {
+        p.answer.completeExceptionally(
+            new JournalException(13, "AppendActions: answer has too few items"));
+      } else {
+        AppendActionsResponse.Item item = answer.getItems(i);
+        if (item.getCode() == 0) {
+          p.answer.complete(item.getResponse());
+        } else {
+          settle(p, item.getCode(), item.getMessage(), item.getRetryable() ? 0L : null);
+        }
+      }
+    }
+  }
+
+  /** A failed append: queued again after its pause when the retry rule allows, else failed. */
+  private void settle(Pending p, int code, String message, Long retryAfterMs) {
+    boolean retryable =
+        code == Status.Code.UNAVAILABLE.value()
+            || retryAfterMs != null
+            || code == Status.Code.DEADLINE_EXCEEDED.value();
+    long pause = ThreadLocalRandom.current().nextLong(p.bound + 1);
+    if (retryAfterMs != null) pause = Math.max(pause, TimeUnit.MILLISECONDS.toNanos(retryAfterMs));
+    p.bound = Math.min(p.bound * 2, retry.maxBackoff.toNanos());
+    if (!retryable
+        || p.attempt >= retry.maxAttempts
+        || closed
+        || System.nanoTime() - p.start + pause >= retry.budget.toNanos()) {
+      p.answer.completeExceptionally(new JournalException(code, message));
+      return;
+    }
+    channel.resetConnectBackoff();
+    try {
+      retryTimer.schedule(() -> enqueue(p), pause, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      p.answer.completeExceptionally(new JournalException(code, message)); // closing
+    }
+  }
+
   @Override
   public void close() {
     closed = true;
+    // Appends waiting out a pause are sent now; on a closed channel they fail at once.
+    for (Runnable waiting : retryTimer.shutdownNow()) waiting.run();
     if (ownsChannel) {
       channel.shutdownNow();
       try {
@@ -371,9 +559,11 @@ public final class GrpcJournalClient implements Journal {
   }
 
   private static JournalException toJournal(StatusRuntimeException e) {
-    Status s = e.getStatus();
-    String message = s.getDescription() != null ? s.getDescription() : s.getCode().name();
-    if (s.getCause() != null && s.getDescription() == null) message = s.getCause().toString();
-    return new JournalException(s.getCode().value(), message);
+    return new JournalException(e.getStatus().getCode().value(), describe(e.getStatus()));
+  }
+
+  private static String describe(Status s) {
+    if (s.getDescription() != null) return s.getDescription();
+    return s.getCause() != null ? s.getCause().toString() : s.getCode().name();
   }
 }

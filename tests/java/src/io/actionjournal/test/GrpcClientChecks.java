@@ -8,6 +8,8 @@ import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.ActionJournalGrpc;
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.AppendActionResponse;
+import io.actionjournal.v1.AppendActionsRequest;
+import io.actionjournal.v1.AppendActionsResponse;
 import io.actionjournal.v1.AppendOutcome;
 import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
@@ -27,6 +29,8 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,7 +39,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * GrpcJournalClient against a scripted in-process server that answers what today's server only
  * does with large payloads or a full queue: the retry rule (retry-after trailers, RESOURCE_EXHAUSTED
  * without them, DEADLINE_EXCEEDED of writes and of reads, UNAVAILABLE within the budget), `stored`
- * left unset, BeginRecord pages and payloads left out (ReadPayload in chunks).
+ * left unset, BeginRecord pages and payloads left out (ReadPayload in chunks); a server without
+ * AppendActions (one call per append); and, against one with it, appends coalesced from many
+ * threads, each with its own answer and retries.
  */
 public final class GrpcClientChecks {
   private static final int CHUNK = 1 << 20;
@@ -157,6 +163,103 @@ public final class GrpcClientChecks {
     }
   }
 
+  /**
+   * AppendActions only, answering each item by its action key's script: "once-unavailable" fails
+   * its first attempt retryably, "bad" is refused (not retryable), "marked" is refused with the
+   * retry mark once; the first call of all fails UNAVAILABLE as a whole. Each call sleeps 5 ms, so
+   * appends from other threads gather meanwhile. Counts calls and items.
+   */
+  static final class BatchFake extends ActionJournalGrpc.ActionJournalImplBase {
+    final AtomicInteger calls = new AtomicInteger();
+    final AtomicInteger items = new AtomicInteger();
+    final AtomicInteger largest = new AtomicInteger();
+    final Map<String, AtomicInteger> tries = new ConcurrentHashMap<>();
+
+    @Override
+    public void appendActions(AppendActionsRequest r, StreamObserver<AppendActionsResponse> out) {
+      int call = calls.incrementAndGet();
+      items.addAndGet(r.getItemsCount());
+      largest.accumulateAndGet(r.getItemsCount(), Math::max);
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (call == 1) {
+        out.onError(Status.UNAVAILABLE.withDescription("starting").asRuntimeException());
+        return;
+      }
+      AppendActionsResponse.Builder b = AppendActionsResponse.newBuilder();
+      for (AppendActionRequest item : r.getItemsList()) {
+        String key = item.getActionKey();
+        int n = tries.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+        AppendActionsResponse.Item.Builder answer = AppendActionsResponse.Item.newBuilder();
+        if (key.equals("once-unavailable") && n == 1) {
+          answer.setCode(14).setMessage("store away").setRetryable(true);
+        } else if (key.equals("bad")) {
+          answer.setCode(3).setMessage("action_key: bad");
+        } else if (key.equals("marked") && n == 1) {
+          answer.setCode(8).setMessage("queue full").setRetryable(true);
+        } else {
+          answer.setResponse(
+              AppendActionResponse.newBuilder().setOutcome(AppendOutcome.APPEND_OUTCOME_APPENDED));
+        }
+        b.addItems(answer);
+      }
+      out.onNext(b.build());
+      out.onCompleted();
+    }
+  }
+
+  /** Appends from many threads travel coalesced; each keeps its own answer and retries. */
+  static void checkCoalescing(RetryOptions fast) throws Exception {
+    BatchFake fake = new BatchFake();
+    String name = InProcessServerBuilder.generateName();
+    Server server = InProcessServerBuilder.forName(name).addService(fake).build().start();
+    ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
+    GrpcJournalClient client = new GrpcJournalClient(channel, fast);
+    RecordId record = RecordId.newBuilder().setJobId("j").setRecordKey(ByteString.copyFromUtf8("k")).build();
+    int threads = 16, each = 40;
+    ConcurrentHashMap<String, Step> answered = new ConcurrentHashMap<>();
+    AtomicInteger failures = new AtomicInteger();
+    List<Thread> writers = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int id = t;
+      writers.add(new Thread(() -> {
+        for (int i = 0; i < each; i++) {
+          String key = "t" + id + "-" + i;
+          Step step = Step.newBuilder().setIndex(0).setFunctionId(key).setStatus(StepStatus.STEP_STATUS_PENDING).build();
+          try {
+            answered.put(key, client.appendAction(append(record, key, step)).getStoredStep());
+          } catch (JournalException e) {
+            failures.incrementAndGet();
+          }
+        }
+      }));
+    }
+    for (Thread w : writers) w.start();
+    for (Thread w : writers) w.join();
+    int total = threads * each;
+    check(failures.get() == 0 && answered.size() == total, "every coalesced append answered (" + answered.size() + " of " + total + ")");
+    boolean own = true;
+    for (Map.Entry<String, Step> e : answered.entrySet()) own &= e.getValue().getFunctionId().equals(e.getKey());
+    check(own, "each append's stored entry is its own request's");
+    check(fake.calls.get() * 2 <= fake.items.get() && fake.largest.get() <= 256,
+        "appends coalesced: " + fake.items.get() + " items in " + fake.calls.get() + " calls, largest " + fake.largest.get());
+
+    Step step = Step.newBuilder().setIndex(0).setFunctionId("f").setStatus(StepStatus.STEP_STATUS_PENDING).build();
+    client.appendAction(append(record, "once-unavailable", step));
+    check(fake.tries.get("once-unavailable").get() == 2, "an item failed retryably is retried alone");
+    client.appendAction(append(record, "marked", step));
+    check(fake.tries.get("marked").get() == 2, "an item with the retry mark is retried");
+    JournalException bad = expectFailure(() -> client.appendAction(append(record, "bad", step)));
+    check(bad.code() == 3 && bad.getMessage().contains("action_key") && fake.tries.get("bad").get() == 1,
+        "an item refused is failed with its own code and message, never retried");
+    client.close();
+    channel.shutdownNow();
+    server.shutdownNow();
+  }
+
   /** The payload's byte at i: depends on which entry was asked for. */
   static byte at(ReadPayloadRequest r, int i) {
     int seed = r.hasCompletion() ? 7 : r.getActionKey().length();
@@ -239,6 +342,8 @@ public final class GrpcClientChecks {
     check(closed.code() == 9, "a closed client fails with FAILED_PRECONDITION");
     channel.shutdownNow();
     server.shutdownNow();
+
+    checkCoalescing(fast);
     System.out.println("GrpcClientChecks: " + checks + " checks passed");
   }
 

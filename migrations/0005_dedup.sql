@@ -19,6 +19,10 @@ CREATE TABLE blobs (
 -- Out of line and not compressed again (zstd did): a refs update rewrites
 -- a small row, not the payload.
 ALTER TABLE blobs ALTER COLUMN bytes SET STORAGE EXTERNAL;
+-- Every reference added or released updates a blob's row: vacuumed as the
+-- entries' tables are (0004_autovacuum.sql).
+ALTER TABLE blobs SET (autovacuum_vacuum_scale_factor = 0.02,
+  autovacuum_vacuum_threshold = 1000, autovacuum_analyze_scale_factor = 0.05);
 
 -- Where an entry's payload (a step's result, a completion's state) is when
 -- stored once; the same name in both tables, so that one trigger function

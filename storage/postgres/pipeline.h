@@ -1,0 +1,79 @@
+// Several statements in one round trip, through libpq's pipeline mode
+// (PostgreSQL 14 and later): Send each, then Sync sends them together and
+// returns their results in order. Statements run one after another on the
+// server, each with its own snapshot, as if sent one by one; an error ends
+// the round (the later statements are skipped) and, inside a transaction
+// block, leaves the transaction to be rolled back.
+//
+// A round's statements are sent before any result is read. That is safe for
+// the backend's rounds, whose large parts go one way only: a write round
+// sends payloads and reads counts, a read round sends keys and reads
+// payloads.
+#ifndef ACTIONJOURNAL_STORAGE_POSTGRES_PIPELINE_H_
+#define ACTIONJOURNAL_STORAGE_POSTGRES_PIPELINE_H_
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace actionjournal::postgres {
+
+// One statement's rows, in text form.
+class Result {
+ public:
+  explicit Result(PGresult* r) : r_(r, &PQclear) {}
+
+  int rows() const { return PQntuples(r_.get()); }
+  bool IsNull(int row, int col) const {
+    return PQgetisnull(r_.get(), row, col) != 0;
+  }
+  std::string Text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col),
+                       PQgetlength(r_.get(), row, col));
+  }
+  int64_t Int(int row, int col) const;
+  std::string Bytes(int row, int col) const;  // a bytea, unescaped
+
+ private:
+  std::unique_ptr<PGresult, decltype(&PQclear)> r_;
+};
+
+class Pipeline {
+ public:
+  // `unnamed`: statements go as their SQL (Parse, Bind, Execute each time)
+  // instead of by their prepared name, as behind a transaction pooler.
+  Pipeline(PGconn* conn, bool unnamed) : conn_(conn), unnamed_(unnamed) {}
+
+  // Queues the backend's statement `name` (statements.cc) with text
+  // parameters.
+  void Send(const std::string& name, const std::vector<std::string>& params);
+  // Queues SQL without parameters (BEGIN, COMMIT).
+  void SendSql(const char* sql);
+
+  // Sends what is queued and waits for every result: the statements'
+  // results in order, or the first error's status (ABORTED, UNAVAILABLE,
+  // DEADLINE_EXCEEDED or INTERNAL, as errors.h maps SQLSTATEs). UNAVAILABLE
+  // with the connection unusable when it broke mid-way.
+  absl::StatusOr<std::vector<Result>> Sync();
+
+ private:
+  struct Queued {
+    std::string name;  // empty: `sql` has no parameters
+    const char* sql = nullptr;
+    std::vector<std::string> params;
+  };
+
+  PGconn* const conn_;
+  const bool unnamed_;
+  std::vector<Queued> queued_;
+};
+
+}  // namespace actionjournal::postgres
+
+#endif  // ACTIONJOURNAL_STORAGE_POSTGRES_PIPELINE_H_
