@@ -299,6 +299,9 @@ absl::Status RolledBack(Pipeline& p, absl::Status failed) {
   return failed;
 }
 
+// Most records one prune transaction deletes.
+constexpr int kPruneChunk = 10000;
+
 // Thread-safe.
 class PostgresBackend final : public Backend {
  public:
@@ -411,34 +414,69 @@ class PostgresBackend final : public Backend {
       std::optional<int64_t> before;
       if (req.completed_before.has_value())
         before = absl::ToUnixMicros(*req.completed_before);
-      pqxx::work w(c);
       PruneResult out;
       if (req.retention > absl::ZeroDuration()) {
+        pqxx::work w(c);
         pqxx::result r = pool_.Exec(
             w, "prune_retained", req.job_id, req.whole_job, before, keys.Done(),
             bounds.Done(), absl::ToUnixMicros(now + req.retention));
         out.records_retained = r.affected_rows();
-      } else {
-        pqxx::result r = pool_.Exec(w, "prune", req.job_id, req.whole_job,
-                                    before, keys.Done(), bounds.Done());
-        out.records_deleted = r[0][0].as<int64_t>();
-        out.entries_deleted = r[0][1].as<int64_t>();
+        w.commit();
+        return out;
       }
-      w.commit();
+      // Deleted in chunks of their own transactions, so that a large prune
+      // holds no long lock and no unbounded list of ids; a prune that fails
+      // part way has deleted some (a retry deletes the rest).
+      for (;;) {
+        pqxx::work chunk(c);
+        const pqxx::result deleted =
+            pool_.Exec(chunk, "prune", req.job_id, req.whole_job, before,
+                       keys.Done(), bounds.Done(), kPruneChunk);
+        out.entries_deleted += DeleteEntriesOf(chunk, deleted);
+        chunk.commit();
+        out.records_deleted += deleted.size();
+        if (deleted.size() < static_cast<size_t>(kPruneChunk)) break;
+      }
+      if (req.whole_job) {
+        pqxx::work w(c);
+        out.entries_deleted +=
+            pool_.Exec(w, "delete_orphans", req.job_id)[0][0].as<int64_t>();
+        w.commit();
+      }
       return out;
     });
+  }
+
+  // Deletes the entries of `records` (rows of job, key, seq) in `tx`: the
+  // count.
+  int64_t DeleteEntriesOf(pqxx::transaction_base& tx,
+                          const pqxx::result& records) {
+    if (records.empty()) return 0;
+    ArrayLiteral jobs, keys, seqs;
+    for (const pqxx::row& r : records) {
+      jobs.Text(r[0].as<std::string>());
+      keys.Bytes(pqxx::binarystring(r[1]).str());
+      seqs.Int(r[2].as<int64_t>());
+    }
+    return pool_
+        .Exec(tx, "delete_entries_of", jobs.Done(), keys.Done(),
+              seqs.Done())[0][0]
+        .as<int64_t>();
   }
 
   absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
                                     int limit) override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<SweepResult> {
-      pqxx::nontransaction n(c);  // one statement, its own transaction
-      pqxx::result r = pool_.Exec(n, "sweep", absl::ToUnixMicros(now),
-                                  absl::ToUnixMicros(written_before), limit);
+      pqxx::work w(c);
+      const pqxx::result deleted =
+          pool_.Exec(w, "sweep", absl::ToUnixMicros(now),
+                     absl::ToUnixMicros(written_before), limit);
       SweepResult out;
-      out.ttl_records = r[0][2].as<int64_t>();
-      out.retention_records = r[0][0].as<int64_t>() - out.ttl_records;
-      out.entries = r[0][1].as<int64_t>();
+      out.entries = DeleteEntriesOf(w, deleted);
+      w.commit();
+      for (const pqxx::row& r : deleted) {
+        ++(r[3].as<bool>() ? out.ttl_records : out.retention_records);
+      }
       return out;
     });
   }

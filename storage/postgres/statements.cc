@@ -208,17 +208,19 @@ constexpr char kPruneSelects[] =
     "k(record_key, up_to) WHERE k.record_key = r.record_key "
     "AND r.seq_num <= k.up_to))";
 
-// Deletes the records of `sel` with their entries; counts records, entries.
-constexpr char kDeleteSelected[] =
-    "ds AS (DELETE FROM steps s USING sel WHERE s.job_id = sel.job_id AND "
-    "  s.record_key = sel.record_key AND s.seq_num = sel.seq_num RETURNING 1), "
-    "dc AS (DELETE FROM completions c USING sel WHERE c.job_id = sel.job_id "
-    "  AND c.record_key = sel.record_key AND c.seq_num = sel.seq_num "
-    "  RETURNING 1), "
-    "dr AS (DELETE FROM records r USING sel WHERE r.job_id = sel.job_id AND "
-    "  r.record_key = sel.record_key AND r.seq_num = sel.seq_num RETURNING 1) "
-    "SELECT (SELECT count(*) FROM dr), "
-    "  (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)";
+// Deletes the records of `sel` (a CTE that selects and locks them),
+// returning their ids (and `sel.ttl`, when `sel` has it). Their entries go
+// in a statement of its own ("delete_entries_of"), after this one: a
+// statement's snapshot is taken when it starts, so entries a writer
+// committed while this one waited for the writer's lock on their record are
+// visible only to a later statement.
+std::string DeleteSelectedSql(const char* extra_returning) {
+  return absl::StrCat(
+      "DELETE FROM records r USING sel WHERE r.job_id = sel.job_id AND "
+      "r.record_key = sel.record_key AND r.seq_num = sel.seq_num RETURNING "
+      "r.job_id, r.record_key, r.seq_num",
+      extra_returning);
+}
 
 }  // namespace
 
@@ -255,13 +257,34 @@ const std::map<std::string, std::string>& Statements() {
        "SELECT aj_expect((SELECT count(*) FROM ds) + (SELECT count(*) FROM "
        "dc), $9, 'reset'), aj_expect((SELECT count(*) FROM df), $10, "
        "'replace')"},
-      // One set-based statement: select the records, delete their entries
-      // and them. $2 whole job, $3 completed-before (micros, or NULL),
-      // $4/$5 parallel arrays of record keys and bounds.
+      // At most $6 of the records a prune selects, locked (waiting for
+      // their writers) and deleted. $2 whole job, $3 completed-before
+      // (micros, or NULL), $4/$5 parallel arrays of record keys and bounds.
       {"prune",
        absl::StrCat("WITH sel AS (SELECT r.job_id, r.record_key, r.seq_num "
                     "FROM records r WHERE ",
-                    kPruneSelects, "), ", kDeleteSelected)},
+                    kPruneSelects, " LIMIT $6 FOR UPDATE) ",
+                    DeleteSelectedSql(""))},
+      // A whole-job prune's last step: the job's entries whose record is
+      // gone (left, before this version, by a prune racing a writer).
+      {"delete_orphans",
+       "WITH ds AS (DELETE FROM steps s WHERE s.job_id = $1 AND NOT EXISTS "
+       "(SELECT 1 FROM records r WHERE r.job_id = s.job_id AND r.record_key "
+       "= s.record_key AND r.seq_num = s.seq_num) RETURNING 1), dc AS (DELETE "
+       "FROM completions c WHERE c.job_id = $1 AND NOT EXISTS (SELECT 1 FROM "
+       "records r WHERE r.job_id = c.job_id AND r.record_key = c.record_key "
+       "AND r.seq_num = c.seq_num) RETURNING 1) SELECT (SELECT count(*) FROM "
+       "ds) + (SELECT count(*) FROM dc)"},
+      // The entries of records ($1..$3) deleted earlier in the transaction:
+      // their count.
+      {"delete_entries_of",
+       "WITH k AS (SELECT * FROM unnest($1::text[], $2::bytea[], "
+       "$3::bigint[]) AS k(job_id, record_key, seq_num)), "
+       "ds AS (DELETE FROM steps s USING k WHERE s.job_id = k.job_id AND "
+       "s.record_key = k.record_key AND s.seq_num = k.seq_num RETURNING 1), "
+       "dc AS (DELETE FROM completions c USING k WHERE c.job_id = k.job_id "
+       "AND c.record_key = k.record_key AND c.seq_num = k.seq_num RETURNING "
+       "1) SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)"},
       // A prune with a retention ($6, micros): the selected records are due
       // then, or earlier if they already were.
       {"prune_retained",
@@ -280,9 +303,9 @@ const std::map<std::string, std::string>& Statements() {
        "pg_total_relation_size('completions') + "
        "pg_total_relation_size('blobs'), (SELECT written_at_us FROM "
        "records WHERE expires_at_us IS NULL ORDER BY written_at_us LIMIT 1)"},
-      // A sweep: at most $3 records due by $1 (micros) and $3 more last
-      // written before $2 (the TTL), skipping those another transaction
-      // holds; each half driven by its own index.
+      // A sweep's records: at most $3 due by $1 (micros) and $3 more last
+      // written before $2 (the TTL, marked ttl), skipping those another
+      // transaction holds; each half driven by its own index.
       {"sweep",
        absl::StrCat(
            "WITH due AS (SELECT r.job_id, r.record_key, r.seq_num FROM records "
@@ -290,8 +313,9 @@ const std::map<std::string, std::string>& Statements() {
            "old AS (SELECT r.job_id, r.record_key, r.seq_num FROM records r "
            "  WHERE r.written_at_us < $2 AND (r.expires_at_us IS NULL OR "
            "  r.expires_at_us > $1) LIMIT $3 FOR UPDATE SKIP LOCKED), "
-           "sel AS (SELECT * FROM due UNION ALL SELECT * FROM old), ",
-           kDeleteSelected, ", (SELECT count(*) FROM old)")},
+           "sel AS (SELECT *, false AS ttl FROM due UNION ALL SELECT *, true "
+           "FROM old) ",
+           DeleteSelectedSql(", sel.ttl"))},
 
   };
   static const bool kShapes = [] {
