@@ -48,14 +48,9 @@ TEST(DedupRaceTest, ReferencesStayCountedWhenLastReleasesRaceAdds) {
   const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
   if (dsn == nullptr) GTEST_SKIP() << kNoPostgres;
   const std::string job = "dedup-race";
-  std::unique_ptr<JournalStore> stores[2];
-  for (auto& store : stores) {
-    PostgresStoreOptions po;
-    po.dsn = dsn;
-    auto s = NewPostgresJournalStore(po);
-    ASSERT_THAT(s, IsOk());
-    store = std::move(s).value();
-  }
+  auto replicas = PostgresReplicas(2);
+  ASSERT_THAT(replicas, IsOk());
+  std::vector<std::unique_ptr<JournalStore>>& stores = *replicas;
   ASSERT_THAT(stores[0]->Prune({job, {}, std::nullopt, true}), IsOk());
   // Two documents, so that replaces swap one for the other.
   const std::string docs[2] = {Incompressible(8192, 21),

@@ -44,14 +44,9 @@ TEST(PruneRaceTest, NoEntryOutlivesItsRecord) {
   const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
   if (dsn == nullptr) GTEST_SKIP() << kNoPostgres;
   const std::string job = "prune-race";
-  std::unique_ptr<JournalStore> stores[2];
-  for (auto& store : stores) {
-    PostgresStoreOptions po;
-    po.dsn = dsn;
-    auto s = NewPostgresJournalStore(po);
-    ASSERT_THAT(s, IsOk());
-    store = std::move(s).value();
-  }
+  auto replicas = PostgresReplicas(2);
+  ASSERT_THAT(replicas, IsOk());
+  std::vector<std::unique_ptr<JournalStore>>& stores = *replicas;
   ASSERT_THAT(stores[0]->Prune({job, {}, std::nullopt, true}), IsOk());
   constexpr int kWriters = 4, kRecords = 60, kActions = 5;
   std::atomic<int> stored{0}, refused{0}, pruned{0}, swept{0};

@@ -60,6 +60,23 @@ inline std::string Incompressible(size_t n, uint32_t seed) {
 inline constexpr char kNoPostgres[] =
     "no PostgreSQL: run under scripts/with-postgres.sh (scripts/test.sh does)";
 
+// `n` stores on the test script's PostgreSQL, as `n` server replicas on one
+// database would be; FAILED_PRECONDITION without it.
+inline absl::StatusOr<std::vector<std::unique_ptr<JournalStore>>>
+PostgresReplicas(int n) {
+  const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
+  if (dsn == nullptr) return absl::FailedPreconditionError(kNoPostgres);
+  std::vector<std::unique_ptr<JournalStore>> out;
+  for (int i = 0; i < n; ++i) {
+    PostgresStoreOptions po;
+    po.dsn = dsn;
+    auto store = NewPostgresJournalStore(po);
+    if (!store.ok()) return store.status();
+    out.push_back(std::move(store).value());
+  }
+  return out;
+}
+
 inline std::vector<StoreFactory> AllStoreFactories() {
   std::vector<StoreFactory> all = {
       {"Memory",
