@@ -47,36 +47,38 @@ std::string Result::Bytes(int row, int col) const {
 
 void Pipeline::Send(const std::string& name,
                     const std::vector<std::string>& params) {
-  queued_.push_back(Queued{name, nullptr, params});
+  queued_.push_back(Queued{name, params});
 }
 
-void Pipeline::SendSql(const char* sql) {
-  queued_.push_back(Queued{"", sql, {}});
-}
+absl::StatusOr<std::vector<Result>> Pipeline::Flush() { return Round(false); }
 
-absl::StatusOr<std::vector<Result>> Pipeline::Sync() {
+absl::StatusOr<std::vector<Result>> Pipeline::Sync() { return Round(true); }
+
+absl::StatusOr<std::vector<Result>> Pipeline::Round(bool sync) {
   const std::vector<Queued> queued = std::move(queued_);
   queued_.clear();
-  if (PQenterPipelineMode(conn_) != 1) return Broken(conn_, "pipeline mode");
+  if (!open_) {
+    if (PQenterPipelineMode(conn_) != 1) return Broken(conn_, "pipeline mode");
+    open_ = true;
+  }
   for (const Queued& q : queued) {
-    int sent;
-    if (q.name.empty()) {
-      sent = PQsendQueryParams(conn_, q.sql, 0, nullptr, nullptr, nullptr,
-                               nullptr, 0);
-    } else {
-      std::vector<const char*> values;
-      values.reserve(q.params.size());
-      for (const std::string& p : q.params) values.push_back(p.c_str());
-      const int n = static_cast<int>(values.size());
-      sent = unnamed_ ? PQsendQueryParams(
-                            conn_, Statements().at(q.name).c_str(), n, nullptr,
-                            values.data(), nullptr, nullptr, 0)
-                      : PQsendQueryPrepared(conn_, q.name.c_str(), n,
-                                            values.data(), nullptr, nullptr, 0);
-    }
+    std::vector<const char*> values;
+    values.reserve(q.params.size());
+    for (const std::string& p : q.params) values.push_back(p.c_str());
+    const int n = static_cast<int>(values.size());
+    const int sent =
+        unnamed_
+            ? PQsendQueryParams(conn_, Statements().at(q.name).c_str(), n,
+                                nullptr, values.data(), nullptr, nullptr, 0)
+            : PQsendQueryPrepared(conn_, q.name.c_str(), n, values.data(),
+                                  nullptr, nullptr, 0);
     if (sent != 1) return Broken(conn_, "send");
   }
-  if (PQpipelineSync(conn_) != 1) return Broken(conn_, "sync");
+  if (sync) {
+    if (PQpipelineSync(conn_) != 1) return Broken(conn_, "sync");
+  } else if (PQsendFlushRequest(conn_) != 1 || PQflush(conn_) != 0) {
+    return Broken(conn_, "flush");
+  }
   std::vector<Result> out;
   absl::Status first;
   for (size_t i = 0; i < queued.size(); ++i) {
@@ -100,15 +102,41 @@ absl::StatusOr<std::vector<Result>> Pipeline::Sync() {
       return Broken(conn_, "more results than statements");
     }
   }
+  // A failed Flush ends the transaction too: it can only be rolled back.
+  if (sync || !first.ok()) {
+    if (absl::Status ended = sync ? AwaitSync() : End(); !ended.ok()) {
+      return ended;
+    }
+  }
+  if (!first.ok()) return first;
+  return out;
+}
+
+absl::Status Pipeline::End() {
+  if (PQpipelineSync(conn_) != 1) return Broken(conn_, "sync");
+  // Results of statements queued but never waited for, then the sync.
+  for (;;) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) continue;  // the end of one statement's results
+    const bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (synced) break;
+  }
+  open_ = false;
+  if (PQexitPipelineMode(conn_) != 1) return Broken(conn_, "end of pipeline");
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::AwaitSync() {
   PGresult* sync = PQgetResult(conn_);
   const bool synced =
       sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
   PQclear(sync);
+  open_ = false;
   if (!synced || PQexitPipelineMode(conn_) != 1) {
     return Broken(conn_, "end of pipeline");
   }
-  if (!first.ok()) return first;
-  return out;
+  return absl::OkStatus();
 }
 
 }  // namespace actionjournal::postgres

@@ -1,9 +1,11 @@
 // Several statements in one round trip, through libpq's pipeline mode
-// (PostgreSQL 14 and later): Send each, then Sync sends them together and
-// returns their results in order. Statements run one after another on the
-// server, each with its own snapshot, as if sent one by one; an error ends
-// the round (the later statements are skipped) and, inside a transaction
-// block, leaves the transaction to be rolled back.
+// (PostgreSQL 14 and later): Send each, then Flush or Sync sends them
+// together and returns their results in order. Statements run one after
+// another on the server, each with its own snapshot, as if sent one by one.
+// Everything sent up to a Sync is one transaction (PostgreSQL's implicit
+// transaction of a pipeline), committed at the Sync if every statement
+// succeeded and rolled back otherwise: a Flush returns results and keeps
+// the transaction open for the next round; an error ends it (rolled back).
 //
 // A round's statements are sent before any result is read. That is safe for
 // the backend's rounds, whose large parts go one way only: a write round
@@ -49,29 +51,42 @@ class Pipeline {
   // `unnamed`: statements go as their SQL (Parse, Bind, Execute each time)
   // instead of by their prepared name, as behind a transaction pooler.
   Pipeline(PGconn* conn, bool unnamed) : conn_(conn), unnamed_(unnamed) {}
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
 
   // Queues the backend's statement `name` (statements.cc) with text
   // parameters.
   void Send(const std::string& name, const std::vector<std::string>& params);
-  // Queues SQL without parameters (BEGIN, COMMIT).
-  void SendSql(const char* sql);
 
-  // Sends what is queued and waits for every result: the statements'
+  // Each sends what is queued and waits for every result: the statements'
   // results in order, or the first error's status (ABORTED, UNAVAILABLE,
-  // DEADLINE_EXCEEDED or INTERNAL, as errors.h maps SQLSTATEs). UNAVAILABLE
-  // with the connection unusable when it broke mid-way.
+  // DEADLINE_EXCEEDED or INTERNAL, as errors.h maps SQLSTATEs), the
+  // transaction then rolled back. UNAVAILABLE with the connection unusable
+  // when it broke mid-way. Sync ends the transaction (committing it);
+  // Flush keeps it open.
+  absl::StatusOr<std::vector<Result>> Flush();
   absl::StatusOr<std::vector<Result>> Sync();
 
+  // A Flush left the transaction open.
+  bool open() const { return open_; }
+  // Ends it (committing what it did: the pool's caller stopped after its
+  // reads); UNAVAILABLE when the connection broke.
+  absl::Status End();
+
  private:
+  absl::StatusOr<std::vector<Result>> Round(bool sync);
+  // Reads the Sync's result after the statements' and leaves pipeline mode.
+  absl::Status AwaitSync();
+
   struct Queued {
-    std::string name;  // empty: `sql` has no parameters
-    const char* sql = nullptr;
+    std::string name;
     std::vector<std::string> params;
   };
 
   PGconn* const conn_;
   const bool unnamed_;
   std::vector<Queued> queued_;
+  bool open_ = false;  // in pipeline mode, a transaction under way
 };
 
 }  // namespace actionjournal::postgres

@@ -55,7 +55,8 @@ class ConnectionPool {
     return out;
   }
 
-  // Runs f(Pipeline&) on a free connection's libpq handle, as Run does.
+  // Runs f(Pipeline&) on a free connection's libpq handle, as Run does; a
+  // transaction f left open is ended before the connection is released.
   template <typename F>
   auto RunPipeline(F&& f) -> decltype(f(std::declval<Pipeline&>())) {
     absl::StatusOr<int> slot = Acquire();
@@ -65,7 +66,11 @@ class ConnectionPool {
       RETURN_IF_ERROR(PrepareForPipelines(*slot));
       return Guard([&] { return f(p); });
     }();
-    Release(*slot, out.ok() ? absl::OkStatus() : StatusOf(out));
+    absl::Status release = out.ok() ? absl::OkStatus() : StatusOf(out);
+    if (p.open()) {
+      if (absl::Status ended = p.End(); !ended.ok()) release = ended;
+    }
+    Release(*slot, release);
     return out;
   }
 

@@ -1,10 +1,12 @@
-// The PostgreSQL backend translates a batch into two round trips, whatever
-// its size (libpq's pipeline mode, storage/postgres/pipeline.h): BEGIN, the
+// The PostgreSQL backend translates a batch into two round trips of one
+// transaction, whatever its size (libpq's pipeline mode, whose statements
+// up to a Sync are one transaction: storage/postgres/pipeline.h): the
 // batch's statement timeout, one statement locking every record of the
 // batch and one reading the entries the rules need; then one statement for
-// deletes (only when a reset or a replace needs it), one for every other
-// write, and COMMIT. Reads are one statement, one round trip and no
-// transaction.
+// deletes (only when a reset or a replace needs it) and one for every other
+// write, committed at the Sync. No BEGIN, no COMMIT, no ROLLBACK: an error
+// rolls the whole transaction back. Reads are one statement, one round
+// trip.
 #include "storage/postgres/postgres_store.h"
 
 #include <libpq-fe.h>
@@ -286,19 +288,6 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
   p.Send(postgres::WriteName(present), params);
 }
 
-// After a failed round inside a transaction: rolls it back and returns
-// `failed`; UNAVAILABLE (the pool drops the connection) when even that
-// fails or the connection already broke.
-absl::Status RolledBack(Pipeline& p, absl::Status failed) {
-  if (absl::IsUnavailable(failed)) return failed;
-  p.SendSql("ROLLBACK");
-  if (absl::Status s = p.Sync().status(); !s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat(failed.message(), "; then ROLLBACK: ", s.message()));
-  }
-  return failed;
-}
-
 // Most records one prune transaction deletes.
 constexpr int kPruneChunk = 10000;
 
@@ -340,9 +329,10 @@ class PostgresBackend final : public Backend {
     });
   }
 
-  // Two round trips: BEGIN, the statement timeout, the records' lock and
-  // the entries' read; then the writes and COMMIT. The entries are read by
-  // a statement of their own, after the lock is held, so that they are the
+  // Two round trips of one transaction (the pipeline's): the statement
+  // timeout, the records' lock and the entries' read; then the writes,
+  // committed by the Sync that ends them. The entries are read by a
+  // statement of their own, after the lock is held, so that they are the
   // latest committed (a statement sees what was committed when it began).
   absl::Status Write(const ReadSet& reads,
                      absl::FunctionRef<WriteSet(const Snapshot&)> decide,
@@ -369,25 +359,19 @@ class PostgresBackend final : public Backend {
         keys.Bytes(item.record.record_key);
         seqs.Int(item.record.seq_num);
       }
-      p.SendSql("BEGIN");
       p.Send("timeout", {absl::StrCat(timeout_ms)});
       p.Send("lock_records", {jobs.Done(), keys.Done(), seqs.Done()});
       const postgres::ReadShape shape = e.Shape();
       const bool entries = shape.pairs || shape.records;
       if (entries) p.Send(postgres::EntriesName(shape), e.Params());
-      absl::StatusOr<std::vector<Result>> read = p.Sync();
-      if (!read.ok()) return RolledBack(p, read.status());
-      const Result& locked = (*read)[2];
+      ASSIGN_OR_RETURN(std::vector<Result> read, p.Flush());
+      const Result& locked = read[1];
       for (int i = 0; i < locked.rows(); ++i) {
         RecordRow& row =
             snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
         row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
       }
-      if (entries) {
-        if (absl::Status s = AddRows((*read)[3], snapshot); !s.ok()) {
-          return RolledBack(p, s);
-        }
-      }
+      if (entries) RETURN_IF_ERROR(AddRows(read[2], snapshot));
       // A record absent when locked has no entries, even if another writer
       // has created it since (its batch then loses the race and is redone).
       for (auto& [id, rec] : snapshot) {
@@ -395,11 +379,7 @@ class PostgresBackend final : public Backend {
       }
       SortSteps(snapshot);
       SendWrites(p, decide(snapshot), dedup_);
-      p.SendSql("COMMIT");
-      if (absl::Status s = p.Sync().status(); !s.ok()) {
-        return RolledBack(p, s);
-      }
-      return absl::OkStatus();
+      return p.Sync().status();
     });
   }
 
