@@ -6,10 +6,14 @@
 #include <exception>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace actionjournal::postgres {
 
@@ -18,6 +22,17 @@ namespace actionjournal::postgres {
 // later); serialization failure or deadlock -> ABORTED (redo the
 // transaction); statement timeout or cancel -> DEADLINE_EXCEEDED; else
 // INTERNAL.
+// libpq's and PostgreSQL's messages as one line: their lines (an error, its
+// LINE and caret, a HINT) joined by " | ", the trailing newline dropped.
+inline std::string OneLine(absl::string_view message) {
+  std::vector<absl::string_view> lines;
+  for (absl::string_view line : absl::StrSplit(message, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) lines.push_back(line);
+  }
+  return absl::StrJoin(lines, " | ");
+}
+
 inline absl::Status FromSqlState(const std::string& state,
                                  const std::string& what) {
   if (state == "40001" || state == "40P01") return absl::AbortedError(what);
@@ -34,7 +49,7 @@ inline absl::Status FromSqlState(const std::string& state,
 }
 
 inline absl::Status FromException(const std::exception& e) {
-  const std::string what = absl::StrCat("postgres: ", e.what());
+  const std::string what = absl::StrCat("postgres: ", OneLine(e.what()));
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
       dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     return absl::UnavailableError(what);

@@ -3,17 +3,13 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "storage/postgres/errors.h"
 #include "storage/postgres/statements.h"
 
 namespace actionjournal::postgres {
 namespace {
 
-// libpq's messages end with a newline.
-std::string Message(const char* m) {
-  return std::string(absl::StripTrailingAsciiWhitespace(m == nullptr ? "" : m));
-}
+std::string Message(const char* m) { return OneLine(m == nullptr ? "" : m); }
 
 // The connection is in an unknown state: the pool drops it.
 absl::Status Broken(PGconn* conn, absl::string_view what) {
