@@ -278,15 +278,41 @@ absl::StatusOr<std::unique_ptr<HttpsMetricsServer>> HttpsMetricsServer::Start(
   if (s->ctx_ == nullptr) return cannot("OpenSSL cannot make a context");
   SSL_CTX_set_min_proto_version(s->ctx_, TLS1_2_VERSION);
   SSL_CTX_set_cert_cb(s->ctx_, UseCertificate, s->certificate_.get());
+  for (int i = 0; i < kWorkers; ++i)
+    s->workers_.emplace_back([p = s.get()] { p->WorkLoop(); });
   s->thread_ = std::thread([p = s.get()] { p->AcceptLoop(); });
   return s;
 }
 
 HttpsMetricsServer::~HttpsMetricsServer() {
-  stopping_ = true;
+  {
+    absl::MutexLock lock(&mu_);  // the workers wait on it
+    stopping_ = true;
+  }
   if (thread_.joinable()) thread_.join();
+  for (std::thread& w : workers_) w.join();
+  absl::MutexLock lock(&mu_);
+  for (int fd : waiting_) close(fd);
   if (listen_fd_ >= 0) close(listen_fd_);
   SSL_CTX_free(ctx_);
+}
+
+void HttpsMetricsServer::WorkLoop() {
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !waiting_.empty() || stopping_.load();
+  };
+  for (;;) {
+    int fd;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(&ready));
+      if (waiting_.empty()) return;  // stopping
+      fd = waiting_.front();
+      waiting_.pop_front();
+    }
+    Serve(fd);
+    close(fd);
+  }
 }
 
 void HttpsMetricsServer::AcceptLoop() {
@@ -300,8 +326,12 @@ void HttpsMetricsServer::AcceptLoop() {
     const timeval timeout{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    Serve(fd);
-    close(fd);
+    absl::MutexLock lock(&mu_);
+    if (waiting_.size() >= kMaxWaiting) {
+      close(fd);  // every worker busy and a queue waiting: come back later
+      continue;
+    }
+    waiting_.push_back(fd);
   }
 }
 

@@ -14,12 +14,15 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 struct ssl_ctx_st;
@@ -52,8 +55,11 @@ std::shared_ptr<grpc::ServerCredentials> WatchedServerCredentials(
     const TlsFiles& files, absl::Duration refresh);
 
 // Serves `registry` at https://`address`/metrics ("host:port"; port 0
-// picks a free one), one connection at a time, each bounded to 5 s; no
-// client certificates (the deploy/ NetworkPolicy says who may connect).
+// picks a free one), up to kMetricsWorkers connections at once, each
+// bounded to 5 s, so that a client that stalls (or a slow handshake) does
+// not hold up a scrape; connections beyond those and a short queue are
+// closed at once. No client certificates (the deploy/ NetworkPolicy says
+// who may connect).
 // Thread-safe; the destructor stops it.
 class HttpsMetricsServer {
  public:
@@ -71,8 +77,12 @@ class HttpsMetricsServer {
   class Certificate;
 
  private:
+  static constexpr int kWorkers = 4;
+  static constexpr size_t kMaxWaiting = 16;
+
   HttpsMetricsServer() = default;
   void AcceptLoop();
+  void WorkLoop();
   void Serve(int fd);
 
   std::shared_ptr<prometheus::Registry> registry_;
@@ -81,7 +91,10 @@ class HttpsMetricsServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  absl::Mutex mu_;
+  std::deque<int> waiting_ ABSL_GUARDED_BY(mu_);  // accepted, not served
+  std::vector<std::thread> workers_;
+  std::thread thread_;  // accepts
 };
 
 }  // namespace actionjournal

@@ -3,7 +3,11 @@
 // plaintext health port, the loopback rule, audit lines and counters, and no
 // secret in a log or a metric. The real server binary and client library,
 // certificates made by openssl for each run (tests/testing/make_certs.sh).
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -14,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
 #include "client/channel.h"
 #include "client/journal_client.h"
@@ -384,6 +389,31 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
     EXPECT_THAT(log, Not(HasSubstr(Digest(t))));
     EXPECT_THAT(metrics, Not(HasSubstr(t)));
   }
+}
+
+// Clients that connect to the HTTPS metrics port and say nothing (each
+// held for up to 5 s) do not hold up a scrape beside them.
+TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
+  auto server = StartServer(/*mutual=*/false);
+  ASSERT_NE(server, nullptr);
+  std::vector<int> stalled;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(server->metrics_port()));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+    stalled.push_back(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(300));  // accepted, waiting in a handshake
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(ScrapeHttps(server->metrics_port(), Cert("ca.pem")),
+              HasSubstr("actionjournal_"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3))
+      << "the scrape waited for the stalled connections";
+  for (int fd : stalled) close(fd);
 }
 
 TEST_F(SecurityE2eTest, NoCredentialsIsUnauthenticated) {
