@@ -17,11 +17,6 @@
 
 namespace actionjournal::postgres {
 
-// By type and SQLSTATE: a lost connection, the server shutting down or out
-// of connections, or a full disk -> UNAVAILABLE (the same call may succeed
-// later); serialization failure or deadlock -> ABORTED (redo the
-// transaction); statement timeout or cancel -> DEADLINE_EXCEEDED; else
-// INTERNAL.
 // libpq's and PostgreSQL's messages as one line: their lines (an error, its
 // LINE and caret, a HINT) joined by " | ", the trailing newline dropped.
 inline std::string OneLine(absl::string_view message) {
@@ -33,9 +28,17 @@ inline std::string OneLine(absl::string_view message) {
   return absl::StrJoin(lines, " | ");
 }
 
+// By type and SQLSTATE: a lost connection, the server shutting down or out
+// of connections, or a full disk -> UNAVAILABLE (the same call may succeed
+// later); serialization failure or deadlock -> ABORTED (redo the
+// transaction); statement timeout or cancel -> DEADLINE_EXCEEDED; else
+// INTERNAL.
 inline absl::Status FromSqlState(const std::string& state,
                                  const std::string& what) {
   if (state == "40001" || state == "40P01") return absl::AbortedError(what);
+  // A prepared statement the connection should have and has not: the pool
+  // drops the connection and the next one prepares afresh.
+  if (state == "26000") return absl::UnavailableError(what);
   if (state == "57014") return absl::DeadlineExceededError(what);
   if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
       state == "53300") {

@@ -11,12 +11,6 @@ namespace {
 
 std::string Message(const char* m) { return OneLine(m == nullptr ? "" : m); }
 
-// The connection is in an unknown state: the pool drops it.
-absl::Status Broken(PGconn* conn, absl::string_view what) {
-  return absl::UnavailableError(
-      absl::StrCat("postgres: ", what, ": ", Message(PQerrorMessage(conn))));
-}
-
 absl::Status StatusOf(const PGresult* r) {
   const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
   return FromSqlState(
@@ -50,36 +44,54 @@ absl::StatusOr<std::vector<Result>> Pipeline::Flush() { return Round(false); }
 
 absl::StatusOr<std::vector<Result>> Pipeline::Sync() { return Round(true); }
 
+absl::Status Pipeline::Broken(absl::string_view what) {
+  broken_ = true;
+  open_ = false;
+  return absl::UnavailableError(
+      absl::StrCat("postgres: ", what, ": ", Message(PQerrorMessage(conn_))));
+}
+
 absl::StatusOr<std::vector<Result>> Pipeline::Round(bool sync) {
+  if (broken_) return Broken("used after it broke");
   const std::vector<Queued> queued = std::move(queued_);
   queued_.clear();
+  // Everything that can fail in our code before the first byte goes out, so
+  // that a round is sent whole or not at all (a part sent and then synced
+  // would commit it).
+  struct Call {
+    const char* command;  // a prepared statement's name, or SQL
+    std::vector<const char*> values;
+  };
+  std::vector<Call> calls;
+  calls.reserve(queued.size());
+  for (const Queued& q : queued) {
+    Call& call = calls.emplace_back();
+    call.command = unnamed_ ? Statements().at(q.name).c_str() : q.name.c_str();
+    for (const std::string& p : q.params) call.values.push_back(p.c_str());
+  }
   if (!open_) {
-    if (PQenterPipelineMode(conn_) != 1) return Broken(conn_, "pipeline mode");
+    if (PQenterPipelineMode(conn_) != 1) return Broken("pipeline mode");
     open_ = true;
   }
-  for (const Queued& q : queued) {
-    std::vector<const char*> values;
-    values.reserve(q.params.size());
-    for (const std::string& p : q.params) values.push_back(p.c_str());
-    const int n = static_cast<int>(values.size());
+  for (const Call& call : calls) {
+    const int n = static_cast<int>(call.values.size());
     const int sent =
-        unnamed_
-            ? PQsendQueryParams(conn_, Statements().at(q.name).c_str(), n,
-                                nullptr, values.data(), nullptr, nullptr, 0)
-            : PQsendQueryPrepared(conn_, q.name.c_str(), n, values.data(),
-                                  nullptr, nullptr, 0);
-    if (sent != 1) return Broken(conn_, "send");
+        unnamed_ ? PQsendQueryParams(conn_, call.command, n, nullptr,
+                                     call.values.data(), nullptr, nullptr, 0)
+                 : PQsendQueryPrepared(conn_, call.command, n,
+                                       call.values.data(), nullptr, nullptr, 0);
+    if (sent != 1) return Broken("send");
   }
   if (sync) {
-    if (PQpipelineSync(conn_) != 1) return Broken(conn_, "sync");
+    if (PQpipelineSync(conn_) != 1) return Broken("sync");
   } else if (PQsendFlushRequest(conn_) != 1 || PQflush(conn_) != 0) {
-    return Broken(conn_, "flush");
+    return Broken("flush");
   }
   std::vector<Result> out;
   absl::Status first;
   for (size_t i = 0; i < queued.size(); ++i) {
     PGresult* r = PQgetResult(conn_);
-    if (r == nullptr) return Broken(conn_, "no result");
+    if (r == nullptr) return Broken("no result");
     Result result(r);
     switch (PQresultStatus(r)) {
       case PGRES_TUPLES_OK:
@@ -95,7 +107,7 @@ absl::StatusOr<std::vector<Result>> Pipeline::Round(bool sync) {
     // Each statement's results end with a null.
     if (PGresult* extra = PQgetResult(conn_); extra != nullptr) {
       PQclear(extra);
-      return Broken(conn_, "more results than statements");
+      return Broken("more results than statements");
     }
   }
   // A failed Flush ends the transaction too: it can only be rolled back.
@@ -109,17 +121,28 @@ absl::StatusOr<std::vector<Result>> Pipeline::Round(bool sync) {
 }
 
 absl::Status Pipeline::End() {
-  if (PQpipelineSync(conn_) != 1) return Broken(conn_, "sync");
-  // Results of statements queued but never waited for, then the sync.
+  if (broken_) return Broken("ended after it broke");
+  if (PQpipelineSync(conn_) != 1) return Broken("sync");
+  // Results of statements never waited for (each ends with a null), then
+  // the sync's. Two nulls in a row: nothing more is coming (the connection
+  // is gone: libpq answers null for ever then).
+  bool after_null = false;
   for (;;) {
     PGresult* r = PQgetResult(conn_);
-    if (r == nullptr) continue;  // the end of one statement's results
+    if (r == nullptr) {
+      if (after_null || PQstatus(conn_) == CONNECTION_BAD) {
+        return Broken("end of pipeline");
+      }
+      after_null = true;
+      continue;
+    }
+    after_null = false;
     const bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
     PQclear(r);
     if (synced) break;
   }
   open_ = false;
-  if (PQexitPipelineMode(conn_) != 1) return Broken(conn_, "end of pipeline");
+  if (PQexitPipelineMode(conn_) != 1) return Broken("end of pipeline");
   return absl::OkStatus();
 }
 
@@ -130,7 +153,7 @@ absl::Status Pipeline::AwaitSync() {
   PQclear(sync);
   open_ = false;
   if (!synced || PQexitPipelineMode(conn_) != 1) {
-    return Broken(conn_, "end of pipeline");
+    return Broken("end of pipeline");
   }
   return absl::OkStatus();
 }

@@ -72,9 +72,14 @@ class Pipeline {
   // Ends it (committing what it did: the pool's caller stopped after its
   // reads); UNAVAILABLE when the connection broke.
   absl::Status End();
+  // The connection failed mid-round (UNAVAILABLE was returned): its state
+  // is unknown, so it is never synced again and must be dropped (the
+  // server rolls back what it was not told to commit).
+  bool broken() const { return broken_; }
 
  private:
   absl::StatusOr<std::vector<Result>> Round(bool sync);
+  absl::Status Broken(absl::string_view what);
   // Reads the Sync's result after the statements' and leaves pipeline mode.
   absl::Status AwaitSync();
 
@@ -87,6 +92,7 @@ class Pipeline {
   const bool unnamed_;
   std::vector<Queued> queued_;
   bool open_ = false;  // in pipeline mode, a transaction under way
+  bool broken_ = false;
 };
 
 }  // namespace actionjournal::postgres

@@ -1,5 +1,7 @@
 #include "storage/postgres/pool.h"
 
+#include <poll.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -15,6 +17,15 @@ struct RawConnection : pqxx::largeobject {
   static PGconn* Of(const pqxx::dbtransaction& t) { return raw_connection(t); }
 };
 
+// An idle connection has nothing to read: if its socket is readable (the
+// server's goodbye after a restart, a terminated backend, a failover) or
+// closed, it is stale, and made anew before use instead of failing a call.
+bool Stale(PGconn* conn) {
+  if (conn == nullptr) return true;
+  pollfd p{PQsocket(conn), POLLIN, 0};
+  return p.fd < 0 || poll(&p, 1, /*timeout_ms=*/0) != 0;
+}
+
 }  // namespace
 
 ConnectionPool::ConnectionPool(PoolOptions options, JournalObserver* observer)
@@ -22,7 +33,7 @@ ConnectionPool::ConnectionPool(PoolOptions options, JournalObserver* observer)
       observer_(observer),
       slots_(options_.size),
       handles_(options_.size, nullptr),
-      prepared_(options_.size, false) {
+      prepared_(options_.size, 0) {
   for (int i = 0; i < options_.size; ++i) free_.push_back(i);
 }
 
@@ -62,7 +73,10 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     free_.pop_back();
     ReportPool();
   }
-  if (slots_[slot] != nullptr && slots_[slot]->is_open()) return slot;
+  if (slots_[slot] != nullptr && slots_[slot]->is_open() &&
+      !Stale(handles_[slot])) {
+    return slot;
+  }
   absl::Status s = Guard([&] {
     auto fresh = std::make_shared<pqxx::connection>(ConnectString());
     {
@@ -78,7 +92,7 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
 #pragma GCC diagnostic pop
     pqxx::work n(*fresh);
     handles_[slot] = RawConnection::Of(n);
-    prepared_[slot] = false;
+    prepared_[slot] = 0;
     // Behind a transaction pooler these would land on one server connection
     // of many (and stay there for whoever gets it next).
     if (options_.transaction_pooling) {
@@ -91,6 +105,8 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     // lookups, unnest of the batch); planning each call anew costs more than
     // running it.
     n.exec("SET plan_cache_mode = force_generic_plan");
+    // The write path's reads rely on READ COMMITTED (postgres_store.cc).
+    n.exec("SET default_transaction_isolation = 'read committed'");
     // PostgreSQL 14 on: a statement whose client went away (a killed server)
     // is stopped within a second instead of running on, holding its locks.
     if (fresh->server_version() >= 140000) {
@@ -119,7 +135,7 @@ absl::Status ConnectionPool::PrepareForPipelines(int slot) {
   return Guard([&] {
     for (const auto& [name, sql] : Statements())
       slots_[slot]->prepare_now(name);
-    prepared_[slot] = true;
+    prepared_[slot] = 1;
     return absl::OkStatus();
   });
 }

@@ -67,8 +67,11 @@ class ConnectionPool {
       return Guard([&] { return f(p); });
     }();
     absl::Status release = out.ok() ? absl::OkStatus() : StatusOf(out);
-    if (p.open()) {
+    if (p.open() && !p.broken()) {
       if (absl::Status ended = p.End(); !ended.ok()) release = ended;
+    }
+    if (p.broken()) {
+      release = absl::UnavailableError("postgres: pipeline broke");  // drop
     }
     Release(*slot, release);
     return out;
@@ -77,6 +80,7 @@ class ConnectionPool {
   // PQcancel on every connection in use: each running statement ends with
   // an error; later calls are refused.
   void Cancel();
+  bool cancelled() const { return cancelled_.load(); }
 
   // Runs the backend's statement `name` (statements.cc) in `tx` with
   // `args`: prepared, or, under transaction pooling, as an unnamed statement
@@ -110,7 +114,9 @@ class ConnectionPool {
   std::vector<std::shared_ptr<pqxx::connection>> slots_;
   // slots_[i]'s libpq handle (pqxx never reconnects it by itself).
   std::vector<PGconn*> handles_;
-  std::vector<bool> prepared_;  // the statements are prepared on slots_[i]
+  // The statements are prepared on slots_[i] (char, not bool: each slot's
+  // element is written by the thread holding it, concurrently).
+  std::vector<char> prepared_;
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);

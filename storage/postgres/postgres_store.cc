@@ -103,9 +103,12 @@ absl::Status AddRows(const Result& r, Snapshot& out) {
   return absl::OkStatus();
 }
 
-// Steps arrive unordered from the joins; the rules want them by index.
-void SortSteps(Snapshot& s) {
+// Makes a snapshot what the rules expect: an absent record has no entries
+// (none can exist without it: PruneRaceTest), and steps, which arrive
+// unordered from the joins, go by index.
+void Settle(Snapshot& s) {
   for (auto& [id, rec] : s) {
+    if (!rec.row.has_value()) rec.actions.clear();
     for (auto& [key, a] : rec.actions) {
       std::sort(a.steps.begin(), a.steps.end(),
                 [](const Step& x, const Step& y) { return x.index < y.index; });
@@ -324,7 +327,7 @@ class PostgresBackend final : public Backend {
       p.Send(postgres::ReadName(e.Shape()), params);
       ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
       RETURN_IF_ERROR(AddRows(r[0], out));
-      SortSteps(out);
+      Settle(out);
       return out;
     });
   }
@@ -365,6 +368,15 @@ class PostgresBackend final : public Backend {
       const bool entries = shape.pairs || shape.records;
       if (entries) p.Send(postgres::EntriesName(shape), e.Params());
       ASSIGN_OR_RETURN(std::vector<Result> read, p.Flush());
+      // The entries' read sees what a lock holder committed only under READ
+      // COMMITTED (a statement's own snapshot); a database whose default is
+      // stricter would give the rules a stale snapshot.
+      if (read[0].Text(0, 1) != "read committed") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "postgres: the journal needs transaction isolation 'read "
+            "committed', the database's default is '",
+            read[0].Text(0, 1), "'"));
+      }
       const Result& locked = read[1];
       for (int i = 0; i < locked.rows(); ++i) {
         RecordRow& row =
@@ -374,11 +386,12 @@ class PostgresBackend final : public Backend {
       if (entries) RETURN_IF_ERROR(AddRows(read[2], snapshot));
       // A record absent when locked has no entries, even if another writer
       // has created it since (its batch then loses the race and is redone).
-      for (auto& [id, rec] : snapshot) {
-        if (!rec.row.has_value()) rec.actions.clear();
+      Settle(snapshot);
+      const WriteSet writes = decide(snapshot);
+      if (pool_.cancelled()) {  // a stopping server commits nothing more
+        return absl::UnavailableError("postgres: the server is stopping");
       }
-      SortSteps(snapshot);
-      SendWrites(p, decide(snapshot), dedup_);
+      SendWrites(p, writes, dedup_);
       return p.Sync().status();
     });
   }
@@ -417,11 +430,16 @@ class PostgresBackend final : public Backend {
         out.records_deleted += deleted.size();
         if (deleted.size() < static_cast<size_t>(kPruneChunk)) break;
       }
-      if (req.whole_job) {
+      // A whole job's entries left without their record (by earlier
+      // versions: PruneRaceTest), in chunks too.
+      for (bool more = req.whole_job; more;) {
         pqxx::work w(c);
-        out.entries_deleted +=
-            pool_.Exec(w, "delete_orphans", req.job_id)[0][0].as<int64_t>();
+        const pqxx::row r =
+            pool_.Exec(w, "delete_orphans", req.job_id, kPruneChunk)[0];
         w.commit();
+        out.entries_deleted += r[0].as<int64_t>() + r[1].as<int64_t>();
+        more = r[0].as<int64_t>() == kPruneChunk ||
+               r[1].as<int64_t>() == kPruneChunk;
       }
       return out;
     });

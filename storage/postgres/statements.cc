@@ -237,7 +237,10 @@ const std::map<std::string, std::string>& Statements() {
        "r.job_id = u.job_id AND r.record_key = u.record_key AND r.seq_num = "
        "u.seq_num FOR UPDATE) r ORDER BY u.n"},
       // A write transaction's statement timeout ($1, milliseconds).
-      {"timeout", "SELECT set_config('statement_timeout', $1, true)"},
+      // (And the isolation it runs under: postgres_store.cc checks it.)
+      {"timeout",
+       "SELECT set_config('statement_timeout', $1, true), "
+       "current_setting('transaction_isolation')"},
       // Deletes: every entry of records ($1..$3, a reset), and an action's
       // steps from an index on ($4..$8, a replace); each count must be what
       // the rules expected ($9, $10), or the statement fails (aj_expect).
@@ -267,14 +270,17 @@ const std::map<std::string, std::string>& Statements() {
                     DeleteSelectedSql(""))},
       // A whole-job prune's last step: the job's entries whose record is
       // gone (left, before this version, by a prune racing a writer).
+      // At most $2 of each table per call.
       {"delete_orphans",
-       "WITH ds AS (DELETE FROM steps s WHERE s.job_id = $1 AND NOT EXISTS "
-       "(SELECT 1 FROM records r WHERE r.job_id = s.job_id AND r.record_key "
-       "= s.record_key AND r.seq_num = s.seq_num) RETURNING 1), dc AS (DELETE "
-       "FROM completions c WHERE c.job_id = $1 AND NOT EXISTS (SELECT 1 FROM "
-       "records r WHERE r.job_id = c.job_id AND r.record_key = c.record_key "
-       "AND r.seq_num = c.seq_num) RETURNING 1) SELECT (SELECT count(*) FROM "
-       "ds) + (SELECT count(*) FROM dc)"},
+       "WITH ds AS (DELETE FROM steps WHERE ctid IN (SELECT s.ctid FROM steps "
+       "s WHERE s.job_id = $1 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
+       "r.job_id = s.job_id AND r.record_key = s.record_key AND r.seq_num = "
+       "s.seq_num) LIMIT $2) RETURNING 1), dc AS (DELETE FROM completions "
+       "WHERE ctid IN (SELECT c.ctid FROM completions c WHERE c.job_id = $1 "
+       "AND NOT EXISTS (SELECT 1 FROM records r WHERE r.job_id = c.job_id AND "
+       "r.record_key = c.record_key AND r.seq_num = c.seq_num) LIMIT $2) "
+       "RETURNING 1) SELECT (SELECT count(*) FROM ds), (SELECT count(*) FROM "
+       "dc)"},
       // The entries of records ($1..$3) deleted earlier in the transaction:
       // their count.
       {"delete_entries_of",
