@@ -57,9 +57,9 @@ BEGIN
     FROM gone WHERE blob_digest IS NOT NULL HAVING count(*) > 0;
   RETURN NULL;
 END $$;
--- Updates that set the digest (a PENDING step's upgrade; its old row holds
--- none, so this never fires today): the old row's reference goes, the
--- writer's upsert added the new one.
+-- Updates that change the digest (a PENDING step's upgrade, when the
+-- pending step already held a large result): the old row's reference goes,
+-- the writer's upsert added the new one.
 CREATE FUNCTION aj_entry_overwritten() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM aj_release_blobs(ARRAY[OLD.job_id], ARRAY[OLD.blob_digest]);

@@ -385,11 +385,24 @@ class PostgresBackend final : public Backend {
       }
       if (entries) RETURN_IF_ERROR(AddRows(read[2], snapshot));
       // A record absent when locked has no entries, even if another writer
-      // has created it since (its batch then loses the race and is redone).
+      // has created it since (its batch then loses the race and is redone);
+      // entries found without their record are deleted before the writes
+      // (delete_orphans_of).
+      ArrayLiteral orphan_jobs, orphan_keys, orphan_seqs;
+      for (const auto& [id, rec] : snapshot) {
+        if (rec.row.has_value() || rec.actions.empty()) continue;
+        orphan_jobs.Text(id.job_id);
+        orphan_keys.Bytes(id.record_key);
+        orphan_seqs.Int(id.seq_num);
+      }
       Settle(snapshot);
       const WriteSet writes = decide(snapshot);
       if (pool_.cancelled()) {  // a stopping server commits nothing more
         return absl::UnavailableError("postgres: the server is stopping");
+      }
+      if (!orphan_jobs.empty()) {
+        p.Send("delete_orphans_of",
+               {orphan_jobs.Done(), orphan_keys.Done(), orphan_seqs.Done()});
       }
       SendWrites(p, writes, dedup_);
       return p.Sync().status();

@@ -269,7 +269,7 @@ const std::map<std::string, std::string>& Statements() {
                     kPruneSelects, " LIMIT $6 FOR UPDATE) ",
                     DeleteSelectedSql(""))},
       // A whole-job prune's last step: the job's entries whose record is
-      // gone (left, before this version, by a prune racing a writer).
+      // gone (left by earlier versions, whose prunes could race a writer).
       // At most $2 of each table per call.
       {"delete_orphans",
        "WITH ds AS (DELETE FROM steps WHERE ctid IN (SELECT s.ctid FROM steps "
@@ -281,6 +281,23 @@ const std::map<std::string, std::string>& Statements() {
        "r.record_key = c.record_key AND r.seq_num = c.seq_num) LIMIT $2) "
        "RETURNING 1) SELECT (SELECT count(*) FROM ds), (SELECT count(*) FROM "
        "dc)"},
+      // Entries of records ($1..$3) that do not exist (left by earlier
+      // versions, whose prunes could race a writer): a write that creates
+      // such a record deletes them first, or its inserts would collide
+      // with them for ever. Entries whose record a concurrent writer has
+      // just committed are not touched (the record exists).
+      {"delete_orphans_of",
+       "WITH k AS (SELECT * FROM unnest($1::text[], $2::bytea[], "
+       "$3::bigint[]) AS k(job_id, record_key, seq_num)), "
+       "ds AS (DELETE FROM steps s USING k WHERE s.job_id = k.job_id AND "
+       "s.record_key = k.record_key AND s.seq_num = k.seq_num AND NOT EXISTS "
+       "(SELECT 1 FROM records r WHERE r.job_id = k.job_id AND r.record_key "
+       "= k.record_key AND r.seq_num = k.seq_num) RETURNING 1), "
+       "dc AS (DELETE FROM completions c USING k WHERE c.job_id = k.job_id "
+       "AND c.record_key = k.record_key AND c.seq_num = k.seq_num AND NOT "
+       "EXISTS (SELECT 1 FROM records r WHERE r.job_id = k.job_id AND "
+       "r.record_key = k.record_key AND r.seq_num = k.seq_num) RETURNING 1) "
+       "SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)"},
       // The entries of records ($1..$3) deleted earlier in the transaction:
       // their count.
       {"delete_entries_of",

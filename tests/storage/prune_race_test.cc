@@ -146,5 +146,41 @@ TEST(PruneRaceTest, WholeJobPruneTakesOrphanedEntries) {
   EXPECT_EQ(Orphans(dsn, job), 0);
 }
 
+// A record written again over entries orphaned by an earlier version (its
+// record deleted, its entries left) is written: the orphans go first, where
+// before its insert collided with them and was redone for ever.
+TEST(PruneRaceTest, AWriteOverOrphanedEntriesClearsThem) {
+  const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
+  if (dsn == nullptr) GTEST_SKIP() << kNoPostgres;
+  PostgresStoreOptions po;
+  po.dsn = dsn;
+  auto store = NewPostgresJournalStore(po);
+  ASSERT_THAT(store, IsOk());
+  const std::string job = "orphans-rewritten";
+  ASSERT_THAT((*store)->Prune({job, {}, std::nullopt, true}), IsOk());
+  AppendRequest req;
+  req.record = RecordId{job, "k", 1};
+  req.action_key = "act";
+  req.entry = Completion{"before"};
+  ASSERT_THAT((*store)->AppendAction(req), IsOk());
+  {
+    pqxx::connection c(dsn);
+    pqxx::work w(c);
+    w.exec_params("DELETE FROM records WHERE job_id = $1", job);
+    w.commit();
+  }
+  ASSERT_EQ(Orphans(dsn, job), 1);
+  req.entry = Completion{"after"};
+  auto appended = (*store)->AppendAction(req);
+  ASSERT_THAT(appended, IsOk());
+  EXPECT_EQ(appended->outcome, AppendOutcome::kAppended);
+  auto found = (*store)->LookupAction(req.record, "act");
+  ASSERT_THAT(found, IsOk());
+  ASSERT_TRUE(found->action.has_value());
+  ASSERT_TRUE(found->action->completion.has_value());
+  EXPECT_EQ(found->action->completion->state, "after");
+  EXPECT_EQ(Orphans(dsn, job), 0);
+}
+
 }  // namespace
 }  // namespace actionjournal
