@@ -767,6 +767,30 @@ TEST_P(ConformanceTest, LargePayloadsRepeatedAcrossRecordsAreStoredOnce) {
 
 // A reset (a new input) and a replace (REPLACE_FROM_HERE) drop entries, and
 // the references they held; an upgraded intent holds its result's.
+// A PENDING step that already holds a large result (the wire allows it)
+// and its upgrade to another: the pending one's reference goes with it.
+TEST_P(ConformanceTest, AnUpgradeOverALargePendingResultMovesItsReference) {
+  const std::string draft = Incompressible(8192, 5);
+  const std::string final_result = Incompressible(8192, 6);
+  const RecordId r = Rec();
+  Step pending = MakeStep(0, StepStatus::kPending, "f", "a");
+  pending.result = draft;
+  ASSERT_THAT(Append(r, "x", pending), IsOk());
+  EXPECT_EQ(StatsOf(job_).blobs, 1u);
+  auto up = Append(r, "x",
+                   MakeStep(0, StepStatus::kSucceeded, "f", "a", final_result));
+  ASSERT_THAT(up, IsOk());
+  EXPECT_EQ(up->outcome, AppendOutcome::kUpgraded);
+  JobStats stats = StatsOf(job_);
+  EXPECT_EQ(stats.blobs, 1u);  // the draft's blob went
+  EXPECT_EQ(stats.blob_bytes, final_result.size());
+  std::vector<Step> steps = StepsOf(r, "x");
+  ASSERT_THAT(steps, SizeIs(1));
+  EXPECT_EQ(steps[0].result, final_result);
+  ASSERT_THAT(store_->Prune({job_, {}, std::nullopt, true}), IsOk());
+  EXPECT_EQ(StatsOf(job_).blobs, 0u);
+}
+
 TEST_P(ConformanceTest, ResetAndReplaceReleaseTheirReferences) {
   const std::string first = Incompressible(8192, 3);
   const std::string second = Incompressible(8192, 4);
