@@ -112,7 +112,7 @@ absl::StatusOr<std::vector<Result>> Pipeline::Round(bool sync) {
   }
   // A failed Flush ends the transaction too: it can only be rolled back.
   if (sync || !first.ok()) {
-    if (absl::Status ended = sync ? AwaitSync() : End(); !ended.ok()) {
+    if (absl::Status ended = sync ? DrainToSync() : End(); !ended.ok()) {
       return ended;
     }
   }
@@ -123,6 +123,10 @@ absl::StatusOr<std::vector<Result>> Pipeline::Round(bool sync) {
 absl::Status Pipeline::End() {
   if (broken_) return Broken("ended after it broke");
   if (PQpipelineSync(conn_) != 1) return Broken("sync");
+  return DrainToSync();
+}
+
+absl::Status Pipeline::DrainToSync() {
   // Results of statements never waited for (each ends with a null), then
   // the sync's. Two nulls in a row: nothing more is coming (the connection
   // is gone: libpq answers null for ever then).
@@ -143,18 +147,6 @@ absl::Status Pipeline::End() {
   }
   open_ = false;
   if (PQexitPipelineMode(conn_) != 1) return Broken("end of pipeline");
-  return absl::OkStatus();
-}
-
-absl::Status Pipeline::AwaitSync() {
-  PGresult* sync = PQgetResult(conn_);
-  const bool synced =
-      sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-  PQclear(sync);
-  open_ = false;
-  if (!synced || PQexitPipelineMode(conn_) != 1) {
-    return Broken("end of pipeline");
-  }
   return absl::OkStatus();
 }
 

@@ -80,8 +80,8 @@ class Pipeline {
  private:
   absl::StatusOr<std::vector<Result>> Round(bool sync);
   absl::Status Broken(absl::string_view what);
-  // Reads the Sync's result after the statements' and leaves pipeline mode.
-  absl::Status AwaitSync();
+  // Reads what is left up to the Sync's result and leaves pipeline mode.
+  absl::Status DrainToSync();
 
   struct Queued {
     std::string name;

@@ -208,6 +208,23 @@ constexpr char kPruneSelects[] =
     "k(record_key, up_to) WHERE k.record_key = r.record_key "
     "AND r.seq_num <= k.up_to))";
 
+// Deletes the entries of records ($1..$3) that also meet `condition` (on
+// `k`, the record): their count.
+std::string DeleteEntriesOfSql(const char* condition) {
+  auto from = [condition](const char* table) {
+    return absl::StrCat("DELETE FROM ", table,
+                        " t USING k WHERE t.job_id = k.job_id AND "
+                        "t.record_key = k.record_key AND t.seq_num = "
+                        "k.seq_num",
+                        condition, " RETURNING 1");
+  };
+  return absl::StrCat(
+      "WITH k AS (SELECT * FROM unnest($1::text[], $2::bytea[], "
+      "$3::bigint[]) AS k(job_id, record_key, seq_num)), ds AS (",
+      from("steps"), "), dc AS (", from("completions"),
+      ") SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)");
+}
+
 // Deletes the records of `sel` (a CTE that selects and locks them),
 // returning their ids (and `sel.ttl`, when `sel` has it). Their entries go
 // in a statement of its own ("delete_entries_of"), after this one: a
@@ -287,27 +304,12 @@ const std::map<std::string, std::string>& Statements() {
       // with them for ever. Entries whose record a concurrent writer has
       // just committed are not touched (the record exists).
       {"delete_orphans_of",
-       "WITH k AS (SELECT * FROM unnest($1::text[], $2::bytea[], "
-       "$3::bigint[]) AS k(job_id, record_key, seq_num)), "
-       "ds AS (DELETE FROM steps s USING k WHERE s.job_id = k.job_id AND "
-       "s.record_key = k.record_key AND s.seq_num = k.seq_num AND NOT EXISTS "
-       "(SELECT 1 FROM records r WHERE r.job_id = k.job_id AND r.record_key "
-       "= k.record_key AND r.seq_num = k.seq_num) RETURNING 1), "
-       "dc AS (DELETE FROM completions c USING k WHERE c.job_id = k.job_id "
-       "AND c.record_key = k.record_key AND c.seq_num = k.seq_num AND NOT "
-       "EXISTS (SELECT 1 FROM records r WHERE r.job_id = k.job_id AND "
-       "r.record_key = k.record_key AND r.seq_num = k.seq_num) RETURNING 1) "
-       "SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)"},
+       DeleteEntriesOfSql(" AND NOT EXISTS (SELECT 1 FROM records r WHERE "
+                          "r.job_id = k.job_id AND r.record_key = "
+                          "k.record_key AND r.seq_num = k.seq_num)")},
       // The entries of records ($1..$3) deleted earlier in the transaction:
       // their count.
-      {"delete_entries_of",
-       "WITH k AS (SELECT * FROM unnest($1::text[], $2::bytea[], "
-       "$3::bigint[]) AS k(job_id, record_key, seq_num)), "
-       "ds AS (DELETE FROM steps s USING k WHERE s.job_id = k.job_id AND "
-       "s.record_key = k.record_key AND s.seq_num = k.seq_num RETURNING 1), "
-       "dc AS (DELETE FROM completions c USING k WHERE c.job_id = k.job_id "
-       "AND c.record_key = k.record_key AND c.seq_num = k.seq_num RETURNING "
-       "1) SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)"},
+      {"delete_entries_of", DeleteEntriesOfSql("")},
       // A prune with a retention ($6, micros): the selected records are due
       // then, or earlier if they already were.
       {"prune_retained",

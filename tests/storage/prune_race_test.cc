@@ -118,63 +118,60 @@ TEST(PruneRaceTest, NoEntryOutlivesItsRecord) {
   EXPECT_EQ(Orphans(dsn, job), 0) << "entries left without their record";
 }
 
-// A whole-job prune deletes the job's entries whose record is already gone
-// (as a prune racing a writer left them before this was fixed).
+// Stores `req` on a clean job, then deletes its record behind the store's
+// back: its entry is left without a record, as a prune racing a writer left
+// entries before that was fixed.
+void LeaveOrphan(const std::string& dsn, JournalStore& store,
+                 const AppendRequest& req) {
+  const std::string& job = req.record.job_id;
+  ASSERT_THAT(store.Prune({job, {}, std::nullopt, true}), IsOk());
+  ASSERT_THAT(store.AppendAction(req), IsOk());
+  pqxx::connection c(dsn);
+  pqxx::work w(c);
+  w.exec_params("DELETE FROM records WHERE job_id = $1", job);
+  w.commit();
+  ASSERT_EQ(Orphans(dsn, job), 1);
+}
+
+// A whole-job prune deletes the job's entries whose record is already gone.
 TEST(PruneRaceTest, WholeJobPruneTakesOrphanedEntries) {
   const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
   if (dsn == nullptr) GTEST_SKIP() << kNoPostgres;
-  PostgresStoreOptions po;
-  po.dsn = dsn;
-  auto store = NewPostgresJournalStore(po);
-  ASSERT_THAT(store, IsOk());
+  auto stores = PostgresReplicas(1);
+  ASSERT_THAT(stores, IsOk());
+  JournalStore& store = *(*stores)[0];
   const std::string job = "orphans";
   AppendRequest req;
   req.record = RecordId{job, "k", 1};
   req.action_key = "act";
   req.entry = Completion{"state"};
-  ASSERT_THAT((*store)->AppendAction(req), IsOk());
-  {
-    pqxx::connection c(dsn);
-    pqxx::work w(c);
-    w.exec_params("DELETE FROM records WHERE job_id = $1", job);
-    w.commit();
-  }
-  ASSERT_EQ(Orphans(dsn, job), 1);
-  auto pruned = (*store)->Prune({job, {}, std::nullopt, true});
+  ASSERT_NO_FATAL_FAILURE(LeaveOrphan(dsn, store, req));
+  auto pruned = store.Prune({job, {}, std::nullopt, true});
   ASSERT_THAT(pruned, IsOk());
   EXPECT_EQ(pruned->entries_deleted, 1u);
   EXPECT_EQ(Orphans(dsn, job), 0);
 }
 
-// A record written again over entries orphaned by an earlier version (its
-// record deleted, its entries left) is written: the orphans go first, where
-// before its insert collided with them and was redone for ever.
+// A record written again over entries orphaned by an earlier version is
+// written: the orphans go first, where before its insert collided with them
+// and was redone for ever.
 TEST(PruneRaceTest, AWriteOverOrphanedEntriesClearsThem) {
   const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
   if (dsn == nullptr) GTEST_SKIP() << kNoPostgres;
-  PostgresStoreOptions po;
-  po.dsn = dsn;
-  auto store = NewPostgresJournalStore(po);
-  ASSERT_THAT(store, IsOk());
+  auto stores = PostgresReplicas(1);
+  ASSERT_THAT(stores, IsOk());
+  JournalStore& store = *(*stores)[0];
   const std::string job = "orphans-rewritten";
-  ASSERT_THAT((*store)->Prune({job, {}, std::nullopt, true}), IsOk());
   AppendRequest req;
   req.record = RecordId{job, "k", 1};
   req.action_key = "act";
   req.entry = Completion{"before"};
-  ASSERT_THAT((*store)->AppendAction(req), IsOk());
-  {
-    pqxx::connection c(dsn);
-    pqxx::work w(c);
-    w.exec_params("DELETE FROM records WHERE job_id = $1", job);
-    w.commit();
-  }
-  ASSERT_EQ(Orphans(dsn, job), 1);
+  ASSERT_NO_FATAL_FAILURE(LeaveOrphan(dsn, store, req));
   req.entry = Completion{"after"};
-  auto appended = (*store)->AppendAction(req);
+  auto appended = store.AppendAction(req);
   ASSERT_THAT(appended, IsOk());
   EXPECT_EQ(appended->outcome, AppendOutcome::kAppended);
-  auto found = (*store)->LookupAction(req.record, "act");
+  auto found = store.LookupAction(req.record, "act");
   ASSERT_THAT(found, IsOk());
   ASSERT_TRUE(found->action.has_value());
   ASSERT_TRUE(found->action->completion.has_value());

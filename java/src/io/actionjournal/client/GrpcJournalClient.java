@@ -233,7 +233,7 @@ public final class GrpcJournalClient implements Journal {
     Objects.requireNonNull(request, "request");
     if (closed) throw new JournalException(9, "client is closed");
     if (!batchesUnsupported) {
-      Pending p = new Pending(request, retry.initialBackoff.toNanos());
+      Pending p = new Pending(request);
       enqueue(p);
       AppendActionResponse r;
       try {
@@ -295,18 +295,47 @@ public final class GrpcJournalClient implements Journal {
   }
 
   /** One append waiting for its answer, with its own retry state. */
-  private static final class Pending {
+  private final class Pending {
     final AppendActionRequest request;
     final CompletableFuture<AppendActionResponse> answer = new CompletableFuture<>();
-    final long start = System.nanoTime();
     final int size;
-    long bound; // the backoff's current bound
+    final Backoff backoff = new Backoff();
     int attempt;
 
-    Pending(AppendActionRequest request, long bound) {
+    Pending(AppendActionRequest request) {
       this.request = request;
       this.size = request.getSerializedSize();
-      this.bound = bound;
+    }
+  }
+
+  /** One call's retries under the wire contract's rule (the class comment), within the budget. */
+  private final class Backoff {
+    private final long start = System.nanoTime();
+    private long bound = retry.initialBackoff.toNanos();
+
+    /** What is left of the budget. */
+    long left() {
+      return retry.budget.toNanos() - (System.nanoTime() - start);
+    }
+
+    /**
+     * The pause before attempt {@code attempt + 1} after a failure with {@code code} (and the
+     * server's retry-after, or null), or -1 when the failure is final.
+     */
+    long next(Status.Code code, Long retryAfterMs, boolean write, int attempt) {
+      boolean retryable =
+          code == Status.Code.UNAVAILABLE
+              || retryAfterMs != null
+              || (write && code == Status.Code.DEADLINE_EXCEEDED);
+      if (!retryable || attempt >= retry.maxAttempts || closed) return -1;
+      long pause = ThreadLocalRandom.current().nextLong(bound + 1);
+      if (retryAfterMs != null) pause = Math.max(pause, TimeUnit.MILLISECONDS.toNanos(retryAfterMs));
+      bound = Math.min(bound * 2, retry.maxBackoff.toNanos());
+      if (pause >= left()) return -1;
+      // A channel whose connection failed fails calls at once until its own (slow) reconnect
+      // schedule; ask it to reconnect now so a sidecar that just started is used at once.
+      channel.resetConnectBackoff();
+      return pause;
     }
   }
 
@@ -342,7 +371,7 @@ public final class GrpcJournalClient implements Journal {
     for (Pending p : batch) {
       p.attempt++;
       request.addItems(p.request);
-      deadline = Math.min(deadline, retry.budget.toNanos() - (now - p.start));
+      deadline = Math.min(deadline, p.backoff.left());
     }
     asyncStub
         .withDeadlineAfter(Math.max(deadline, 1), TimeUnit.NANOSECONDS)
@@ -402,21 +431,11 @@ public final class GrpcJournalClient implements Journal {
 
   /** A failed append: queued again after its pause when the retry rule allows, else failed. */
   private void settle(Pending p, int code, String message, Long retryAfterMs) {
-    boolean retryable =
-        code == Status.Code.UNAVAILABLE.value()
-            || retryAfterMs != null
-            || code == Status.Code.DEADLINE_EXCEEDED.value();
-    long pause = ThreadLocalRandom.current().nextLong(p.bound + 1);
-    if (retryAfterMs != null) pause = Math.max(pause, TimeUnit.MILLISECONDS.toNanos(retryAfterMs));
-    p.bound = Math.min(p.bound * 2, retry.maxBackoff.toNanos());
-    if (!retryable
-        || p.attempt >= retry.maxAttempts
-        || closed
-        || System.nanoTime() - p.start + pause >= retry.budget.toNanos()) {
+    long pause = p.backoff.next(Status.fromCodeValue(code).getCode(), retryAfterMs, true, p.attempt);
+    if (pause < 0) {
       p.answer.completeExceptionally(new JournalException(code, message));
       return;
     }
-    channel.resetConnectBackoff();
     try {
       retryTimer.schedule(() -> enqueue(p), pause, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
@@ -510,32 +529,19 @@ public final class GrpcJournalClient implements Journal {
 
   private <T> T call(boolean write, Function<ActionJournalGrpc.ActionJournalBlockingStub, T> rpc) {
     if (closed) throw new JournalException(9, "client is closed");
-    long start = System.nanoTime();
-    long budget = retry.budget.toNanos();
-    long bound = retry.initialBackoff.toNanos();
+    Backoff backoff = new Backoff();
     for (int attempt = 1; ; attempt++) {
-      long left = budget - (System.nanoTime() - start);
-      long deadline = Math.min(retry.attemptDeadline.toNanos(), left);
+      long deadline = Math.min(retry.attemptDeadline.toNanos(), backoff.left());
       StatusRuntimeException failure;
       try {
         return rpc.apply(stub.withDeadlineAfter(deadline, TimeUnit.NANOSECONDS));
       } catch (StatusRuntimeException e) {
         failure = e;
       }
-      Status.Code code = failure.getStatus().getCode();
-      Long retryAfterMs = retryAfterMs(failure.getTrailers());
-      boolean retryable =
-          code == Status.Code.UNAVAILABLE
-              || retryAfterMs != null
-              || (write && code == Status.Code.DEADLINE_EXCEEDED);
-      if (!retryable || attempt >= retry.maxAttempts || closed) throw toJournal(failure);
-      long pause = ThreadLocalRandom.current().nextLong(bound + 1);
-      if (retryAfterMs != null) pause = Math.max(pause, TimeUnit.MILLISECONDS.toNanos(retryAfterMs));
-      bound = Math.min(bound * 2, retry.maxBackoff.toNanos());
-      if (System.nanoTime() - start + pause >= budget) throw toJournal(failure);
-      // A channel whose connection failed fails calls at once until its own (slow) reconnect
-      // schedule; ask it to reconnect now so a sidecar that just started is used at once.
-      channel.resetConnectBackoff();
+      long pause =
+          backoff.next(
+              failure.getStatus().getCode(), retryAfterMs(failure.getTrailers()), write, attempt);
+      if (pause < 0) throw toJournal(failure);
       try {
         TimeUnit.NANOSECONDS.sleep(pause);
       } catch (InterruptedException e) {
