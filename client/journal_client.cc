@@ -278,6 +278,11 @@ class GrpcJournalClient final : public JournalClient {
     return Call(&Stub::GetStats, request, /*write=*/false);
   }
 
+  absl::StatusOr<v1::IssueAttemptResponse> IssueAttempt(
+      const v1::IssueAttemptRequest& request) override {
+    return Call(&Stub::IssueAttempt, request, /*write=*/true);
+  }
+
   using JournalClient::AppendActionAsync;
   void AppendActionAsync(const v1::AppendActionRequest& request,
                          AppendDone done) override {

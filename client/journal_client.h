@@ -89,6 +89,10 @@ class JournalClient {
       const v1::PruneRequest& request) = 0;
   virtual absl::StatusOr<v1::GetStatsResponse> GetStats(
       const v1::GetStatsRequest& request) = 0;
+  // A fresh attempt for the job; retried as a write (a retry of one that was
+  // applied only skips a number).
+  virtual absl::StatusOr<v1::IssueAttemptResponse> IssueAttempt(
+      const v1::IssueAttemptRequest& request) = 0;
   // One chunk of a stored payload, as the server sends it.
   virtual absl::StatusOr<v1::ReadPayloadResponse> ReadPayload(
       const v1::ReadPayloadRequest& request) = 0;

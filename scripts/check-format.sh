@@ -3,9 +3,11 @@
 # .clang-format: Google style) would write it; `--fix` rewrites them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/debian-versions.sh
+format=clang-format-$AJ_CLANG_MAJOR
 files=$(git ls-files '*.cc' '*.h' | grep -v '^tests/deploy/')
 if [[ ${1:-} == --fix ]]; then
-  clang-format-14 -i $files
+  "$format" -i $files
   exit
 fi
-clang-format-14 --dry-run --Werror $files
+"$format" --dry-run --Werror $files

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 ./scripts/setup-debian.sh
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+source scripts/debian-versions.sh
+CC=clang-$AJ_CLANG_MAJOR CXX=clang++-$AJ_CLANG_MAJOR cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DACTIONJOURNAL_FUZZ=ON -DACTIONJOURNAL_BUILD_TESTS=OFF -DACTIONJOURNAL_BUILD_JAVA=OFF \
   -DACTIONJOURNAL_SANITIZE=address,undefined >/dev/null
 ninja -C build-fuzz -j2 request_fuzzer request_fuzzer_seeds

@@ -13,8 +13,9 @@ case $kind in
   *) echo "sanitize.sh: asan or tsan, not $kind" >&2; exit 64 ;;
 esac
 ./scripts/setup-debian.sh
+source scripts/debian-versions.sh
 dir=build-$kind
-CC=clang-14 CXX=clang++-14 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang-$AJ_CLANG_MAJOR CXX=clang++-$AJ_CLANG_MAJOR cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DACTIONJOURNAL_BUILD_JAVA=OFF -DACTIONJOURNAL_SANITIZE=$flags >/dev/null
 ninja -C "$dir" -j2
 export TEST_TMPDIR

@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build and the tests need, if missing.
+# Installs the Debian 12 or 13 packages the build and the tests need, if
+# missing (scripts/debian-versions.sh picks PostgreSQL's and clang's majors).
+# The Java side's dependencies come from Maven Central (scripts/setup-java.sh).
 set -euo pipefail
-
+source "$(dirname "$0")/debian-versions.sh"
 packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev libzstd-dev
   prometheus-cpp-dev libssl-dev openssl curl
-  openjdk-17-jdk-headless libprotobuf-java
-  libgrpc-java protobuf-compiler-grpc-java-plugin libnetty-java libguava-java
-  libperfmark-java libgoogle-gson-java libgeronimo-annotation-1.3-spec-java
-  libnetty-tcnative-java libnetty-tcnative-jni
-  postgresql-15
+  openjdk-17-jdk-headless maven git
+  "postgresql-$AJ_PG_MAJOR"
   pgbouncer prometheus
-  clang-14 libclang-rt-14-dev clang-format-14
+  "clang-$AJ_CLANG_MAJOR" "libclang-rt-$AJ_CLANG_MAJOR-dev" "clang-format-$AJ_CLANG_MAJOR"
 )
 # kubectl and node for the manifest checks: whatever the machine has, else
 # Debian's.

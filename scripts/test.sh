@@ -10,6 +10,9 @@ TEST_TMPDIR=$(mktemp -d /tmp/actionjournal-test.XXXXXX)
 trap 'rm -rf "$TEST_TMPDIR"' EXIT
 ./scripts/with-postgres.sh \
   ctest --test-dir build -j2 --output-on-failure --timeout 600
+# The Java side (java/, Maven): unit tests, the adapter against the real
+# server and inside Flink's MiniCluster, and the packaged jars' checks.
+./scripts/test-java.sh
 # The request fuzzer, briefly (README, "Fuzzing and sanitizers").
 ./scripts/fuzz.sh "${AJ_FUZZ_SECONDS:-30}"
 # The image, built and run with podman: about 12 minutes from nothing on two

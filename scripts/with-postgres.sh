@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a command beside a throwaway PostgreSQL 15 (Debian's postgresql-15):
+# Runs a command beside a throwaway PostgreSQL (Debian's, scripts/debian-versions.sh):
 # initdb into a temporary directory, listen on 127.0.0.1 on a free port,
 # fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, and AJ_PG_STOP /
 # AJ_PG_START (shell commands) for fault tests. Where Debian's pgbouncer is
@@ -10,8 +10,8 @@
 # shared_preload_libraries = 'pg_stat_statements').
 # usage: with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
-PGBIN=/usr/lib/postgresql/15/bin
-[[ -x $PGBIN/postgres ]] || { echo "missing $PGBIN/postgres (postgresql-15)" >&2; exit 1; }
+source "$(dirname "$0")/debian-versions.sh"
+[[ -x $PGBIN/postgres ]] || { echo "missing $PGBIN/postgres (postgresql-$AJ_PG_MAJOR)" >&2; exit 1; }
 
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi

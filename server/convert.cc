@@ -329,6 +329,12 @@ absl::StatusOr<std::string> FromProto(const v1::GetStatsRequest& req,
   return req.job_id();
 }
 
+absl::StatusOr<std::string> FromProto(const v1::IssueAttemptRequest& req,
+                                      const RequestLimits& limits) {
+  RETURN_IF_ERROR(CheckJobId("job_id", req.job_id(), limits));
+  return req.job_id();
+}
+
 absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
                                        const RequestLimits& limits) {
   RETURN_IF_ERROR(CheckJobId("job_id", req.job_id(), limits));

@@ -62,6 +62,9 @@ absl::StatusOr<std::pair<RecordId, std::string>> FromProto(
     const v1::LookupActionRequest& req, const RequestLimits& limits);
 absl::StatusOr<CompleteRequest> FromProto(const v1::CompleteRecordRequest& req,
                                           const RequestLimits& limits);
+// The job to issue an attempt for.
+absl::StatusOr<std::string> FromProto(const v1::IssueAttemptRequest& req,
+                                      const RequestLimits& limits);
 // Without retention_millis, the request's retention is zero: the caller
 // applies its default.
 // The job to count ("" for every job).

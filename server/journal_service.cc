@@ -577,4 +577,23 @@ grpc::ServerUnaryReactor* JournalService::GetStats(
   return answer;
 }
 
+grpc::ServerUnaryReactor* JournalService::IssueAttempt(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kIssueAttempt, out);
+  v1::IssueAttemptRequest req;
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed || !answer->Allowed(Permission::kWrite, *parsed)) return answer;
+  Dispatch(answer, [this, answer, job = *std::move(parsed)] {
+    absl::StatusOr<uint64_t> r = store_.IssueAttempt(job);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    v1::IssueAttemptResponse resp;
+    resp.set_attempt(*r);
+    answer->Reply(resp);
+    return absl::OkStatus();
+  });
+  return answer;
+}
+
 }  // namespace actionjournal

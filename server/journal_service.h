@@ -50,7 +50,9 @@ using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
                     v1::ActionJournal::WithRawCallbackMethod_Prune<
                         v1::ActionJournal::WithRawCallbackMethod_ReadPayload<
                             v1::ActionJournal::WithRawCallbackMethod_GetStats<
-                                v1::ActionJournal::Service>>>>>>>>;
+                                v1::ActionJournal::
+                                    WithRawCallbackMethod_IssueAttempt<
+                                        v1::ActionJournal::Service>>>>>>>>>;
 
 struct ServiceOptions {
   RequestLimits limits;
@@ -99,6 +101,9 @@ class JournalService final : public RawJournalService {
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* ctx,
                                      const grpc::ByteBuffer* req,
                                      grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* IssueAttempt(grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* req,
+                                         grpc::ByteBuffer* resp) override;
 
   // Serialized answers held now, in bytes.
   int64_t held_answer_bytes() const { return held_answer_bytes_.load(); }

@@ -79,6 +79,8 @@ const char* RpcName(Rpc rpc) {
       return "GetStats";
     case Rpc::kAppendActions:
       return "AppendActions";
+    case Rpc::kIssueAttempt:
+      return "IssueAttempt";
   }
   return "unknown";
 }

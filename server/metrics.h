@@ -37,9 +37,10 @@ enum class Rpc {
   kPrune,
   kReadPayload,
   kAppendActions,
-  kGetStats
+  kGetStats,
+  kIssueAttempt
 };
-inline constexpr int kRpcCount = 8;
+inline constexpr int kRpcCount = 9;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.

@@ -165,6 +165,12 @@ class Backend {
       const std::string& job_id) = 0;
   virtual absl::StatusOr<StoreSize> Size() = 0;
 
+  // JournalStore::IssueAttempt, in one transaction of its own.
+  virtual absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) {
+    (void)job_id;
+    return absl::UnimplementedError("issue attempt");
+  }
+
   virtual absl::Status Ping() = 0;
 
   // For a stopping server: ends the statements under way (their calls return
@@ -204,6 +210,9 @@ class ForwardingBackend : public Backend {
     return inner_->Stats(job_id);
   }
   absl::StatusOr<StoreSize> Size() override { return inner_->Size(); }
+  absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
+    return inner_->IssueAttempt(job_id);
+  }
   absl::Status Ping() override { return inner_->Ping(); }
   void Cancel() override { inner_->Cancel(); }
   int MaxConcurrentWriters() const override {

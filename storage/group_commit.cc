@@ -203,6 +203,11 @@ class Journal final : public JournalStore {
     return backend_->Stats(job_id);
   }
 
+  absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
+    if (Cancelled()) return Stopping();
+    return backend_->IssueAttempt(job_id);
+  }
+
   absl::Status Ping() override {
     {
       absl::MutexLock lock(&mu_);

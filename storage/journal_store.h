@@ -319,6 +319,14 @@ class JournalStore {
     return absl::UnimplementedError("stats");
   }
 
+  // A fresh attempt for the job (DESIGN 3): >= 1, above every attempt issued
+  // for it before and, the first time, above every record's stored attempt.
+  // The counter is the store's, never deleted by Prune, sweeps or TTL.
+  virtual absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) {
+    (void)job_id;
+    return absl::UnimplementedError("issue attempt");
+  }
+
   // OK when the store answers a trivial query and its last write did not
   // fail for want of the store (a full disk, say) in the last few seconds.
   virtual absl::Status Ping() = 0;

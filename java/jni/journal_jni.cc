@@ -16,7 +16,14 @@ namespace actionjournal {
 namespace {
 
 // Must match NativeJournal's method numbers.
-enum Method { kBegin = 0, kAppend = 1, kLookup = 2, kComplete = 3, kPrune = 4 };
+enum Method {
+  kBegin = 0,
+  kAppend = 1,
+  kLookup = 2,
+  kComplete = 3,
+  kPrune = 4,
+  kIssueAttempt = 5
+};
 
 void Throw(JNIEnv* env, absl::StatusCode code, const std::string& message) {
   if (env->ExceptionCheck()) return;  // one pending exception is enough
@@ -139,6 +146,8 @@ JNIEXPORT jbyteArray JNICALL Java_io_actionjournal_client_NativeJournal_call(
         return Call(env, bytes, &JournalClient::CompleteRecord, client);
       case kPrune:
         return Call(env, bytes, &JournalClient::Prune, client);
+      case kIssueAttempt:
+        return Call(env, bytes, &JournalClient::IssueAttempt, client);
     }
     Throw(env, absl::StatusCode::kInvalidArgument, "method: unknown");
   } catch (const std::exception& e) {

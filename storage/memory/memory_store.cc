@@ -217,6 +217,17 @@ class MemoryBackend final : public Backend {
     return out;
   }
 
+  absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    uint64_t& last = attempts_[job_id];
+    for (const auto& [id, stored] : tables_) {
+      if (id.job_id == job_id && stored.rec.row.has_value()) {
+        last = std::max(last, stored.rec.row->attempt);
+      }
+    }
+    return ++last;
+  }
+
   absl::StatusOr<StoreSize> Size() override {
     absl::MutexLock lock(&mu_);
     StoreSize out;
@@ -337,6 +348,8 @@ class MemoryBackend final : public Backend {
   std::map<BlobKey, Blob> blobs_ ABSL_GUARDED_BY(mu_);
   // When a pruned record with a retention may be deleted.
   std::map<RecordId, absl::Time> due_ ABSL_GUARDED_BY(mu_);
+  // The last attempt issued per job (IssueAttempt); never deleted.
+  std::map<std::string, uint64_t> attempts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -519,6 +519,15 @@ class PostgresBackend final : public Backend {
         });
   }
 
+  absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
+    return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+      // Autocommitted: one statement, its own transaction.
+      pqxx::nontransaction n(c);
+      pqxx::result r = pool_.Exec(n, "issue_attempt", job_id);
+      return static_cast<uint64_t>(r[0][0].as<int64_t>());
+    });
+  }
+
   absl::StatusOr<StoreSize> Size() override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<StoreSize> {
       pqxx::nontransaction n(c);

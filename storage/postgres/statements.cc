@@ -316,6 +316,18 @@ const std::map<std::string, std::string>& Statements() {
        absl::StrCat("UPDATE records r SET expires_at_us = "
                     "LEAST(COALESCE(r.expires_at_us, $6), $6) WHERE ",
                     kPruneSelects)},
+      // A fresh attempt for job $1: above the last one issued and above
+      // every stored record's (a client may begin records with attempts of
+      // its own): one index range of the job's records, once per task start.
+      // ON CONFLICT DO UPDATE locks the job's row and updates its latest
+      // version, so racing callers, on one server or many, each get their
+      // own number.
+      {"issue_attempt",
+       "INSERT INTO job_attempts AS a (job_id, last_attempt) SELECT $1, "
+       "COALESCE(max(attempt), 0) + 1 FROM records WHERE job_id = $1 "
+       "ON CONFLICT (job_id) DO UPDATE SET last_attempt = "
+       "GREATEST(a.last_attempt + 1, EXCLUDED.last_attempt) "
+       "RETURNING last_attempt"},
       // Per job: every job, or job $1 (an index range).
       {"stats_all", JobStatsSql("")},
       {"stats_job", JobStatsSql("WHERE job_id = $1")},

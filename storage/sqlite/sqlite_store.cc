@@ -18,9 +18,9 @@
 namespace actionjournal {
 namespace {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
-// The same tables as migrations/ (0001 to 0005; 0003 and 0004 are PostgreSQL's
+// The same tables as migrations/ (0001 to 0007; 0003 and 0004 are PostgreSQL's
 // own), in SQLite's dialect.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS records (
@@ -78,6 +78,12 @@ CREATE TABLE IF NOT EXISTS blobs (
   bytes BLOB NOT NULL,
   refs INTEGER NOT NULL,
   PRIMARY KEY (job_id, digest)
+);
+-- The last attempt issued per job (IssueAttempt): no Prune, sweep or TTL
+-- deletes it.
+CREATE TABLE IF NOT EXISTS job_attempts (
+  job_id TEXT PRIMARY KEY,
+  last_attempt INTEGER NOT NULL
 );
 )sql";
 
@@ -622,6 +628,23 @@ absl::StatusOr<std::vector<JobStats>> StatsOf(Connection& c,
   }
 }
 
+// An attempt above the last one issued for the job and above every record's
+// stored attempt (a client may begin records with attempts of its own).
+constexpr const char* kIssueAttemptSql =
+    "INSERT INTO job_attempts (job_id, last_attempt) SELECT ?1, "
+    "coalesce(max(attempt), 0) + 1 FROM records WHERE job_id = ?1 "
+    "ON CONFLICT (job_id) DO UPDATE SET last_attempt = "
+    "max(last_attempt + 1, excluded.last_attempt) RETURNING last_attempt";
+
+absl::StatusOr<uint64_t> IssueAttemptOf(Connection& c,
+                                        const std::string& job_id) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(kIssueAttemptSql));
+  s.Text(job_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::InternalError("sqlite: issue attempt: no row");
+  return static_cast<uint64_t>(s.ColInt(0));
+}
+
 absl::StatusOr<StoreSize> SizeOf(Connection& c) {
   StoreSize out;
   ASSIGN_OR_RETURN(
@@ -748,6 +771,12 @@ class SqliteBackend final : public Backend {
       const std::string& job_id) override {
     absl::MutexLock lock(&mu_);
     return InTransaction("BEGIN", [&] { return StatsOf(*conn_, job_id); });
+  }
+
+  absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("BEGIN IMMEDIATE",
+                         [&] { return IssueAttemptOf(*conn_, job_id); });
   }
 
   absl::StatusOr<StoreSize> Size() override {

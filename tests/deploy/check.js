@@ -43,13 +43,18 @@ function facts(root) {
     [...read("Dockerfile").matchAll(/\b(ACTIONJOURNAL_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
   // The adapter's settings (JournalStoreOptions) and the Flink image that
   // carries its jars.
-  const options = read("java/flink-agents/src/io/actionjournal/flink/agents/JournalStoreOptions.java");
-  const security = read("java/src/io/actionjournal/client/ClientSecurity.java");
+  const options = read("java/flink-agents/src/main/java/io/actionjournal/flink/agents/JournalStoreOptions.java");
+  const security = read("java/client/src/main/java/io/actionjournal/client/ClientSecurity.java");
   const adapterEnv = new Set([...(options + security).matchAll(/"(ACTIONJOURNAL_\w+)"/g)]
     .map((m) => m[1]));
   const flinkImage = read("deploy/flink-image/Dockerfile");
   const flinkImageLibs = /COPY --from=jars \/out\/ \/opt\/flink\/lib\//.test(flinkImage);
+  // The Flink the Java tests run (java/pom.xml) is the one the image and the
+  // FlinkDeployment name.
+  const flinkVersion = read("java/pom.xml").match(/<flink\.version>([\d.]+)<\/flink\.version>/)[1];
+  const flinkImageBase = (flinkImage.match(/^FROM (flink:\S+)/m) || [])[1] || "";
   return { flags, envFlags, version, exposed, imageEnv, adapterEnv, flinkImageLibs,
+           flinkVersion, flinkImageBase,
            grpcPort: 7450, metricsPort: 9450, healthPort: 7451 };
 }
 
@@ -253,6 +258,13 @@ function check(docs, f) {
     }
     if (mode === "last-state" && !conf["high-availability.type"] && !conf["high-availability"]) {
       err(doc, "upgradeMode last-state needs high availability");
+    }
+    const [major, minor] = f.flinkVersion.split(".");
+    if (spec.flinkVersion !== `v${major}_${minor}`) {
+      err(doc, `flinkVersion ${spec.flinkVersion}: the adapter is tested on Flink ${f.flinkVersion} (v${major}_${minor}, java/pom.xml)`);
+    }
+    if (!f.flinkImageBase.startsWith(`flink:${f.flinkVersion}-`)) {
+      err(doc, `deploy/flink-image/Dockerfile is based on '${f.flinkImageBase}', not Flink ${f.flinkVersion} (java/pom.xml)`);
     }
     const interval = conf["execution.checkpointing.interval"];
     if (!interval || /^0+\s*(ms|s|min)?$/.test(String(interval))) {
@@ -491,6 +503,12 @@ const FAULTS = {
     const d = docs.find((x) => x.kind === "FlinkDeployment");
     if (!d) return false;
     delete d.spec.flinkConfiguration["execution.checkpointing.interval"];
+    return true;
+  },
+  "a FlinkDeployment on another Flink than the tests run": (docs) => {
+    const d = docs.find((x) => x.kind === "FlinkDeployment");
+    if (!d) return false;
+    d.spec.flinkVersion = "v1_20";
     return true;
   },
   "a Flink image without the adapter's jars": (docs) => {

@@ -17,7 +17,7 @@
 # usage: failover_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
-PGBIN=/usr/lib/postgresql/15/bin
+source "$(dirname "$0")/../../scripts/debian-versions.sh"
 source "$(dirname "$0")/../../scripts/free-port.sh"
 source "$(dirname "$0")/../testing/server.sh"
 as_pg=()

@@ -197,12 +197,37 @@ class PostgresUpgradeTest : public PostgresE2eTest {
   std::string old_db_;
 };
 
-// Migration 0005 (dedup) undone: the schema of 0004.
+// Migration 0007 (job attempts) undone: the schema of 0005.
+constexpr char kUndoJobAttempts[] =
+    "DROP TABLE job_attempts; DELETE FROM schema_migrations WHERE version >= "
+    "6; ";
+
+// Migrations 0005 (dedup) and later undone: the schema of 0004.
 constexpr char kUndoDedup[] =
-    "DROP FUNCTION aj_entries_deleted, aj_entry_overwritten CASCADE; DROP "
+    "DROP TABLE job_attempts; DROP FUNCTION aj_entries_deleted, aj_entry_overwritten CASCADE; DROP "
     "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
     "COLUMN blob_digest; ALTER TABLE completions DROP COLUMN blob_digest; "
     "DELETE FROM schema_migrations WHERE version >= 5; ";
+
+// A database that ran the withdrawn 0006 (its version recorded), holding
+// records with attempts of their own, is upgraded by 0007: the first
+// attempt issued is above theirs.
+TEST_F(PostgresUpgradeTest, JobAttemptsMigrationIssuesAboveStoredAttempts) {
+  auto server = StartOnOldSchema(
+      "aj_attempts_upgrade",
+      std::string(kUndoJobAttempts) +
+          "INSERT INTO schema_migrations (version, name) VALUES (6, "
+          "'0006_orphans.sql'); INSERT INTO records (job_id, record_key, "
+          "seq_num, attempt, input_fingerprint) VALUES ('old-job', 'k', 1, "
+          "12, '')",
+      {});
+  ASSERT_TRUE(server);
+  v1::IssueAttemptRequest issue;
+  issue.set_job_id("old-job");
+  auto issued = Client(*server)->IssueAttempt(issue);
+  ASSERT_THAT(issued, IsOk());
+  EXPECT_EQ(issued->attempt(), 13u);
+}
 
 // A database of migration 0001 alone, holding a record, is upgraded by
 // 0002 without expiring it: its record counts as written at the upgrade.

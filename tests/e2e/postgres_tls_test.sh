@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The store over TLS: a PostgreSQL 15 of its own with ssl=on, a certificate
+# The store over TLS: a PostgreSQL of its own with ssl=on, a certificate
 # made by openssl for this run, and pg_hba accepting only TLS connections
 # with a password. The server with sslmode=verify-full and the right CA
 # serves (and PostgreSQL says the session is encrypted); with another CA it
@@ -9,7 +9,7 @@
 set -euo pipefail
 here=$(dirname "$(realpath "$0")")
 build=$(realpath "$1")
-PGBIN=/usr/lib/postgresql/15/bin
+source "$here/../../scripts/debian-versions.sh"
 source "$here/../../scripts/free-port.sh"
 
 as_pg=()

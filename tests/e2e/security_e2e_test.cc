@@ -301,6 +301,9 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
   v1::GetStatsRequest stats;
   stats.set_job_id("job-b");
   refused.push_back(a->GetStats(stats).status());
+  v1::IssueAttemptRequest issue;
+  issue.set_job_id("job-b");
+  refused.push_back(a->IssueAttempt(issue).status());
   for (const absl::Status& s : refused) {
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
                             "principal 'job-a-writer' may not"));

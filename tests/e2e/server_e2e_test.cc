@@ -239,6 +239,17 @@ TEST_F(ServerE2eTest, StatsAndSizeShowWhatIsStored) {
   EXPECT_THAT(client_->GetStats(req),
               StatusIs(absl::StatusCode::kInvalidArgument, "job_id"));
 
+  // IssueAttempt: above the stored attempts, rising; a bad job id named.
+  v1::IssueAttemptRequest issue;
+  issue.set_job_id("job-s");
+  auto first = client_->IssueAttempt(issue);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->attempt(), 1u);
+  EXPECT_EQ(client_->IssueAttempt(issue)->attempt(), 2u);
+  issue.set_job_id("bad job id!");
+  EXPECT_THAT(client_->IssueAttempt(issue),
+              StatusIs(absl::StatusCode::kInvalidArgument, "job_id"));
+
   // Payload sizes as appended; the store's size once a sweep measured it.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   absl::StatusOr<testing::Samples> m;

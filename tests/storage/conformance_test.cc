@@ -1,4 +1,5 @@
 // One suite of the journal's rules, run unchanged against every backend.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -21,6 +22,7 @@ namespace actionjournal {
 namespace {
 
 using ::actionjournal::testing::IsOk;
+using ::actionjournal::testing::IsOkAndHolds;
 using ::actionjournal::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
@@ -135,6 +137,52 @@ TEST_P(ConformanceTest, BeginCreatesThenReopens) {
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->status, RecordStatus::kOpen);
   EXPECT_FALSE(again->input_mismatch);
+}
+
+// IssueAttempt (DESIGN 3): the first above every record's stored attempt,
+// then strictly rising, per job, and kept when the job's records go.
+TEST_P(ConformanceTest, IssuedAttemptsRiseAboveEveryStoredOne) {
+  ASSERT_THAT(Begin(Rec("a"), 7), IsOk());
+  ASSERT_THAT(Begin(Rec("b"), 3), IsOk());
+  EXPECT_THAT(store_->IssueAttempt(job_), IsOkAndHolds(8u));
+  EXPECT_THAT(store_->IssueAttempt(job_), IsOkAndHolds(9u));
+  ASSERT_THAT(store_->Prune({job_, {}, std::nullopt, true}), IsOk());
+  EXPECT_THAT(store_->IssueAttempt(job_), IsOkAndHolds(10u));
+  ASSERT_THAT(Begin(Rec("a"), 4), IsOk());  // below: counted on from 10
+  // A record begun with a higher attempt of the client's own is passed too.
+  ASSERT_THAT(Begin(Rec("d"), 40), IsOk());
+  EXPECT_THAT(store_->IssueAttempt(job_), IsOkAndHolds(41u));
+  // Another job counts on its own.
+  EXPECT_THAT(store_->IssueAttempt(job_ + ".other"), IsOkAndHolds(1u));
+  // An issued attempt takes a record over from every earlier one.
+  auto issued = store_->IssueAttempt(job_);
+  ASSERT_THAT(issued, IsOk());
+  ASSERT_THAT(Begin(Rec("c"), *issued), IsOk());
+  EXPECT_THAT(Begin(Rec("c"), *issued - 1),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "fenced"));
+}
+
+// Callers racing (several connections of one store) never share a number.
+TEST_P(ConformanceTest, RacingCallersGetDistinctAttempts) {
+  constexpr int kThreads = 8, kEach = 25;
+  absl::Mutex mu;
+  std::vector<uint64_t> got;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto a = store_->IssueAttempt(job_);
+        ASSERT_THAT(a, IsOk());
+        absl::MutexLock l(&mu);
+        got.push_back(*a);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::sort(got.begin(), got.end());
+  ASSERT_THAT(got, SizeIs(kThreads * kEach));
+  EXPECT_EQ(std::adjacent_find(got.begin(), got.end()), got.end());
+  EXPECT_EQ(got.back(), static_cast<uint64_t>(kThreads * kEach));
 }
 
 TEST_P(ConformanceTest, BeginReturnsEveryJournaledAction) {

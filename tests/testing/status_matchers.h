@@ -37,6 +37,17 @@ MATCHER_P2(StatusIs, code, substring,
          std::string(s.message()).find(substring) != std::string::npos;
 }
 
+// An OK StatusOr whose value equals `value`.
+MATCHER_P(IsOkAndHolds, value,
+          "is OK and holds " + ::testing::PrintToString(value)) {
+  if (!arg.ok()) {
+    *result_listener << "status: " << arg.status().ToString();
+    return false;
+  }
+  *result_listener << "value: " << ::testing::PrintToString(*arg);
+  return *arg == value;
+}
+
 }  // namespace actionjournal::testing
 
 #endif  // ACTIONJOURNAL_TESTS_TESTING_STATUS_MATCHERS_H_

@@ -11,6 +11,8 @@ import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
 import io.actionjournal.v1.CompleteRecordRequest;
 import io.actionjournal.v1.CompleteRecordResponse;
+import io.actionjournal.v1.IssueAttemptRequest;
+import io.actionjournal.v1.IssueAttemptResponse;
 import io.actionjournal.v1.Completion;
 import io.actionjournal.v1.LookupActionRequest;
 import io.actionjournal.v1.LookupActionResponse;
@@ -106,8 +108,8 @@ public final class GrpcJournalClient implements Journal {
    * IllegalArgumentException naming the setting when a file cannot be read (never quoting the
    * token). The certificates are read once; the token file every few seconds.
    *
-   * <p>A "unix:" target does not work here: grpc-java 1.41 has no name resolver for it, and
-   * netty's Unix domain sockets need its native epoll library, which Debian does not package.
+   * <p>"unix:" targets work through grpc-netty-shaded's native epoll transport (x86_64 and
+   * aarch64 Linux); TLS needs no native library.
    */
   public GrpcJournalClient(String target, RetryOptions retry, ClientSecurity security) {
     this(channelTo(Objects.requireNonNull(target, "target"), security), true, retry);
@@ -292,6 +294,13 @@ public final class GrpcJournalClient implements Journal {
     Objects.requireNonNull(request, "request");
     // Deleting is idempotent: a retried prune deletes what is left.
     return call(true, s -> s.prune(request));
+  }
+
+  @Override
+  public IssueAttemptResponse issueAttempt(IssueAttemptRequest request) {
+    Objects.requireNonNull(request, "request");
+    // Not idempotent, and need not be: a retry whose first try was applied only skips a number.
+    return call(true, s -> s.issueAttempt(request));
   }
 
   /** One append waiting for its answer, with its own retry state. */

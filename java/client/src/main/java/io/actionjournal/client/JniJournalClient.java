@@ -7,6 +7,8 @@ import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
 import io.actionjournal.v1.CompleteRecordRequest;
 import io.actionjournal.v1.CompleteRecordResponse;
+import io.actionjournal.v1.IssueAttemptRequest;
+import io.actionjournal.v1.IssueAttemptResponse;
 import io.actionjournal.v1.LookupActionRequest;
 import io.actionjournal.v1.LookupActionResponse;
 import io.actionjournal.v1.PruneRequest;
@@ -16,7 +18,7 @@ import java.util.Objects;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * The journal's five calls from the JVM, through the C++ client (JNI): deadlines, retries with
+ * The journal's calls from the JVM, through the C++ client (JNI): deadlines, retries with
  * backoff, BeginRecord pages and left-out payloads are the C++ client's. Thread-safe; share one per JVM (or per
  * TaskManager). Every failure is a {@link JournalException} with the gRPC code.
  */
@@ -94,6 +96,11 @@ public final class JniJournalClient implements Journal {
   @Override
   public PruneResponse prune(PruneRequest request) {
     return parse(call(NativeJournal.PRUNE, request), PruneResponse.parser());
+  }
+
+  @Override
+  public IssueAttemptResponse issueAttempt(IssueAttemptRequest request) {
+    return parse(call(NativeJournal.ISSUE_ATTEMPT, request), IssueAttemptResponse.parser());
   }
 
   @Override

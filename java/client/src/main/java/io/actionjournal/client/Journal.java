@@ -6,13 +6,15 @@ import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
 import io.actionjournal.v1.CompleteRecordRequest;
 import io.actionjournal.v1.CompleteRecordResponse;
+import io.actionjournal.v1.IssueAttemptRequest;
+import io.actionjournal.v1.IssueAttemptResponse;
 import io.actionjournal.v1.LookupActionRequest;
 import io.actionjournal.v1.LookupActionResponse;
 import io.actionjournal.v1.PruneRequest;
 import io.actionjournal.v1.PruneResponse;
 
 /**
- * The journal's five calls, whichever way the JVM reaches the server: {@link GrpcJournalClient}
+ * The journal's calls, whichever way the JVM reaches the server: {@link GrpcJournalClient}
  * (pure Java, for the sidecar) or {@link JniJournalClient} (the C++ client through JNI).
  *
  * <p>Answers are complete whatever the server left out on the wire: {@code AppendActionResponse}
@@ -31,6 +33,9 @@ public interface Journal extends AutoCloseable {
   CompleteRecordResponse completeRecord(CompleteRecordRequest request);
 
   PruneResponse prune(PruneRequest request);
+
+  /** A fresh attempt for the job, above every one issued or stored before (DESIGN 3). */
+  IssueAttemptResponse issueAttempt(IssueAttemptRequest request);
 
   /** Releases the connection; later calls fail with FAILED_PRECONDITION. */
   @Override

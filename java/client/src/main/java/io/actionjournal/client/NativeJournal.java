@@ -7,6 +7,7 @@ final class NativeJournal {
   static final int LOOKUP = 2;
   static final int COMPLETE = 3;
   static final int PRUNE = 4;
+  static final int ISSUE_ATTEMPT = 5;
 
   static {
     // -Dactionjournal.jni=/path/libactionjournal_jni.so, else java.library.path.

@@ -1,7 +1,8 @@
-package io.actionjournal.test;
+package io.actionjournal.client;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import io.actionjournal.client.GrpcJournalClient;
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.Completion;
 import io.actionjournal.v1.RecordId;
@@ -13,19 +14,21 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.URI;
 import java.util.ArrayList;
+import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The pure-Java client against a target that resolves to two servers: it must
  * spread its calls over both (round_robin), as over a headless Service's
  * pods. grpc-java has no resolver for a literal address list, so
  * "aj-static:///h:p,h:p" is resolved here, standing for DNS answering with
- * two addresses. tests/java/balance_test.sh counts each server's share.
- *
- * <p>usage: BalanceChecks HOST:PORT,HOST:PORT CALLS
+ * two addresses. Two real servers; each server's share is read off its
+ * /metrics: round_robin gives 20 of 40 each, gRPC's default (pick_first)
+ * would give one of them all 40.
  */
-public final class BalanceChecks {
-  private BalanceChecks() {}
+final class BalanceTest {
 
   /** Resolves "aj-static:///h:p,h:p" to those addresses, once. */
   static final class StaticResolverProvider extends NameResolverProvider {
@@ -74,23 +77,31 @@ public final class BalanceChecks {
     }
   }
 
-  public static void main(String[] args) throws Exception {
+  @Test
+  void callsSpreadOverEveryAddressTheTargetResolvesTo(@TempDir Path dir) throws Exception {
     NameResolverRegistry.getDefaultRegistry().register(new StaticResolverProvider());
-    int calls = Integer.parseInt(args[1]);
-    try (GrpcJournalClient client = new GrpcJournalClient("aj-static:///" + args[0])) {
-      for (int i = 0; i < calls; i++) {
-        client.appendAction(
-            AppendActionRequest.newBuilder()
-                .setRecord(
-                    RecordId.newBuilder()
-                        .setJobId("balance")
-                        .setRecordKey(ByteString.copyFromUtf8("k"))
-                        .setSeqNum(1))
-                .setActionKey("a" + i)
-                .setCompletion(Completion.newBuilder().setState(ByteString.copyFromUtf8("v")))
-                .build());
+    int calls = 40;
+    try (TestServer a = TestServer.start(dir.resolve("a"), "--metrics-listen=127.0.0.1:0");
+        TestServer b = TestServer.start(dir.resolve("b"), "--metrics-listen=127.0.0.1:0")) {
+      try (GrpcJournalClient client =
+          new GrpcJournalClient("aj-static:///" + a.target + "," + b.target)) {
+        for (int i = 0; i < calls; i++) {
+          client.appendAction(
+              AppendActionRequest.newBuilder()
+                  .setRecord(
+                      RecordId.newBuilder()
+                          .setJobId("balance")
+                          .setRecordKey(ByteString.copyFromUtf8("k"))
+                          .setSeqNum(1))
+                  .setActionKey("a" + i)
+                  .setCompletion(Completion.newBuilder().setState(ByteString.copyFromUtf8("v")))
+                  .build());
+        }
+      }
+      for (TestServer s : List.of(a, b)) {
+        double n = s.metric("actionjournal_requests_total");
+        assertTrue(n >= 10, "a server answered " + n + " of " + calls + " calls: no balancing");
       }
     }
-    System.out.println("balance: " + calls + " calls sent");
   }
 }

@@ -1,101 +1,144 @@
-package io.actionjournal.test;
+package io.actionjournal.client;
 
-import io.actionjournal.client.ClientSecurity;
-import io.actionjournal.client.GrpcJournalClient;
-import io.actionjournal.client.Journal;
-import io.actionjournal.client.JournalClient;
-import io.actionjournal.client.JournalException;
-import io.actionjournal.client.RetryOptions;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.Completion;
 import io.actionjournal.v1.LookupActionRequest;
 import io.actionjournal.v1.PruneRequest;
 import io.actionjournal.v1.RecordId;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Paths;
+import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
 
 /**
- * Both Java clients (grpc-java and JNI) against a real server with mutual TLS and tokens
- * (tests/java/security_test.sh): TLS works, the token confines the client to its job, no token is
- * UNAUTHENTICATED, plaintext and an untrusted CA do not connect, and no exception carries the
- * token.
- *
- * <p>usage: SecurityChecks TLS_TARGET CERT_DIR WORK_DIR UNIX_TARGET
+ * Both Java clients (grpc-java with netty-shaded's TLS, and JNI) against a real server with mutual
+ * TLS and tokens, certificates made by openssl for this run: TLS works, the token confines the
+ * client to its job, no token is UNAUTHENTICATED, plaintext and an untrusted CA do not connect, and
+ * neither an exception nor the server's log carries the token. Then the JNI client over a Unix
+ * socket, and grpc-java's.
  */
-public final class SecurityChecks {
-  private static int failures;
+final class ClientSecurityTest {
+  @TempDir static Path work;
+  private static Path certs;
+  private static String tokenA;
+  private static TestServer tlsServer;
+  private static TestServer unixServer;
+  private static final RetryOptions ONCE =
+      new RetryOptions(
+          1, Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(5));
 
-  public static void main(String[] args) throws Exception {
-    String target = args[0];
-    String certs = args[1];
-    String work = args[2];
-    String unixTarget = args[3];
-    String tokenA = new String(Files.readAllBytes(Paths.get(work, "token-a"))).trim();
+  @BeforeAll
+  static void startServers() throws Exception {
+    System.setProperty("actionjournal.jni", TestServer.jniLibrary().toString());
+    certs = TestServer.makeCerts(work.resolve("certs"));
+    tokenA = TestServer.run(java.util.List.of("openssl", "rand", "-hex", "24")).trim();
+    Files.write(work.resolve("token-a"), tokenA.getBytes(StandardCharsets.US_ASCII));
+    StringBuilder digest = new StringBuilder();
+    for (byte b : MessageDigest.getInstance("SHA-256").digest(tokenA.getBytes(StandardCharsets.US_ASCII))) {
+      digest.append(String.format("%02x", b));
+    }
+    Files.write(
+        work.resolve("tokens"),
+        ("job-a-writer sha256:" + digest + " read,write,prune job-a\n").getBytes(StandardCharsets.US_ASCII));
+    String tokens = "--auth-tokens-file=" + work.resolve("tokens");
+    tlsServer =
+        TestServer.start(
+            work.resolve("tls"),
+            "--store=memory:",
+            tokens,
+            "--tls-cert-file=" + certs.resolve("server.pem"),
+            "--tls-key-file=" + certs.resolve("server.key"),
+            "--tls-client-ca-file=" + certs.resolve("ca.pem"));
+    unixServer =
+        TestServer.start(
+            work.resolve("unix"), "--store=memory:", tokens, "--listen=unix:" + work.resolve("aj.sock"));
+  }
+
+  @AfterAll
+  static void stopServers() throws Exception {
+    String logs = (tlsServer == null ? "" : tlsServer.log()) + (unixServer == null ? "" : unixServer.log());
+    if (tlsServer != null) tlsServer.close();
+    if (unixServer != null) unixServer.close();
+    assertFalse(logs.contains(tokenA), "a server log carries the token");
+  }
+
+  private static Function<ClientSecurity, Journal> opener(String transport, String target) {
+    return s ->
+        transport.equals("grpc")
+            ? new GrpcJournalClient(target, ONCE, s)
+            : new JniJournalClient(target, Duration.ofSeconds(5), 1, Duration.ofSeconds(5), s);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"grpc", "jni"})
+  void mutualTlsAndTokensConfineTheClientToItsJob(String transport) throws Exception {
+    Function<ClientSecurity, Journal> open = opener(transport, tlsServer.target);
     ClientSecurity tls = ClientSecurity.NONE.withTls(certs + "/ca.pem");
     ClientSecurity mutual = tls.withClientCertificate(certs + "/client-a.pem", certs + "/client-a.key");
     ClientSecurity asA = mutual.withTokenFile(work + "/token-a");
-    RetryOptions once =
-        new RetryOptions(
-            1, Duration.ofMillis(50), Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(5));
+    try (Journal a = open.apply(asA)) {
+      a.appendAction(append("job-a"));
+      assertTrue(a.lookupAction(lookup("job-a")).getFound(), "job A reads back what it wrote");
+      expect(7, () -> a.lookupAction(lookup("job-b")));
+      expect(7, () -> a.appendAction(append("job-b")));
+      expect(7, () -> a.prune(PruneRequest.newBuilder().setJobId("job-b").setWholeJob(true).build()));
+    }
+    try (Journal noToken = open.apply(mutual)) {
+      expect(16, () -> noToken.lookupAction(lookup("job-a")));
+    }
+    try (Journal plain = open.apply(ClientSecurity.NONE.withTokenFile(work + "/token-a"))) {
+      expect(14, () -> plain.lookupAction(lookup("job-a")));
+    }
+    ClientSecurity wrongCa =
+        ClientSecurity.NONE
+            .withTls(certs + "/wrong-ca.pem")
+            .withClientCertificate(certs + "/client-a.pem", certs + "/client-a.key")
+            .withTokenFile(work + "/token-a");
+    try (Journal untrusting = open.apply(wrongCa)) {
+      expect(14, () -> untrusting.lookupAction(lookup("job-a")));
+    }
+  }
 
-    for (String transport : new String[] {"grpc", "jni"}) {
-      Function<ClientSecurity, Journal> open =
-          s ->
-              transport.equals("grpc")
-                  ? new GrpcJournalClient(target, once, s)
-                  : new JournalClient(target, Duration.ofSeconds(5), 1, Duration.ofSeconds(5), s);
-      try (Journal a = open.apply(asA)) {
-        check(transport + ": job A appends over mutual TLS", () -> a.appendAction(append("job-a")));
-        check(transport + ": job A looks up", () -> a.lookupAction(lookup("job-a")).getFound());
-        expect(transport + ": job A reads job B", 7, tokenA, () -> a.lookupAction(lookup("job-b")));
-        expect(transport + ": job A writes job B", 7, tokenA, () -> a.appendAction(append("job-b")));
-        expect(
-            transport + ": job A prunes job B",
-            7,
-            tokenA,
-            () -> a.prune(PruneRequest.newBuilder().setJobId("job-b").setWholeJob(true).build()));
-      }
-      try (Journal noToken = open.apply(mutual)) {
-        expect(transport + ": no token", 16, tokenA, () -> noToken.lookupAction(lookup("job-a")));
-      }
-      try (Journal plain = open.apply(ClientSecurity.NONE.withTokenFile(work + "/token-a"))) {
-        expect(transport + ": plaintext", 14, tokenA, () -> plain.lookupAction(lookup("job-a")));
-      }
-      ClientSecurity wrongCa =
-          ClientSecurity.NONE
-              .withTls(certs + "/wrong-ca.pem")
-              .withClientCertificate(certs + "/client-a.pem", certs + "/client-a.key")
-              .withTokenFile(work + "/token-a");
-      try (Journal untrusting = open.apply(wrongCa)) {
-        expect(transport + ": wrong CA", 14, tokenA, () -> untrusting.lookupAction(lookup("job-a")));
-      }
+  @ParameterizedTest
+  @ValueSource(strings = {"grpc", "jni"})
+  void aUnixSocketIsReached(String transport) {
+    try (Journal j =
+        opener(transport, "unix:" + work.resolve("aj.sock"))
+            .apply(ClientSecurity.NONE.withTokenFile(work + "/token-a"))) {
+      j.appendAction(append("job-a"));
+      assertTrue(j.lookupAction(lookup("job-a")).getFound());
+      expect(7, () -> j.lookupAction(lookup("job-b")));
     }
-    // A Unix socket: the JNI client (C++) reaches it; grpc-java 1.41 cannot (README).
-    try (Journal jni =
-        new JournalClient(
-            unixTarget,
-            Duration.ofSeconds(5),
-            1,
-            Duration.ofSeconds(5),
-            ClientSecurity.NONE.withTokenFile(work + "/token-a"))) {
-      check("jni: over a unix socket", () -> jni.appendAction(append("job-a")));
-      expect("jni: unix socket, job B", 7, tokenA, () -> jni.lookupAction(lookup("job-b")));
-    }
-    // Settings that do not go together, or a token file that is not there, are refused at once.
-    expectIllegal(
-        "cert without key",
-        () -> new GrpcJournalClient(target, once, tls.withClientCertificate("x", null)));
-    expectIllegal(
-        "missing token file",
-        () -> new GrpcJournalClient(target, once, tls.withTokenFile(work + "/no-such-file")));
+  }
 
-    if (failures > 0) {
-      System.out.println(failures + " check(s) failed");
-      System.exit(1);
-    }
-    System.out.println("all security checks passed");
+  @Test
+  void settingsThatDoNotGoTogetherAreRefusedAtOnce() {
+    ClientSecurity tls = ClientSecurity.NONE.withTls(certs + "/ca.pem");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new GrpcJournalClient(tlsServer.target, ONCE, tls.withClientCertificate("x", null)));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new GrpcJournalClient(tlsServer.target, ONCE, tls.withTokenFile(work + "/no-such-file")));
+  }
+
+  private static void expect(int code, Runnable r) {
+    JournalException e = assertThrows(JournalException.class, r::run);
+    assertEquals(code, e.code(), e.getMessage());
+    assertFalse(String.valueOf(e.getMessage()).contains(tokenA), "the exception carries the token");
   }
 
   private static RecordId record(String job) {
@@ -119,49 +162,4 @@ public final class SecurityChecks {
         .build();
   }
 
-  private static void check(String what, ThrowingRunnable r) {
-    try {
-      r.run();
-      System.out.println("ok   " + what);
-    } catch (Exception e) {
-      failures++;
-      System.out.println("FAIL " + what + ": " + e);
-    }
-  }
-
-  private static void expect(String what, int code, String token, ThrowingRunnable r) {
-    try {
-      r.run();
-      failures++;
-      System.out.println("FAIL " + what + ": succeeded, expected code " + code);
-    } catch (JournalException e) {
-      boolean leaks = String.valueOf(e.getMessage()).contains(token);
-      if (e.code() != code || leaks) {
-        failures++;
-        System.out.println("FAIL " + what + ": " + e + (leaks ? " (carries the token)" : ""));
-      } else {
-        System.out.println("ok   " + what + ": " + e.getMessage());
-      }
-    } catch (Exception e) {
-      failures++;
-      System.out.println("FAIL " + what + ": " + e);
-    }
-  }
-
-  private static void expectIllegal(String what, ThrowingRunnable r) {
-    try {
-      r.run();
-      failures++;
-      System.out.println("FAIL " + what + ": accepted");
-    } catch (IllegalArgumentException e) {
-      System.out.println("ok   " + what + ": " + e.getMessage());
-    } catch (Exception e) {
-      failures++;
-      System.out.println("FAIL " + what + ": " + e);
-    }
-  }
-
-  private interface ThrowingRunnable {
-    void run() throws Exception;
-  }
 }

@@ -1,9 +1,9 @@
-package io.actionjournal.test;
+package io.actionjournal.client;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import io.actionjournal.client.GrpcJournalClient;
-import io.actionjournal.client.JournalException;
-import io.actionjournal.client.RetryOptions;
 import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.ActionJournalGrpc;
 import io.actionjournal.v1.AppendActionRequest;
@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
 
 /**
  * GrpcJournalClient against a scripted in-process server that answers what today's server only
@@ -43,12 +44,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * AppendActions (one call per append); and, against one with it, appends coalesced from many
  * threads, each with its own answer and retries.
  */
-public final class GrpcClientChecks {
+final class GrpcJournalClientTest {
   private static final int CHUNK = 1 << 20;
   private static final int BIG = (4 << 20) + 7;
   private static final Metadata.Key<String> RETRY_AFTER =
       Metadata.Key.of("actionjournal-retry-after-ms", Metadata.ASCII_STRING_MARSHALLER);
-  private static int checks;
 
   /** Scripted answers, by action key; counts calls per key. */
   static final class Fake extends ActionJournalGrpc.ActionJournalImplBase {
@@ -212,7 +212,9 @@ public final class GrpcClientChecks {
   }
 
   /** Appends from many threads travel coalesced; each keeps its own answer and retries. */
-  static void checkCoalescing(RetryOptions fast) throws Exception {
+  @Test
+  void appendsFromManyThreadsTravelCoalescedEachWithItsOwnAnswer() throws Exception {
+    RetryOptions fast = fastRetries();
     BatchFake fake = new BatchFake();
     String name = InProcessServerBuilder.generateName();
     Server server = InProcessServerBuilder.forName(name).addService(fake).build().start();
@@ -266,14 +268,18 @@ public final class GrpcClientChecks {
     return (byte) (i * 31 + seed);
   }
 
-  public static void main(String[] args) throws Exception {
+  private static RetryOptions fastRetries() {
+    return new RetryOptions(10, Duration.ofMillis(5), Duration.ofMillis(40),
+        Duration.ofSeconds(5), Duration.ofSeconds(2));
+  }
+
+  @Test
+  void answersAreFilledInAndRetriesFollowTheRule() throws Exception {
     Fake fake = new Fake();
     String name = InProcessServerBuilder.generateName();
     Server server = InProcessServerBuilder.forName(name).directExecutor().addService(fake).build().start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-    RetryOptions fast = new RetryOptions(10, Duration.ofMillis(5), Duration.ofMillis(40),
-        Duration.ofSeconds(5), Duration.ofSeconds(2));
-    GrpcJournalClient client = new GrpcJournalClient(channel, fast);
+    GrpcJournalClient client = new GrpcJournalClient(channel, fastRetries());
     RecordId record = RecordId.newBuilder().setJobId("j").setRecordKey(ByteString.copyFromUtf8("k")).build();
     Step step = Step.newBuilder().setIndex(0).setFunctionId("f").setStatus(StepStatus.STEP_STATUS_PENDING).build();
 
@@ -342,9 +348,6 @@ public final class GrpcClientChecks {
     check(closed.code() == 9, "a closed client fails with FAILED_PRECONDITION");
     channel.shutdownNow();
     server.shutdownNow();
-
-    checkCoalescing(fast);
-    System.out.println("GrpcClientChecks: " + checks + " checks passed");
   }
 
   private static boolean matches(ByteString data, ReadPayloadRequest which) {
@@ -359,21 +362,10 @@ public final class GrpcClientChecks {
   }
 
   private static void check(boolean ok, String what) {
-    if (!ok) {
-      System.out.println("FAILED: " + what);
-      System.exit(1);
-    }
-    checks++;
+    assertTrue(ok, what);
   }
 
   private static JournalException expectFailure(Runnable body) {
-    try {
-      body.run();
-    } catch (JournalException e) {
-      return e;
-    }
-    System.out.println("FAILED: expected a JournalException");
-    System.exit(1);
-    return null;
+    return assertThrows(JournalException.class, body::run);
   }
 }

@@ -2,8 +2,8 @@ package io.actionjournal.flink.agents;
 
 import com.google.protobuf.ByteString;
 import io.actionjournal.client.GrpcJournalClient;
+import io.actionjournal.client.JniJournalClient;
 import io.actionjournal.client.Journal;
-import io.actionjournal.client.JournalClient;
 import io.actionjournal.client.JournalException;
 import io.actionjournal.client.RetryOptions;
 import io.actionjournal.v1.ActionEntries;
@@ -14,16 +14,18 @@ import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
 import io.actionjournal.v1.Completion;
 import io.actionjournal.v1.ConflictPolicy;
+import io.actionjournal.v1.IssueAttemptRequest;
 import io.actionjournal.v1.PruneRequest;
 import io.actionjournal.v1.RecordId;
+import io.actionjournal.v1.RecordStatus;
 import io.actionjournal.v1.Step;
 import io.actionjournal.v1.StepStatus;
 import java.io.Serializable;
-import java.util.ArrayDeque;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
@@ -44,53 +46,73 @@ import org.apache.flink.agents.runtime.actionstate.ActionStateUtil;
 import org.apache.flink.agents.runtime.actionstate.CallResult;
 
 /**
- * Flink Agents' {@link ActionStateStore} on actionjournal, as the runtime calls it
- * (DurableExecutionManager, RunnerContextImpl):
+ * Flink Agents' {@link ActionStateStore} on actionjournal, as Flink Agents 0.3.1's runtime calls it
+ * (ActionExecutionOperator, DurableExecutionManager, RunnerContextImpl):
  *
  * <ul>
+ *   <li>{@code rebuildState} when the operator's state is initialized, at every start and restore
+ *       of the task: the store asks the journal for a fresh attempt (IssueAttempt), above every
+ *       attempt the job ever used, so writers of any earlier run, including one restored from a
+ *       newer savepoint than this one, are fenced, and this one is never fenced by them.
  *   <li>{@code get} before an action, and again at its end; {@code put} of a fresh, empty state
  *       when get found none; {@code put} of partial states while the action runs, each with the
- *       call results of its durable calls so far (a PENDING one before a call, a finished one
- *       after); {@code put} of the completed state (memory updates, output events) at the end.
+ *       call results of its durable calls so far (a PENDING one before a call with a reconciler, a
+ *       finished one after); {@code put} of the completed state (memory updates, output events) at
+ *       the end. An action between its first put and its completed one is pinned in memory, so its
+ *       get at the end never comes back empty.
  *   <li>Partial states are journaled as the action's steps (one per call result, the argument
  *       digest as the step's args_digest), so a replay skips every finished call; the completed
  *       state is the action's completion, serialized by Flink Agents' own {@link
  *       ActionStateSerde}. First writer wins: a second, different completed state is not stored,
- *       and {@code get} hands back the first.
- *   <li>{@code pruneState} after every completed checkpoint, per key: queued and sent in the
- *       background, many keys per Prune; it never throws or blocks the task, and what failed is
- *       sent with the next one (see {@link JournalStoreOptions.PruneMode}).
- *   <li>{@code getRecoveryMarker} at each checkpoint and {@code rebuildState} at restore: the
- *       marker names the job and the attempt; a restore raises the attempt above every marker's, so
- *       a zombie writer of the old attempt is fenced.
+ *       and {@code get} hands back the first. A completion this version of Flink Agents cannot
+ *       read fails the action with a message that says what to do (docs/flink.md).
+ *   <li>After a miss (an action the journal has no entry for, on a record the journal knew, or on
+ *       any record after a restore), every later sequence number of that key is read with a reset
+ *       (ActionStateStore's contract): those records were written by another history, and are
+ *       dropped and journaled afresh instead of answered.
+ *   <li>{@code pruneState} after every completed checkpoint, for every key the operator ever
+ *       completed: one hash and one probe per key whose bound did not move; the others are queued
+ *       and sent in the background, many keys per Prune; it never throws or blocks the task, and
+ *       what failed is sent with the next one (see {@link JournalStoreOptions.PruneMode}).
  * </ul>
  *
- * <p>A record is (job, {@code String.valueOf(key)}, seqNum): the runtime passes {@code
- * key.toString()} to one {@code get} and the key itself elsewhere, so typed keys must meet as
- * strings (1L and "1" are one key). An action is the event's identity as Flink Agents defines it
- * ({@link ActionStateUtil#generateKey}: a UUID of its attributes) and the action's name: two events
- * with equal attributes are one event for every Flink Agents store, this one included.
+ * <p>A record is (job, namespace + "/" + {@code String.valueOf(key)}, seqNum). The namespace is the
+ * operator's ID, so two agent operators of one job never share records; the runtime passes {@code
+ * key.toString()} to one {@code get} and the key itself elsewhere, so typed keys meet as strings.
+ * An action is the event's identity as Flink Agents defines it ({@link ActionStateUtil#generateKey}:
+ * a UUID of its attributes) and the action's name.
  *
- * <p>Serializable: it travels inside the operator factory; the connection opens on first use in
- * the TaskManager. Thread-safe (calls are serialized): durable calls may put from other threads.
+ * <p>Serializable: it travels inside the operator factory; each task's copy opens its own
+ * connection. Thread-safe (calls are serialized).
  */
 public final class JournalActionStateStore implements ActionStateStore, Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
   private static final System.Logger LOG =
       System.getLogger(JournalActionStateStore.class.getName());
-  // Records whose journal this JVM has read (one BeginRecord each); a record evicted is read again.
+  // Records whose journal this task has read (one BeginRecord each); a record evicted is read again.
   private static final int MAX_CACHED_RECORDS = 1024;
   // The server's default --max-prune-keys.
   private static final int MAX_PRUNE_KEYS = 10_000;
   private static final int MAX_ACTION_KEY_BYTES = 512;
+  private static final long NEVER = Long.MAX_VALUE;
 
   private final JournalStoreOptions options;
   private transient Journal journal;
   private transient boolean ownsJournal;
+  private transient String namespace;
   private transient long attempt;
-  private transient Map<RecordId, Map<String, Known>> records;
+  private transient boolean restored;
+  private transient Map<RecordId, Loaded> records;
+  // Records with an action between its first put and its completed one: never evicted.
+  private transient Map<RecordId, Loaded> inFlight;
+  // Per key (hash of the record key): the lowest sequence number that missed.
+  private transient KeyBounds missedAt;
+  private transient long resets;
   private transient Map<String, Long> prunes;
+  // Per key: the highest prune bound queued (or, in DELAYED, held); lower ones are not sent again.
+  private transient KeyBounds pruneBounds;
   private transient ExecutorService pruner;
+  private transient Object flushing;
   private transient boolean pruneQueued;
   // Prune mode DELAYED: checkpoints taken (getRecoveryMarker calls), and the bounds each
   // checkpoint's completion asked for, oldest first, until pruneDelay later ones completed.
@@ -107,13 +129,25 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     }
   }
 
-  /** What this JVM knows to be journaled for one action. */
+  /** One record as read from the journal, with what this task wrote since. */
+  private static final class Loaded {
+    final boolean wasNew;
+    final Map<String, Known> actions = new HashMap<>();
+    int inFlight;
+
+    Loaded(boolean wasNew) {
+      this.wasNew = wasNew;
+    }
+  }
+
+  /** What this task knows to be journaled for one action. */
   private static final class Known {
     final List<Step> steps = new ArrayList<>();
     byte[] completion;
+    boolean pinned;
   }
 
-  /** The store that opens its own client (gRPC or JNI, by the options) on first use. */
+  /** The store that opens its own client (gRPC or JNI, by the options) in the task. */
   public JournalActionStateStore(JournalStoreOptions options) {
     this.options = Objects.requireNonNull(options, "options");
   }
@@ -131,6 +165,19 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     return new JournalActionStateStore(JournalStoreOptions.fromMap(props, System.getenv()));
   }
 
+  /** The options this store was made with. */
+  public JournalStoreOptions options() {
+    return options;
+  }
+
+  /**
+   * Binds the namespace to the operator's ID unless the options fix one; {@link
+   * JournalOperatorFactory} calls it in the task, before the operator is created.
+   */
+  synchronized void bindOperator(String operatorId) {
+    if (options.namespace == null) namespace = Objects.requireNonNull(operatorId, "operatorId");
+  }
+
   @Override
   public synchronized void put(Object key, long seqNum, Action action, Event event, ActionState state)
       throws Exception {
@@ -138,11 +185,21 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     open();
     RecordId record = record(key, seqNum);
     String actionKey = actionKey(key, seqNum, action, event);
-    Known known = load(record).computeIfAbsent(actionKey, k -> new Known());
+    Loaded loaded = load(record);
+    Known known = loaded.actions.computeIfAbsent(actionKey, k -> new Known());
     if (state.isCompleted()) {
       putCompleted(record, actionKey, action, state, known);
+      if (known.pinned) {
+        known.pinned = false;
+        if (--loaded.inFlight == 0) inFlight.remove(record);
+      }
     } else {
       putCalls(record, actionKey, state.getCallResults(), known);
+      if (!known.pinned) {
+        known.pinned = true;
+        loaded.inFlight++;
+        inFlight.put(record, loaded);
+      }
     }
   }
 
@@ -151,9 +208,19 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
       throws Exception {
     open();
     RecordId record = record(key, seqNum);
-    Known known = load(record).get(actionKey(key, seqNum, action, event));
-    if (known == null) return null;
-    if (known.completion != null) return ActionStateSerde.deserialize(known.completion);
+    Loaded loaded = load(record);
+    String actionKey = actionKey(key, seqNum, action, event);
+    Known known = loaded.actions.get(actionKey);
+    if (known == null) {
+      // A miss: later sequence numbers of this key belong to another history (see the class
+      // comment). On a first run's new records there is none to drop, so nothing is remembered.
+      if (!loaded.wasNew || restored) {
+        long h = KeyBounds.hash(record.getRecordKey().toStringUtf8());
+        if (seqNum < missedAt.get(h, NEVER)) missedAt.put(h, seqNum);
+      }
+      return null;
+    }
+    if (known.completion != null) return readCompletion(record, action, known.completion);
     List<CallResult> calls = new ArrayList<>();
     for (Step s : known.steps) calls.add(toCallResult(s));
     return new ActionState(event, null, null, null, calls, false);
@@ -163,27 +230,33 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   public synchronized void rebuildState(List<Object> recoveryMarkers) {
     Objects.requireNonNull(recoveryMarkers, "recoveryMarkers");
     open();
-    String mine = markerPrefix();
+    String job = "actionjournal:" + options.jobId + ":";
     for (Object marker : recoveryMarkers) {
       String m = String.valueOf(marker);
-      if (m.startsWith(mine)) {
-        attempt = Math.max(attempt, Long.parseLong(m.substring(mine.length())) + 1);
-      } else if (m.startsWith("actionjournal:")) {
+      if (m.startsWith("actionjournal:") && !m.startsWith(job)) {
         throw new IllegalStateException(
             "recovery marker " + m + " is not of job " + options.jobId + ": wrong job id?");
       }
-      // Anything else is another store's marker (the job switched stores): nothing to rebuild.
+      // Anything else is this job's (informational) or another store's marker (the job switched
+      // stores): nothing to rebuild, the journal is read record by record.
     }
-    // Read records again under the new attempt, which takes them over from the old one.
+    restored = !recoveryMarkers.isEmpty();
+    // A fresh attempt, above every one the job used, whatever checkpoint this restores: records
+    // are read again under it, which takes them over from any earlier writer and fences it.
+    attempt = issueAttempt();
     records.clear();
+    inFlight.clear();
+    missedAt.clear();
   }
 
   @Override
   public synchronized void pruneState(Object key, long seqNum) {
     if (options.prune == JournalStoreOptions.PruneMode.NONE || key == null) return;
     open();
-    String k = String.valueOf(key);
-    records.keySet().removeIf(r -> r.getSeqNum() <= seqNum && r.getRecordKey().toStringUtf8().equals(k));
+    String k = recordKey(key);
+    long h = KeyBounds.hash(k);
+    if (pruneBounds.get(h, Long.MIN_VALUE) >= seqNum) return;
+    pruneBounds.put(h, seqNum);
     if (options.prune == JournalStoreOptions.PruneMode.DELAYED) {
       Held last = held.peekLast();
       if (last == null || last.checkpoint != checkpoints) held.addLast(last = new Held(checkpoints));
@@ -206,13 +279,25 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   public synchronized Object getRecoveryMarker() {
     open();
     checkpoints++;
-    return markerPrefix() + attempt;
+    return "actionjournal:" + options.jobId + ":" + namespace() + ":" + attempt();
   }
 
-  /** The attempt this store writes with now (the configured one, raised by a restore). */
+  /** The attempt this store writes with (issued by the journal at the task's start). */
   public synchronized long attempt() {
     open();
+    if (attempt == 0) attempt = issueAttempt();
     return attempt;
+  }
+
+  /** Records read with a reset since the task started (after a miss, see the class comment). */
+  public synchronized long resets() {
+    return resets;
+  }
+
+  /** Keys with a prune bound queued or held (what pruneState remembers; for tests, benchmarks). */
+  public synchronized int prunedKeys() {
+    open();
+    return pruneBounds.size();
   }
 
   /**
@@ -220,25 +305,37 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
    * when the journal could not be reached (they stay queued). For shutdown and tests.
    */
   public boolean flushPrunes() {
+    // One flush at a time (the background one and a caller's): a caller's returns after what was
+    // queued before it was sent, and no key goes twice.
+    synchronized (this) {
+      open();
+    }
+    synchronized (flushing) {
+      return flushPrunesLocked();
+    }
+  }
+
+  private boolean flushPrunesLocked() {
     Map<String, Long> batch;
     synchronized (this) {
       open();
       pruneQueued = false;
       if (prunes.isEmpty()) return true;
-      batch = new LinkedHashMap<>(prunes);
+      batch = prunes;
+      prunes = new LinkedHashMap<>();
     }
-    // The call runs outside the lock: a journal that is away must not stall get and put.
+    // The calls run outside the lock: a journal that is away must not stall get and put.
     Iterator<Map.Entry<String, Long>> it = batch.entrySet().iterator();
     while (it.hasNext()) {
       PruneRequest.Builder request = PruneRequest.newBuilder().setJobId(options.jobId);
-      Map<String, Long> sent = new HashMap<>();
+      Map<String, Long> sending = new LinkedHashMap<>();
       while (it.hasNext() && request.getKeysCount() < MAX_PRUNE_KEYS) {
         Map.Entry<String, Long> e = it.next();
         request.addKeys(
             PruneRequest.KeyUpTo.newBuilder()
                 .setRecordKey(ByteString.copyFromUtf8(e.getKey()))
                 .setUpToSeqNum(e.getValue()));
-        sent.put(e.getKey(), e.getValue());
+        sending.put(e.getKey(), e.getValue());
       }
       try {
         journal.prune(request.build());
@@ -247,11 +344,12 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
             System.Logger.Level.WARNING,
             "actionjournal: prune of " + batch.size() + " key(s) failed, retried with the next"
                 + " checkpoint: " + e.getMessage());
+        synchronized (this) {
+          // What was not sent goes back, merged with what was queued since.
+          sending.forEach((k, v) -> prunes.merge(k, v, Math::max));
+          it.forEachRemaining(e2 -> prunes.merge(e2.getKey(), e2.getValue(), Math::max));
+        }
         return false;
-      }
-      synchronized (this) {
-        // Only what was sent: a key whose bound rose meanwhile stays for the next flush.
-        sent.forEach((k, v) -> prunes.remove(k, v));
       }
     }
     synchronized (this) {
@@ -284,6 +382,39 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     } catch (RuntimeException e) {
       // pruneState must never fail the task; what was not pruned stays queued.
       LOG.log(System.Logger.Level.WARNING, "actionjournal: prune failed", e);
+    }
+  }
+
+  private long issueAttempt() {
+    try {
+      return journal
+          .issueAttempt(IssueAttemptRequest.newBuilder().setJobId(options.jobId).build())
+          .getAttempt();
+    } catch (JournalException e) {
+      if (e.code() == 12) {
+        throw new IllegalStateException(
+            "actionjournal: the server at " + options.target + " does not issue attempts"
+                + " (IssueAttempt): upgrade it before this adapter", e);
+      }
+      throw e;
+    }
+  }
+
+  private ActionState readCompletion(RecordId record, Action action, byte[] bytes) {
+    try {
+      return ActionStateSerde.deserialize(bytes);
+    } catch (RuntimeException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException(
+          "actionjournal: the completed state of action " + action.getName() + " of record (job "
+              + record.getJobId() + ", key " + record.getRecordKey().toStringUtf8() + ", seq "
+              + record.getSeqNum() + ") was journaled by another version of the agent or of"
+              + " Flink Agents and cannot be read by this one (" + cause + "). Replaying it would"
+              + " run the action again, so the task stops here. Either restore this savepoint"
+              + " with the version that wrote it, or accept that these actions run again: prune"
+              + " the job's journal (actionjournal-cli prune " + record.getJobId()
+              + " --whole-job) and restore (docs/flink.md, \"Upgrades\").",
+          e);
     }
   }
 
@@ -339,28 +470,46 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   }
 
   /** Reads the record's journal once (BeginRecord: fences, takes over, lists every action). */
-  private Map<String, Known> load(RecordId record) {
-    Map<String, Known> actions = records.get(record);
-    if (actions != null) return actions;
+  private Loaded load(RecordId record) {
+    Loaded loaded = inFlight.get(record);
+    if (loaded == null) loaded = records.get(record);
+    if (loaded != null) return loaded;
+    long h = KeyBounds.hash(record.getRecordKey().toStringUtf8());
+    boolean afterMiss = record.getSeqNum() > missedAt.get(h, NEVER);
     BeginRecordResponse r =
         journal.beginRecord(
-            BeginRecordRequest.newBuilder().setRecord(record).setAttempt(attempt).build());
-    actions = new HashMap<>();
+            BeginRecordRequest.newBuilder()
+                .setRecord(record)
+                .setAttempt(attempt())
+                // Which run wrote the record first: a record of another run is dropped when it
+                // comes after a miss; one of this run (read again after eviction) is kept.
+                .setInputFingerprint(ByteString.copyFromUtf8("run:" + attempt))
+                .setResetOnMismatch(afterMiss)
+                .build());
+    if (r.getReset()) {
+      resets++;
+      LOG.log(
+          System.Logger.Level.INFO,
+          "actionjournal: record (key " + record.getRecordKey().toStringUtf8() + ", seq "
+              + record.getSeqNum() + ") follows a replay that diverged: its journal of an earlier"
+              + " run is dropped and its actions run again");
+    }
+    loaded = new Loaded(r.getStatus() == RecordStatus.RECORD_STATUS_NEW || r.getReset());
     for (ActionEntries a : r.getActionsList()) {
       Known k = new Known();
       k.steps.addAll(a.getStepsList());
       if (a.hasCompletion()) k.completion = a.getCompletion().getState().toByteArray();
-      actions.put(a.getActionKey(), k);
+      loaded.actions.put(a.getActionKey(), k);
     }
-    records.put(record, actions);
-    return actions;
+    records.put(record, loaded);
+    return loaded;
   }
 
   private void open() {
     if (journal != null) return;
     Journal j =
         options.transport == JournalStoreOptions.Transport.JNI
-            ? new JournalClient(
+            ? new JniJournalClient(
                 options.target,
                 Duration.ofSeconds(10),
                 10,
@@ -373,16 +522,19 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   private void init(Journal j, boolean owns) {
     journal = j;
     ownsJournal = owns;
-    attempt = options.attempt;
     records =
         new LinkedHashMap<>(16, 0.75f, true) {
           @Override
-          protected boolean removeEldestEntry(Map.Entry<RecordId, Map<String, Known>> eldest) {
+          protected boolean removeEldestEntry(Map.Entry<RecordId, Loaded> eldest) {
             return size() > MAX_CACHED_RECORDS;
           }
         };
+    inFlight = new HashMap<>();
+    missedAt = new KeyBounds();
     prunes = new LinkedHashMap<>();
+    pruneBounds = new KeyBounds();
     held = new ArrayDeque<>();
+    flushing = new Object();
     pruner =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -392,18 +544,28 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
             });
   }
 
+  private String namespace() {
+    return options.namespace != null ? options.namespace : namespace;
+  }
+
+  private String recordKey(Object key) {
+    String ns = namespace();
+    String k = String.valueOf(key);
+    return ns == null ? k : ns + "/" + k;
+  }
+
   private AppendActionRequest.Builder request(RecordId record, String actionKey) {
     return AppendActionRequest.newBuilder()
         .setRecord(record)
         .setActionKey(actionKey)
-        .setAttempt(attempt);
+        .setAttempt(attempt());
   }
 
   private RecordId record(Object key, long seqNum) {
     Objects.requireNonNull(key, "key");
     return RecordId.newBuilder()
         .setJobId(options.jobId)
-        .setRecordKey(ByteString.copyFromUtf8(String.valueOf(key)))
+        .setRecordKey(ByteString.copyFromUtf8(recordKey(key)))
         .setSeqNum(seqNum)
         .build();
   }
@@ -427,10 +589,6 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     return k;
   }
 
-  private String markerPrefix() {
-    return "actionjournal:" + options.jobId + ":";
-  }
-
   private static Step toStep(int index, CallResult c) {
     Step.Builder s =
         Step.newBuilder()
@@ -443,6 +601,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
       s.setStatus(StepStatus.STEP_STATUS_FAILED);
       if (c.getExceptionPayload() != null) s.setError(ByteString.copyFrom(c.getExceptionPayload()));
     } else {
+      // A null result is stored as an empty one: Flink Agents never serializes a value to 0 bytes.
       s.setStatus(StepStatus.STEP_STATUS_SUCCEEDED);
       if (c.getResultPayload() != null) s.setResult(ByteString.copyFrom(c.getResultPayload()));
     }
@@ -453,7 +612,8 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     String digest = s.getArgsDigest().toStringUtf8();
     switch (s.getStatus()) {
       case STEP_STATUS_SUCCEEDED:
-        return new CallResult(s.getFunctionId(), digest, s.getResult().toByteArray());
+        return new CallResult(
+            s.getFunctionId(), digest, s.getResult().isEmpty() ? null : s.getResult().toByteArray());
       case STEP_STATUS_FAILED:
         return new CallResult(s.getFunctionId(), digest, null, s.getError().toByteArray());
       default:

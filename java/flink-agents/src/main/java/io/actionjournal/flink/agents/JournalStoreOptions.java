@@ -15,7 +15,7 @@ import java.util.Objects;
  *   <tr><td>actionjournal.target</td><td>ACTIONJOURNAL_TARGET</td><td>127.0.0.1:7450</td></tr>
  *   <tr><td>actionjournal.job-id</td><td>ACTIONJOURNAL_JOB_ID</td><td>(required)</td></tr>
  *   <tr><td>actionjournal.transport</td><td>ACTIONJOURNAL_TRANSPORT</td><td>grpc (or jni)</td></tr>
- *   <tr><td>actionjournal.attempt</td><td>ACTIONJOURNAL_ATTEMPT</td><td>0</td></tr>
+ *   <tr><td>actionjournal.namespace</td><td>ACTIONJOURNAL_NAMESPACE</td><td>the operator's ID</td></tr>
  *   <tr><td>actionjournal.prune</td><td>ACTIONJOURNAL_PRUNE</td><td>checkpoint (or delayed, none)</td></tr>
  *   <tr><td>actionjournal.prune-delay</td><td>ACTIONJOURNAL_PRUNE_DELAY</td><td>2</td></tr>
  *   <tr><td>actionjournal.max-state-bytes</td><td>ACTIONJOURNAL_MAX_STATE_BYTES</td><td>4194304</td></tr>
@@ -63,8 +63,13 @@ public final class JournalStoreOptions implements Serializable {
   public final String target;
   public final String jobId;
   public final Transport transport;
-  /** Fences zombie writers; 0 is never fenced. Raised on restore (see rebuildState). */
-  public final long attempt;
+  /**
+   * Keeps operators apart inside the job: every record key is {@code namespace + "/" + key}. Null:
+   * the operator's ID (hex), bound by {@link JournalAgents} when the operator is created; set it
+   * to keep a journal across a change of the job graph that changes the operator's ID (or give the
+   * operator a stable {@code uid}). 1-128 chars of [A-Za-z0-9._:-].
+   */
+  public final String namespace;
 
   public final PruneMode prune;
   /** With {@link PruneMode#DELAYED}: how many further completed checkpoints a prune waits for. */
@@ -78,7 +83,6 @@ public final class JournalStoreOptions implements Serializable {
       String target,
       String jobId,
       Transport transport,
-      long attempt,
       PruneMode prune,
       int pruneDelay,
       int maxStateBytes) {
@@ -88,8 +92,7 @@ public final class JournalStoreOptions implements Serializable {
       throw new IllegalArgumentException("jobId: 1-128 chars of [A-Za-z0-9._:-], got " + jobId);
     }
     this.transport = Objects.requireNonNull(transport, "transport");
-    if (attempt < 0) throw new IllegalArgumentException("attempt: must be >= 0");
-    this.attempt = attempt;
+    this.namespace = null;
     this.prune = Objects.requireNonNull(prune, "prune");
     if (pruneDelay < 1) throw new IllegalArgumentException("pruneDelay: must be >= 1");
     this.pruneDelay = pruneDelay;
@@ -98,11 +101,15 @@ public final class JournalStoreOptions implements Serializable {
     this.security = ClientSecurity.NONE;
   }
 
-  private JournalStoreOptions(JournalStoreOptions o, ClientSecurity security) {
+  private JournalStoreOptions(JournalStoreOptions o, String namespace, ClientSecurity security) {
     this.target = o.target;
     this.jobId = o.jobId;
     this.transport = o.transport;
-    this.attempt = o.attempt;
+    if (namespace != null && !namespace.matches("[A-Za-z0-9._:-]{1,128}")) {
+      throw new IllegalArgumentException(
+          "namespace: 1-128 chars of [A-Za-z0-9._:-], got " + namespace);
+    }
+    this.namespace = namespace;
     this.prune = o.prune;
     this.pruneDelay = o.pruneDelay;
     this.maxStateBytes = o.maxStateBytes;
@@ -111,18 +118,26 @@ public final class JournalStoreOptions implements Serializable {
 
   /** These options with TLS, mutual TLS and a token file as {@code security} says. */
   public JournalStoreOptions withSecurity(ClientSecurity security) {
-    return new JournalStoreOptions(this, security);
+    return new JournalStoreOptions(this, namespace, security);
   }
 
-  /** Sidecar defaults for one job: gRPC to 127.0.0.1:7450, attempt 0, prune on checkpoint. */
+  /** These options with a fixed namespace instead of the operator's ID (see {@link #namespace}). */
+  public JournalStoreOptions withNamespace(String namespace) {
+    return new JournalStoreOptions(this, Objects.requireNonNull(namespace, "namespace"), security);
+  }
+
+  /** Sidecar defaults for one job: gRPC to 127.0.0.1:7450, prune on checkpoint. */
   public static JournalStoreOptions forJob(String jobId) {
     return new JournalStoreOptions(
-        "127.0.0.1:7450", jobId, Transport.GRPC, 0, PruneMode.CHECKPOINT, 2, 4 << 20);
+        "127.0.0.1:7450", jobId, Transport.GRPC, PruneMode.CHECKPOINT, 2, 4 << 20);
   }
 
   /** From configuration keys (see the class comment); a key absent there is read from env. */
   public static JournalStoreOptions fromMap(Map<String, String> conf, Map<String, String> env) {
-    return fromMapWithoutSecurity(conf, env).withSecurity(ClientSecurity.fromMap(conf, env));
+    JournalStoreOptions o =
+        fromMapWithoutSecurity(conf, env).withSecurity(ClientSecurity.fromMap(conf, env));
+    String ns = get(conf, env, "actionjournal.namespace", "ACTIONJOURNAL_NAMESPACE", "");
+    return ns.isEmpty() ? o : o.withNamespace(ns);
   }
 
   private static JournalStoreOptions fromMapWithoutSecurity(
@@ -133,7 +148,6 @@ public final class JournalStoreOptions implements Serializable {
         Transport.valueOf(
             get(conf, env, "actionjournal.transport", "ACTIONJOURNAL_TRANSPORT", "grpc")
                 .toUpperCase(java.util.Locale.ROOT)),
-        Long.parseLong(get(conf, env, "actionjournal.attempt", "ACTIONJOURNAL_ATTEMPT", "0")),
         PruneMode.valueOf(
             get(conf, env, "actionjournal.prune", "ACTIONJOURNAL_PRUNE", "checkpoint")
                 .toUpperCase(java.util.Locale.ROOT)),
