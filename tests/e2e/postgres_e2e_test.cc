@@ -204,7 +204,8 @@ constexpr char kUndoJobAttempts[] =
 
 // Migrations 0005 (dedup) and later undone: the schema of 0004.
 constexpr char kUndoDedup[] =
-    "DROP TABLE job_attempts; DROP FUNCTION aj_entries_deleted, aj_entry_overwritten CASCADE; DROP "
+    "DROP TABLE job_attempts; DROP FUNCTION aj_entries_deleted, "
+    "aj_entry_overwritten CASCADE; DROP "
     "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
     "COLUMN blob_digest; ALTER TABLE completions DROP COLUMN blob_digest; "
     "DELETE FROM schema_migrations WHERE version >= 5; ";

@@ -1,0 +1,300 @@
+package io.actionjournal.flink.agents;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.actionjournal.client.TestServer;
+import io.actionjournal.v1.ActionJournalGrpc;
+import io.actionjournal.v1.GetStatsRequest;
+import io.actionjournal.v1.GetStatsResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A real Flink job (Flink 2.3 MiniCluster in a JVM of its own, checkpoints on) running a real
+ * Flink Agents 0.3.1 agent ({@link TwoCallAgent}, two durable calls per action) on actionjournal
+ * over a real server, failing for real: the side effects are counted in a file the JVM's death
+ * cannot roll back, and the job's output must hold, for every input, the one answer whose effects
+ * the world saw.
+ */
+final class FlinkJobTest {
+  private static final int INPUTS = 12;
+  @TempDir static Path dir;
+  private static TestServer server;
+  private static int runs;
+
+  @BeforeAll
+  static void start() throws Exception {
+    server = TestServer.start(dir.resolve("server"));
+  }
+
+  @AfterAll
+  static void stop() {
+    server.close();
+  }
+
+  /** One scenario's files and settings. */
+  private static final class Run {
+    final Path work;
+    final Path effects;
+    final Path output;
+    final Path checkpoints;
+    final String job;
+    final Map<String, String> props = new HashMap<>();
+
+    Run(String transport) throws IOException {
+      work = dir.resolve("run-" + ++runs);
+      Files.createDirectories(work);
+      effects = work.resolve("effects");
+      output = work.resolve("output");
+      checkpoints = work.resolve("checkpoints");
+      job = "flink-job-" + runs;
+      props.put("aj.target", server.target);
+      props.put("aj.job", job);
+      props.put("aj.transport", transport);
+      props.put("aj.effects", effects.toString());
+      props.put("aj.output", output.toString());
+      props.put("aj.checkpoints", checkpoints.toString());
+      props.put("aj.inputs", String.valueOf(INPUTS));
+    }
+
+    Process start(Map<String, String> extra) throws IOException {
+      List<String> cmd = new ArrayList<>();
+      cmd.add(System.getProperty("java.home") + "/bin/java");
+      cmd.add("-Dactionjournal.jni=" + TestServer.jniLibrary());
+      Map<String, String> all = new HashMap<>(props);
+      all.putAll(extra);
+      all.forEach((k, v) -> cmd.add("-D" + k + "=" + v));
+      cmd.add("-cp");
+      cmd.add(System.getProperty("java.class.path"));
+      cmd.add(AgentJob.class.getName());
+      return new ProcessBuilder(cmd)
+          .redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(work.resolve("job.log").toFile()))
+          .start();
+    }
+
+    /** Runs the job to its end; fails with its log when it fails or takes over two minutes. */
+    void runToEnd(Map<String, String> extra) throws Exception {
+      Process p = start(extra);
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the job did not end: " + log());
+      assertEquals(0, p.exitValue(), "the job failed: " + log());
+    }
+
+    String log() throws IOException {
+      String l = Files.readString(work.resolve("job.log"));
+      return l.length() > 6000 ? l.substring(l.length() - 6000) : l;
+    }
+
+    List<String> lines(Path p) throws IOException {
+      return Files.exists(p) ? Files.readAllLines(p, StandardCharsets.UTF_8) : List.of();
+    }
+
+    /** How many times each (call, input) ran: "act k1:4" -> 1. */
+    Map<String, Integer> effectCounts() throws IOException {
+      Map<String, Integer> n = new TreeMap<>();
+      for (String line : lines(effects)) {
+        String[] f = line.split(" ");
+        n.merge(f[0] + " " + f[1], 1, Integer::sum);
+      }
+      return n;
+    }
+
+    /** The nonce of each (call, input)'s effect. */
+    Map<String, String> nonces() throws IOException {
+      Map<String, String> n = new HashMap<>();
+      for (String line : lines(effects)) {
+        String[] f = line.split(" ");
+        if (!f[0].equals("reconcile")) n.put(f[0] + " " + f[1], f[2]);
+      }
+      return n;
+    }
+
+    /**
+     * Every input has exactly one distinct answer per operator (replays after a restore may
+     * repeat it, never change it), and that answer is the one whose effects ran.
+     */
+    void assertOutputsAreWhatTheWorldSaw(List<String> operators) throws IOException {
+      Map<String, String> answers = new TreeMap<>();
+      for (String line : lines(output)) {
+        String[] f = line.split(" ", 2);
+        String[] io = f[1].split("=", 2);
+        String key = f[0] + " " + io[0];
+        String before = answers.putIfAbsent(key, io[1]);
+        assertTrue(before == null || before.equals(io[1]), key + " answered twice: " + before
+            + " and " + io[1]);
+      }
+      assertEquals(INPUTS * operators.size(), answers.size(), "answers: " + answers);
+      if (operators.size() == 1) {
+        Map<String, String> nonces = nonces();
+        answers.forEach(
+            (key, answer) -> {
+              String input = key.split(" ")[1];
+              assertEquals(
+                  "plan:" + nonces.get("plan " + input) + ",act:" + nonces.get("act " + input),
+                  answer,
+                  key);
+            });
+      }
+    }
+
+    Optional<Path> latestCheckpoint() throws IOException {
+      if (!Files.exists(checkpoints)) return Optional.empty();
+      try (Stream<Path> s = Files.walk(checkpoints, 2)) {
+        return s.filter(p -> p.getFileName().toString().startsWith("chk-"))
+            .filter(p -> Files.exists(p.resolve("_metadata")))
+            .max(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString().substring(4))));
+      }
+    }
+  }
+
+  private static String input(int i) {
+    return "k" + (i % 3) + ":" + i;
+  }
+
+  /** Each input's plan and act ran once; the listed inputs' act also went through reconcile. */
+  private static void assertEachEffectOnce(Run run, List<String> reconciled) throws IOException {
+    Map<String, Integer> counts = run.effectCounts();
+    for (int i = 1; i <= INPUTS; i++) {
+      assertEquals(1, counts.getOrDefault("plan " + input(i), 0), "plan " + input(i) + ": " + counts);
+      assertEquals(1, counts.getOrDefault("act " + input(i), 0), "act " + input(i) + ": " + counts);
+      assertEquals(
+          reconciled.contains(input(i)) ? 1 : 0,
+          counts.getOrDefault("reconcile " + input(i), 0),
+          "reconcile " + input(i) + ": " + counts);
+    }
+  }
+
+  @Test
+  void aRunWithoutFailuresRunsEachCallOnce() throws Exception {
+    Run run = new Run("grpc");
+    run.runToEnd(Map.of());
+    assertEachEffectOnce(run, List.of());
+    run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+  }
+
+  /** Scenario a: an Error inside the job while act is PENDING; Flink restarts from a checkpoint. */
+  @ParameterizedTest
+  @ValueSource(strings = {"grpc", "jni"})
+  void aFailureInsideTheJobReplaysFinishedCallsAndReconcilesThePendingOne(String transport)
+      throws Exception {
+    Run run = new Run(transport);
+    run.runToEnd(Map.of("aj.fault", "error:" + input(7)));
+    assertTrue(Files.exists(Path.of(run.effects + ".faulted")), "the fault never fired");
+    assertEachEffectOnce(run, List.of(input(7)));
+    run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+  }
+
+  /** Scenario b: SIGKILL mid-action; a new JVM restores from the retained checkpoint. */
+  @ParameterizedTest
+  @ValueSource(strings = {"grpc", "jni"})
+  void processDeathMidActionRestoresWithoutRunningFinishedCallsAgain(String transport)
+      throws Exception {
+    Run run = new Run(transport);
+    Process first = run.start(Map.of("aj.fault", "hang:" + input(9), "aj.source-ms", "250"));
+    Path hung = Path.of(run.effects + ".hung");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (!Files.exists(hung) && System.nanoTime() < deadline && first.isAlive()) Thread.sleep(50);
+    assertTrue(Files.exists(hung), "the job never reached input 9: " + run.log());
+    Optional<Path> checkpoint = run.latestCheckpoint();
+    assertTrue(checkpoint.isPresent(), "no completed checkpoint before the kill: " + run.log());
+    TestServer.run(List.of("kill", "-9", String.valueOf(first.pid())));
+    first.waitFor(10, TimeUnit.SECONDS);
+    run.runToEnd(Map.of("aj.restore", checkpoint.get().toString()));
+    assertEachEffectOnce(run, List.of(input(9)));
+    run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+  }
+
+  /**
+   * Scenario c: a rollback. Three runs, each killed mid-action and each restored from the last
+   * one's checkpoint; then the first run's checkpoint again. The job runs to its end (no attempt
+   * below what records hold), and nothing that finished runs again.
+   */
+  @Test
+  void aRollbackToAnOlderCheckpointAfterTwoRestoresRunsOn() throws Exception {
+    Run run = new Run("grpc");
+    List<Path> taken = new ArrayList<>();
+    String restore = "";
+    for (int killAt : new int[] {6, 9, 12}) {
+      Map<String, String> extra = new HashMap<>(Map.of("aj.fault", "hang:" + input(killAt), "aj.source-ms", "250"));
+      if (!restore.isEmpty()) extra.put("aj.restore", restore);
+      Files.deleteIfExists(Path.of(run.effects + ".hung"));
+      Process p = run.start(extra);
+      Path hung = Path.of(run.effects + ".hung");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (!Files.exists(hung) && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(50);
+      assertTrue(Files.exists(hung), "never reached input " + killAt + ": " + run.log());
+      // The newest completed checkpoint (the one restored from, if this run completed none).
+      Path cp = run.latestCheckpoint().orElseThrow(() -> new AssertionError("no checkpoint"));
+      TestServer.run(List.of("kill", "-9", String.valueOf(p.pid())));
+      p.waitFor(10, TimeUnit.SECONDS);
+      taken.add(cp);
+      restore = cp.toString();
+    }
+    run.runToEnd(Map.of("aj.restore", taken.get(0).toString()));
+    Map<String, Integer> counts = run.effectCounts();
+    for (int i = 1; i <= INPUTS; i++) {
+      assertEquals(1, counts.getOrDefault("plan " + input(i), 0), "plan " + input(i) + ": " + counts);
+      assertEquals(1, counts.getOrDefault("act " + input(i), 0), "act " + input(i) + ": " + counts);
+    }
+    run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+  }
+
+  /** Scenario e: two agent operators with the same store settings in one job stay apart. */
+  @Test
+  void twoAgentOperatorsWithOneStoreConfigurationStayApart() throws Exception {
+    Run run = new Run("grpc");
+    run.runToEnd(Map.of("aj.operators", "2"));
+    Map<String, Integer> counts = run.effectCounts();
+    for (int i = 1; i <= INPUTS; i++) {
+      // Each operator ran its own calls: with one namespace the second would replay the first's.
+      assertEquals(2, counts.getOrDefault("plan " + input(i), 0), "plan " + input(i) + ": " + counts);
+      assertEquals(2, counts.getOrDefault("act " + input(i), 0), "act " + input(i) + ": " + counts);
+    }
+    run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a", "agent-b"));
+  }
+
+  /** Scenario f: what each prune mode leaves on the server once the job's checkpoints completed. */
+  @Test
+  void pruneModesAreSeenOnTheServer() throws Exception {
+    Run none = new Run("grpc");
+    none.runToEnd(Map.of("aj.prune", "none"));
+    Run checkpoint = new Run("grpc");
+    checkpoint.runToEnd(Map.of("aj.prune", "checkpoint", "aj.action-ms", "100"));
+    assertEquals(INPUTS, records(none.job), "prune none keeps every record");
+    long left = records(checkpoint.job);
+    assertTrue(left < INPUTS, "prune on checkpoint deleted nothing: " + left + " left");
+  }
+
+  private static long records(String job) {
+    ManagedChannel channel = ManagedChannelBuilder.forTarget(server.target).usePlaintext().build();
+    try {
+      GetStatsResponse r =
+          ActionJournalGrpc.newBlockingStub(channel)
+              .getStats(GetStatsRequest.newBuilder().setJobId(job).build());
+      return r.getJobsCount() == 0 ? 0 : r.getJobs(0).getRecords();
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+}
