@@ -12,7 +12,11 @@ mvn_=(mvn -B -ntp -f java/pom.xml "-Dactionjournal.build=$build")
 status=0
 ./scripts/setup-java.sh || status=$?
 case $status in
-  0) "${mvn_[@]}" install ;;
+  0)
+    "${mvn_[@]}" install
+    # The example project, built against what was just installed, and run.
+    ./examples/flink-agents/run_test.sh "$build"
+    ;;
   3)
     echo "test-java: NOT RUN: the Flink Agents adapter's tests (Flink Agents 0.3.1 is" \
       "unobtainable here, see above); running the client's only" >&2

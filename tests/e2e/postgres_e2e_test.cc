@@ -389,9 +389,19 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   ASSERT_THAT(client->AppendAction(Completion("restart", "before", "S")),
               IsOk());
   EXPECT_EQ(Health(*s), grpc::health::v1::HealthCheckResponse::SERVING);
+  // Connections opened so far wait in the pool; none is held between calls
+  // (but the health check's ping, every 100 ms, for a moment: scraped again
+  // while one is under way).
   auto up = Scrape(s->metrics_port());
   ASSERT_THAT(up, IsOk());
-  // Connections opened so far wait in the pool; none is held between calls.
+  for (int i = 0;
+       i < 20 &&
+       (*up)[R"(actionjournal_store_connections{state="in_use"})"] != 0;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    up = Scrape(s->metrics_port());
+    ASSERT_THAT(up, IsOk());
+  }
   EXPECT_EQ((*up)[R"(actionjournal_store_connections{state="in_use"})"], 0);
   EXPECT_GE((*up)[R"(actionjournal_store_connections{state="idle"})"], 1);
   EXPECT_EQ(

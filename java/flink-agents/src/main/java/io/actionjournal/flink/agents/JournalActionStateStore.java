@@ -113,6 +113,8 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   private transient KeyBounds pruneBounds;
   private transient ExecutorService pruner;
   private transient Object flushing;
+  private transient String hashedNamespace;
+  private transient long namespaceHash;
   private transient boolean pruneQueued;
   // Prune mode DELAYED: checkpoints taken (getRecoveryMarker calls), and the bounds each
   // checkpoint's completion asked for, oldest first, until pruneDelay later ones completed.
@@ -253,10 +255,13 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   public synchronized void pruneState(Object key, long seqNum) {
     if (options.prune == JournalStoreOptions.PruneMode.NONE || key == null) return;
     open();
-    String k = recordKey(key);
-    long h = KeyBounds.hash(k);
+    // The record key's hash without building the record key: most keys' bounds did not move.
+    String ns = namespace();
+    String plain = String.valueOf(key);
+    long h = KeyBounds.hash(ns == null ? KeyBounds.SEED : namespaceHash(ns), plain);
     if (pruneBounds.get(h, Long.MIN_VALUE) >= seqNum) return;
     pruneBounds.put(h, seqNum);
+    String k = ns == null ? plain : ns + "/" + plain;
     if (options.prune == JournalStoreOptions.PruneMode.DELAYED) {
       Held last = held.peekLast();
       if (last == null || last.checkpoint != checkpoints) held.addLast(last = new Held(checkpoints));
@@ -412,7 +417,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
               + " Flink Agents and cannot be read by this one (" + cause + "). Replaying it would"
               + " run the action again, so the task stops here. Either restore this savepoint"
               + " with the version that wrote it, or accept that these actions run again: prune"
-              + " the job's journal (actionjournal-cli prune " + record.getJobId()
+              + " the job's journal (actionjournal-cli prune --job " + record.getJobId()
               + " --whole-job) and restore (docs/flink.md, \"Upgrades\").",
           e);
     }
@@ -542,6 +547,15 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
               t.setDaemon(true);
               return t;
             });
+  }
+
+  /** KeyBounds.hash(namespace + "/"), computed once per namespace. */
+  private long namespaceHash(String ns) {
+    if (!ns.equals(hashedNamespace)) {
+      namespaceHash = KeyBounds.hash(ns + "/");
+      hashedNamespace = ns;
+    }
+    return namespaceHash;
   }
 
   private String namespace() {
