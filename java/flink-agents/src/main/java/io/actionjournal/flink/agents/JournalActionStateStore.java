@@ -479,8 +479,11 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     Loaded loaded = inFlight.get(record);
     if (loaded == null) loaded = records.get(record);
     if (loaded != null) return loaded;
-    long h = KeyBounds.hash(record.getRecordKey().toStringUtf8());
-    boolean afterMiss = record.getSeqNum() > missedAt.get(h, NEVER);
+    // Hashed only when some key missed (after a restore or a divergence), not on a first run.
+    boolean afterMiss =
+        missedAt.size() > 0
+            && record.getSeqNum()
+                > missedAt.get(KeyBounds.hash(record.getRecordKey().toStringUtf8()), NEVER);
     BeginRecordResponse r =
         journal.beginRecord(
             BeginRecordRequest.newBuilder()
