@@ -10,8 +10,10 @@ import io.actionjournal.v1.GetStatsResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -157,12 +159,17 @@ final class FlinkJobTest {
       }
     }
 
+    /** The newest complete checkpoint; Flink deletes subsumed ones while this looks. */
     Optional<Path> latestCheckpoint() throws IOException {
-      if (!Files.exists(checkpoints)) return Optional.empty();
-      try (Stream<Path> s = Files.walk(checkpoints, 2)) {
-        return s.filter(p -> p.getFileName().toString().startsWith("chk-"))
-            .filter(p -> Files.exists(p.resolve("_metadata")))
-            .max(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString().substring(4))));
+      for (int tries = 0; ; tries++) {
+        if (!Files.exists(checkpoints)) return Optional.empty();
+        try (Stream<Path> s = Files.walk(checkpoints, 2)) {
+          return s.filter(p -> p.getFileName().toString().startsWith("chk-"))
+              .filter(p -> Files.exists(p.resolve("_metadata")))
+              .max(Comparator.comparingInt(FlinkJobTest::number));
+        } catch (UncheckedIOException | NoSuchFileException e) {
+          if (tries == 10) throw e;
+        }
       }
     }
   }
