@@ -28,7 +28,9 @@
 //                      [--churn-seconds 300] [--dedup-records 4000]
 //                      [--service-dsn URL --transaction-pooling true]
 //                      [--pg-write-transactions N]
-//                      [--client-calls-in-flight N]
+//                      [--client-calls-in-flight N] [--profile NAME]
+// --profile names the link to PostgreSQL in the RESULT lines (loopback, or
+// rtt0.5 when scripts/bench.sh puts fault_proxy in front of it).
 // --service-dsn puts a pooler (pgbouncer) between the service and
 // PostgreSQL; the direct side keeps --dsn.
 #include <dirent.h>
@@ -729,6 +731,7 @@ int Main(int argc, char** argv) {
   // The service's own way to PostgreSQL (a pooler), when not `dsn`; the
   // direct side always uses `dsn`.
   std::string service_dsn;
+  std::string profile = "loopback";
   bool transaction_pooling = false;
   double seconds = 3;
   int reps = 3, payload_bytes = 256;
@@ -765,6 +768,8 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtoi(v, &co.max_appends_calls_in_flight);
     } else if (k == "--workloads") {
       workloads = absl::StrSplit(v, ',');
+    } else if (k == "--profile") {
+      profile = v;
     } else {
       ok = false;
     }
@@ -780,7 +785,7 @@ int Main(int argc, char** argv) {
                  "sync1,sync8,sync32,pipelined,replay5,ceiling] "
                  "[--service-dsn postgresql://pooler...] "
                  "[--transaction-pooling true] [--pg-write-transactions 2] "
-                 "[--client-calls-in-flight 2]\n";
+                 "[--client-calls-in-flight 2] [--profile loopback]\n";
     return 2;
   }
   {
@@ -879,9 +884,10 @@ int Main(int argc, char** argv) {
       ratios.push_back(svc[r].ops_per_sec / direct[r].ops_per_sec);
     std::sort(ratios.begin(), ratios.end());
     results.push_back(absl::StrFormat(
-        "RESULT workload=%s service_per_s=%.0f direct_per_s=%.0f ratio=%.2f", w,
-        Median(svc, &Result::ops_per_sec), Median(direct, &Result::ops_per_sec),
-        ratios[ratios.size() / 2]));
+        "RESULT workload=%s profile=%s service_per_s=%.0f direct_per_s=%.0f "
+        "ratio=%.2f",
+        w, profile, Median(svc, &Result::ops_per_sec),
+        Median(direct, &Result::ops_per_sec), ratios[ratios.size() / 2]));
     std::cout << absl::StrFormat(
         "%-10s ratios   %s\n", w,
         absl::StrJoin(ratios, " ", [](std::string* o, double x) {

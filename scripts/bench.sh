@@ -1,23 +1,63 @@
 #!/usr/bin/env bash
-# Builds and runs the benchmark against a throwaway PostgreSQL 15, then
-# checks the baseline against pgbench (same statement, same database, 8
-# connections). Extra args go to journal_bench (--seconds, --reps, --payload,
-# --workloads). AJ_BENCH_PGBOUNCER=1 puts the service behind pgbouncer in
-# transaction pooling mode (the direct baseline stays direct).
+# Builds and runs the benchmark against a throwaway PostgreSQL, for each
+# network profile between PostgreSQL and its clients (the service and the
+# direct baseline alike, pgbench included):
+#   loopback  127.0.0.1
+#   rtt0.5    through fault_proxy with 0.25 ms each way (0.5 ms round trip)
+# and, to read the rtt0.5 figures, what the proxy itself costs (proxy0: the
+# proxy with no delay, beside loopback). After each profile, pgbench runs the
+# baseline statement at 8 and 32 connections on the same link.
+# Extra args go to journal_bench (--seconds, --reps, --payload, --workloads).
+# AJ_BENCH_PROFILES picks profiles (default "loopback rtt0.5 proxy0").
+# AJ_BENCH_PGBOUNCER=1 puts the service behind pgbouncer in transaction
+# pooling mode (the direct baseline stays direct; loopback only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/build.sh journal_bench
+./scripts/build.sh journal_bench fault_proxy
+export AJ_BENCH_PROFILES=${AJ_BENCH_PROFILES:-loopback rtt0.5 proxy0}
 ./scripts/with-postgres.sh bash -c '
   set -euo pipefail
-  out=$(mktemp)
-  pooler=()
-  if [[ ${AJ_BENCH_PGBOUNCER:-0} == 1 ]]; then
-    pooler=(--service-dsn "${ACTIONJOURNAL_TEST_PGBOUNCER_DSN:?no pgbouncer}" --transaction-pooling true)
-  fi
-  ./build/bench/journal_bench --dsn "$ACTIONJOURNAL_TEST_POSTGRES_DSN" "${pooler[@]}" "$@" | tee "$out"
-  direct=$(sed -n "s/.*workload=sync8 .*direct_per_s=\([0-9]*\).*/\1/p" "$out")
-  if [[ -n $direct ]]; then
-    pgb=$(bench/pgbench_check.sh "$ACTIONJOURNAL_TEST_POSTGRES_DSN" 8 5 256)
-    awk -v d="$direct" -v p="$pgb" "BEGIN { printf \"baseline check: direct sync8 %.0f/s, pgbench 8 clients %.0f/s: %+.0f%%\n\", d, p, (d / p - 1) * 100 }"
-  fi
-  rm -f "$out"' bench "$@"
+  dsn=$ACTIONJOURNAL_TEST_POSTGRES_DSN
+  port=${dsn##*:}; port=${port%%/*}
+  work=$(mktemp -d)
+  proxy_pid=
+  trap '\''[[ -z $proxy_pid ]] || kill $proxy_pid; rm -rf "$work"'\'' EXIT
+  # Starts fault_proxy in front of PostgreSQL; sets via_proxy to its DSN.
+  start_proxy() {
+    ./build/tests/fault_proxy --target "127.0.0.1:$port" --one-way-delay-us "$1" >"$work/proxy" &
+    proxy_pid=$!
+    for _ in $(seq 100); do [[ -s $work/proxy ]] && break; sleep 0.05; done
+    via_proxy=${dsn/:$port\//:$(sed -n "s/^listening //p" "$work/proxy")/}
+  }
+  stop_proxy() { kill $proxy_pid; wait $proxy_pid 2>/dev/null || true; proxy_pid=; }
+  for profile in $AJ_BENCH_PROFILES; do
+    link=$dsn
+    extra=()
+    case $profile in
+      loopback)
+        if [[ ${AJ_BENCH_PGBOUNCER:-0} == 1 ]]; then
+          extra=(--service-dsn "${ACTIONJOURNAL_TEST_PGBOUNCER_DSN:?no pgbouncer}" --transaction-pooling true)
+        fi ;;
+      rtt0.5) start_proxy 250; link=$via_proxy; extra=(--workloads sync1,sync8,sync32,pipelined,replay5) ;;
+      proxy0) start_proxy 0; link=$via_proxy; extra=(--workloads sync1,sync32) ;;
+      *) echo "unknown profile $profile" >&2; exit 2 ;;
+    esac
+    echo "== profile $profile"
+    ./build/bench/journal_bench --dsn "$link" --profile "$profile" "${extra[@]}" "$@" | tee "$work/$profile"
+    for clients in 8 32; do
+      tps=$(bench/pgbench_check.sh "$link" "$clients" 5 256)
+      direct=$(sed -n "s/.*workload=sync$clients profile=$profile .*direct_per_s=\([0-9]*\).*/\1/p" "$work/$profile")
+      echo "RESULT workload=pgbench$clients profile=$profile pgbench_per_s=${tps%.*} direct_per_s=${direct:-0}"
+    done
+    [[ -z $proxy_pid ]] || stop_proxy
+  done
+  # The proxy'\''s own cost: direct statements through it with no delay.
+  if [[ -s $work/loopback && -s $work/proxy0 ]]; then
+    for w in sync1 sync32; do
+      a=$(sed -n "s/.*workload=$w profile=loopback .*direct_per_s=\([0-9]*\).*/\1/p" "$work/loopback")
+      b=$(sed -n "s/.*workload=$w profile=proxy0 .*direct_per_s=\([0-9]*\).*/\1/p" "$work/proxy0")
+      awk -v w="$w" -v a="$a" -v b="$b" -v n="${w#sync}" '\''BEGIN {
+        printf "RESULT workload=proxy_cost_%s loopback_per_s=%d proxy0_per_s=%d ratio=%.2f added_us_per_statement=%.0f\n",
+          w, a, b, b / a, (n / b - n / a) * 1e6 }'\''
+    done
+  fi' bench "$@"

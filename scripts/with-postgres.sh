@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs a command beside a throwaway PostgreSQL (Debian's, scripts/debian-versions.sh):
 # initdb into a temporary directory, listen on 127.0.0.1 on a free port,
-# fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, and AJ_PG_STOP /
-# AJ_PG_START (shell commands) for fault tests. Where Debian's pgbouncer is
-# installed, it runs in front in transaction pooling mode and the command
+# fsync on; the command sees ACTIONJOURNAL_TEST_POSTGRES_DSN, AJ_PG_DATA (the
+# data directory), and AJ_PG_STOP / AJ_PG_START (shell commands) for fault
+# tests. Where Debian's pgbouncer is installed, it runs in front in
+# transaction pooling mode and the command
 # also sees ACTIONJOURNAL_TEST_PGBOUNCER_DSN. Both are stopped and removed
 # afterwards, whatever happens.
 # AJ_PG_EXTRA_CONF, if set, is appended to postgresql.conf (for profiling:
@@ -79,6 +80,7 @@ INI
 fi
 # Fault tests stop and start this server with these (AJ_PG_CTL: pg_ctl with
 # its arguments, for a chosen stop mode).
+export AJ_PG_DATA="$data"
 export AJ_PG_CTL="${pg_ctl[*]}"
 export AJ_PG_STOP="${pg_ctl[*]} -m fast stop"
 export AJ_PG_START="${pg_ctl[*]} start"

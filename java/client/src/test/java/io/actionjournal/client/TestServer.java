@@ -90,6 +90,11 @@ public final class TestServer implements AutoCloseable {
     throw new IOException("the server did not start: " + read(log));
   }
 
+  /** The server's process id (for its CPU time in /proc). */
+  public long pid() {
+    return process.pid();
+  }
+
   /** What the server logged so far. */
   public String log() throws IOException {
     return read(dir.resolve("server.log"));
