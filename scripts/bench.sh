@@ -51,6 +51,25 @@ export AJ_BENCH_PROFILES=${AJ_BENCH_PROFILES:-loopback rtt0.5 proxy0}
     done
     [[ -z $proxy_pid ]] || stop_proxy
   done
+  # Targets read off the loopback table (workload side ops/s p50 p99 batch
+  # cpu-us pg-us): one writer against the unavoidable hop (the RPC layer
+  # alone, ceiling1, plus one direct statement), CPU per append at 32
+  # writers, p99 at 8.
+  if [[ -s $work/loopback ]]; then
+    awk '\''
+      $2 == "service" || $2 == "direct" || $2 == "memory" { p50[$1 "/" $2] = $4; p99[$1 "/" $2] = $5; cpu[$1 "/" $2] = $7; pg[$1 "/" $2] = $8 }
+      END {
+        if (("sync1/service" in p50) && ("ceiling1/memory" in p50))
+          printf "RESULT workload=sync1_latency profile=loopback service_p50_ms=%.2f floor_p50_ms=%.2f ratio=%.2f\n",
+            p50["sync1/service"], p50["ceiling1/memory"] + p50["sync1/direct"],
+            p50["sync1/service"] / (p50["ceiling1/memory"] + p50["sync1/direct"])
+        if ("sync32/service" in cpu)
+          printf "RESULT workload=sync32_cpu profile=loopback service_cpu_us=%d service_pg_us=%d direct_pg_us=%d pg_ratio=%.2f\n",
+            cpu["sync32/service"], pg["sync32/service"], pg["sync32/direct"], pg["sync32/service"] / pg["sync32/direct"]
+        if ("sync8/service" in p99)
+          printf "RESULT workload=sync8_p99 profile=loopback service_p99_ms=%.2f direct_p99_ms=%.2f\n", p99["sync8/service"], p99["sync8/direct"]
+      }'\'' "$work/loopback"
+  fi
   # The proxy'\''s own cost: direct statements through it with no delay.
   if [[ -s $work/loopback && -s $work/proxy0 ]]; then
     for w in sync1 sync32; do
