@@ -33,6 +33,22 @@ public final class ClientSecurity implements Serializable {
     this.tokenFile = tokenFile;
   }
 
+  /** Same files, same settings (so that clients of equal settings may share a connection). */
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof ClientSecurity)) return false;
+    ClientSecurity c = (ClientSecurity) o;
+    return java.util.Objects.equals(caFile, c.caFile)
+        && java.util.Objects.equals(certFile, c.certFile)
+        && java.util.Objects.equals(keyFile, c.keyFile)
+        && java.util.Objects.equals(tokenFile, c.tokenFile);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(caFile, certFile, keyFile, tokenFile);
+  }
+
   /** TLS, trusting the CA bundle in {@code caFile} (PEM). */
   public ClientSecurity withTls(String caFile) {
     return new ClientSecurity(caFile, certFile, keyFile, tokenFile);

@@ -1,11 +1,9 @@
 package io.actionjournal.flink.agents;
 
 import com.google.protobuf.ByteString;
-import io.actionjournal.client.GrpcJournalClient;
 import io.actionjournal.client.JniJournalClient;
 import io.actionjournal.client.Journal;
 import io.actionjournal.client.JournalException;
-import io.actionjournal.client.RetryOptions;
 import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.AppendActionRequest;
 import io.actionjournal.v1.AppendActionResponse;
@@ -149,7 +147,11 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     boolean pinned;
   }
 
-  /** The store that opens its own client (gRPC or JNI, by the options) in the task. */
+  /**
+   * The store that opens its client in the task, by the options: over gRPC the one client its JVM
+   * shares for that target and security (one connection per TaskManager, appends of its subtasks
+   * coalesced), over JNI one of its own.
+   */
   public JournalActionStateStore(JournalStoreOptions options) {
     this.options = Objects.requireNonNull(options, "options");
   }
@@ -376,7 +378,13 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
       Thread.currentThread().interrupt();
     }
     synchronized (this) {
-      if (ownsJournal) journal.close();
+      if (ownsJournal) {
+        if (options.transport == JournalStoreOptions.Transport.JNI) {
+          journal.close();
+        } else {
+          SharedClients.release(journal);
+        }
+      }
       journal = null;
     }
   }
@@ -523,7 +531,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
                 10,
                 Duration.ofSeconds(30),
                 options.security)
-            : new GrpcJournalClient(options.target, RetryOptions.defaults(), options.security);
+            : SharedClients.acquire(options.target, options.security);
     init(j, true);
   }
 

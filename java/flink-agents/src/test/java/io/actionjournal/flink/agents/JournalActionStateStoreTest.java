@@ -400,4 +400,37 @@ final class JournalActionStateStoreTest {
     assertTrue(back.getCallResult(0).isSuccess());
     assertNull(back.getCallResult(0).getResultPayload());
   }
+
+  /**
+   * Stores of one JVM (a TaskManager's subtasks) that open their own gRPC client share one per
+   * target; it stays open while any of them does, and a later store opens a new one.
+   */
+  @Test
+  void storesOfOneJvmShareOneClientUntilTheLastCloses() throws Exception {
+    String job = newJob();
+    JournalStoreOptions o =
+        new JournalStoreOptions(
+            server.target, job, JournalStoreOptions.Transport.GRPC, PruneMode.CHECKPOINT, 2, 4 << 20);
+    int before = SharedClients.open();
+    JournalActionStateStore a = new JournalActionStateStore(o);
+    JournalActionStateStore b = new JournalActionStateStore(o);
+    a.bindOperator("op-a");
+    b.bindOperator("op-b");
+    a.rebuildState(List.of());
+    b.rebuildState(List.of());
+    assertEquals(before + 1, SharedClients.open(), "two stores, one target: one client");
+    a.put("k", 1, act, in, completed(in, "from a"));
+    Object marker = a.getRecoveryMarker();
+    a.close();
+    // b's client is still open: b writes and reads.
+    b.put("k", 1, act, in, completed(in, "from b"));
+    assertEquals("from b", answer(b.get("k", 1, act, in)));
+    b.close();
+    assertEquals(before, SharedClients.open(), "the last store closed the client");
+    JournalActionStateStore c = new JournalActionStateStore(o);
+    c.bindOperator("op-a");
+    c.rebuildState(List.of(marker));
+    assertEquals("from a", answer(c.get("k", 1, act, in)));
+    c.close();
+  }
 }

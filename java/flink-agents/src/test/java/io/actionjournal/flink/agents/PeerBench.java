@@ -53,9 +53,11 @@ import org.apache.kafka.common.serialization.StringSerializer;
  *   every checkpoint: getRecoveryMarker; pruneState(key, seq) for each key completed
  * </pre>
  *
- * <p>"Keys in flight" N is N operator subtasks, each with its own store driven by one thread: the
- * runtime calls its store on the task's mailbox thread, so one subtask has one call out at a time
- * and concurrency comes from parallel subtasks. The calls do nothing else (the LLM and the tool
+ * <p>"Keys in flight" N is N operator subtasks of one TaskManager, each with its own store driven
+ * by one thread: the runtime calls its store on the task's mailbox thread, so one subtask has one
+ * call out at a time and concurrency comes from parallel subtasks. Each side's stores are built as
+ * a job builds them (the journal's share their JVM's gRPC client; each Kafka store has its own
+ * producer and consumer). The calls do nothing else (the LLM and the tool
  * answer at once), so an action's time is what the store adds.
  *
  * <p>Recovery: with N states written since the restored checkpoint's recovery marker (a rollback
@@ -68,7 +70,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * PostgreSQL's (the postmaster and its backends), from /proc over each run.
  *
  * <p>usage: PeerBench --dsn DSN --pg-data DIR --kafka-classpath FILE [--seconds S] [--warmup S]
- * [--reps R] [--inflight 1,8,64] [--recovery 10000,100000,1000000] [--checkpoint-ms MS]
+ * [--jit-warmup S] [--reps R] [--inflight 1,8,64] [--recovery 10000,100000,1000000]
+ * [--checkpoint-ms MS]
  */
 public final class PeerBench {
   private static final int KEYS_PER_SUBTASK = 16;
@@ -119,6 +122,14 @@ public final class PeerBench {
       warmupSeconds = Integer.parseInt(arg("warmup", "3"));
       int reps = Integer.parseInt(arg("reps", "3"));
       long checkpointMs = Long.parseLong(arg("checkpoint-ms", "1000"));
+      // Both JVM sides' code compiled first (the JIT takes tens of seconds on two cores).
+      int jit = Integer.parseInt(arg("jit-warmup", "15"));
+      if (jit > 0) {
+        String w = "warmup-" + UUID.randomUUID().toString().substring(0, 8);
+        drive(8, jit, checkpointMs, i -> journalStore(w), this::journalCpu);
+        kafka.createTopic(w);
+        drive(8, jit, checkpointMs, i -> kafka.store(w), kafka::cpuTicks);
+      }
       for (int n : ints(arg("inflight", "1,8,64"))) throughput(n, seconds, reps, checkpointMs);
       recovery(ints(arg("recovery", "10000,100000,1000000")));
     } finally {
@@ -186,6 +197,7 @@ public final class PeerBench {
       opened.add(s);
     }
     ExecutorService pool = Executors.newFixedThreadPool(n);
+    System.gc();
     long warmupEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
     long[] from = new long[1];
     long[] cpu0 = new long[1];
@@ -378,6 +390,7 @@ public final class PeerBench {
 
   /** A restore: the store, rebuildState, and the replay of the REPLAYED records. */
   private double replay(ActionStateStore store, List<Object> markers, Event in) throws Exception {
+    System.gc(); // the other side's last run (the Kafka store's map) is not collected on this one
     long t0 = System.nanoTime();
     store.rebuildState(markers);
     for (int i = 0; i < REPLAYED; i++) {
