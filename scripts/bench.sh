@@ -8,6 +8,7 @@
 # proxy with no delay, beside loopback). After each profile, pgbench runs the
 # baseline statement at 8 and 32 connections on the same link.
 # Extra args go to journal_bench (--seconds, --reps, --payload, --workloads).
+# Each profile ends with the share of CPU the hypervisor stole meanwhile.
 # AJ_BENCH_PROFILES picks profiles (default "loopback rtt0.5 proxy0").
 # AJ_BENCH_PGBOUNCER=1 puts the service behind pgbouncer in transaction
 # pooling mode (the direct baseline stays direct; loopback only).
@@ -30,6 +31,8 @@ export AJ_BENCH_PROFILES=${AJ_BENCH_PROFILES:-loopback rtt0.5 proxy0}
     via_proxy=${dsn/:$port\//:$(sed -n "s/^listening //p" "$work/proxy")/}
   }
   stop_proxy() { kill $proxy_pid; wait $proxy_pid 2>/dev/null || true; proxy_pid=; }
+  # CPU time in all and stolen by the hypervisor, machine-wide (/proc/stat).
+  cpu_times() { awk '\''/^cpu / { for (i = 2; i <= NF; i++) all += $i; print all, $9 }'\'' /proc/stat; }
   for profile in $AJ_BENCH_PROFILES; do
     link=$dsn
     extra=()
@@ -43,7 +46,12 @@ export AJ_BENCH_PROFILES=${AJ_BENCH_PROFILES:-loopback rtt0.5 proxy0}
       *) echo "unknown profile $profile" >&2; exit 2 ;;
     esac
     echo "== profile $profile"
+    read -r all0 steal0 < <(cpu_times)
     ./build/bench/journal_bench --dsn "$link" --profile "$profile" "${extra[@]}" "$@" | tee "$work/$profile"
+    read -r all1 steal1 < <(cpu_times)
+    # A run with much steal measured a slower machine than it had.
+    awk -v p="$profile" -v a=$((all1 - all0)) -v s=$((steal1 - steal0)) \
+      '\''BEGIN { printf "RESULT workload=steal profile=%s steal_pct=%.0f\n", p, a ? 100 * s / a : 0 }'\''
     for clients in 8 32; do
       tps=$(bench/pgbench_check.sh "$link" "$clients" 5 256)
       direct=$(sed -n "s/.*workload=sync$clients profile=$profile .*direct_per_s=\([0-9]*\).*/\1/p" "$work/$profile")

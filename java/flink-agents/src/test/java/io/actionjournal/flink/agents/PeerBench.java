@@ -142,7 +142,7 @@ public final class PeerBench {
 
   /** One side's figures over one run. */
   private static final class Run {
-    double actionsPerS, p50Ms, p99Ms, cpuUsPerAction;
+    double actionsPerS, p50Ms, p99Ms, cpuUsPerAction, stealPct;
   }
 
   private void throughput(int n, int seconds, int reps, long checkpointMs) throws Exception {
@@ -159,7 +159,7 @@ public final class PeerBench {
         Locale.ROOT,
         "RESULT workload=peer_k%d journal_actions_per_s=%.0f kafka_actions_per_s=%.0f ratio=%.2f"
             + " journal_p50_ms=%.2f kafka_p50_ms=%.2f journal_p99_ms=%.2f kafka_p99_ms=%.2f"
-            + " journal_cpu_us=%.0f kafka_cpu_us=%.0f reps=%d ratio_spread=%s%n",
+            + " journal_cpu_us=%.0f kafka_cpu_us=%.0f reps=%d ratio_spread=%s steal_pct=%.0f%n",
         n,
         median(journal, r -> r.actionsPerS),
         median(kafkaRuns, r -> r.actionsPerS),
@@ -171,7 +171,8 @@ public final class PeerBench {
         median(journal, r -> r.cpuUsPerAction),
         median(kafkaRuns, r -> r.cpuUsPerAction),
         reps,
-        spread(journal, kafkaRuns));
+        spread(journal, kafkaRuns),
+        (median(journal, r -> r.stealPct) + median(kafkaRuns, r -> r.stealPct)) / 2);
   }
 
   private JournalActionStateStore journalStore(String job) {
@@ -201,11 +202,13 @@ public final class PeerBench {
     long warmupEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(warmupSeconds);
     long[] from = new long[1];
     long[] cpu0 = new long[1];
+    long[][] steal0 = new long[1][];
     java.util.concurrent.CyclicBarrier measured =
         new java.util.concurrent.CyclicBarrier(
             n,
             () -> {
               cpu0[0] = cpu.ticks();
+              steal0[0] = Cpu.machine();
               from[0] = System.nanoTime();
             });
     List<Future<long[]>> done = new ArrayList<>();
@@ -226,6 +229,7 @@ public final class PeerBench {
     for (Future<long[]> f : done) times.add(f.get());
     double elapsed = (System.nanoTime() - from[0]) / 1e9;
     long cpuTicks = cpu.ticks() - cpu0[0];
+    long[] steal1 = Cpu.machine();
     pool.shutdown();
     for (ActionStateStore s : opened) s.close();
     long[] all = times.stream().flatMapToLong(Arrays::stream).sorted().toArray();
@@ -234,6 +238,7 @@ public final class PeerBench {
     r.p50Ms = all[all.length / 2] / 1e6;
     r.p99Ms = all[(int) Math.min(all.length - 1, Math.floor(all.length * 0.99))] / 1e6;
     r.cpuUsPerAction = cpuTicks * 1e6 / Cpu.HZ / all.length;
+    r.stealPct = 100.0 * (steal1[1] - steal0[0][1]) / Math.max(1, steal1[0] - steal0[0][0]);
     return r;
   }
 
@@ -321,15 +326,20 @@ public final class PeerBench {
         kafkaReplayedLoaded = REPLAYED;
       }
       List<Double> journalS = new ArrayList<>(), kafkaS = new ArrayList<>();
+      long[] steal0 = Cpu.machine();
       for (int rep = 0; rep < 3; rep++) {
         journalS.add(replay(journalStore(run), List.of(journalMarker), in));
         kafkaS.add(replay(kafka.store(run), List.of(marker), in));
+        System.out.printf(
+            Locale.ROOT, "recovery_%d run %d: journal %.3f s, kafka %.3f s%n",
+            size, rep + 1, journalS.get(rep), kafkaS.get(rep));
       }
       double j = median(journalS, x -> x), k = median(kafkaS, x -> x);
       System.out.printf(
           Locale.ROOT,
-          "RESULT workload=recovery_%d journal_s=%.3f kafka_s=%.3f ratio=%.1f journal_spread=%s kafka_spread=%s%n",
-          size, j, k, k / j, range(journalS), range(kafkaS));
+          "RESULT workload=recovery_%d journal_s=%.3f kafka_s=%.3f ratio=%.1f journal_spread=%s kafka_spread=%s"
+              + " steal_pct=%.0f%n",
+          size, j, k, k / j, range(journalS), range(kafkaS), stealSince(steal0));
     }
   }
 
@@ -579,6 +589,21 @@ public final class PeerBench {
       return sum;
     }
 
+    /**
+     * The machine's CPU time in all and stolen by the hypervisor, in ticks (/proc/stat): a run
+     * with much steal measured a slower machine than it had.
+     */
+    static long[] machine() {
+      try {
+        String[] f = Files.readAllLines(Paths.get("/proc/stat")).get(0).trim().split("\\s+");
+        long all = 0;
+        for (int i = 1; i < f.length; i++) all += Long.parseLong(f[i]);
+        return new long[] {all, f.length > 8 ? Long.parseLong(f[8]) : 0};
+      } catch (IOException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+
     /** /proc/PID/stat's fields (0-based, as proc(5) numbers them minus one), or null. */
     private static String[] stat(long pid) {
       try {
@@ -613,6 +638,11 @@ public final class PeerBench {
   private static <T> double median(List<T> xs, Figure<T> f) {
     double[] v = xs.stream().mapToDouble(f::of).sorted().toArray();
     return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
+
+  private static double stealSince(long[] before) {
+    long[] now = Cpu.machine();
+    return 100.0 * (now[1] - before[1]) / Math.max(1, now[0] - before[0]);
   }
 
   private static String range(List<Double> xs) {
