@@ -76,8 +76,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 public final class PeerBench {
   private static final int KEYS_PER_SUBTASK = 16;
   private static final int REPLAYED = 1000;
-  private static final byte[] RESULT = repeat('r', 256);
-  private static final String TEXT = new String(repeat('t', 256), StandardCharsets.UTF_8);
+  private static final byte[] RESULT = "r".repeat(256).getBytes(StandardCharsets.UTF_8);
+  private static final String TEXT = "t".repeat(256);
 
   private final Map<String, String> args;
   private final Action action = JournalActionStateStoreTest.action("answer");
@@ -175,12 +175,13 @@ public final class PeerBench {
         (median(journal, r -> r.stealPct) + median(kafkaRuns, r -> r.stealPct)) / 2);
   }
 
+  private JournalStoreOptions journalOptions(String job, JournalStoreOptions.PruneMode prune) {
+    return new JournalStoreOptions(server.target, job, JournalStoreOptions.Transport.GRPC, prune, 2, 4 << 20);
+  }
+
   private JournalActionStateStore journalStore(String job) {
     JournalActionStateStore s =
-        new JournalActionStateStore(
-            new JournalStoreOptions(
-                server.target, job, JournalStoreOptions.Transport.GRPC,
-                JournalStoreOptions.PruneMode.CHECKPOINT, 2, 4 << 20));
+        new JournalActionStateStore(journalOptions(job, JournalStoreOptions.PruneMode.CHECKPOINT));
     s.bindOperator("agent");
     return s;
   }
@@ -357,10 +358,7 @@ public final class PeerBench {
                     () -> {
                       JournalActionStateStore s =
                           new JournalActionStateStore(
-                              new JournalStoreOptions(
-                                  server.target, job, JournalStoreOptions.Transport.GRPC,
-                                  JournalStoreOptions.PruneMode.NONE, 2, 4 << 20),
-                              shared);
+                              journalOptions(job, JournalStoreOptions.PruneMode.NONE), shared);
                       s.bindOperator("agent");
                       for (int i = lo + first; i < hi; i += threads) {
                         if (s.get(recordKey(i), 1, action, in) != null) throw new IllegalStateException("loaded twice");
@@ -520,7 +518,7 @@ public final class PeerBench {
       }
     }
 
-    /** States PREFIX + LO..HI, sent in batches (their cost is not measured). */
+    /** States PREFIX + LO..HI ("r": the replayed records' keys, recordKey), sent in batches (their cost is not measured). */
     void load(String topic, String prefix, int lo, int hi, Action action, Event in, ActionState done)
         throws Exception {
       if (hi <= lo) return;
@@ -532,8 +530,7 @@ public final class PeerBench {
       p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
       try (KafkaProducer<String, ActionState> producer = new KafkaProducer<>(p)) {
         for (int i = lo; i < hi; i++) {
-          String key = prefix.equals("r") ? recordKey(i) : prefix + i;
-          producer.send(new ProducerRecord<>(topic, ActionStateUtil.generateKey(key, 1, action, in), done));
+          producer.send(new ProducerRecord<>(topic, ActionStateUtil.generateKey(prefix + i, 1, action, in), done));
         }
         producer.flush();
       }
@@ -660,9 +657,4 @@ public final class PeerBench {
         ratios.stream().mapToDouble(x -> x).max().orElse(0));
   }
 
-  private static byte[] repeat(char c, int n) {
-    byte[] b = new byte[n];
-    Arrays.fill(b, (byte) c);
-    return b;
-  }
 }
