@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -26,7 +27,7 @@ namespace {
 constexpr int kUsageError = 64;
 
 constexpr const char* kUsage =
-    R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] [--output text|json]
+    R"(usage: actionjournal-cli [--target HOST:PORT] [--deadline 10s] [--output text|json|jsonl]
                          [--tls-ca-file F [--tls-cert-file F --tls-key-file F]]
                          [--token-file F] COMMAND [options]
        actionjournal-cli --version | --help
@@ -41,8 +42,19 @@ constexpr const char* kUsage =
   prune    --job J [--up-to KEY=SEQ]... [--completed-before-micros T] [--whole-job]
            [--retention D]   kept, and answered, for D (e.g. 0s, 2h) before
                              deletion; default the server's --prune-retention
-  stats    [--job J]          per job: records, entries, payload bytes and the
-                             stored cost a replay of the job saves
+  stats    [--job J]          per job: records, entries, payload bytes, the
+                             stored cost a replay of the job saves, replays
+  records  --job J [--prefix K] [--status open|completed|retained] [--replayed]
+           [--created-from T] [--created-before T] [--page-size N]
+           [--page-token P | --all]
+                             the job's records, newest first, as a table (T:
+                             RFC 3339, e.g. 2026-12-03T10:00:00Z); --all reads
+                             every page; jsonl: one record per line
+  show     --job J --key K --seq N [--payloads]
+                             one record whole, read without taking it over:
+                             each action's steps and completion, when written,
+                             and whether the last replay reused them or ran
+                             them again; payloads only with --payloads
   health   [--service NAME]   grpc.health.v1 Check: "" (default) is SERVING
            while the store answers; "liveness" while the process runs
 
@@ -54,7 +66,7 @@ $ACTIONJOURNAL_TLS_CERT_FILE, $ACTIONJOURNAL_TLS_KEY_FILE and
 $ACTIONJOURNAL_TOKEN_FILE.
 --output json prints each answer as one JSON object (protobuf's JSON mapping:
 bytes in base64, 64-bit numbers as strings) and an error as
-{"code":"...","message":"..."} on stderr.
+{"code":"...","message":"..."} on stderr; jsonl (records) one object a line.
 Exit code: the gRPC status code (0 OK, 3 INVALID_ARGUMENT, 9 FAILED_PRECONDITION,
 14 UNAVAILABLE, ...); 64 for a usage error.
 )";
@@ -75,13 +87,15 @@ struct Args {
 }
 
 const std::vector<std::string> kBoolFlags = {
-    "--reset", "--replace", "--whole-job", "--help", "--version"};
+    "--reset",   "--replace",  "--whole-job", "--help",
+    "--version", "--replayed", "--payloads",  "--all"};
 
 bool json_output = false;
+bool jsonl_output = false;
 
 // Prints `m` as JSON when asked; false when the caller prints text.
 bool PrintJson(const google::protobuf::Message& m) {
-  if (!json_output) return false;
+  if (!json_output && !jsonl_output) return false;
   std::string out;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -178,7 +192,185 @@ int Fail(const absl::Status& s) {
   return static_cast<int>(s.code());
 }
 
+// A time of the read APIs (microseconds since the epoch; 0: none).
+std::string TimeText(int64_t micros) {
+  if (micros == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
+}
+
+std::string Usd(uint64_t micro_usd) {
+  return absl::StrFormat("%.6f", micro_usd / 1e6);
+}
+
+int64_t TimeFlag(const Args& a, const std::string& key) {
+  if (!a.Has(key)) return 0;
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, a.Get(key), &t, &err)) {
+    Usage("--" + key +
+          " takes an RFC 3339 time (2026-12-03T10:00:00Z): " + err);
+  }
+  return absl::ToUnixMicros(t);
+}
+
+// `records`: the table (or JSON) of one page, or of every page with --all.
+int Records(const Args& a, JournalClient& client) {
+  v1::ListRecordsRequest req;
+  req.set_job_id(Required(a, "job"));
+  req.set_key_prefix(a.Get("prefix"));
+  const std::string status = a.Get("status", "any");
+  if (status == "open") {
+    req.set_status(v1::ListRecordsRequest::STATUS_FILTER_OPEN);
+  } else if (status == "completed") {
+    req.set_status(v1::ListRecordsRequest::STATUS_FILTER_COMPLETED);
+  } else if (status == "retained") {
+    req.set_status(v1::ListRecordsRequest::STATUS_FILTER_RETAINED);
+  } else if (status != "any") {
+    Usage("--status must be open, completed or retained");
+  }
+  req.set_created_from_unix_micros(TimeFlag(a, "created-from"));
+  req.set_created_before_unix_micros(TimeFlag(a, "created-before"));
+  req.set_replayed_only(a.Has("replayed"));
+  req.set_page_size(Number<int32_t>(a, "page-size", 0));
+  if (a.Has("page-token")) {
+    const std::string hex = a.Get("page-token");
+    const bool is_hex =
+        !hex.empty() && hex.size() % 2 == 0 &&
+        std::all_of(hex.begin(), hex.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+        });
+    if (!is_hex) {
+      Usage("--page-token takes the hex token a previous page printed");
+    }
+    const std::string token = absl::HexStringToBytes(hex);
+    req.set_page_token(token);
+  }
+  const bool all = a.Has("all");
+  if (all && a.Has("page-token")) Usage("--all reads from the first page");
+  bool header = false;
+  for (;;) {
+    auto r = client.ListRecords(req);
+    if (!r.ok()) return Fail(r.status());
+    if (jsonl_output) {
+      for (const v1::RecordSummary& s : r->records()) PrintJson(s);
+    } else if (json_output) {
+      PrintJson(*r);
+    } else {
+      if (!header) {
+        std::cout << absl::StrFormat(
+            "%-24s %6s %-9s %7s %-24s %7s %7s %9s %10s %7s\n", "KEY", "SEQ",
+            "STATUS", "ATTEMPT", "CREATED", "ACTIONS", "ENTRIES", "BYTES",
+            "USD", "REPLAYS");
+        header = true;
+      }
+      for (const v1::RecordSummary& s : r->records()) {
+        std::string state =
+            s.status() == v1::RECORD_STATUS_COMPLETED ? "completed" : "open";
+        if (s.retained_until_unix_micros() != 0) state += "*";
+        std::cout << absl::StrFormat(
+            "%-24s %6d %-9s %7d %-24s %7d %7d %9d %10s %7d\n",
+            Bytes(s.record().record_key()), s.record().seq_num(), state,
+            s.attempt(), TimeText(s.created_at_unix_micros()), s.actions(),
+            s.entries(), s.payload_bytes(), Usd(s.cost().micro_usd()),
+            s.replays());
+      }
+    }
+    if (r->next_page_token().empty()) return 0;
+    if (!all) {
+      if (!json_output && !jsonl_output) {
+        std::cout << "more: --page-token "
+                  << absl::BytesToHexString(r->next_page_token()) << "\n";
+      }
+      return 0;
+    }
+    req.set_page_token(r->next_page_token());
+  }
+}
+
+// What a replay made of an entry, for `show`.
+std::string ReuseText(const v1::RecordSummary& rec, int64_t written,
+                      bool reused) {
+  if (rec.replays() == 0) return "first run";
+  if (reused) return "reused by the replay";
+  if (written == 0) return "-";
+  return "ran in the replay";
+}
+
+// `show`: one record as a tree, every page of its actions.
+int Show(const Args& a, JournalClient& client) {
+  v1::GetRecordRequest req;
+  *req.mutable_record() = Record(a);
+  req.set_include_payloads(a.Has("payloads"));
+  bool first = true;
+  for (;;) {
+    auto r = client.GetRecord(req);
+    if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) {
+      // One JSON object per page.
+    } else {
+      const v1::RecordSummary& s = r->record();
+      if (first) {
+        std::cout << "record " << Bytes(s.record().record_key()) << " seq "
+                  << s.record().seq_num() << ": "
+                  << (s.status() == v1::RECORD_STATUS_COMPLETED ? "completed"
+                                                                : "open")
+                  << ", attempt " << s.attempt() << ", created "
+                  << TimeText(s.created_at_unix_micros()) << "\n  "
+                  << s.replays() << " replay(s)"
+                  << (s.replays() > 0
+                          ? ", the last at " +
+                                TimeText(s.replayed_at_unix_micros())
+                          : "")
+                  << "; " << s.actions() << " action(s), " << s.entries()
+                  << " entr" << (s.entries() == 1 ? "y" : "ies") << ", "
+                  << s.payload_bytes() << " payload bytes; cost "
+                  << s.cost().input_tokens() << " input and "
+                  << s.cost().output_tokens() << " output tokens, USD "
+                  << Usd(s.cost().micro_usd());
+        if (s.retained_until_unix_micros() != 0) {
+          std::cout << "; pruned, kept until "
+                    << TimeText(s.retained_until_unix_micros());
+        }
+        std::cout << "\n";
+        first = false;
+      }
+      for (const v1::ActionEntries& act : r->actions()) {
+        std::cout << "  action " << Bytes(act.action_key()) << ": "
+                  << (act.has_completion() ? "completed" : "not completed")
+                  << ", USD " << Usd(act.cost().micro_usd()) << "\n";
+        for (const v1::Step& st : act.steps()) {
+          const std::string& payload =
+              st.status() == v1::STEP_STATUS_FAILED ? st.error() : st.result();
+          std::cout << "    step " << st.index() << " " << st.function_id()
+                    << " digest=" << Bytes(st.args_digest()) << " "
+                    << v1::StepStatus_Name(st.status()).substr(12) << ", "
+                    << st.omitted_bytes() + payload.size() << " bytes, written "
+                    << TimeText(st.written_at_unix_micros()) << ", "
+                    << ReuseText(s, st.written_at_unix_micros(), st.reused());
+          if (!payload.empty()) std::cout << "\n      " << Bytes(payload);
+          std::cout << "\n";
+        }
+        if (act.has_completion()) {
+          const v1::Completion& c = act.completion();
+          std::cout << "    completion, "
+                    << c.omitted_bytes() + c.state().size()
+                    << " bytes, written "
+                    << TimeText(c.written_at_unix_micros()) << ", "
+                    << ReuseText(s, c.written_at_unix_micros(), c.reused());
+          if (!c.state().empty()) std::cout << "\n      " << Bytes(c.state());
+          std::cout << "\n";
+        }
+      }
+    }
+    if (r->next_page_token().empty()) return 0;
+    req.set_page_token(r->next_page_token());
+  }
+}
+
 int Run(const Args& a, JournalClient& client) {
+  if (a.command == "records") return Records(a, client);
+  if (a.command == "show") return Show(a, client);
   if (a.command == "begin") {
     v1::BeginRecordRequest req;
     *req.mutable_record() = Record(a);
@@ -327,9 +519,11 @@ int Run(const Args& a, JournalClient& client) {
     if (r->jobs().empty()) std::cout << "no records\n";
     for (const v1::JobStats& j : r->jobs()) {
       std::cout << "job " << j.job_id() << ": " << j.records() << " record(s) ("
-                << j.retained_records() << " kept after a prune), "
-                << j.entries() << " entr" << (j.entries() == 1 ? "y" : "ies")
-                << ", " << j.payload_bytes() << " payload bytes (" << j.blobs()
+                << j.retained_records() << " kept after a prune, "
+                << j.replayed_records() << " replayed, " << j.replays()
+                << " replay(s) in all), " << j.entries() << " entr"
+                << (j.entries() == 1 ? "y" : "ies") << ", " << j.payload_bytes()
+                << " payload bytes (" << j.blobs()
                 << " stored once: " << j.blob_bytes() << " bytes, saving "
                 << j.deduplicated_bytes() << "); a replay saves "
                 << j.cost().input_tokens() << " input and "
@@ -384,9 +578,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string output = args.Get("output", "text");
-  if (output != "text" && output != "json")
-    Usage("--output must be text or json");
+  if (output != "text" && output != "json" && output != "jsonl")
+    Usage("--output must be text, json or jsonl");
   json_output = output == "json";
+  jsonl_output = output == "jsonl";
   ClientOptions options;
   auto flag_or_env = [&args](const std::string& flag, const char* env,
                              const std::string& fallback) {

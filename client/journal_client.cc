@@ -283,6 +283,15 @@ class GrpcJournalClient final : public JournalClient {
     return Call(&Stub::IssueAttempt, request, /*write=*/true);
   }
 
+  absl::StatusOr<v1::ListRecordsResponse> ListRecords(
+      const v1::ListRecordsRequest& request) override {
+    return Call(&Stub::ListRecords, request, /*write=*/false);
+  }
+  absl::StatusOr<v1::GetRecordResponse> GetRecord(
+      const v1::GetRecordRequest& request) override {
+    return Call(&Stub::GetRecord, request, /*write=*/false);
+  }
+
   using JournalClient::AppendActionAsync;
   void AppendActionAsync(const v1::AppendActionRequest& request,
                          AppendDone done) override {

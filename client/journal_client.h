@@ -93,6 +93,12 @@ class JournalClient {
   // applied only skips a number).
   virtual absl::StatusOr<v1::IssueAttemptResponse> IssueAttempt(
       const v1::IssueAttemptRequest& request) = 0;
+  // The read APIs, one page as the server sends it (payloads GetRecord left
+  // out stay out: read them with ReadPayload).
+  virtual absl::StatusOr<v1::ListRecordsResponse> ListRecords(
+      const v1::ListRecordsRequest& request) = 0;
+  virtual absl::StatusOr<v1::GetRecordResponse> GetRecord(
+      const v1::GetRecordRequest& request) = 0;
   // One chunk of a stored payload, as the server sends it.
   virtual absl::StatusOr<v1::ReadPayloadResponse> ReadPayload(
       const v1::ReadPayloadRequest& request) = 0;

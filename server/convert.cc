@@ -3,6 +3,7 @@
 #include <google/protobuf/unknown_field_set.h>
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -199,6 +200,62 @@ void ActionToProto(const ActionEntries& a, AnswerBudget& budget,
 
 v1::RecordStatus StatusToProto(RecordStatus s) {
   return static_cast<v1::RecordStatus>(static_cast<int>(s));
+}
+
+void SummaryToProto(const RecordInfo& in, v1::RecordSummary* out) {
+  auto micros = [](absl::Time t) {
+    return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t);
+  };
+  v1::RecordId* id = out->mutable_record();
+  id->set_job_id(in.id.job_id);
+  id->set_record_key(in.id.record_key);
+  id->set_seq_num(in.id.seq_num);
+  out->set_status(in.completed ? v1::RECORD_STATUS_COMPLETED
+                               : v1::RECORD_STATUS_OPEN);
+  out->set_attempt(in.attempt);
+  out->set_created_at_unix_micros(micros(in.created_at));
+  out->set_written_at_unix_micros(micros(in.written_at));
+  if (in.completed) out->set_completed_at_unix_micros(micros(in.completed_at));
+  out->set_replays(in.replays);
+  out->set_replayed_at_unix_micros(micros(in.replayed_at));
+  if (in.retained_until.has_value()) {
+    out->set_retained_until_unix_micros(micros(*in.retained_until));
+  }
+  out->set_actions(in.actions);
+  out->set_entries(in.entries);
+  out->set_payload_bytes(in.payload_bytes);
+  CostToProto(in.cost, out->mutable_cost());
+}
+
+// ListRecords' page token: the last row's position (created_at micros, seq
+// num, record key) behind a version byte.
+constexpr char kListTokenVersion = 1;
+
+std::string ListToken(const RecordInfo& last) {
+  std::string out(1, kListTokenVersion);
+  for (int64_t v : {absl::ToUnixMicros(last.created_at), last.id.seq_num}) {
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((static_cast<uint64_t>(v) >> shift)));
+  }
+  out += last.id.record_key;
+  return out;
+}
+
+absl::StatusOr<ListRecordsQuery::After> FromListToken(
+    const std::string& token, const RequestLimits& limits) {
+  if (token.size() < 17 || token[0] != kListTokenVersion ||
+      static_cast<int64_t>(token.size()) - 17 > limits.max_record_key) {
+    return Invalid("page_token", "not a token this server issued");
+  }
+  int64_t v[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    uint64_t u = 0;
+    for (int b = 0; b < 8; ++b)
+      u = (u << 8) | static_cast<unsigned char>(token[1 + 8 * i + b]);
+    v[i] = static_cast<int64_t>(u);
+  }
+  return ListRecordsQuery::After{absl::FromUnixMicros(v[0]), token.substr(17),
+                                 v[1]};
 }
 
 absl::Status ExplainFields(const google::protobuf::Descriptor& descriptor,
@@ -402,31 +459,52 @@ absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
   return out;
 }
 
-void ToProto(const BeginResult& in, const std::string& page_token,
-             const RequestLimits& limits, v1::BeginRecordResponse* out) {
-  out->set_status(StatusToProto(in.status));
-  out->set_attempt(in.attempt);
-  out->set_input_mismatch(in.input_mismatch);
-  out->set_reset(in.reset);
-  // Pages follow the keys' byte order, whatever order a backend read them in.
-  std::vector<const ActionEntries*> actions;
-  for (const ActionEntries& a : in.actions) {
-    if (page_token.empty() || a.action_key > page_token) actions.push_back(&a);
+// Adds the page of `actions` after `page_token` (empty: the first) to
+// `out`'s actions, in the keys' byte order whatever order a backend read
+// them in, as far as `budget` goes; then sets next_page_token if more
+// follow. `payloads` says whether payloads may be sent at all; `add` may
+// mark the action it added.
+template <typename Response>
+void AddActionPage(
+    const std::vector<ActionEntries>& actions, const std::string& page_token,
+    int64_t answer_bytes, bool payloads, Response* out,
+    const std::function<void(const ActionEntries&, v1::ActionEntries*)>& add) {
+  std::vector<const ActionEntries*> page;
+  for (const ActionEntries& a : actions) {
+    if (page_token.empty() || a.action_key > page_token) page.push_back(&a);
   }
-  std::sort(actions.begin(), actions.end(),
+  std::sort(page.begin(), page.end(),
             [](const ActionEntries* a, const ActionEntries* b) {
               return a->action_key < b->action_key;
             });
-  AnswerBudget budget(limits.max_answer_bytes);
-  for (const ActionEntries* a : actions) {
+  AnswerBudget budget(answer_bytes);
+  for (const ActionEntries* a : page) {
     // Every page carries at least one action, so paging always progresses.
     if (out->actions_size() > 0 && ActionMetaBytes(*a) > budget.left()) {
       out->set_next_page_token(
           out->actions(out->actions_size() - 1).action_key());
       return;
     }
-    ActionToProto(*a, budget, out->add_actions());
+    if (payloads) {
+      ActionToProto(*a, budget, out->add_actions());
+    } else {
+      // Every payload left out; the fields around them count as ever.
+      budget.Spend(ActionMetaBytes(*a));
+      AnswerBudget none(0);
+      ActionToProto(*a, none, out->add_actions());
+    }
+    if (add) add(*a, out->mutable_actions(out->actions_size() - 1));
   }
+}
+
+void ToProto(const BeginResult& in, const std::string& page_token,
+             const RequestLimits& limits, v1::BeginRecordResponse* out) {
+  out->set_status(StatusToProto(in.status));
+  out->set_attempt(in.attempt);
+  out->set_input_mismatch(in.input_mismatch);
+  out->set_reset(in.reset);
+  AddActionPage(in.actions, page_token, limits.max_answer_bytes,
+                /*payloads=*/true, out, nullptr);
 }
 
 bool IsPendingStep(const AppendRequest& request) {
@@ -558,8 +636,109 @@ void ToProto(const std::vector<JobStats>& in, v1::GetStatsResponse* out) {
     o->set_blobs(j.blobs);
     o->set_blob_bytes(j.blob_bytes);
     o->set_deduplicated_bytes(j.deduplicated_bytes);
+    o->set_replayed_records(j.replayed_records);
+    o->set_replays(j.replays);
     CostToProto(j.cost, o->mutable_cost());
   }
+}
+
+absl::StatusOr<ListRecordsCall> FromProto(const v1::ListRecordsRequest& req,
+                                          const RequestLimits& limits) {
+  ListRecordsCall out;
+  ListRecordsQuery& q = out.query;
+  RETURN_IF_ERROR(CheckJobId("job_id", req.job_id(), limits));
+  q.job_id = req.job_id();
+  RETURN_IF_ERROR(
+      CheckBytes("key_prefix", req.key_prefix(), 0, limits.max_record_key));
+  q.key_prefix = req.key_prefix();
+  switch (req.status()) {
+    case v1::ListRecordsRequest::STATUS_FILTER_UNSPECIFIED:
+      q.status = ListRecordsQuery::Status::kAny;
+      break;
+    case v1::ListRecordsRequest::STATUS_FILTER_OPEN:
+      q.status = ListRecordsQuery::Status::kOpen;
+      break;
+    case v1::ListRecordsRequest::STATUS_FILTER_COMPLETED:
+      q.status = ListRecordsQuery::Status::kCompleted;
+      break;
+    case v1::ListRecordsRequest::STATUS_FILTER_RETAINED:
+      q.status = ListRecordsQuery::Status::kRetained;
+      break;
+    default:
+      return Invalid("status", absl::StrCat("unknown value ", req.status()));
+  }
+  for (auto [field, v] :
+       {std::pair<const char*, int64_t>{"created_from_unix_micros",
+                                        req.created_from_unix_micros()},
+        {"created_before_unix_micros", req.created_before_unix_micros()}}) {
+    if (v < 0) return Invalid(field, absl::StrCat("must be >= 0, got ", v));
+  }
+  if (req.created_from_unix_micros() > 0)
+    q.created_from = absl::FromUnixMicros(req.created_from_unix_micros());
+  if (req.created_before_unix_micros() > 0)
+    q.created_before = absl::FromUnixMicros(req.created_before_unix_micros());
+  q.replayed_only = req.replayed_only();
+  if (req.page_size() < 0 || req.page_size() > kMaxListPage) {
+    return Invalid("page_size", absl::StrCat("must be 0-", kMaxListPage,
+                                             " (0: ", kDefaultListPage,
+                                             "), got ", req.page_size()));
+  }
+  out.page_size = req.page_size() == 0 ? kDefaultListPage : req.page_size();
+  q.limit = out.page_size + 1;
+  if (!req.page_token().empty()) {
+    ASSIGN_OR_RETURN(q.after, FromListToken(req.page_token(), limits));
+  }
+  return out;
+}
+
+absl::StatusOr<GetRecordCall> FromProto(const v1::GetRecordRequest& req,
+                                        const RequestLimits& limits) {
+  GetRecordCall out;
+  ASSIGN_OR_RETURN(out.record, RecordOf(req, limits));
+  out.include_payloads = req.include_payloads();
+  if (!req.page_token().empty()) {
+    RETURN_IF_ERROR(
+        CheckString("page_token", req.page_token(), 1, limits.max_action_key));
+  }
+  out.page_token = req.page_token();
+  return out;
+}
+
+void ToProto(const std::vector<RecordInfo>& in, const ListRecordsCall& call,
+             v1::ListRecordsResponse* out) {
+  const size_t n = std::min(in.size(), static_cast<size_t>(call.page_size));
+  for (size_t i = 0; i < n; ++i) SummaryToProto(in[i], out->add_records());
+  if (in.size() > n && n > 0) out->set_next_page_token(ListToken(in[n - 1]));
+}
+
+void ToProto(const RecordDetail& in, const GetRecordCall& call,
+             const RequestLimits& limits, v1::GetRecordResponse* out) {
+  SummaryToProto(in.info, out->mutable_record());
+  // An entry was handed to the last replay when it was stored before that
+  // replay took the record over.
+  const absl::Time replayed = in.info.replayed_at;
+  auto reused = [replayed](absl::Time written) {
+    return replayed != absl::InfinitePast() &&
+           written != absl::InfinitePast() && written < replayed;
+  };
+  auto micros = [](absl::Time t) {
+    return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t);
+  };
+  AddActionPage(
+      in.actions, call.page_token, limits.max_answer_bytes,
+      call.include_payloads, out,
+      [&](const ActionEntries& a, v1::ActionEntries* o) {
+        for (int i = 0; i < o->steps_size(); ++i) {
+          const absl::Time written = a.steps[i].written_at;
+          o->mutable_steps(i)->set_written_at_unix_micros(micros(written));
+          o->mutable_steps(i)->set_reused(reused(written));
+        }
+        if (a.completion.has_value()) {
+          const absl::Time written = a.completion->written_at;
+          o->mutable_completion()->set_written_at_unix_micros(micros(written));
+          o->mutable_completion()->set_reused(reused(written));
+        }
+      });
 }
 
 }  // namespace actionjournal

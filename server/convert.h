@@ -45,6 +45,22 @@ struct PayloadRequest {
   uint64_t offset = 0;
 };
 
+// A ListRecords call: the store's query (its limit one more than the
+// page, to learn whether another follows) and the page's size.
+struct ListRecordsCall {
+  ListRecordsQuery query;
+  int page_size = 50;
+};
+inline constexpr int kDefaultListPage = 50;
+inline constexpr int kMaxListPage = 500;
+
+// A GetRecord call.
+struct GetRecordCall {
+  RecordId record;
+  bool include_payloads = false;
+  std::string page_token;  // the last action key of the previous page
+};
+
 // Why `bytes` did not parse as `descriptor`'s message: INVALID_ARGUMENT
 // naming the first string field that is not UTF-8, or saying that the
 // message is malformed or truncated.
@@ -74,6 +90,10 @@ absl::StatusOr<PruneRequest> FromProto(const v1::PruneRequest& req,
                                        const RequestLimits& limits);
 absl::StatusOr<PayloadRequest> FromProto(const v1::ReadPayloadRequest& req,
                                          const RequestLimits& limits);
+absl::StatusOr<ListRecordsCall> FromProto(const v1::ListRecordsRequest& req,
+                                          const RequestLimits& limits);
+absl::StatusOr<GetRecordCall> FromProto(const v1::GetRecordRequest& req,
+                                        const RequestLimits& limits);
 
 // Answers, bounded by limits.max_answer_bytes: payloads that do not fit are
 // left out (omitted_bytes), and BeginRecord's actions are paged: the page
@@ -104,6 +124,14 @@ absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
 void ToProto(const CompleteResult& in, v1::CompleteRecordResponse* out);
 void ToProto(const PruneResult& in, v1::PruneResponse* out);
 void ToProto(const std::vector<JobStats>& in, v1::GetStatsResponse* out);
+// A ListRecords page from what the store answered for `call` (up to one
+// record more than the page, which only sets next_page_token).
+void ToProto(const std::vector<RecordInfo>& in, const ListRecordsCall& call,
+             v1::ListRecordsResponse* out);
+// GetRecord's answer: payloads only when asked for and within the answer
+// bound; actions paged as BeginRecord's.
+void ToProto(const RecordDetail& in, const GetRecordCall& call,
+             const RequestLimits& limits, v1::GetRecordResponse* out);
 
 }  // namespace actionjournal
 

@@ -471,12 +471,13 @@ grpc::ServerUnaryReactor* JournalService::CompleteRecord(
   }
   store_.CompleteRecordAsync(
       *std::move(parsed),
-      [answer](auto r) {
+      [this, answer](auto r) {
         answer->Stored(r.status());
         if (!r.ok()) {
           answer->Fail(r.status());
           return;
         }
+        if (metrics_ != nullptr && r->replayed) metrics_->OnReplayStarted();
         v1::CompleteRecordResponse resp;
         ToProto(*r, &resp);
         answer->Reply(resp);
@@ -590,6 +591,52 @@ grpc::ServerUnaryReactor* JournalService::IssueAttempt(
     if (!r.ok()) return r.status();
     v1::IssueAttemptResponse resp;
     resp.set_attempt(*r);
+    answer->Reply(resp);
+    return absl::OkStatus();
+  });
+  return answer;
+}
+
+grpc::ServerUnaryReactor* JournalService::ListRecords(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kListRecords, out);
+  v1::ListRecordsRequest req;
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed || !answer->Allowed(Permission::kRead, req.job_id())) {
+    return answer;
+  }
+  Dispatch(answer, [this, answer, call = *std::move(parsed)] {
+    absl::StatusOr<std::vector<RecordInfo>> r = store_.ListRecords(call.query);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    v1::ListRecordsResponse resp;
+    ToProto(*r, call, &resp);
+    answer->Reply(resp);
+    return absl::OkStatus();
+  });
+  return answer;
+}
+
+grpc::ServerUnaryReactor* JournalService::GetRecord(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kGetRecord, out);
+  v1::GetRecordRequest req;
+  auto parsed = answer->Check(in, &req, options_.limits);
+  if (!parsed || !answer->Allowed(Permission::kRead, req.record().job_id())) {
+    return answer;
+  }
+  Dispatch(answer, [this, answer, call = *std::move(parsed)] {
+    absl::StatusOr<std::optional<RecordDetail>> r =
+        store_.ShowRecord(call.record);
+    answer->Stored(r.status());
+    if (!r.ok()) return r.status();
+    if (!r->has_value()) {
+      return absl::NotFoundError("record: no such record");
+    }
+    v1::GetRecordResponse resp;
+    ToProto(**r, call, options_.limits, &resp);
     answer->Reply(resp);
     return absl::OkStatus();
   });

@@ -52,7 +52,12 @@ using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
                             v1::ActionJournal::WithRawCallbackMethod_GetStats<
                                 v1::ActionJournal::
                                     WithRawCallbackMethod_IssueAttempt<
-                                        v1::ActionJournal::Service>>>>>>>>>;
+                                        v1::ActionJournal::
+                                            WithRawCallbackMethod_ListRecords<
+                                                v1::ActionJournal::
+                                                    WithRawCallbackMethod_GetRecord<
+                                                        v1::ActionJournal::
+                                                            Service>>>>>>>>>>>;
 
 struct ServiceOptions {
   RequestLimits limits;
@@ -104,6 +109,12 @@ class JournalService final : public RawJournalService {
   grpc::ServerUnaryReactor* IssueAttempt(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* req,
                                          grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* ListRecords(grpc::CallbackServerContext* ctx,
+                                        const grpc::ByteBuffer* req,
+                                        grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetRecord(grpc::CallbackServerContext* ctx,
+                                      const grpc::ByteBuffer* req,
+                                      grpc::ByteBuffer* resp) override;
 
   // Serialized answers held now, in bytes.
   int64_t held_answer_bytes() const { return held_answer_bytes_.load(); }

@@ -81,6 +81,10 @@ const char* RpcName(Rpc rpc) {
       return "AppendActions";
     case Rpc::kIssueAttempt:
       return "IssueAttempt";
+    case Rpc::kListRecords:
+      return "ListRecords";
+    case Rpc::kGetRecord:
+      return "GetRecord";
   }
   return "unknown";
 }
@@ -103,6 +107,14 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                       .Name("actionjournal_request_duration_seconds")
                       .Help("Time from an RPC's arrival to its answer")
                       .Register(r);
+  replayed_records_ =
+      &BuildCounter()
+           .Name("actionjournal_replayed_records_total")
+           .Help(
+               "Records a replay took over: a write with a higher attempt "
+               "(a restarted writer) on a record that existed")
+           .Register(r)
+           .Add({});
   auto& hits = BuildCounter()
                    .Name("actionjournal_replay_hits_total")
                    .Help(
@@ -331,7 +343,10 @@ void ServerMetrics::OnStoreCall(Rpc rpc, const absl::Status& status) {
   }
 }
 
+void ServerMetrics::OnReplayStarted() { replayed_records_->Increment(); }
+
 void ServerMetrics::OnBegin(const BeginResult& result) {
+  if (result.replayed) OnReplayStarted();
   if (result.input_mismatch) {
     (result.reset ? mismatches_reset_ : mismatches_kept_)->Increment();
   }
@@ -343,6 +358,7 @@ void ServerMetrics::OnBegin(const BeginResult& result) {
 void ServerMetrics::OnAppend(ConflictPolicy policy,
                              const AppendResult& result) {
   appends_[static_cast<int>(result.outcome) - 1]->Increment();
+  if (result.replayed) OnReplayStarted();
   if (result.outcome == AppendOutcome::kConflict) {
     conflicts_[static_cast<int>(policy) - 1]->Increment();
   }

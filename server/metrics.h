@@ -38,9 +38,11 @@ enum class Rpc {
   kReadPayload,
   kAppendActions,
   kGetStats,
-  kIssueAttempt
+  kIssueAttempt,
+  kListRecords,
+  kGetRecord
 };
-inline constexpr int kRpcCount = 9;
+inline constexpr int kRpcCount = 11;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.
@@ -62,6 +64,9 @@ class ServerMetrics final : public JournalObserver {
   void OnAppend(ConflictPolicy policy, const AppendResult& result);
   void OnLookup(const LookupResult& result);
   void OnPrune(const PruneResult& result);
+  // A write that took a record over (a replay began): BeginRecord's,
+  // AppendAction's and CompleteRecord's `replayed`.
+  void OnReplayStarted();
   // Bytes of answers held for clients now.
   void OnHeldAnswerBytes(int64_t bytes);
   // A call refused because the server is busy (a full queue, the answer
@@ -97,6 +102,7 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Counter* saved_input_tokens_;
   prometheus::Counter* saved_output_tokens_;
   prometheus::Counter* saved_usd_;
+  prometheus::Counter* replayed_records_;
   std::array<prometheus::Counter*, kRpcCount> fenced_{};
   // [rpc][0: UNAUTHENTICATED, 1: PERMISSION_DENIED]
   std::array<std::array<prometheus::Counter*, 2>, kRpcCount> auth_refused_{};

@@ -36,17 +36,20 @@ void ReadSet::Add(const RecordId& record, const std::string* action_key) {
 void ReadSet::AddRecord(const RecordId& record) { ItemOf(record); }
 
 // Per job: records (and those retained), entries, payload bytes, stored
-// costs, and the blobs (counted once, with what their further references
-// would have taken). `where` filters each table on job_id.
+// costs, the blobs (counted once, with what their further references
+// would have taken), then the records replayed and their replays. `where`
+// filters each table on job_id.
 std::string JobStatsSql(const std::string& where) {
   return absl::StrCat(
       "SELECT r.job_id, r.n, r.retained, coalesce(s.n, 0) + coalesce(c.n, "
       "0), coalesce(s.b, 0) + coalesce(c.b, 0) + coalesce(bl.b, 0), "
       "coalesce(s.it, 0) + coalesce(c.it, 0), coalesce(s.ot, 0) + "
       "coalesce(c.ot, 0), coalesce(s.usd, 0) + coalesce(c.usd, 0), "
-      "coalesce(bl.n, 0), coalesce(bl.b, 0), coalesce(bl.saved, 0) FROM "
+      "coalesce(bl.n, 0), coalesce(bl.b, 0), coalesce(bl.saved, 0), "
+      "r.replayed, r.replays FROM "
       "(SELECT job_id, count(*) AS n, sum(CASE WHEN expires_at_us IS NULL "
-      "THEN 0 ELSE 1 END) AS retained FROM records ",
+      "THEN 0 ELSE 1 END) AS retained, sum(CASE WHEN replays > 0 THEN 1 "
+      "ELSE 0 END) AS replayed, sum(replays) AS replays FROM records ",
       where,
       " GROUP BY job_id) r LEFT JOIN (SELECT job_id, count(*) AS n, "
       "sum(length(result) + length(error)) AS b, sum(input_tokens) AS it, "
@@ -60,6 +63,34 @@ std::string JobStatsSql(const std::string& where) {
       "count(*) AS n, sum(length(bytes)) AS b, sum((refs - 1) * "
       "length(bytes)) AS saved FROM blobs ",
       where, " GROUP BY job_id) bl ON bl.job_id = r.job_id ORDER BY r.job_id");
+}
+
+// One record's entry totals (RecordInfo): actions, entries, payload bytes as
+// stored (a blob's in full), the three costs; `job`, `key` and `seq` are
+// the SQL that names the record (parameters, or an outer query's columns).
+std::string RecordTotalsSql(const std::string& job, const std::string& key,
+                            const std::string& seq) {
+  const std::string on =
+      absl::StrCat("t.job_id = ", job, " AND t.record_key = ", key,
+                   " AND t.seq_num = ", seq);
+  auto payload = [](const char* column) {
+    return absl::StrCat(
+        "CASE WHEN t.blob_digest IS NULL THEN length(t.", column,
+        ") ELSE (SELECT length(b.bytes) FROM blobs b WHERE b.job_id = "
+        "t.job_id AND b.digest = t.blob_digest) END");
+  };
+  return absl::StrCat(
+      "SELECT count(DISTINCT e.action_key) AS actions, count(*) AS entries, "
+      "coalesce(sum(e.b), 0) AS bytes, coalesce(sum(e.it), 0) AS it, "
+      "coalesce(sum(e.ot), 0) AS ot, coalesce(sum(e.usd), 0) AS usd FROM "
+      "(SELECT t.action_key, ",
+      payload("result"),
+      " + length(t.error) AS b, t.input_tokens AS it, t.output_tokens AS ot, "
+      "t.micro_usd AS usd FROM steps t WHERE ",
+      on, " UNION ALL SELECT t.action_key, ", payload("state"),
+      ", t.input_tokens, t.output_tokens, t.micro_usd FROM completions t "
+      "WHERE ",
+      on, ") e");
 }
 
 }  // namespace actionjournal

@@ -32,12 +32,19 @@ struct RecordRow {
   // The record's last write, to within the rules' kTouchEvery: what the
   // record TTL counts from.
   absl::Time written_at = absl::InfinitePast();
+  // When it was created: written once, by its insert (the read APIs' order).
+  absl::Time created_at = absl::InfinitePast();
+  // Takeovers by a higher attempt (replays) and the last one's time:
+  // written with the attempt, so a replay costs no extra row write.
+  uint64_t replays = 0;
+  absl::Time replayed_at = absl::InfinitePast();
 
   friend bool operator==(const RecordRow& a, const RecordRow& b) {
     return a.attempt == b.attempt &&
            a.input_fingerprint == b.input_fingerprint &&
            a.completed == b.completed && a.completed_at == b.completed_at &&
-           a.written_at == b.written_at;
+           a.written_at == b.written_at && a.created_at == b.created_at &&
+           a.replays == b.replays && a.replayed_at == b.replayed_at;
   }
 };
 
@@ -165,6 +172,14 @@ class Backend {
       const std::string& job_id) = 0;
   virtual absl::StatusOr<StoreSize> Size() = 0;
 
+  // JournalStore::ListRecords, one consistent read; and one record's
+  // RecordInfo (nullopt: no such record), which ShowRecord pairs with a
+  // Read of every action.
+  virtual absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& query) = 0;
+  virtual absl::StatusOr<std::optional<RecordInfo>> RecordInfoOf(
+      const RecordId& record) = 0;
+
   // JournalStore::IssueAttempt, in one transaction of its own.
   virtual absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) {
     (void)job_id;
@@ -210,6 +225,14 @@ class ForwardingBackend : public Backend {
     return inner_->Stats(job_id);
   }
   absl::StatusOr<StoreSize> Size() override { return inner_->Size(); }
+  absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& query) override {
+    return inner_->ListRecords(query);
+  }
+  absl::StatusOr<std::optional<RecordInfo>> RecordInfoOf(
+      const RecordId& record) override {
+    return inner_->RecordInfoOf(record);
+  }
   absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
     return inner_->IssueAttempt(job_id);
   }
@@ -231,6 +254,12 @@ class ForwardingBackend : public Backend {
 // cost sums, blobs, blob bytes and deduplicated bytes; `where` filters every
 // table on job_id ("" for every job).
 std::string JobStatsSql(const std::string& where);
+
+// The SQL backends' totals of one record's entries for RecordInfo (the same
+// in both dialects): actions, entries, payload bytes, the three cost sums;
+// `job`, `key` and `seq` are the SQL that names the record.
+std::string RecordTotalsSql(const std::string& job, const std::string& key,
+                            const std::string& seq);
 
 }  // namespace actionjournal
 

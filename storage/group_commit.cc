@@ -208,6 +208,29 @@ class Journal final : public JournalStore {
     return backend_->IssueAttempt(job_id);
   }
 
+  absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& query) override {
+    if (Cancelled()) return Stopping();
+    return backend_->ListRecords(query);
+  }
+
+  // Two reads, the record's row and then its entries, each consistent;
+  // a write between them shows as an entry newer than the row's counts.
+  absl::StatusOr<std::optional<RecordDetail>> ShowRecord(
+      const RecordId& record) override {
+    if (Cancelled()) return Stopping();
+    ASSIGN_OR_RETURN(std::optional<RecordInfo> info,
+                     backend_->RecordInfoOf(record));
+    if (!info.has_value()) return std::optional<RecordDetail>();
+    ReadSet reads;
+    reads.Add(record, nullptr);
+    ASSIGN_OR_RETURN(Snapshot snapshot, backend_->Read(reads));
+    RecordDetail out;
+    out.info = *std::move(info);
+    out.actions = ActionsFrom(snapshot, record);
+    return std::optional<RecordDetail>(std::move(out));
+  }
+
   absl::Status Ping() override {
     {
       absl::MutexLock lock(&mu_);

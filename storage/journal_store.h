@@ -62,9 +62,11 @@ struct Step {
   StepStatus status = StepStatus::kPending;
   std::string result;  // bytes; SUCCEEDED only
   std::string error;   // bytes; FAILED only
-  // What it cost; filled by reads, not part of the step's identity (== and
-  // the conflict rules ignore it).
+  // What it cost, and when it was written (set by the rules; InfinitePast
+  // for rows stored before the journal kept it). Filled by reads, not part
+  // of the step's identity (== and the conflict rules ignore them).
   Cost cost;
+  absl::Time written_at = absl::InfinitePast();
 
   friend bool operator==(const Step& a, const Step& b) {
     return a.index == b.index && a.function_id == b.function_id &&
@@ -76,6 +78,8 @@ struct Step {
 // The final state of an action; opaque bytes.
 struct Completion {
   std::string state;
+  // When it was written, as Step::written_at; not part of its identity.
+  absl::Time written_at = absl::InfinitePast();
   friend bool operator==(const Completion& a, const Completion& b) {
     return a.state == b.state;
   }
@@ -98,9 +102,13 @@ struct BeginRequest {
   bool reset_on_mismatch = false;
 };
 
+// `replayed` in the write results: this call's higher attempt took an
+// existing record over, so a replay of it began (counted on the record).
+
 struct BeginResult {
   RecordStatus status = RecordStatus::kNew;
   uint64_t attempt = 0;
+  bool replayed = false;
   bool input_mismatch = false;
   bool reset = false;
   std::vector<ActionEntries> actions;  // by action_key
@@ -127,6 +135,7 @@ struct AppendResult {
   // What a replay of `stored` saves: a step's own cost; for a completion,
   // the whole action's (steps and completion).
   Cost stored_cost;
+  bool replayed = false;
 };
 
 struct LookupResult {
@@ -141,6 +150,7 @@ struct CompleteRequest {
 
 struct CompleteResult {
   bool newly_completed = false;
+  bool replayed = false;
   absl::Time completed_at;
 };
 
@@ -197,6 +207,9 @@ struct JobStats {
   // The costs stored with the entries: what replaying every record instead
   // of running its actions again saves.
   Cost cost;
+  // Records replayed at least once, and their replays in all.
+  uint64_t replayed_records = 0;
+  uint64_t replays = 0;
 };
 
 // The store's size, cheaply (estimates where exact counts would scan).
@@ -206,6 +219,55 @@ struct StoreSize {
   // The last write of the oldest record no Prune selected (InfiniteFuture:
   // none).
   absl::Time oldest_unpruned_written = absl::InfiniteFuture();
+};
+
+// A record as the read APIs show it (DESIGN 3, "Reading for people and
+// tools"): its row and what its entries add up to.
+struct RecordInfo {
+  RecordId id;
+  uint64_t attempt = 0;
+  bool completed = false;
+  absl::Time completed_at = absl::InfinitePast();
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time written_at = absl::InfinitePast();  // to within kTouchEvery
+  // Replays: how many times a writer with a higher attempt took the record
+  // over (each one a replay of it after a restart), and when the last did.
+  uint64_t replays = 0;
+  absl::Time replayed_at = absl::InfinitePast();
+  // Pruned with a retention: kept, and answered to replays, until then.
+  std::optional<absl::Time> retained_until;
+  uint64_t actions = 0;
+  uint64_t entries = 0;        // steps + completions
+  uint64_t payload_bytes = 0;  // as stored; a shared blob counted in full
+  Cost cost;
+};
+
+// Which of a job's records ListRecords answers, newest first (by creation
+// time, then record key and sequence number, descending).
+struct ListRecordsQuery {
+  enum class Status { kAny, kOpen, kCompleted, kRetained };
+
+  std::string job_id;
+  std::string key_prefix;  // bytes; empty: every key
+  Status status = Status::kAny;
+  absl::Time created_from = absl::InfinitePast();      // inclusive
+  absl::Time created_before = absl::InfiniteFuture();  // exclusive
+  bool replayed_only = false;  // records replayed at least once
+  // Where the page starts: strictly after this position in the order above
+  // (the last row of the previous page).
+  struct After {
+    absl::Time created_at;
+    std::string record_key;
+    int64_t seq_num = 0;
+  };
+  std::optional<After> after;
+  int limit = 50;
+};
+
+// One record whole, read without taking it over (no attempt, no write).
+struct RecordDetail {
+  RecordInfo info;
+  std::vector<ActionEntries> actions;  // by action_key
 };
 
 // The FAILED_PRECONDITION a fenced write answers (a newer attempt owns the
@@ -317,6 +379,19 @@ class JournalStore {
       const std::string& job_id) {
     (void)job_id;
     return absl::UnimplementedError("stats");
+  }
+
+  // The read APIs: read-only, never take a record over. ListRecords answers
+  // at most query.limit records; ShowRecord's nullopt: no such record.
+  virtual absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& query) {
+    (void)query;
+    return absl::UnimplementedError("list records");
+  }
+  virtual absl::StatusOr<std::optional<RecordDetail>> ShowRecord(
+      const RecordId& record) {
+    (void)record;
+    return absl::UnimplementedError("show record");
   }
 
   // A fresh attempt for the job (DESIGN 3): >= 1, above every attempt issued

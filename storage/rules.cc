@@ -39,31 +39,46 @@ RecordStatus StatusOf(const RecordRow& row) {
 // The record's row after fencing, or why the request is refused; *created
 // when it does not exist yet. Changes nothing: the caller stores the row
 // once the request is accepted.
+// A takeover by a higher attempt is a replay of the record (its writer
+// restarted): counted on the row the takeover writes anyway.
 absl::StatusOr<RecordRow> Fence(const RecordSnapshot& rec, uint64_t attempt,
-                                const std::string& fingerprint, bool* created) {
+                                const std::string& fingerprint, absl::Time now,
+                                bool* created) {
   *created = !rec.row.has_value();
   if (*created) {
     RecordRow fresh;
     fresh.attempt = attempt;
     fresh.input_fingerprint = fingerprint;
+    fresh.created_at = now;
     return fresh;
   }
   RecordRow row = *rec.row;
   if (attempt != 0 && attempt < row.attempt)
     return FencedError(attempt, row.attempt);
-  if (attempt > row.attempt) row.attempt = attempt;
+  if (attempt > row.attempt) {
+    row.attempt = attempt;
+    ++row.replays;
+    row.replayed_at = now;
+  }
   return row;
 }
 
-absl::StatusOr<BeginResult> ApplyBegin(Working& w, const BeginRequest& req) {
+// Whether fencing `rec` into `row` took it over (a replay began).
+bool TookOver(const RecordSnapshot& rec, const RecordRow& row) {
+  return rec.row.has_value() && row.replays != rec.row->replays;
+}
+
+absl::StatusOr<BeginResult> ApplyBegin(Working& w, const BeginRequest& req,
+                                       absl::Time now) {
   RecordSnapshot& rec = w.records[req.record];
   bool created = false;
   absl::StatusOr<RecordRow> fenced =
-      Fence(rec, req.attempt, req.input_fingerprint, &created);
+      Fence(rec, req.attempt, req.input_fingerprint, now, &created);
   if (!fenced.ok()) return fenced.status();
   RecordRow row = *std::move(fenced);
   BeginResult result;
   result.attempt = row.attempt;
+  result.replayed = TookOver(rec, row);
   if (created) {
     rec.row = row;
     result.status = RecordStatus::kNew;
@@ -97,10 +112,11 @@ absl::Status RecordCompleted() {
       "record is completed; no further appends");
 }
 
-absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
+absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req,
+                                         absl::Time now) {
   RecordSnapshot& rec = w.records[req.record];
   bool created = false;
-  absl::StatusOr<RecordRow> fenced = Fence(rec, req.attempt, "", &created);
+  absl::StatusOr<RecordRow> fenced = Fence(rec, req.attempt, "", now, &created);
   if (!fenced.ok()) return fenced.status();
   const RecordRow row = *std::move(fenced);
   auto found = rec.actions.find(req.action_key);
@@ -111,6 +127,7 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
   // Every refusal comes before the first change, so that a refused request
   // changes nothing; an accepted one changes the working state in place.
   AppendResult result;
+  result.replayed = TookOver(rec, row);
   if (const auto* completion = std::get_if<Completion>(&req.entry)) {
     if (action.completion.has_value()) {
       result.outcome = *action.completion == *completion
@@ -125,6 +142,7 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
     rec.row = row;
     StoredAction& target = rec.actions[req.action_key];
     target.completion = *completion;
+    target.completion->written_at = now;
     target.completion_cost = req.cost;
     result.outcome = AppendOutcome::kAppended;
     result.stored = *completion;
@@ -134,6 +152,7 @@ absl::StatusOr<AppendResult> ApplyAppend(Working& w, const AppendRequest& req) {
 
   Step step = std::get<Step>(req.entry);
   step.cost = req.cost;
+  step.written_at = now;
   const Step* stored =
       step.index < action.steps.size() ? &action.steps[step.index] : nullptr;
   const bool same_call = stored != nullptr &&
@@ -190,10 +209,11 @@ absl::StatusOr<CompleteResult> ApplyComplete(Working& w,
                                              absl::Time now) {
   RecordSnapshot& rec = w.records[req.record];
   bool created = false;
-  absl::StatusOr<RecordRow> fenced = Fence(rec, req.attempt, "", &created);
+  absl::StatusOr<RecordRow> fenced = Fence(rec, req.attempt, "", now, &created);
   if (!fenced.ok()) return fenced.status();
   RecordRow row = *std::move(fenced);
   CompleteResult result;
+  result.replayed = TookOver(rec, row);
   if (row.completed) {
     result.completed_at = row.completed_at;
   } else {
@@ -308,12 +328,12 @@ Decision Decide(const Snapshot& snapshot,
   d.results.reserve(requests.size());
   for (const WriteRequest* r : requests) {
     if (const auto* b = std::get_if<BeginRequest>(r)) {
-      auto out = ApplyBegin(w, *b);
+      auto out = ApplyBegin(w, *b, now);
       d.results.push_back(out.ok()
                               ? absl::StatusOr<WriteResult>(*std::move(out))
                               : out.status());
     } else if (const auto* a = std::get_if<AppendRequest>(r)) {
-      auto out = ApplyAppend(w, *a);
+      auto out = ApplyAppend(w, *a, now);
       d.results.push_back(out.ok()
                               ? absl::StatusOr<WriteResult>(*std::move(out))
                               : out.status());
@@ -337,6 +357,17 @@ LookupResult LookupFrom(const Snapshot& snapshot, const RecordId& record,
   auto a = it->second.actions.find(action_key);
   if (a != it->second.actions.end())
     out.action = EntriesOf(action_key, a->second);
+  return out;
+}
+
+std::vector<ActionEntries> ActionsFrom(const Snapshot& snapshot,
+                                       const RecordId& record) {
+  std::vector<ActionEntries> out;
+  auto it = snapshot.find(record);
+  if (it == snapshot.end()) return out;
+  for (const auto& [key, action] : it->second.actions) {
+    out.push_back(EntriesOf(key, action));
+  }
   return out;
 }
 

@@ -54,6 +54,10 @@ Decision Decide(const Snapshot& snapshot,
 LookupResult LookupFrom(const Snapshot& snapshot, const RecordId& record,
                         const std::string& action_key);
 
+// Every action of `record` in a snapshot of it with every action, by key.
+std::vector<ActionEntries> ActionsFrom(const Snapshot& snapshot,
+                                       const RecordId& record);
+
 // BeginRecord's answer from a snapshot of the record with every action,
 // when the request changes nothing (the record exists, the attempt does not
 // rise, no fingerprint to store, no reset): then it needs no transaction.

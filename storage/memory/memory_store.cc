@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -95,6 +96,33 @@ bool Selected(const PruneRequest& req, const RecordId& id,
     if (key == id.record_key && id.seq_num <= up_to) return true;
   }
   return false;
+}
+
+// The order ListRecords answers in, and a query's filters, as the SQL
+// backends' statements state them.
+bool NewestFirst(const RecordInfo& a, const RecordInfo& b) {
+  return std::tie(b.created_at, b.id.record_key, b.id.seq_num) <
+         std::tie(a.created_at, a.id.record_key, a.id.seq_num);
+}
+
+bool Listed(const ListRecordsQuery& q, const RecordInfo& r) {
+  using Status = ListRecordsQuery::Status;
+  if (r.id.record_key.compare(0, q.key_prefix.size(), q.key_prefix) != 0)
+    return false;
+  if ((q.status == Status::kOpen && r.completed) ||
+      (q.status == Status::kCompleted && !r.completed) ||
+      (q.status == Status::kRetained && !r.retained_until.has_value())) {
+    return false;
+  }
+  if (r.created_at < q.created_from || r.created_at >= q.created_before)
+    return false;
+  if (q.replayed_only && r.replays == 0) return false;
+  if (q.after.has_value() &&
+      !(std::tie(r.created_at, r.id.record_key, r.id.seq_num) <
+        std::tie(q.after->created_at, q.after->record_key, q.after->seq_num))) {
+    return false;
+  }
+  return true;
 }
 
 // Thread-safe: one call at a time.
@@ -191,6 +219,8 @@ class MemoryBackend final : public Backend {
       s.job_id = id.job_id;
       ++s.records;
       s.retained_records += due_.count(id);
+      s.replayed_records += rec.row->replays > 0;
+      s.replays += rec.row->replays;
       for (const auto& [key, a] : rec.actions) {
         for (const Step& step : a.steps) {
           ++s.entries;
@@ -215,6 +245,29 @@ class MemoryBackend final : public Backend {
     std::vector<JobStats> out;
     for (auto& [job, s] : by_job) out.push_back(std::move(s));
     return out;
+  }
+
+  absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& q) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<RecordInfo> out;
+    for (const auto& [id, stored] : tables_) {
+      if (id.job_id != q.job_id || !stored.rec.row.has_value()) continue;
+      RecordInfo info = InfoOf(id, stored);
+      if (Listed(q, info)) out.push_back(std::move(info));
+    }
+    std::sort(out.begin(), out.end(), NewestFirst);
+    if (out.size() > static_cast<size_t>(q.limit)) out.resize(q.limit);
+    return out;
+  }
+
+  absl::StatusOr<std::optional<RecordInfo>> RecordInfoOf(
+      const RecordId& record) override {
+    absl::MutexLock lock(&mu_);
+    auto it = tables_.find(record);
+    if (it == tables_.end() || !it->second.rec.row.has_value())
+      return std::optional<RecordInfo>();
+    return std::optional<RecordInfo>(InfoOf(record, it->second));
   }
 
   absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {
@@ -247,6 +300,46 @@ class MemoryBackend final : public Backend {
 
  private:
   using StoredTables = std::map<RecordId, StoredRecord>;
+
+  RecordInfo InfoOf(const RecordId& id, const StoredRecord& stored) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const RecordRow& row = *stored.rec.row;
+    // In microseconds, as the SQL backends store times (and page tokens
+    // carry them).
+    auto micros = [](absl::Time t) {
+      return t == absl::InfinitePast()
+                 ? t
+                 : absl::FromUnixMicros(absl::ToUnixMicros(t));
+    };
+    RecordInfo info;
+    info.id = id;
+    info.attempt = row.attempt;
+    info.completed = row.completed;
+    info.completed_at = micros(row.completed_at);
+    info.created_at = micros(row.created_at);
+    info.written_at = micros(row.written_at);
+    info.replays = row.replays;
+    info.replayed_at = micros(row.replayed_at);
+    if (auto d = due_.find(id); d != due_.end())
+      info.retained_until = d->second;
+    for (const auto& [key, a] : stored.rec.actions) {
+      ++info.actions;
+      for (const Step& step : a.steps) {
+        ++info.entries;
+        info.payload_bytes += step.result.size() + step.error.size();
+        info.cost += step.cost;
+      }
+      if (a.completion.has_value()) {
+        ++info.entries;
+        info.payload_bytes += a.completion->state.size();
+        info.cost += a.completion_cost;
+      }
+    }
+    for (const auto& [slot, digest] : stored.digests) {
+      info.payload_bytes += blobs_.at({id.job_id, digest}).bytes.size();
+    }
+    return info;
+  }
 
   // Erases a record and its entries; returns how many entries it had.
   uint64_t Erase(StoredTables::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

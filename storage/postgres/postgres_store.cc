@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "storage/backend.h"
@@ -49,6 +50,13 @@ Cost CostAt(const Result& r, int i, int col) {
               static_cast<uint64_t>(r.Int(i, col + 2))};
 }
 
+// A time column: microseconds; NULL or 0 (unknown, before migration 0008)
+// for none.
+absl::Time TimeAt(const Result& r, int i, int col) {
+  if (r.IsNull(i, col) || r.Int(i, col) == 0) return absl::InfinitePast();
+  return absl::FromUnixMicros(r.Int(i, col));
+}
+
 // A record's row from columns attempt, fingerprint and completion time (or
 // NULL) at `col`.
 RecordRow RowAt(const Result& r, int i, int col) {
@@ -58,6 +66,25 @@ RecordRow RowAt(const Result& r, int i, int col) {
   row.completed = !r.IsNull(i, col + 2);
   if (row.completed) row.completed_at = absl::FromUnixMicros(r.Int(i, col + 2));
   return row;
+}
+
+// A row of list_records / record_info (statements.cc's kInfoColumns).
+RecordInfo InfoAt(const std::string& job_id, const Result& r, int i) {
+  RecordInfo info;
+  info.id = RecordId{job_id, r.Bytes(i, 0), r.Int(i, 1)};
+  info.attempt = static_cast<uint64_t>(r.Int(i, 2));
+  info.completed = !r.IsNull(i, 3);
+  info.completed_at = TimeAt(r, i, 3);
+  info.created_at = TimeAt(r, i, 4);
+  info.written_at = TimeAt(r, i, 5);
+  info.replays = static_cast<uint64_t>(r.Int(i, 6));
+  info.replayed_at = TimeAt(r, i, 7);
+  if (!r.IsNull(i, 8)) info.retained_until = absl::FromUnixMicros(r.Int(i, 8));
+  info.actions = static_cast<uint64_t>(r.Int(i, 9));
+  info.entries = static_cast<uint64_t>(r.Int(i, 10));
+  info.payload_bytes = static_cast<uint64_t>(r.Int(i, 11));
+  info.cost = CostAt(r, i, 12);
+  return info;
 }
 
 // Adds row i of read_entries / read (statements.cc: kind, then the columns
@@ -72,6 +99,7 @@ absl::Status AddRow(const Result& r, int i, Snapshot& out) {
     row.input_fingerprint = r.Bytes(i, 7);
     row.completed = !r.IsNull(i, 11);
     if (row.completed) row.completed_at = absl::FromUnixMicros(r.Int(i, 11));
+    row.written_at = TimeAt(r, i, 14);
     return absl::OkStatus();
   }
   if (r.IsNull(i, 9)) {
@@ -81,7 +109,7 @@ absl::Status AddRow(const Result& r, int i, Snapshot& out) {
   }
   StoredAction& a = rec.actions[r.Text(i, 4)];
   if (kind == 1) {
-    a.completion = Completion{r.Bytes(i, 9)};
+    a.completion = Completion{r.Bytes(i, 9), TimeAt(r, i, 14)};
     a.completion_cost = CostAt(r, i, 11);
     return absl::OkStatus();
   }
@@ -93,6 +121,7 @@ absl::Status AddRow(const Result& r, int i, Snapshot& out) {
   s.result = r.Bytes(i, 9);
   s.error = r.Bytes(i, 10);
   s.cost = CostAt(r, i, 11);
+  s.written_at = TimeAt(r, i, 14);
   a.steps.push_back(std::move(s));
   return absl::OkStatus();
 }
@@ -157,7 +186,7 @@ struct EntryArgs {
 
 // The write statement's arrays, by part (statements.h).
 struct WriteArgs {
-  ArrayLiteral ir[7], ur[7], si[14], su[12], ci[9], bu[4];
+  ArrayLiteral ir[10], ur[9], si[15], su[13], ci[10], bu[4];
 };
 
 // The blobs a write references, by (job, digest): the payload and how many
@@ -181,7 +210,18 @@ std::string StoredPayload(const std::string& job_id, const std::string& payload,
   return std::string();
 }
 
-void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row) {
+// A time column's value: NULL for none.
+void AddTime(ArrayLiteral& a, absl::Time t) {
+  if (t == absl::InfinitePast()) {
+    a.Null();
+  } else {
+    a.Int(absl::ToUnixMicros(t));
+  }
+}
+
+// The record's columns of an insert (all ten) or an update (the first nine).
+void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row,
+               bool insert) {
   a[0].Text(id.job_id);
   a[1].Bytes(id.record_key);
   a[2].Int(id.seq_num);
@@ -193,6 +233,9 @@ void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row) {
     a[5].Null();
   }
   a[6].Int(absl::ToUnixMicros(row.written_at));
+  a[7].Int(I64(row.replays));
+  AddTime(a[8], row.replayed_at);
+  if (insert) a[9].Int(absl::ToUnixMicros(row.created_at));
 }
 
 void AddCost(ArrayLiteral* a, const Cost& c) {
@@ -230,7 +273,7 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
   BlobRefs blobs;
   int64_t inserts = 0, updates = 0, step_inserts = 0, upgrades = 0;
   for (const auto& r : w.records) {
-    AddRecord(r.insert ? a.ir : a.ur, r.record, r.row);
+    AddRecord(r.insert ? a.ir : a.ur, r.record, r.row, r.insert);
     ++(r.insert ? inserts : updates);
   }
   for (const auto& s : w.steps) {
@@ -247,6 +290,7 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
     }
     x[i++].Int(static_cast<int>(s.step.status));
     ArrayLiteral& digest = x[i + 5];  // after result, error and the cost
+    x[i + 6].Int(absl::ToUnixMicros(s.step.written_at));
     x[i++].Bytes(
         StoredPayload(s.record.job_id, s.step.result, dedup, digest, blobs));
     x[i++].Bytes(s.step.error);
@@ -261,6 +305,7 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
     a.ci[4].Bytes(StoredPayload(c.record.job_id, c.completion.state, dedup,
                                 a.ci[8], blobs));
     AddCost(a.ci + 5, c.cost);
+    a.ci[9].Int(absl::ToUnixMicros(c.completion.written_at));
   }
   for (const auto& [key, blob] : blobs) {
     a.bu[0].Text(key.first);
@@ -269,7 +314,7 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
     a.bu[3].Int(blob.second);
   }
   const std::pair<ArrayLiteral*, int> parts[postgres::kWriteKinds] = {
-      {a.ir, 7}, {a.ur, 7}, {a.si, 14}, {a.su, 12}, {a.ci, 9}, {a.bu, 4}};
+      {a.ir, 10}, {a.ur, 9}, {a.si, 15}, {a.su, 13}, {a.ci, 10}, {a.bu, 4}};
   const int64_t expected[postgres::kWriteKinds] = {
       inserts,
       updates,
@@ -382,6 +427,9 @@ class PostgresBackend final : public Backend {
         RecordRow& row =
             snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
         row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
+        row.created_at = TimeAt(locked, i, 7);
+        row.replays = static_cast<uint64_t>(locked.Int(i, 8));
+        row.replayed_at = TimeAt(locked, i, 9);
       }
       if (entries) RETURN_IF_ERROR(AddRows(read[2], snapshot));
       // A record absent when locked has no entries, even if another writer
@@ -513,9 +561,53 @@ class PostgresBackend final : public Backend {
             j.blobs = row[8].as<int64_t>();
             j.blob_bytes = row[9].as<int64_t>();
             j.deduplicated_bytes = row[10].as<int64_t>();
+            j.replayed_records = row[11].as<int64_t>();
+            j.replays = row[12].as<int64_t>();
             out.push_back(std::move(j));
           }
           return out;
+        });
+  }
+
+  absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& q) override {
+    return pool_.RunPipeline(
+        [&](Pipeline& p) -> absl::StatusOr<std::vector<RecordInfo>> {
+          auto bytes = [](const std::string& b) {
+            return absl::StrCat("\\x", absl::BytesToHexString(b));
+          };
+          auto micros = [](absl::Time t) {
+            return absl::StrCat(absl::ToUnixMicros(t));
+          };
+          const bool after = q.after.has_value();
+          p.Send("list_records",
+                 {q.job_id, bytes(q.key_prefix),
+                  absl::StrCat(static_cast<int>(q.status)),
+                  micros(q.created_from), micros(q.created_before),
+                  q.replayed_only ? "true" : "false", after ? "true" : "false",
+                  after ? micros(q.after->created_at) : "0",
+                  bytes(after ? q.after->record_key : ""),
+                  absl::StrCat(after ? q.after->seq_num : 0),
+                  absl::StrCat(q.limit)});
+          ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
+          std::vector<RecordInfo> out;
+          for (int i = 0; i < r[0].rows(); ++i)
+            out.push_back(InfoAt(q.job_id, r[0], i));
+          return out;
+        });
+  }
+
+  absl::StatusOr<std::optional<RecordInfo>> RecordInfoOf(
+      const RecordId& id) override {
+    return pool_.RunPipeline(
+        [&](Pipeline& p) -> absl::StatusOr<std::optional<RecordInfo>> {
+          p.Send("record_info",
+                 {id.job_id,
+                  absl::StrCat("\\x", absl::BytesToHexString(id.record_key)),
+                  absl::StrCat(id.seq_num)});
+          ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
+          if (r[0].rows() == 0) return std::optional<RecordInfo>();
+          return std::optional<RecordInfo>(InfoAt(id.job_id, r[0], 0));
         });
   }
 

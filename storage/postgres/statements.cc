@@ -13,7 +13,8 @@ namespace {
 
 // The columns every read returns, whatever the row's kind: 0 a step, 1 a
 // completion, 2 the record itself (attempt in step_index, fingerprint in
-// args_digest, completion time in the first cost column). A payload stored once
+// args_digest, completion time in the first cost column); the last, when
+// the row was written. A payload stored once
 // per job (a digest) is resolved by one probe of the blobs' primary key; NULL
 // if the blob is missing, which the reader reports.
 constexpr char kStepColumns[] =
@@ -21,13 +22,13 @@ constexpr char kStepColumns[] =
     "t.function_id, t.args_digest, t.status, CASE WHEN t.blob_digest IS "
     "NULL THEN t.result ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = "
     "t.job_id AND b.digest = t.blob_digest) END, t.error, "
-    "t.input_tokens, t.output_tokens, t.micro_usd";
+    "t.input_tokens, t.output_tokens, t.micro_usd, t.written_at_us";
 constexpr char kCompletionColumns[] =
     "t.job_id, t.record_key, t.seq_num, 1, t.action_key, 0::bigint, ''::text, "
     "''::bytea, 0::smallint, CASE WHEN t.blob_digest IS NULL THEN t.state "
     "ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = t.job_id AND "
     "b.digest = t.blob_digest) END, ''::bytea, t.input_tokens, "
-    "t.output_tokens, t.micro_usd";
+    "t.output_tokens, t.micro_usd, t.written_at_us";
 
 // Entries of (record, action) pairs (4 arrays) and of whole records (3
 // arrays), from parameter $first on; a branch only for what `shape` has.
@@ -73,7 +74,7 @@ std::string RecordsSql(int first) {
   return absl::StrCat(
       "SELECT t.job_id, t.record_key, t.seq_num, 2, ''::text, t.attempt, "
       "''::text, t.input_fingerprint, 0::smallint, ''::bytea, ''::bytea, "
-      "t.completed_at_us, 0::bigint, 0::bigint FROM unnest($",
+      "t.completed_at_us, 0::bigint, 0::bigint, t.written_at_us FROM unnest($",
       first, "::text[], $", first + 1, "::bytea[], $", first + 2,
       "::bigint[]) AS u(job_id, record_key, seq_num) CROSS JOIN LATERAL "
       "(SELECT * FROM records t WHERE t.job_id = u.job_id AND t.record_key = "
@@ -100,66 +101,70 @@ const WritePart kWriteParts[] = {
      [](int n) {
        return absl::StrCat(
            "INSERT INTO records (job_id, record_key, seq_num, attempt, "
-           "input_fingerprint, completed_at_us, written_at_us) SELECT * FROM ",
+           "input_fingerprint, completed_at_us, written_at_us, replays, "
+           "replayed_at_us, created_at_us) SELECT * FROM ",
            Arrays(n, {"text", "bytea", "bigint", "bigint", "bytea", "bigint",
-                      "bigint"}),
+                      "bigint", "bigint", "bigint", "bigint"}),
            " ON CONFLICT DO NOTHING RETURNING 1");
      },
-     7},
+     10},
     {"ur",
      [](int n) {
        return absl::StrCat(
            "UPDATE records t SET attempt = u.attempt, input_fingerprint = "
            "u.input_fingerprint, completed_at_us = u.completed_at_us, "
-           "written_at_us = u.written_at_us FROM ",
+           "written_at_us = u.written_at_us, replays = u.replays, "
+           "replayed_at_us = u.replayed_at_us FROM ",
            Arrays(n, {"text", "bytea", "bigint", "bigint", "bytea", "bigint",
-                      "bigint"}),
+                      "bigint", "bigint", "bigint"}),
            " AS u(job_id, record_key, seq_num, attempt, input_fingerprint, "
-           "completed_at_us, written_at_us) WHERE t.job_id = u.job_id AND "
-           "t.record_key = u.record_key AND t.seq_num = u.seq_num RETURNING 1");
+           "completed_at_us, written_at_us, replays, replayed_at_us) WHERE "
+           "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num "
+           "= u.seq_num RETURNING 1");
      },
-     7},
+     9},
     {"si",
      [](int n) {
        return absl::StrCat(
            "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
            "step_index, function_id, args_digest, status, result, error, "
-           "input_tokens, output_tokens, micro_usd, blob_digest) SELECT * "
-           "FROM ",
+           "input_tokens, output_tokens, micro_usd, blob_digest, "
+           "written_at_us) SELECT * FROM ",
            Arrays(n, {"text", "bytea", "bigint", "text", "bigint", "text",
                       "bytea", "smallint", "bytea", "bytea", "bigint", "bigint",
-                      "bigint", "bytea"}),
+                      "bigint", "bytea", "bigint"}),
            " ON CONFLICT DO NOTHING RETURNING 1");
      },
-     14},
+     15},
     {"su",
      [](int n) {
        return absl::StrCat(
            "UPDATE steps t SET status = u.status, result = u.result, error = "
            "u.error, input_tokens = u.input_tokens, output_tokens = "
            "u.output_tokens, micro_usd = u.micro_usd, blob_digest = "
-           "u.blob_digest FROM ",
+           "u.blob_digest, written_at_us = u.written_at_us FROM ",
            Arrays(n, {"text", "bytea", "bigint", "text", "bigint", "smallint",
-                      "bytea", "bytea", "bigint", "bigint", "bigint", "bytea"}),
+                      "bytea", "bytea", "bigint", "bigint", "bigint", "bytea",
+                      "bigint"}),
            " AS u(job_id, record_key, seq_num, action_key, step_index, "
            "status, result, error, input_tokens, output_tokens, micro_usd, "
-           "blob_digest) "
+           "blob_digest, written_at_us) "
            "WHERE t.job_id = u.job_id AND t.record_key = u.record_key AND "
            "t.seq_num = u.seq_num AND t.action_key = u.action_key AND "
            "t.step_index = u.step_index AND t.status = 1 RETURNING 1");
      },
-     12},
+     13},
     {"ci",
      [](int n) {
        return absl::StrCat(
            "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
-           "state, input_tokens, output_tokens, micro_usd, blob_digest) "
-           "SELECT * FROM ",
+           "state, input_tokens, output_tokens, micro_usd, blob_digest, "
+           "written_at_us) SELECT * FROM ",
            Arrays(n, {"text", "bytea", "bigint", "text", "bytea", "bigint",
-                      "bigint", "bigint", "bytea"}),
+                      "bigint", "bigint", "bytea", "bigint"}),
            " ON CONFLICT DO NOTHING RETURNING 1");
      },
-     9},
+     10},
     // The references the entries above add to the blobs holding their
     // payloads, one row per blob, inserted in one order
     // (migrations/0005_dedup.sql): each row inserts or updates one blob.
@@ -199,6 +204,14 @@ std::string WriteSql(unsigned parts) {
   return absl::StrCat("WITH ", absl::StrJoin(ctes, ", "), " SELECT ",
                       absl::StrJoin(checks, ", "));
 }
+
+// RecordInfo's columns, of the records the WHERE that follows selects
+// (then "r" closes with the totals' join).
+constexpr char kInfoColumns[] =
+    "SELECT r.record_key, r.seq_num, r.attempt, r.completed_at_us, "
+    "r.created_at_us, r.written_at_us, r.replays, r.replayed_at_us, "
+    "r.expires_at_us, a.actions, a.entries, a.bytes, a.it, a.ot, a.usd FROM "
+    "(SELECT r.* FROM records r ";
 
 // The records a Prune selects ($1 job, $2 whole job, $3 completed before,
 // $4/$5 parallel arrays of record keys and bounds).
@@ -247,7 +260,8 @@ const std::map<std::string, std::string>& Statements() {
       // so that concurrent batches do not deadlock.
       {"lock_records",
        "SELECT r.job_id, r.record_key, r.seq_num, r.attempt, "
-       "r.input_fingerprint, r.completed_at_us, r.written_at_us FROM "
+       "r.input_fingerprint, r.completed_at_us, r.written_at_us, "
+       "r.created_at_us, r.replays, r.replayed_at_us FROM "
        "unnest($1::text[], "
        "$2::bytea[], $3::bigint[]) WITH ORDINALITY AS u(job_id, record_key, "
        "seq_num, n) CROSS JOIN LATERAL (SELECT * FROM records r WHERE "
@@ -328,6 +342,32 @@ const std::map<std::string, std::string>& Statements() {
        "ON CONFLICT (job_id) DO UPDATE SET last_attempt = "
        "GREATEST(a.last_attempt + 1, EXCLUDED.last_attempt) "
        "RETURNING last_attempt"},
+      // ListRecords' page ($1 job, $2 key prefix, $3 status as
+      // ListRecordsQuery::Status, $4/$5 created from/before, $6 replayed
+      // only, $7 whether a page starts after the position $8..$10, $11 the
+      // limit), each row with its entries' totals: records_created's range
+      // of the job backwards.
+      {"list_records",
+       absl::StrCat(kInfoColumns,
+                    "WHERE r.job_id = $1 AND substring(r.record_key FROM 1 FOR "
+                    "length($2::bytea)) = $2::bytea AND ($3 = 0 OR ($3 = 1 AND "
+                    "r.completed_at_us IS NULL) OR ($3 = 2 AND "
+                    "r.completed_at_us IS NOT NULL) OR ($3 = 3 AND "
+                    "r.expires_at_us IS NOT NULL)) AND r.created_at_us >= $4 "
+                    "AND r.created_at_us < $5 AND (NOT $6 OR r.replays > 0) "
+                    "AND (NOT $7 OR (r.created_at_us, r.record_key, "
+                    "r.seq_num) < ($8::bigint, $9::bytea, $10::bigint)) ORDER "
+                    "BY r.created_at_us DESC, r.record_key DESC, r.seq_num "
+                    "DESC LIMIT $11) r CROSS JOIN LATERAL (",
+                    RecordTotalsSql("r.job_id", "r.record_key", "r.seq_num"),
+                    ") a ORDER BY r.created_at_us DESC, r.record_key DESC, "
+                    "r.seq_num DESC")},
+      {"record_info",
+       absl::StrCat(kInfoColumns,
+                    "WHERE r.job_id = $1 AND r.record_key = $2 AND r.seq_num "
+                    "= $3) r CROSS JOIN LATERAL (",
+                    RecordTotalsSql("r.job_id", "r.record_key", "r.seq_num"),
+                    ") a")},
       // Per job: every job, or job $1 (an index range).
       {"stats_all", JobStatsSql("")},
       {"stats_job", JobStatsSql("WHERE job_id = $1")},

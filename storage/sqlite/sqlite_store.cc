@@ -18,9 +18,9 @@
 namespace actionjournal {
 namespace {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
-// The same tables as migrations/ (0001 to 0007; 0003 and 0004 are PostgreSQL's
+// The same tables as migrations/ (0001 to 0008; 0003 and 0004 are PostgreSQL's
 // own), in SQLite's dialect.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS records (
@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS records (
   completed_at_us INTEGER,  -- NULL while open
   written_at_us INTEGER NOT NULL DEFAULT 0,  -- last write, for the TTL
   expires_at_us INTEGER,  -- pruned with a retention: deleted from then on
+  created_at_us INTEGER NOT NULL DEFAULT 0,
+  replays INTEGER NOT NULL DEFAULT 0,  -- takeovers by a higher attempt
+  replayed_at_us INTEGER,  -- the last one's
   PRIMARY KEY (job_id, record_key, seq_num)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_completed
@@ -39,6 +42,7 @@ CREATE INDEX IF NOT EXISTS records_completed
 CREATE INDEX IF NOT EXISTS records_expires
   ON records (expires_at_us) WHERE expires_at_us IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_written ON records (written_at_us);
+CREATE INDEX IF NOT EXISTS records_created ON records (job_id, created_at_us);
 CREATE TABLE IF NOT EXISTS steps (
   job_id TEXT NOT NULL,
   record_key BLOB NOT NULL,
@@ -54,6 +58,7 @@ CREATE TABLE IF NOT EXISTS steps (
   output_tokens INTEGER NOT NULL,
   micro_usd INTEGER NOT NULL,
   blob_digest BLOB,  -- result stored once, in blobs
+  written_at_us INTEGER NOT NULL DEFAULT 0,  -- 0: before it was kept
   PRIMARY KEY (job_id, record_key, seq_num, action_key, step_index)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS completions (
@@ -66,6 +71,7 @@ CREATE TABLE IF NOT EXISTS completions (
   output_tokens INTEGER NOT NULL,
   micro_usd INTEGER NOT NULL,
   blob_digest BLOB,  -- state stored once, in blobs
+  written_at_us INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (job_id, record_key, seq_num, action_key)
 ) WITHOUT ROWID;
 -- Payloads stored once per job (migrations/0005_dedup.sql): a write adds
@@ -278,6 +284,20 @@ class Connection {
           "ALTER TABLE steps ADD COLUMN blob_digest BLOB; ALTER TABLE "
           "completions ADD COLUMN blob_digest BLOB;");
     }
+    // Versions 1 to 4 lack what the read APIs show (0008_reads.sql): their
+    // records count as created now, their entries' times are unknown (0).
+    if (s.ok() && version >= 1 && version <= 4) {
+      s = Exec(absl::StrCat(
+                   "ALTER TABLE records ADD COLUMN created_at_us INTEGER NOT "
+                   "NULL DEFAULT 0; ALTER TABLE records ADD COLUMN replays "
+                   "INTEGER NOT NULL DEFAULT 0; ALTER TABLE records ADD "
+                   "COLUMN replayed_at_us INTEGER; ALTER TABLE steps ADD "
+                   "COLUMN written_at_us INTEGER NOT NULL DEFAULT 0; ALTER "
+                   "TABLE completions ADD COLUMN written_at_us INTEGER NOT "
+                   "NULL DEFAULT 0; UPDATE records SET created_at_us = ",
+                   absl::ToUnixMicros(absl::Now()), ";")
+                   .c_str());
+    }
     if (s.ok()) s = Exec(kSchema);
     if (s.ok()) s = Exec(DedupTriggers().c_str());
     if (s.ok()) {
@@ -303,20 +323,21 @@ Cost CostAt(Stmt& s, int i) {
 // Each query is driven by the primary key's prefix: the record's, or the
 // record's and the action's (tests/storage/plan_test.cc checks the plans).
 constexpr char kReadRecord[] =
-    "SELECT attempt, input_fingerprint, completed_at_us, written_at_us FROM "
-    "records WHERE job_id = ? AND record_key = ? AND seq_num = ?";
+    "SELECT attempt, input_fingerprint, completed_at_us, written_at_us, "
+    "created_at_us, replays, replayed_at_us FROM records WHERE job_id = ? AND "
+    "record_key = ? AND seq_num = ?";
 // A payload stored once (a digest) is one probe of the blobs' key away; NULL
 // when the blob is missing, which the reader reports.
 #define AJ_STEP_COLUMNS                                                     \
   "SELECT action_key, step_index, function_id, args_digest, status, CASE "  \
   "WHEN blob_digest IS NULL THEN result ELSE (SELECT b.bytes FROM blobs b " \
   "WHERE b.job_id = steps.job_id AND b.digest = steps.blob_digest) END, "   \
-  "error, input_tokens, output_tokens, micro_usd FROM steps "
+  "error, input_tokens, output_tokens, micro_usd, written_at_us FROM steps "
 #define AJ_COMPLETION_COLUMNS                                              \
   "SELECT action_key, CASE WHEN blob_digest IS NULL THEN state ELSE "      \
   "(SELECT b.bytes FROM blobs b WHERE b.job_id = completions.job_id AND "  \
   "b.digest = completions.blob_digest) END, input_tokens, output_tokens, " \
-  "micro_usd FROM completions "
+  "micro_usd, written_at_us FROM completions "
 constexpr char kReadAllSteps[] = AJ_STEP_COLUMNS
     "WHERE job_id = ? AND record_key = ? AND seq_num = ? ORDER BY action_key, "
     "step_index";
@@ -329,6 +350,12 @@ constexpr char kReadActionCompletion[] = AJ_COMPLETION_COLUMNS
     "WHERE job_id = ? AND record_key = ? AND seq_num = ? AND action_key = ?";
 #undef AJ_STEP_COLUMNS
 #undef AJ_COMPLETION_COLUMNS
+
+// A time column: microseconds, NULL or 0 for none.
+absl::Time TimeAt(Stmt& s, int i) {
+  if (s.ColNull(i) || s.ColInt(i) == 0) return absl::InfinitePast();
+  return absl::FromUnixMicros(s.ColInt(i));
+}
 
 absl::Status MissingBlob() {
   return absl::DataLossError("sqlite: an entry references a missing blob");
@@ -347,6 +374,7 @@ absl::Status ReadSteps(Stmt& s, RecordSnapshot* rec) {
     step.result = s.ColBytes(5);
     step.error = s.ColBytes(6);
     step.cost = CostAt(s, 7);
+    step.written_at = TimeAt(s, 10);
     rec->actions[s.ColBytes(0)].steps.push_back(std::move(step));
   }
 }
@@ -357,7 +385,7 @@ absl::Status ReadCompletions(Stmt& s, RecordSnapshot* rec) {
     if (!row) return absl::OkStatus();
     if (s.ColNull(1)) return MissingBlob();
     StoredAction& a = rec->actions[s.ColBytes(0)];
-    a.completion = Completion{s.ColBytes(1)};
+    a.completion = Completion{s.ColBytes(1), TimeAt(s, 5)};
     a.completion_cost = CostAt(s, 2);
   }
 }
@@ -377,6 +405,9 @@ absl::StatusOr<Snapshot> ReadAll(Connection& c, const ReadSet& reads) {
       r.completed = !s.ColNull(2);
       if (r.completed) r.completed_at = absl::FromUnixMicros(s.ColInt(2));
       r.written_at = absl::FromUnixMicros(s.ColInt(3));
+      r.created_at = TimeAt(s, 4);
+      r.replays = static_cast<uint64_t>(s.ColInt(5));
+      r.replayed_at = TimeAt(s, 6);
       rec.row = std::move(r);
     }
     if (item.all_actions) {
@@ -398,6 +429,11 @@ absl::StatusOr<Snapshot> ReadAll(Connection& c, const ReadSet& reads) {
     }
   }
   return out;
+}
+
+// Binds a time column: NULL for none.
+Stmt& BindTime(Stmt& s, absl::Time t) {
+  return t == absl::InfinitePast() ? s.Null() : s.Int(ToMicros(t));
 }
 
 // Binds a digest column: the digest, or NULL for a payload stored inline.
@@ -461,19 +497,24 @@ absl::Status Apply(Connection& c, const WriteSet& w,
         Stmt s,
         c.Prepare(
             r.insert ? "INSERT INTO records (attempt, input_fingerprint, "
-                       "completed_at_us, written_at_us, job_id, record_key, "
-                       "seq_num) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO "
-                       "NOTHING"
+                       "completed_at_us, written_at_us, replays, "
+                       "replayed_at_us, created_at_us, job_id, record_key, "
+                       "seq_num) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+                       "CONFLICT DO NOTHING"
                      : "UPDATE records SET attempt = ?, input_fingerprint = ?, "
-                       "completed_at_us = ?, written_at_us = ? WHERE job_id = "
-                       "? AND record_key = ? AND seq_num = ?"));
+                       "completed_at_us = ?, written_at_us = ?, replays = ?, "
+                       "replayed_at_us = ? WHERE job_id = ? AND record_key = "
+                       "? AND seq_num = ?"));
     s.Int(static_cast<int64_t>(r.row.attempt)).Blob(r.row.input_fingerprint);
     if (r.row.completed) {
       s.Int(ToMicros(r.row.completed_at));
     } else {
       s.Null();
     }
-    s.Int(ToMicros(r.row.written_at)).Record(r.record);
+    s.Int(ToMicros(r.row.written_at)).Int(static_cast<int64_t>(r.row.replays));
+    BindTime(s, r.row.replayed_at);
+    if (r.insert) s.Int(ToMicros(r.row.created_at));
+    s.Record(r.record);
     RETURN_IF_ERROR(
         ExecExpecting(s, 1, r.insert ? "insert record" : "update record"));
   }
@@ -488,14 +529,15 @@ absl::Status Apply(Connection& c, const WriteSet& w,
           c.Prepare("UPDATE steps SET status = ?, result "
                     "= ?, error = ?, input_tokens = ?, "
                     "output_tokens = ?, micro_usd = ?, "
-                    "blob_digest = ? WHERE job_id = ? AND record_key = ? "
-                    "AND seq_num = ? AND action_key = ? "
+                    "blob_digest = ?, written_at_us = ? WHERE job_id = ? AND "
+                    "record_key = ? AND seq_num = ? AND action_key = ? "
                     "AND step_index = ? AND status = 1"));
       s.Int(static_cast<int>(step.status))
           .Blob(result)
           .Blob(step.error)
           .CostOf(step.cost);
       BindDigest(s, digest)
+          .Int(ToMicros(step.written_at))
           .Record(w1.record)
           .Text(w1.action_key)
           .Int(step.index);
@@ -506,9 +548,9 @@ absl::Status Apply(Connection& c, const WriteSet& w,
           c.Prepare(
               "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
               "step_index, function_id, args_digest, status, result, error, "
-              "input_tokens, output_tokens, micro_usd, blob_digest) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-              "DO NOTHING"));
+              "input_tokens, output_tokens, micro_usd, blob_digest, "
+              "written_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+              "?, ?) ON CONFLICT DO NOTHING"));
       s.Record(w1.record)
           .Text(w1.action_key)
           .Int(step.index)
@@ -518,7 +560,7 @@ absl::Status Apply(Connection& c, const WriteSet& w,
           .Blob(result)
           .Blob(step.error)
           .CostOf(step.cost);
-      BindDigest(s, digest);
+      BindDigest(s, digest).Int(ToMicros(step.written_at));
       RETURN_IF_ERROR(ExecExpecting(s, 1, "insert step"));
     }
   }
@@ -530,13 +572,14 @@ absl::Status Apply(Connection& c, const WriteSet& w,
         Stmt s,
         c.Prepare(
             "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
-            "state, input_tokens, output_tokens, micro_usd, blob_digest) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"));
+            "state, input_tokens, output_tokens, micro_usd, blob_digest, "
+            "written_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+            "DO NOTHING"));
     s.Record(cw.record)
         .Text(cw.action_key)
         .Blob(digest.has_value() ? kEmpty : cw.completion.state)
         .CostOf(cw.cost);
-    BindDigest(s, digest);
+    BindDigest(s, digest).Int(ToMicros(cw.completion.written_at));
     RETURN_IF_ERROR(ExecExpecting(s, 1, "insert completion"));
   }
   return absl::OkStatus();
@@ -624,8 +667,94 @@ absl::StatusOr<std::vector<JobStats>> StatsOf(Connection& c,
     j.blobs = s.ColInt(8);
     j.blob_bytes = s.ColInt(9);
     j.deduplicated_bytes = s.ColInt(10);
+    j.replayed_records = s.ColInt(11);
+    j.replays = s.ColInt(12);
     out.push_back(std::move(j));
   }
+}
+
+// The record columns of RecordInfo, from `r`.
+#define AJ_INFO_COLUMNS                                             \
+  "SELECT r.record_key, r.seq_num, r.attempt, r.completed_at_us, "  \
+  "r.created_at_us, r.written_at_us, r.replays, r.replayed_at_us, " \
+  "r.expires_at_us FROM records r "
+// ListRecords' page: ?1 job, ?2 key prefix, ?3 status (ListRecordsQuery::
+// Status), ?4/?5 created from/before, ?6 replayed only, ?7 whether a page
+// starts after (?8, ?9, ?10), ?11 the limit. Driven by records_created
+// backwards, whose entries carry the primary key, so the order needs no
+// sort.
+constexpr char kListRecords[] = AJ_INFO_COLUMNS
+    "WHERE r.job_id = ?1 AND substr(r.record_key, 1, length(?2)) = ?2 AND "
+    "(?3 = 0 OR (?3 = 1 AND r.completed_at_us IS NULL) OR (?3 = 2 AND "
+    "r.completed_at_us IS NOT NULL) OR (?3 = 3 AND r.expires_at_us IS NOT "
+    "NULL)) AND r.created_at_us >= ?4 AND r.created_at_us < ?5 AND (?6 = 0 "
+    "OR r.replays > 0) AND (?7 = 0 OR (r.created_at_us, r.record_key, "
+    "r.seq_num) < (?8, ?9, ?10)) ORDER BY r.created_at_us DESC, "
+    "r.record_key DESC, r.seq_num DESC LIMIT ?11";
+constexpr char kRecordInfo[] = AJ_INFO_COLUMNS
+    "WHERE r.job_id = ?1 AND r.record_key = ?2 AND r.seq_num = ?3";
+#undef AJ_INFO_COLUMNS
+
+// The RecordInfo of the row `s` is on (kListRecords' columns), with its
+// entries' totals.
+absl::StatusOr<RecordInfo> InfoAt(Connection& c, const std::string& job_id,
+                                  Stmt& s) {
+  RecordInfo info;
+  info.id = RecordId{job_id, s.ColBytes(0), s.ColInt(1)};
+  info.attempt = static_cast<uint64_t>(s.ColInt(2));
+  info.completed = !s.ColNull(3);
+  info.completed_at = TimeAt(s, 3);
+  info.created_at = TimeAt(s, 4);
+  info.written_at = TimeAt(s, 5);
+  info.replays = static_cast<uint64_t>(s.ColInt(6));
+  info.replayed_at = TimeAt(s, 7);
+  if (!s.ColNull(8)) info.retained_until = absl::FromUnixMicros(s.ColInt(8));
+  static const std::string kTotals = RecordTotalsSql("?1", "?2", "?3");
+  ASSIGN_OR_RETURN(Stmt t, c.Prepare(kTotals.c_str()));
+  t.Record(info.id);
+  ASSIGN_OR_RETURN(bool row, t.Step());
+  if (!row) return absl::InternalError("sqlite: record totals: no row");
+  info.actions = t.ColInt(0);
+  info.entries = t.ColInt(1);
+  info.payload_bytes = t.ColInt(2);
+  info.cost = CostAt(t, 3);
+  return info;
+}
+
+absl::StatusOr<std::vector<RecordInfo>> ListOf(Connection& c,
+                                               const ListRecordsQuery& q) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(kListRecords));
+  s.Text(q.job_id)
+      .Blob(q.key_prefix)
+      .Int(static_cast<int>(q.status))
+      .Int(ToMicros(q.created_from))
+      .Int(ToMicros(q.created_before))
+      .Int(q.replayed_only ? 1 : 0)
+      .Int(q.after.has_value() ? 1 : 0);
+  static const std::string kNoKey;
+  s.Int(q.after.has_value() ? ToMicros(q.after->created_at) : 0)
+      .Blob(q.after.has_value() ? q.after->record_key : kNoKey)
+      .Int(q.after.has_value() ? q.after->seq_num : 0)
+      .Int(q.limit);
+  // The page's rows first: the totals' statement runs between steps of
+  // another on the same connection, which SQLite allows.
+  std::vector<RecordInfo> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    ASSIGN_OR_RETURN(RecordInfo info, InfoAt(c, q.job_id, s));
+    out.push_back(std::move(info));
+  }
+}
+
+absl::StatusOr<std::optional<RecordInfo>> InfoOf(Connection& c,
+                                                 const RecordId& id) {
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(kRecordInfo));
+  s.Record(id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<RecordInfo>();
+  ASSIGN_OR_RETURN(RecordInfo info, InfoAt(c, id.job_id, s));
+  return std::optional<RecordInfo>(std::move(info));
 }
 
 // An attempt above the last one issued for the job and above every record's
@@ -771,6 +900,18 @@ class SqliteBackend final : public Backend {
       const std::string& job_id) override {
     absl::MutexLock lock(&mu_);
     return InTransaction("BEGIN", [&] { return StatsOf(*conn_, job_id); });
+  }
+
+  absl::StatusOr<std::vector<RecordInfo>> ListRecords(
+      const ListRecordsQuery& query) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("BEGIN", [&] { return ListOf(*conn_, query); });
+  }
+
+  absl::StatusOr<std::optional<RecordInfo>> RecordInfoOf(
+      const RecordId& record) override {
+    absl::MutexLock lock(&mu_);
+    return InTransaction("BEGIN", [&] { return InfoOf(*conn_, record); });
   }
 
   absl::StatusOr<uint64_t> IssueAttempt(const std::string& job_id) override {

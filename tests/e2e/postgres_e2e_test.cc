@@ -197,18 +197,26 @@ class PostgresUpgradeTest : public PostgresE2eTest {
   std::string old_db_;
 };
 
-// Migration 0007 (job attempts) undone: the schema of 0005.
-constexpr char kUndoJobAttempts[] =
+// Migration 0008 (what the read APIs show) undone: the schema of 0007.
+#define AJ_UNDO_READS                                                      \
+  "DROP INDEX records_created; ALTER TABLE records DROP COLUMN "           \
+  "created_at_us, DROP COLUMN replays, DROP COLUMN replayed_at_us; ALTER " \
+  "TABLE steps DROP COLUMN written_at_us; ALTER TABLE completions DROP "   \
+  "COLUMN written_at_us; DELETE FROM schema_migrations WHERE version >= 8; "
+
+// Migrations 0007 (job attempts) and later undone: the schema of 0005.
+constexpr char kUndoJobAttempts[] = AJ_UNDO_READS
     "DROP TABLE job_attempts; DELETE FROM schema_migrations WHERE version >= "
     "6; ";
 
 // Migrations 0005 (dedup) and later undone: the schema of 0004.
-constexpr char kUndoDedup[] =
+constexpr char kUndoDedup[] = AJ_UNDO_READS
     "DROP TABLE job_attempts; DROP FUNCTION aj_entries_deleted, "
     "aj_entry_overwritten CASCADE; DROP "
     "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
     "COLUMN blob_digest; ALTER TABLE completions DROP COLUMN blob_digest; "
     "DELETE FROM schema_migrations WHERE version >= 5; ";
+#undef AJ_UNDO_READS
 
 // A database that ran the withdrawn 0006 (its version recorded), holding
 // records with attempts of their own, is upgraded by 0007: the first

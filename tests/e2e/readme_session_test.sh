@@ -23,7 +23,10 @@ awk '/<!-- session -->/{f=1;next} f&&/^```/{if(++n==2)exit;next} f&&n==1' \
   "$readme" >"$work/session"
 [[ -s $work/session ]] || { echo "no session in $readme"; exit 1; }
 
-normalize() { sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\+00:00/<time>/g'; }
+normalize() {
+  sed -E -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\+00:00/<time>/g' \
+    -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z/<time>/g'
+}
 commands=0 failures=0
 run_pending() {
   [[ -n ${cmd:-} ]] || return 0

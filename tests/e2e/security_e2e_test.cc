@@ -304,6 +304,12 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
   v1::IssueAttemptRequest issue;
   issue.set_job_id("job-b");
   refused.push_back(a->IssueAttempt(issue).status());
+  v1::ListRecordsRequest list;
+  list.set_job_id("job-b");
+  refused.push_back(a->ListRecords(list).status());
+  v1::GetRecordRequest show;
+  *show.mutable_record() = Rec("job-b", "k", 1);
+  refused.push_back(a->GetRecord(show).status());
   for (const absl::Status& s : refused) {
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
                             "principal 'job-a-writer' may not"));

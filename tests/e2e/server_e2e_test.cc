@@ -1,11 +1,13 @@
 // End-to-end: the real server binary, a real gRPC channel, real signals.
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -484,6 +486,182 @@ TEST_F(ServerE2eTest, MetricsCountKnownTraffic) {
   EXPECT_GT(delta("actionjournal_commit_duration_seconds_sum"), 0);
   EXPECT_EQ(delta(R"(actionjournal_store_errors_total{code="UNAVAILABLE"})"),
             0);
+}
+
+// The read APIs after a real crash and replay: the record shows which
+// entries the replay was handed (reused) and which it ran again; the list
+// pages through a job; nothing is taken over by reading.
+TEST_F(ServerE2eTest, ReadApisShowWhatAReplayReusedAndRanAgain) {
+  StartServer();
+  const v1::RecordId r = Rec("job-r", "user-1", 1);
+  v1::BeginRecordRequest begin;
+  *begin.mutable_record() = r;
+  begin.set_attempt(1);
+  ASSERT_THAT(client_->BeginRecord(begin), IsOk());
+  auto first = StepReq(r, "act", 0, v1::STEP_STATUS_SUCCEEDED, "R0");
+  first.set_attempt(1);
+  first.mutable_cost()->set_micro_usd(700);
+  ASSERT_THAT(client_->AppendAction(first), IsOk());
+  auto intent = StepReq(r, "act", 1, v1::STEP_STATUS_PENDING);
+  intent.set_attempt(1);
+  ASSERT_THAT(client_->AppendAction(intent), IsOk());
+  // The writer's host dies between its intent and the call's result.
+  ASSERT_THAT(server_->Stop(SIGKILL), IsOk());
+  StartServer();
+  auto before = Scrape(server_->metrics_port());
+  ASSERT_THAT(before, IsOk());
+  v1::IssueAttemptRequest issue;
+  issue.set_job_id("job-r");
+  auto attempt = client_->IssueAttempt(issue);
+  ASSERT_THAT(attempt, IsOk());
+  begin.set_attempt(attempt->attempt());
+  auto replay = client_->BeginRecord(begin);
+  ASSERT_THAT(replay, IsOk());
+  ASSERT_EQ(replay->actions_size(), 1);
+  absl::SleepFor(absl::Milliseconds(2));  // the replay's writes come later
+  auto ran = StepReq(r, "act", 1, v1::STEP_STATUS_SUCCEEDED, "R1");
+  ran.set_attempt(attempt->attempt());
+  ASSERT_THAT(client_->AppendAction(ran), IsOk());
+  auto done = CompletionReq(r, "act", "STATE");
+  done.set_attempt(attempt->attempt());
+  ASSERT_THAT(client_->AppendAction(done), IsOk());
+  auto after = Scrape(server_->metrics_port());
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(Delta(*before, *after, "actionjournal_replayed_records_total"), 1);
+
+  v1::GetRecordRequest show;
+  *show.mutable_record() = r;
+  auto shown = client_->GetRecord(show);
+  ASSERT_THAT(shown, IsOk());
+  EXPECT_EQ(shown->record().replays(), 1u);
+  EXPECT_EQ(shown->record().attempt(), attempt->attempt());
+  EXPECT_EQ(shown->record().entries(), 3u);
+  EXPECT_EQ(shown->record().payload_bytes(), 2u + 2 + 5);
+  EXPECT_EQ(shown->record().cost().micro_usd(), 700u);
+  ASSERT_EQ(shown->actions_size(), 1);
+  const v1::ActionEntries& a = shown->actions(0);
+  ASSERT_EQ(a.steps_size(), 2);
+  EXPECT_TRUE(a.steps(0).reused());   // stored before the crash: handed over
+  EXPECT_FALSE(a.steps(1).reused());  // PENDING at the crash: ran again
+  EXPECT_FALSE(a.completion().reused());
+  EXPECT_GT(a.steps(0).written_at_unix_micros(), 0);
+  EXPECT_LT(a.steps(0).written_at_unix_micros(),
+            shown->record().replayed_at_unix_micros());
+  EXPECT_GE(a.steps(1).written_at_unix_micros(),
+            shown->record().replayed_at_unix_micros());
+  // Payloads are left out unless asked for.
+  EXPECT_EQ(a.steps(0).result(), "");
+  EXPECT_EQ(a.steps(0).omitted_bytes(), 2u);
+  EXPECT_EQ(a.completion().omitted_bytes(), 5u);
+  show.set_include_payloads(true);
+  shown = client_->GetRecord(show);
+  ASSERT_THAT(shown, IsOk());
+  EXPECT_EQ(shown->actions(0).steps(1).result(), "R1");
+  EXPECT_EQ(shown->actions(0).completion().state(), "STATE");
+  // Reading took nothing over: the replaying writer is not fenced.
+  auto more = CompletionReq(r, "other", "x");
+  more.set_attempt(attempt->attempt());
+  ASSERT_THAT(client_->AppendAction(more), IsOk());
+
+  // 120 more records, then the whole job, 50 at a time, newest first.
+  for (int i = 0; i < 120; ++i) {
+    ASSERT_THAT(client_->AppendAction(CompletionReq(
+                    Rec("job-r", absl::StrCat("k", i), 0), "act", "s")),
+                IsOk());
+  }
+  v1::ListRecordsRequest list;
+  list.set_job_id("job-r");
+  std::vector<std::string> keys;
+  std::vector<int> pages;
+  for (int page = 0; page < 10; ++page) {
+    auto got = client_->ListRecords(list);
+    ASSERT_THAT(got, IsOk());
+    pages.push_back(got->records_size());
+    for (const v1::RecordSummary& s : got->records()) {
+      keys.push_back(s.record().record_key());
+    }
+    if (got->next_page_token().empty()) break;
+    list.set_page_token(got->next_page_token());
+  }
+  EXPECT_THAT(pages, ::testing::ElementsAre(50, 50, 21));
+  ASSERT_EQ(keys.size(), 121u);
+  EXPECT_EQ(keys.back(), "user-1");  // the oldest
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), 121u);
+  list.clear_page_token();
+  list.set_replayed_only(true);
+  auto replayed = client_->ListRecords(list);
+  ASSERT_THAT(replayed, IsOk());
+  ASSERT_EQ(replayed->records_size(), 1);
+  EXPECT_EQ(replayed->records(0).record().record_key(), "user-1");
+  v1::GetStatsRequest stats;
+  stats.set_job_id("job-r");
+  auto counted = client_->GetStats(stats);
+  ASSERT_THAT(counted, IsOk());
+  EXPECT_EQ(counted->jobs(0).replayed_records(), 1u);
+  EXPECT_EQ(counted->jobs(0).replays(), 1u);
+
+  *show.mutable_record() = Rec("job-r", "nobody", 1);
+  EXPECT_THAT(client_->GetRecord(show),
+              StatusIs(absl::StatusCode::kNotFound, "record"));
+}
+
+// Every bad input of the read APIs: INVALID_ARGUMENT naming the field.
+TEST_F(ServerE2eTest, ReadApisRefuseBadInputNamingTheField) {
+  StartServer();
+  ASSERT_THAT(
+      client_->AppendAction(CompletionReq(Rec("job-b", "k", 0), "act", "s")),
+      IsOk());
+  auto list_refused = [&](std::function<void(v1::ListRecordsRequest&)> edit,
+                          const std::string& field) {
+    v1::ListRecordsRequest req;
+    req.set_job_id("job-b");
+    edit(req);
+    EXPECT_THAT(client_->ListRecords(req),
+                StatusIs(absl::StatusCode::kInvalidArgument, field))
+        << field;
+  };
+  list_refused([](auto& r) { r.set_job_id("bad job!"); }, "job_id");
+  list_refused([](auto& r) { r.clear_job_id(); }, "job_id");
+  list_refused([](auto& r) { r.set_page_size(501); }, "page_size");
+  list_refused([](auto& r) { r.set_page_size(-1); }, "page_size");
+  list_refused([](auto& r) { r.set_created_from_unix_micros(-5); },
+               "created_from_unix_micros");
+  list_refused([](auto& r) { r.set_created_before_unix_micros(-5); },
+               "created_before_unix_micros");
+  list_refused([](auto& r) { r.set_page_token("xyz"); }, "page_token");
+  list_refused(
+      [](auto& r) {
+        r.set_status(static_cast<v1::ListRecordsRequest::StatusFilter>(9));
+      },
+      "status");
+  list_refused([](auto& r) { r.set_key_prefix(std::string(4097, 'k')); },
+               "key_prefix");
+  auto show_refused = [&](std::function<void(v1::GetRecordRequest&)> edit,
+                          const std::string& field) {
+    v1::GetRecordRequest req;
+    *req.mutable_record() = Rec("job-b", "k", 0);
+    edit(req);
+    EXPECT_THAT(client_->GetRecord(req),
+                StatusIs(absl::StatusCode::kInvalidArgument, field))
+        << field;
+  };
+  show_refused([](auto& r) { r.clear_record(); }, "record");
+  show_refused([](auto& r) { r.mutable_record()->set_record_key(""); },
+               "record.record_key");
+  show_refused([](auto& r) { r.mutable_record()->set_seq_num(-1); },
+               "record.seq_num");
+  show_refused([](auto& r) { r.mutable_record()->set_job_id("a b"); },
+               "record.job_id");
+  show_refused([](auto& r) { r.set_page_token(std::string(600, 'p')); },
+               "page_token");
+  // Nothing changed: the one record, as it was.
+  v1::ListRecordsRequest req;
+  req.set_job_id("job-b");
+  auto listed = client_->ListRecords(req);
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->records_size(), 1);
+  EXPECT_EQ(listed->records(0).attempt(), 0u);
+  EXPECT_EQ(listed->records(0).entries(), 1u);
 }
 
 TEST_F(ServerE2eTest, ReflectionListsTheService) {

@@ -8,7 +8,8 @@
 //   - an answer never exceeds the answer bound;
 //   - after an accepted append, LookupAction finds exactly the stored entry
 //     the append answered with (one result per identity);
-//   - a request refused by validation changes nothing.
+//   - a request refused by validation changes nothing;
+//   - a list page holds at most its page size, each row of the job asked.
 //
 // Built with -DAJ_FUZZ_SEEDS_MAIN it is instead a program writing the seed
 // corpus (the shapes of the end-to-end tests' cases) into a directory.
@@ -34,6 +35,8 @@ enum Op : uint8_t {
   kComplete,
   kPrune,
   kReadPayload,
+  kListRecords,
+  kGetRecord,
   kOps
 };
 
@@ -169,6 +172,35 @@ void CheckAnswer(const google::protobuf::Message& m,
       if (ToProto(*lookup, *r, limits, &resp).ok()) CheckAnswer(resp, limits);
       return;
     }
+    case kListRecords: {
+      v1::ListRecordsRequest req;
+      if (!Parse(bytes, &req)) return;
+      auto r = FromProto(req, limits);
+      if (!r.ok()) return;
+      auto page = store.ListRecords(r->query);
+      Check(page.ok(), "lists answer");
+      v1::ListRecordsResponse resp;
+      ToProto(*page, *r, &resp);
+      Check(resp.records_size() <= r->page_size, "a page holds its size");
+      for (const v1::RecordSummary& s : resp.records()) {
+        Check(s.record().job_id() == req.job_id(), "a list keeps to its job");
+      }
+      CheckAnswer(resp, limits);
+      return;
+    }
+    case kGetRecord: {
+      v1::GetRecordRequest req;
+      if (!Parse(bytes, &req)) return;
+      auto r = FromProto(req, limits);
+      if (!r.ok()) return;
+      auto shown = store.ShowRecord(r->record);
+      Check(shown.ok(), "shows answer");
+      if (!shown->has_value()) return;
+      v1::GetRecordResponse resp;
+      ToProto(**shown, *r, limits, &resp);
+      CheckAnswer(resp, limits);
+      return;
+    }
   }
 }
 
@@ -226,6 +258,14 @@ void AddSeed(std::vector<std::string>& seeds, Op op,
   v1::CompleteRecordRequest complete;
   *complete.mutable_record() = rec;
   AddSeed(seeds, kComplete, complete);
+  v1::ListRecordsRequest list;
+  list.set_job_id("job");
+  list.set_page_size(1);
+  AddSeed(seeds, kListRecords, list);
+  v1::GetRecordRequest show;
+  *show.mutable_record() = rec;
+  show.set_include_payloads(true);
+  AddSeed(seeds, kGetRecord, show);
   v1::PruneRequest prune;
   prune.set_job_id("job");
   auto* k = prune.add_keys();

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -1018,6 +1019,208 @@ TEST_P(ConformanceTest, MixedConcurrentWritesEachGetTheirOwnAnswer) {
       EXPECT_EQ(a.cost, (Cost{2, 4, 6}));
     }
   }
+}
+
+// The read APIs (DESIGN 3, "Reading for people and tools").
+
+// The keys of a page, in the order answered.
+std::vector<std::string> KeysOf(const std::vector<RecordInfo>& page) {
+  std::vector<std::string> out;
+  for (const RecordInfo& r : page) {
+    out.push_back(absl::StrCat(r.id.record_key, "/", r.id.seq_num));
+  }
+  return out;
+}
+
+TEST_P(ConformanceTest, ListRecordsNewestFirstFilteredAndPaged) {
+  // Five records a second apart: a-1/0 a-1/1 a-2/0 b-1/0 b-2/0.
+  const RecordId ids[] = {Rec("a-1", 0), Rec("a-1", 1), Rec("a-2", 0),
+                          Rec("b-1", 0), Rec("b-2", 0)};
+  absl::Time created[5];
+  for (int i = 0; i < 5; ++i) {
+    created[i] = Now();
+    ASSERT_THAT(Begin(ids[i], 1), IsOk());
+    Advance(absl::Seconds(1));
+  }
+  // Two records that share one creation time come in key order, newest
+  // (largest) first.
+  const RecordId tie = Rec("b-0", 0);
+  created[4] = Now();
+  ASSERT_THAT(Begin(tie, 1), IsOk());
+  ASSERT_THAT(Begin(Rec("b-3", 0), 1), IsOk());
+  // a-1/1 holds a step and a completion; a-2 is completed; b-1 pruned
+  // with a retention; b-2 replayed (attempt 2 took it over).
+  ASSERT_THAT(
+      Append(ids[1], "act",
+             MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d", "hello"), 1,
+             ConflictPolicy::kKeepStored, Cost{10, 20, 30}),
+      IsOk());
+  ASSERT_THAT(Append(ids[1], "act", Completion{"state!"}, 1,
+                     ConflictPolicy::kKeepStored, Cost{1, 2, 3}),
+              IsOk());
+  ASSERT_THAT(store_->CompleteRecord({ids[2], 1}), IsOk());
+  PruneRequest keep;
+  keep.job_id = job_;
+  keep.keys = {{"b-1", 0}};
+  keep.retention = absl::Hours(1);
+  ASSERT_THAT(store_->Prune(keep), IsOk());
+  ASSERT_THAT(Begin(ids[4], 2), IsOk());
+  // Another job's records never show.
+  ASSERT_THAT(Begin(RecordId{job_ + ".other", "a-1", 0}, 1), IsOk());
+
+  auto list = [&](ListRecordsQuery q) {
+    q.job_id = job_;
+    auto page = store_->ListRecords(q);
+    EXPECT_THAT(page, IsOk());
+    return page.ok() ? *page : std::vector<RecordInfo>{};
+  };
+  EXPECT_THAT(KeysOf(list({})), ElementsAre("b-3/0", "b-0/0", "b-2/0", "b-1/0",
+                                            "a-2/0", "a-1/1", "a-1/0"));
+  // Paged by position: two at a time, each page after the last row.
+  std::vector<std::string> paged;
+  ListRecordsQuery q;
+  q.limit = 2;
+  for (int pages = 0; pages < 10; ++pages) {
+    const std::vector<RecordInfo> page = list(q);
+    for (const std::string& k : KeysOf(page)) paged.push_back(k);
+    if (page.size() < 2) break;
+    q.after = ListRecordsQuery::After{page.back().created_at,
+                                      page.back().id.record_key,
+                                      page.back().id.seq_num};
+  }
+  EXPECT_THAT(paged, ElementsAre("b-3/0", "b-0/0", "b-2/0", "b-1/0", "a-2/0",
+                                 "a-1/1", "a-1/0"));
+
+  ListRecordsQuery prefix;
+  prefix.key_prefix = "a-";
+  EXPECT_THAT(KeysOf(list(prefix)), ElementsAre("a-2/0", "a-1/1", "a-1/0"));
+  prefix.key_prefix = "a-1";
+  EXPECT_THAT(KeysOf(list(prefix)), ElementsAre("a-1/1", "a-1/0"));
+  ListRecordsQuery status;
+  status.status = ListRecordsQuery::Status::kCompleted;
+  EXPECT_THAT(KeysOf(list(status)), ElementsAre("a-2/0"));
+  status.status = ListRecordsQuery::Status::kRetained;
+  EXPECT_THAT(KeysOf(list(status)), ElementsAre("b-1/0"));
+  status.status = ListRecordsQuery::Status::kOpen;
+  EXPECT_THAT(list(status), SizeIs(6));
+  ListRecordsQuery range;
+  range.created_from = created[1];
+  range.created_before = created[3];
+  EXPECT_THAT(KeysOf(list(range)), ElementsAre("a-2/0", "a-1/1"));
+  ListRecordsQuery replayed;
+  replayed.replayed_only = true;
+  EXPECT_THAT(KeysOf(list(replayed)), ElementsAre("b-2/0"));
+
+  // Each row as stored.
+  for (const RecordInfo& r : list({})) {
+    SCOPED_TRACE(r.id.record_key);
+    EXPECT_EQ(r.attempt, r.id.record_key == "b-2" ? 2u : 1u);
+    EXPECT_EQ(r.completed, r.id.record_key == "a-2");
+    EXPECT_EQ(r.retained_until.has_value(), r.id.record_key == "b-1");
+    EXPECT_EQ(r.replays, r.id.record_key == "b-2" ? 1u : 0u);
+    if (r.id.record_key == "a-1" && r.id.seq_num == 1) {
+      EXPECT_EQ(r.created_at, created[1]);
+      EXPECT_EQ(r.actions, 1u);
+      EXPECT_EQ(r.entries, 2u);
+      EXPECT_EQ(r.payload_bytes, std::string("hello").size() + 6);
+      EXPECT_EQ(r.cost, (Cost{11, 22, 33}));
+    } else {
+      EXPECT_EQ(r.entries, 0u);
+    }
+  }
+  EXPECT_EQ(list({}).front().created_at, created[4]);
+}
+
+TEST_P(ConformanceTest, ReplaysAreCountedOnTakeoverAndEntriesKeepTheirTimes) {
+  const absl::Time first_run = Now();
+  auto begun = Begin(Rec(), 1);
+  ASSERT_THAT(begun, IsOk());
+  EXPECT_FALSE(begun->replayed);  // a first run writes no replay
+  ASSERT_THAT(
+      Append(Rec(), "a",
+             MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d0", "r0"), 1),
+      IsOk());
+  ASSERT_THAT(
+      Append(Rec(), "a", MakeStep(1, StepStatus::kPending, "tool", "d1")),
+      IsOk());
+  auto shown = store_->ShowRecord(Rec());
+  ASSERT_THAT(shown, IsOk());
+  ASSERT_TRUE(shown->has_value());
+  EXPECT_EQ((*shown)->info.replays, 0u);
+  EXPECT_EQ((*shown)->info.replayed_at, absl::InfinitePast());
+
+  // The writer restarts: attempt 2 takes the record over.
+  Advance(absl::Seconds(10));
+  const absl::Time replay = Now();
+  begun = Begin(Rec(), 2);
+  ASSERT_THAT(begun, IsOk());
+  EXPECT_TRUE(begun->replayed);
+  // The replay runs the PENDING call again and finishes it.
+  Advance(absl::Seconds(5));
+  const absl::Time ran = Now();
+  auto upgraded = Append(
+      Rec(), "a", MakeStep(1, StepStatus::kSucceeded, "tool", "d1", "r1"), 2);
+  ASSERT_THAT(upgraded, IsOk());
+  EXPECT_FALSE(upgraded->replayed);  // the takeover counted once
+  ASSERT_THAT(Append(Rec(), "a", Completion{"done"}, 2), IsOk());
+  // The same attempt again, an attempt of 0 and a lower one: no replay.
+  ASSERT_THAT(Begin(Rec(), 2), IsOk());
+  ASSERT_THAT(Begin(Rec(), 0), IsOk());
+  EXPECT_THAT(Begin(Rec(), 1), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  shown = store_->ShowRecord(Rec());
+  ASSERT_THAT(shown, IsOk());
+  ASSERT_TRUE(shown->has_value());
+  const RecordDetail& d = **shown;
+  EXPECT_EQ(d.info.attempt, 2u);
+  EXPECT_EQ(d.info.replays, 1u);
+  EXPECT_EQ(d.info.replayed_at, replay);
+  EXPECT_EQ(d.info.created_at, first_run);
+  ASSERT_THAT(d.actions, SizeIs(1));
+  const ActionEntries& a = d.actions[0];
+  ASSERT_THAT(a.steps, SizeIs(2));
+  EXPECT_EQ(a.steps[0].written_at, first_run);  // stored before: reused
+  EXPECT_EQ(a.steps[1].written_at, ran);        // upgraded by the replay: ran
+  EXPECT_EQ(a.steps[1].result, "r1");
+  ASSERT_TRUE(a.completion.has_value());
+  EXPECT_EQ(a.completion->written_at, ran);
+
+  // A second restart counts again; CompleteRecord can take over too.
+  Advance(absl::Seconds(1));
+  auto completed = store_->CompleteRecord({Rec(), 3});
+  ASSERT_THAT(completed, IsOk());
+  EXPECT_TRUE(completed->replayed);
+  ASSERT_THAT(Begin(Rec("other"), 1), IsOk());
+  const JobStats stats = StatsOf(job_);
+  EXPECT_EQ(stats.replayed_records, 1u);
+  EXPECT_EQ(stats.replays, 2u);
+}
+
+TEST_P(ConformanceTest, ShowRecordReadsWithoutTakingOver) {
+  EXPECT_THAT(store_->ShowRecord(Rec()), IsOkAndHolds(std::nullopt));
+  ASSERT_THAT(
+      Append(Rec(), "b", MakeStep(0, StepStatus::kSucceeded, "f", "d", "x"), 4),
+      IsOk());
+  ASSERT_THAT(Append(Rec(), "a", Completion{"s"}, 4), IsOk());
+  Advance(absl::Hours(1));
+  ListRecordsQuery q;
+  q.job_id = job_;
+  auto before = store_->ListRecords(q);
+  ASSERT_THAT(before, IsOk());
+  auto shown = store_->ShowRecord(Rec());
+  ASSERT_THAT(shown, IsOk());
+  ASSERT_TRUE(shown->has_value());
+  ASSERT_THAT((*shown)->actions, SizeIs(2));
+  EXPECT_EQ((*shown)->actions[0].action_key, "a");
+  EXPECT_EQ((*shown)->actions[1].steps[0].result, "x");
+  auto after = store_->ListRecords(q);
+  ASSERT_THAT(after, IsOk());
+  ASSERT_THAT(*after, SizeIs(1));
+  EXPECT_EQ(after->front().attempt, 4u);
+  EXPECT_EQ(after->front().written_at, before->front().written_at);
+  EXPECT_EQ(after->front().replays, 0u);
+  // A later writer of the same attempt is not fenced by the read.
+  EXPECT_THAT(Append(Rec(), "c", Completion{"t"}, 4), IsOk());
 }
 
 INSTANTIATE_TEST_SUITE_P(

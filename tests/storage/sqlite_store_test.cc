@@ -15,11 +15,20 @@ using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::StatusIs;
 
 // Schema 3 (dedup) back to schema 2's shape.
-constexpr char kBackToSchemaTwo[] =
+// Schema 5's read columns undone: schema 4.
+#define AJ_BACK_TO_SCHEMA_FOUR                                           \
+  "DROP INDEX records_created; ALTER TABLE records DROP COLUMN "         \
+  "created_at_us; ALTER TABLE records DROP COLUMN replays; ALTER TABLE " \
+  "records DROP COLUMN replayed_at_us; ALTER TABLE steps DROP COLUMN "   \
+  "written_at_us; ALTER TABLE completions DROP COLUMN written_at_us; "
+constexpr char kBackToSchemaFour[] =
+    AJ_BACK_TO_SCHEMA_FOUR "PRAGMA user_version=4;";
+constexpr char kBackToSchemaTwo[] = AJ_BACK_TO_SCHEMA_FOUR
     "DROP TRIGGER steps_release; DROP TRIGGER steps_overwrite; DROP "
     "TRIGGER completions_release; DROP TRIGGER completions_overwrite; "
     "DROP TABLE blobs; ALTER TABLE steps DROP COLUMN blob_digest; ALTER "
     "TABLE completions DROP COLUMN blob_digest; PRAGMA user_version=2;";
+#undef AJ_BACK_TO_SCHEMA_FOUR
 
 TEST(SqliteStoreTest, KeepsEverythingAcrossReopen) {
   SqliteStoreOptions options;
@@ -94,6 +103,48 @@ TEST(SqliteStoreTest, UpgradesASchemaOneFileWithoutExpiringIt) {
   swept = (*store)->Sweep(upgrade + absl::Hours(25));
   ASSERT_THAT(swept, IsOk());
   EXPECT_EQ(swept->ttl_records, 1u);
+}
+
+// A file of schema 4 (before the read APIs) opens with its records counted
+// as created at the upgrade, no replays, and its entries' times unknown.
+TEST(SqliteStoreTest, UpgradesASchemaFourFileForTheReadApis) {
+  SqliteStoreOptions options;
+  options.path = TempSqlitePath();
+  const RecordId r{"job", "key", 1};
+  {
+    auto store = NewSqliteJournalStore(options);
+    ASSERT_THAT(store, IsOk());
+    AppendRequest req;
+    req.record = r;
+    req.action_key = "act";
+    req.entry = Completion{"state"};
+    ASSERT_THAT((*store)->AppendAction(req), IsOk());
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(options.path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, kBackToSchemaFour, nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  const absl::Time upgrade =
+      absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+  auto store = NewSqliteJournalStore(options);
+  ASSERT_THAT(store, IsOk());
+  auto shown = (*store)->ShowRecord(r);
+  ASSERT_THAT(shown, IsOk());
+  ASSERT_TRUE(shown->has_value());
+  EXPECT_GE((*shown)->info.created_at, upgrade);
+  EXPECT_EQ((*shown)->info.replays, 0u);
+  ASSERT_EQ((*shown)->actions.size(), 1u);
+  EXPECT_EQ((*shown)->actions[0].completion->state, "state");
+  EXPECT_EQ((*shown)->actions[0].completion->written_at, absl::InfinitePast());
+  ListRecordsQuery q;
+  q.job_id = "job";
+  auto listed = (*store)->ListRecords(q);
+  ASSERT_THAT(listed, IsOk());
+  EXPECT_EQ(listed->size(), 1u);
 }
 
 // A file of schema 2 (before dedup) opens with its payloads inline; the
