@@ -55,6 +55,11 @@ constexpr const char* kUsage =
                              each action's steps and completion, when written,
                              and whether the last replay reused them or ran
                              them again; payloads only with --payloads
+  export   --job J [--key K --seq N] [--payloads] [--page-size N] [--page-token P]
+                             the job's records (or one), one JSON object a line
+                             (GetRecord's answer; payloads in base64 with
+                             --payloads, else left out), page by page; stderr
+                             says after each page how to resume
   health   [--service NAME]   grpc.health.v1 Check: "" (default) is SERVING
            while the store answers; "liveness" while the process runs
 
@@ -214,6 +219,20 @@ int64_t TimeFlag(const Args& a, const std::string& key) {
   return absl::ToUnixMicros(t);
 }
 
+// A page token flag: the hex a previous page printed ("" when absent).
+std::string HexFlag(const Args& a, const std::string& key) {
+  if (!a.Has(key)) return "";
+  const std::string hex = a.Get(key);
+  const bool is_hex =
+      !hex.empty() && hex.size() % 2 == 0 &&
+      std::all_of(hex.begin(), hex.end(), [](char c) {
+        return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+      });
+  if (!is_hex)
+    Usage("--" + key + " takes the hex token a previous page printed");
+  return absl::HexStringToBytes(hex);
+}
+
 // `records`: the table (or JSON) of one page, or of every page with --all.
 int Records(const Args& a, JournalClient& client) {
   v1::ListRecordsRequest req;
@@ -233,19 +252,7 @@ int Records(const Args& a, JournalClient& client) {
   req.set_created_before_unix_micros(TimeFlag(a, "created-before"));
   req.set_replayed_only(a.Has("replayed"));
   req.set_page_size(Number<int32_t>(a, "page-size", 0));
-  if (a.Has("page-token")) {
-    const std::string hex = a.Get("page-token");
-    const bool is_hex =
-        !hex.empty() && hex.size() % 2 == 0 &&
-        std::all_of(hex.begin(), hex.end(), [](char c) {
-          return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-        });
-    if (!is_hex) {
-      Usage("--page-token takes the hex token a previous page printed");
-    }
-    const std::string token = absl::HexStringToBytes(hex);
-    req.set_page_token(token);
-  }
+  req.set_page_token(HexFlag(a, "page-token"));
   const bool all = a.Has("all");
   if (all && a.Has("page-token")) Usage("--all reads from the first page");
   bool header = false;
@@ -297,80 +304,120 @@ std::string ReuseText(const v1::RecordSummary& rec, int64_t written,
   return "ran in the replay";
 }
 
-// `show`: one record as a tree, every page of its actions.
+// `show`: one record as a tree.
 int Show(const Args& a, JournalClient& client) {
   v1::GetRecordRequest req;
   *req.mutable_record() = Record(a);
   req.set_include_payloads(a.Has("payloads"));
-  bool first = true;
-  for (;;) {
+  auto r = client.GetRecord(req);
+  if (!r.ok()) return Fail(r.status());
+  if (PrintJson(*r)) return 0;
+  const v1::RecordSummary& s = r->record();
+  std::cout << "record " << Bytes(s.record().record_key()) << " seq "
+            << s.record().seq_num() << ": "
+            << (s.status() == v1::RECORD_STATUS_COMPLETED ? "completed"
+                                                          : "open")
+            << ", attempt " << s.attempt() << ", created "
+            << TimeText(s.created_at_unix_micros()) << "\n  " << s.replays()
+            << " replay(s)"
+            << (s.replays() > 0
+                    ? ", the last at " + TimeText(s.replayed_at_unix_micros())
+                    : "")
+            << "; " << s.actions() << " action(s), " << s.entries() << " entr"
+            << (s.entries() == 1 ? "y" : "ies") << ", " << s.payload_bytes()
+            << " payload bytes; cost " << s.cost().input_tokens()
+            << " input and " << s.cost().output_tokens()
+            << " output tokens, USD " << Usd(s.cost().micro_usd());
+  if (s.retained_until_unix_micros() != 0) {
+    std::cout << "; pruned, kept until "
+              << TimeText(s.retained_until_unix_micros());
+  }
+  std::cout << "\n";
+  for (const v1::ActionEntries& act : r->actions()) {
+    std::cout << "  action " << Bytes(act.action_key()) << ": "
+              << (act.has_completion() ? "completed" : "not completed")
+              << ", USD " << Usd(act.cost().micro_usd()) << "\n";
+    for (const v1::Step& st : act.steps()) {
+      const std::string& payload =
+          st.status() == v1::STEP_STATUS_FAILED ? st.error() : st.result();
+      std::cout << "    step " << st.index() << " " << st.function_id()
+                << " digest=" << Bytes(st.args_digest()) << " "
+                << v1::StepStatus_Name(st.status()).substr(12) << ", "
+                << st.omitted_bytes() + payload.size() << " bytes, written "
+                << TimeText(st.written_at_unix_micros()) << ", "
+                << ReuseText(s, st.written_at_unix_micros(), st.reused());
+      if (!payload.empty()) std::cout << "\n      " << Bytes(payload);
+      std::cout << "\n";
+    }
+    if (act.has_completion()) {
+      const v1::Completion& c = act.completion();
+      std::cout << "    completion, " << c.omitted_bytes() + c.state().size()
+                << " bytes, written " << TimeText(c.written_at_unix_micros())
+                << ", " << ReuseText(s, c.written_at_unix_micros(), c.reused());
+      if (!c.state().empty()) std::cout << "\n      " << Bytes(c.state());
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
+// Prints one exported record: GetRecord's whole answer, one JSON line.
+void PrintJsonLine(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, options).ok()) {
+    out = "{}";
+  }
+  std::cout << out << "\n";
+}
+
+// `export`: a job's records (or one), one JSON line each, page by page;
+// after each page stderr says how to resume from there.
+int Export(const Args& a, JournalClient& client) {
+  const bool payloads = a.Has("payloads");
+  if (a.Has("key") || a.Has("seq")) {
+    v1::GetRecordRequest req;
+    *req.mutable_record() = Record(a);
+    req.set_include_payloads(payloads);
     auto r = client.GetRecord(req);
     if (!r.ok()) return Fail(r.status());
-    if (PrintJson(*r)) {
-      // One JSON object per page.
-    } else {
-      const v1::RecordSummary& s = r->record();
-      if (first) {
-        std::cout << "record " << Bytes(s.record().record_key()) << " seq "
-                  << s.record().seq_num() << ": "
-                  << (s.status() == v1::RECORD_STATUS_COMPLETED ? "completed"
-                                                                : "open")
-                  << ", attempt " << s.attempt() << ", created "
-                  << TimeText(s.created_at_unix_micros()) << "\n  "
-                  << s.replays() << " replay(s)"
-                  << (s.replays() > 0
-                          ? ", the last at " +
-                                TimeText(s.replayed_at_unix_micros())
-                          : "")
-                  << "; " << s.actions() << " action(s), " << s.entries()
-                  << " entr" << (s.entries() == 1 ? "y" : "ies") << ", "
-                  << s.payload_bytes() << " payload bytes; cost "
-                  << s.cost().input_tokens() << " input and "
-                  << s.cost().output_tokens() << " output tokens, USD "
-                  << Usd(s.cost().micro_usd());
-        if (s.retained_until_unix_micros() != 0) {
-          std::cout << "; pruned, kept until "
-                    << TimeText(s.retained_until_unix_micros());
-        }
-        std::cout << "\n";
-        first = false;
-      }
-      for (const v1::ActionEntries& act : r->actions()) {
-        std::cout << "  action " << Bytes(act.action_key()) << ": "
-                  << (act.has_completion() ? "completed" : "not completed")
-                  << ", USD " << Usd(act.cost().micro_usd()) << "\n";
-        for (const v1::Step& st : act.steps()) {
-          const std::string& payload =
-              st.status() == v1::STEP_STATUS_FAILED ? st.error() : st.result();
-          std::cout << "    step " << st.index() << " " << st.function_id()
-                    << " digest=" << Bytes(st.args_digest()) << " "
-                    << v1::StepStatus_Name(st.status()).substr(12) << ", "
-                    << st.omitted_bytes() + payload.size() << " bytes, written "
-                    << TimeText(st.written_at_unix_micros()) << ", "
-                    << ReuseText(s, st.written_at_unix_micros(), st.reused());
-          if (!payload.empty()) std::cout << "\n      " << Bytes(payload);
-          std::cout << "\n";
-        }
-        if (act.has_completion()) {
-          const v1::Completion& c = act.completion();
-          std::cout << "    completion, "
-                    << c.omitted_bytes() + c.state().size()
-                    << " bytes, written "
-                    << TimeText(c.written_at_unix_micros()) << ", "
-                    << ReuseText(s, c.written_at_unix_micros(), c.reused());
-          if (!c.state().empty()) std::cout << "\n      " << Bytes(c.state());
-          std::cout << "\n";
-        }
-      }
-    }
-    if (r->next_page_token().empty()) return 0;
-    req.set_page_token(r->next_page_token());
+    PrintJsonLine(*r);
+    return 0;
   }
+  v1::ListRecordsRequest list;
+  list.set_job_id(Required(a, "job"));
+  list.set_page_size(Number<int32_t>(a, "page-size", 100));
+  list.set_page_token(HexFlag(a, "page-token"));
+  uint64_t n = 0;
+  for (;;) {
+    auto page = client.ListRecords(list);
+    if (!page.ok()) return Fail(page.status());
+    for (const v1::RecordSummary& s : page->records()) {
+      v1::GetRecordRequest req;
+      *req.mutable_record() = s.record();
+      req.set_include_payloads(payloads);
+      auto r = client.GetRecord(req);
+      // A record pruned since the page was read is no longer there.
+      if (r.status().code() == absl::StatusCode::kNotFound) continue;
+      if (!r.ok()) return Fail(r.status());
+      PrintJsonLine(*r);
+      ++n;
+    }
+    std::cout.flush();
+    if (page->next_page_token().empty()) break;
+    list.set_page_token(page->next_page_token());
+    std::cerr << "export: " << n << " record(s); resume with --page-token "
+              << absl::BytesToHexString(page->next_page_token()) << "\n";
+  }
+  std::cerr << "export: " << n << " record(s), done\n";
+  return 0;
 }
 
 int Run(const Args& a, JournalClient& client) {
   if (a.command == "records") return Records(a, client);
   if (a.command == "show") return Show(a, client);
+  if (a.command == "export") return Export(a, client);
   if (a.command == "begin") {
     v1::BeginRecordRequest req;
     *req.mutable_record() = Record(a);

@@ -289,7 +289,24 @@ class GrpcJournalClient final : public JournalClient {
   }
   absl::StatusOr<v1::GetRecordResponse> GetRecord(
       const v1::GetRecordRequest& request) override {
-    return Call(&Stub::GetRecord, request, /*write=*/false);
+    auto first = Call(&Stub::GetRecord, request, /*write=*/false);
+    if (!first.ok()) return first;
+    v1::GetRecordResponse out = *std::move(first);
+    v1::GetRecordRequest next = request;
+    while (!out.next_page_token().empty()) {
+      next.set_page_token(out.next_page_token());
+      auto page = Call(&Stub::GetRecord, next, /*write=*/false);
+      if (!page.ok()) return page.status();
+      for (auto& a : *page->mutable_actions())
+        *out.add_actions() = std::move(a);
+      out.set_next_page_token(page->next_page_token());
+    }
+    if (!request.include_payloads()) return out;
+    for (auto& a : *out.mutable_actions()) {
+      absl::Status s = FillAction(request.record(), &a);
+      if (!s.ok()) return s;
+    }
+    return out;
   }
 
   using JournalClient::AppendActionAsync;

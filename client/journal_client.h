@@ -93,8 +93,9 @@ class JournalClient {
   // applied only skips a number).
   virtual absl::StatusOr<v1::IssueAttemptResponse> IssueAttempt(
       const v1::IssueAttemptRequest& request) = 0;
-  // The read APIs, one page as the server sends it (payloads GetRecord left
-  // out stay out: read them with ReadPayload).
+  // The read APIs: ListRecords one page as the server sends it; GetRecord
+  // whole (its pages joined and, when it asks for payloads, every payload
+  // the server left out read with ReadPayload).
   virtual absl::StatusOr<v1::ListRecordsResponse> ListRecords(
       const v1::ListRecordsRequest& request) = 0;
   virtual absl::StatusOr<v1::GetRecordResponse> GetRecord(

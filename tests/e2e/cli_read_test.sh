@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The CLI's read commands (records, show, export) against a real server,
+# after a real crash and replay: the server is SIGKILLed between a call's
+# intent and its result, restarted, and a higher attempt replays the record.
+# usage: cli_read_test.sh BUILD_DIR
+set -euo pipefail
+build=$1
+work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-cli-read.XXXXXX")
+pid=""
+trap '[[ -n $pid ]] && kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+start() {
+  : >"$work/server.log"
+  "$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
+    --store="sqlite://$work/journal.db" 2>"$work/server.log" &
+  pid=$! port=""
+  for _ in $(seq 200); do
+    port=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$work/server.log" | cut -d: -f2 || true)
+    [[ -n $port ]] && break
+    sleep 0.05
+  done
+  [[ -n $port ]] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
+  export ACTIONJOURNAL_TARGET=127.0.0.1:$port
+}
+cli() { "$build/client/actionjournal-cli" "$@"; }
+failures=0
+expect() {  # expect WHAT COMMAND...: the command's stdout must match WHAT (grep -E)
+  local what=$1
+  shift
+  local out
+  out=$("$@" 2>&1) || true
+  if ! grep -qE -- "$what" <<<"$out"; then
+    failures=$((failures + 1))
+    printf 'FAILED: %s\n  wanted: %s\n  got:\n%s\n' "$*" "$what" "$out"
+  fi
+}
+expect_exit() {  # expect_exit CODE COMMAND...
+  local want=$1
+  shift
+  local got=0
+  "$@" >"$work/out" 2>&1 || got=$?
+  if [[ $got != "$want" ]]; then
+    failures=$((failures + 1))
+    printf 'FAILED: %s exited %s, wanted %s\n' "$*" "$got" "$want"
+    cat "$work/out"
+  fi
+}
+
+start
+r=(--job cli --key user-1 --seq 1)
+cli begin "${r[@]}" --attempt 1 >/dev/null
+cli append "${r[@]}" --attempt 1 --action act --step 0 --fn llm.chat --status succeeded \
+  --result R0 --micro-usd 700 >/dev/null
+cli append "${r[@]}" --attempt 1 --action act --step 1 --fn tool --status pending >/dev/null
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+start
+sleep 0.01
+cli begin "${r[@]}" --attempt 2 >/dev/null
+cli append "${r[@]}" --attempt 2 --action act --step 1 --fn tool --status succeeded \
+  --result R1 >/dev/null
+cli append "${r[@]}" --attempt 2 --action act --completion STATE >/dev/null
+for i in 1 2 3 4 5 6 7; do
+  cli append --job cli --key "k$i" --seq 0 --action a --completion s >/dev/null
+done
+
+# show: what the replay was handed and what it ran again.
+expect '1 replay\(s\), the last at ' cli show "${r[@]}"
+expect 'step 0 llm.chat .* SUCCEEDED, 2 bytes, written .*, reused by the replay' cli show "${r[@]}"
+expect 'step 1 tool .* SUCCEEDED, 2 bytes, written .*, ran in the replay' cli show "${r[@]}"
+expect 'completion, 5 bytes, written .*, ran in the replay' cli show "${r[@]}"
+expect '"R1"' cli show "${r[@]}" --payloads
+[[ $(cli show "${r[@]}" | grep -c '"R1"') == 0 ]] || {
+  failures=$((failures + 1))
+  echo "FAILED: show without --payloads printed a payload"
+}
+expect '"replays":"1"' cli --output json show "${r[@]}"
+
+# records: the table, the filters, the pages.
+expect '^"user-1" +1 open +2 .* +1 +3 +9 +0.000700 +1$' cli records --job cli
+[[ $(cli records --job cli --replayed | grep -c '^"') == 1 ]] || {
+  failures=$((failures + 1))
+  echo "FAILED: records --replayed"
+}
+expect '^"k7" ' cli records --job cli --prefix k --page-size 1
+first=$(cli records --job cli --page-size 3)
+token=$(sed -n 's/^more: --page-token //p' <<<"$first")
+[[ -n $token ]] || { failures=$((failures + 1)); echo "FAILED: no page token in: $first"; }
+second=$(cli records --job cli --page-size 3 --page-token "$token")
+if grep -qF "$(sed -n 2p <<<"$first")" <<<"$second"; then
+  failures=$((failures + 1))
+  echo "FAILED: the second page repeats the first's rows"
+fi
+[[ $(cli --output jsonl records --job cli --page-size 3 --all | wc -l) == 8 ]] || {
+  failures=$((failures + 1))
+  echo "FAILED: records --all --output jsonl is not 8 lines"
+}
+
+# export: one JSON object a line, payloads in base64 on request; resumable.
+cli export --job cli --payloads >"$work/export.jsonl" 2>"$work/export.err"
+[[ $(wc -l <"$work/export.jsonl") == 8 ]] || {
+  failures=$((failures + 1))
+  echo "FAILED: export has $(wc -l <"$work/export.jsonl") lines, not 8"
+}
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
+  const recs = lines.map((l) => JSON.parse(l));
+  const u = recs.find((r) => r.record.record.record_key === Buffer.from("user-1").toString("base64"));
+  if (!u) throw new Error("user-1 missing");
+  const steps = u.actions[0].steps;
+  if (Buffer.from(steps[0].result, "base64").toString() !== "R0") throw new Error("payload");
+  if (!steps[0].reused || steps[1].reused) throw new Error("reused flags");
+' "$work/export.jsonl" || { failures=$((failures + 1)); echo "FAILED: export content"; }
+cli export --job cli >"$work/bare.jsonl" 2>/dev/null
+if grep -q '"result"' "$work/bare.jsonl"; then
+  failures=$((failures + 1))
+  echo "FAILED: export without --payloads carried a payload"
+fi
+cli export --job cli --page-size 3 >"$work/part.jsonl" 2>"$work/part.err"
+resume=$(sed -n 's/.*resume with --page-token //p' "$work/part.err" | head -1)
+cli export --job cli --page-size 3 --page-token "$resume" >"$work/rest.jsonl" 2>/dev/null
+[[ $(wc -l <"$work/rest.jsonl") == 5 ]] || {
+  failures=$((failures + 1))
+  echo "FAILED: an export resumed after the first page has $(wc -l <"$work/rest.jsonl") lines, not 5"
+}
+expect '^\{"record":' cli export "${r[@]}"
+
+# Bad input: usage errors exit 64, the server's refusals their gRPC code.
+expect_exit 64 cli records
+expect_exit 64 cli records --job cli --page-token zz
+expect_exit 64 cli records --job cli --status weird
+expect_exit 64 cli records --job cli --created-from yesterday
+expect_exit 3 cli records --job 'bad job'
+expect_exit 3 cli records --job cli --page-size 501
+expect_exit 5 cli show --job cli --key nobody --seq 1
+expect 'page_size' cli records --job cli --page-size 501
+
+echo "$failures failure(s)"
+[[ $failures == 0 ]]
