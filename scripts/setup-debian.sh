@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libpqxx-dev libgtest-dev libgmock-dev libzstd-dev
-  prometheus-cpp-dev libssl-dev openssl curl
+  prometheus-cpp-dev libcivetweb-dev libssl-dev openssl curl chromium
   openjdk-17-jdk-headless maven git
   "postgresql-$AJ_PG_MAJOR"
   pgbouncer prometheus

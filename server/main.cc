@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "prometheus/exposer.h"
 #include "server/auth.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/store_url.h"
@@ -116,6 +117,10 @@ ABSL_FLAG(std::string, metrics_tls_key_file, "",
 ABSL_FLAG(std::string, health_listen, "",
           "a plaintext address serving only gRPC health, for Kubernetes' "
           "gRPC probes when --listen uses TLS; empty: none");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port of the HTTP/JSON gateway and the web console (the read "
+          "APIs and GetStats; the same tokens as gRPC, plain HTTP); empty: "
+          "off");
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "who may do what to which job (README \"Security\"); re-read when "
           "it changes; empty: every caller may do anything");
@@ -141,8 +146,8 @@ void ApplyEnvironment() {
         "record_ttl", "sweep_interval", "sweep_batch", "compression_min_bytes",
         "compression_level", "dedup_min_bytes", "tls_cert_file", "tls_key_file",
         "tls_client_ca_file", "metrics_tls_cert_file", "metrics_tls_key_file",
-        "health_listen", "auth_tokens_file", "insecure_allow_unauthenticated",
-        "reload_interval",
+        "health_listen", "http_listen", "auth_tokens_file",
+        "insecure_allow_unauthenticated", "reload_interval",
         // The PostgreSQL connection budget.
         "pg_pool_size", "pg_write_transactions", "pg_transaction_pooling"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
@@ -447,6 +452,30 @@ int Main(int argc, char** argv) {
           ? "off"
           : absl::StrCat(HostOf(options.health_listen), ":",
                          (*server)->health_port());
+  const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
+  std::unique_ptr<HttpGateway> gateway;
+  std::string http_at = "off";
+  if (!http_listen.empty()) {
+    // Plain HTTP: a token sent over it can be read by whoever sees the
+    // traffic, so beyond this machine only behind TLS of the deployer's.
+    if (!IsLocal(http_listen) && authenticator == nullptr &&
+        !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
+      LogError("refusing to serve the unauthenticated HTTP gateway on ",
+               http_listen,
+               ", which other machines can reach: give --auth-tokens-file, "
+               "listen on loopback, or accept the risk with "
+               "--insecure-allow-unauthenticated");
+      return 2;
+    }
+    auto started =
+        HttpGateway::Start(http_listen, (*server)->InProcessChannel());
+    if (!started.ok()) {
+      LogError(started.status().message());
+      return 1;
+    }
+    gateway = *std::move(started);
+    http_at = absl::StrCat(HostOf(http_listen), ":", gateway->port());
+  }
   Log(LogLevel::kInfo,
       "actionjournal-server " ACTIONJOURNAL_VERSION " listening",
       {{"grpc", grpc_at},
@@ -455,6 +484,7 @@ int Main(int argc, char** argv) {
        {"tls", tls},
        {"metrics_tls", metrics_tls.enabled() ? "on" : "off"},
        {"health", health_at},
+       {"http", http_at},
        {"auth", authenticator != nullptr ? "tokens" : "unauthenticated"}});
   if (authenticator == nullptr) {
     LogWarning(
@@ -479,6 +509,7 @@ int Main(int argc, char** argv) {
       (*store)->Cancel();
     }
   });
+  gateway.reset();  // no new HTTP calls into the stopping service
   (*server)->Shutdown();
   LogDebug("stop: gRPC server down");
   stopped.Notify();

@@ -70,6 +70,12 @@ class JournalServer {
   // The health-only port; 0 when there is none.
   int health_port() const { return health_port_; }
 
+  // A channel to this server's own service, in process (the HTTP gateway's):
+  // calls go through the same authentication, limits and validation.
+  std::shared_ptr<grpc::Channel> InProcessChannel() {
+    return server_->InProcessChannel(grpc::ChannelArguments());
+  }
+
   // Stops accepting, reports NOT_SERVING, lets in-flight RPCs finish (up to
   // the grace period, then cancels them) and drains the executor.
   // Idempotent.
