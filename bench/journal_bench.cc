@@ -15,8 +15,11 @@
 //   replay5               BeginRecord of a record with 5 completed actions,
 //                         8 threads; the baseline is 5 primary-key SELECTs
 // and, for reference, the RPC layer's ceiling: sync32 on the memory store.
-// On request: compress, churn, and dedup (DedupWorkload: the tables' size
-// with and without large-payload dedup, in databases made for it).
+// Then compress; list (ListWorkload: the read API's first and a deep page
+// on --list-records records, SQLite and PostgreSQL); index_cost (sync32 with
+// and without the read APIs' index). On request: churn, and dedup
+// (DedupWorkload: the tables' size with and without large-payload dedup, in
+// databases made for it).
 //
 // Per workload: throughput, p50/p99 latency, mean group-commit batch, this
 // process's CPU per operation and PostgreSQL's (summed over its processes),
@@ -34,11 +37,13 @@
 // --service-dsn puts a pooler (pgbouncer) between the service and
 // PostgreSQL; the direct side keeps --dsn.
 #include <dirent.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -65,6 +70,7 @@
 #include "storage/compression.h"
 #include "storage/memory/memory_store.h"
 #include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
 
 namespace actionjournal {
 namespace {
@@ -724,6 +730,180 @@ void Print(const std::string& name, const std::string& side,
       Median(r, &Result::cpu_us_per_op), Median(r, &Result::pg_cpu_us_per_op));
 }
 
+// The read API on a large journal (issue 22): ListRecords' first page and a
+// deep one (after half the job's records), 50 records each, on SQLite and
+// on PostgreSQL, with `records` records of one job (each with one 64-byte
+// completion) loaded by SQL. p50 and p99 over `calls` calls each.
+void ListWorkload(const std::string& dsn, int64_t records, int calls,
+                  std::vector<std::string>* results) {
+  auto measure = [&](const char* store_name, JournalStore& store) {
+    ListRecordsQuery q;
+    q.job_id = "bench-list";
+    q.limit = 50;
+    // The deep page's position: the record half way down, newest first.
+    ListRecordsQuery::After middle{
+        absl::FromUnixMicros(1'700'000'000'000'000 + records / 2),
+        absl::StrCat("key-", records / 2), 0};
+    for (const char* page : {"first", "deep"}) {
+      if (std::string(page) == "deep") q.after = middle;
+      std::vector<double> ms;
+      size_t rows = 0;
+      for (int i = 0; i < calls; ++i) {
+        const absl::Time t0 = absl::Now();
+        auto r = store.ListRecords(q);
+        ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        if (!r.ok()) {
+          std::cerr << "list: " << r.status() << "\n";
+          return;
+        }
+        rows = r->size();
+      }
+      std::sort(ms.begin(), ms.end());
+      const double p50 = ms[ms.size() / 2];
+      const double p99 = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+      std::cout << absl::StrFormat(
+          "list       %-10s %-5s page of %zu of %d records: p50 %.2f ms, p99 "
+          "%.2f ms (%d calls)\n",
+          store_name, page, rows, records, p50, p99, calls);
+      results->push_back(absl::StrFormat(
+          "RESULT workload=list_%d store=%s page=%s p50_ms=%.2f p99_ms=%.2f "
+          "rows=%zu",
+          records, store_name, page, p50, p99, rows));
+    }
+  };
+  // SQLite: a file of its own, the schema made by the store, then the rows.
+  {
+    const std::string path =
+        absl::StrCat("/tmp/aj-bench-list-", getpid(), ".db");
+    {
+      SqliteStoreOptions so;
+      so.path = path;
+      auto store = NewSqliteJournalStore(so);  // the schema
+      if (!store.ok()) {
+        std::cerr << "list: " << store.status() << "\n";
+        return;
+      }
+    }
+    sqlite3* db = nullptr;
+    sqlite3_open(path.c_str(), &db);
+    const std::string load = absl::StrCat(
+        "BEGIN; WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM "
+        "n WHERE i < ",
+        records - 1,
+        ") INSERT INTO records (job_id, "
+        "record_key, seq_num, attempt, input_fingerprint, completed_at_us, "
+        "written_at_us, created_at_us) SELECT 'bench-list', CAST('key-' || i "
+        "AS BLOB), 0, 1, X'', NULL, 1700000000000000 + i, 1700000000000000 + "
+        "i FROM n; INSERT INTO completions (job_id, record_key, seq_num, "
+        "action_key, state, input_tokens, output_tokens, micro_usd, "
+        "written_at_us) SELECT job_id, record_key, 0, 'act', randomblob(64), "
+        "1, 2, 3, created_at_us FROM records WHERE job_id = 'bench-list'; "
+        "COMMIT; ANALYZE;");
+    char* err = nullptr;
+    const absl::Time t0 = absl::Now();
+    if (sqlite3_exec(db, load.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::cerr << "list: sqlite load: " << (err ? err : "?") << "\n";
+      sqlite3_free(err);
+    }
+    sqlite3_close(db);
+    std::cout << absl::StrFormat(
+        "list       sqlite loaded %d records in %.1f s\n", records,
+        absl::ToDoubleSeconds(absl::Now() - t0));
+    SqliteStoreOptions so;
+    so.path = path;
+    auto store = NewSqliteJournalStore(so);
+    if (store.ok()) measure("sqlite", **store);
+    store = absl::UnknownError("closed");
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::remove((path + suffix).c_str());
+  }
+  // PostgreSQL: a database of its own on the same server.
+  const std::string db = "aj_bench_list";
+  const std::string db_dsn = dsn.substr(0, dsn.rfind('/') + 1) + db;
+  {
+    pqxx::connection admin(dsn);
+    pqxx::nontransaction n(admin);
+    n.exec("DROP DATABASE IF EXISTS " + db);
+    n.exec("CREATE DATABASE " + db);
+  }
+  {
+    PostgresStoreOptions po;
+    po.dsn = db_dsn;
+    auto store = NewPostgresJournalStore(po, {});  // the schema
+    if (!store.ok()) {
+      std::cerr << "list: " << store.status() << "\n";
+      return;
+    }
+    const absl::Time t0 = absl::Now();
+    {
+      pqxx::connection c(db_dsn);
+      pqxx::work w(c);
+      w.exec(absl::StrCat(
+          "INSERT INTO records (job_id, record_key, seq_num, attempt, "
+          "input_fingerprint, written_at_us, created_at_us) SELECT "
+          "'bench-list', convert_to('key-' || i, 'UTF8'), 0, 1, '', "
+          "1700000000000000 + i, 1700000000000000 + i FROM generate_series(0, ",
+          records - 1, ") i"));
+      w.exec(
+          "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
+          "state, input_tokens, output_tokens, micro_usd, written_at_us) "
+          "SELECT job_id, record_key, 0, 'act', decode(md5(record_key::text) "
+          "|| md5(record_key::text || 'x'), 'hex'), 1, 2, 3, created_at_us "
+          "FROM records WHERE job_id = 'bench-list'");
+      w.commit();
+      pqxx::nontransaction(c).exec("VACUUM ANALYZE records, completions");
+    }
+    std::cout << absl::StrFormat(
+        "list       postgres loaded %d records in %.1f s\n", records,
+        absl::ToDoubleSeconds(absl::Now() - t0));
+    measure("postgres", **store);
+  }
+  pqxx::connection admin(dsn);
+  pqxx::nontransaction(admin).exec("DROP DATABASE IF EXISTS " + db);
+}
+
+// What the read APIs' index (records_created, migration 0008) costs the
+// writers: sync32 with it and without it, alternating, `reps` times each.
+void IndexCostWorkload(JournalClient& client, const std::string& dsn,
+                       double seconds, int reps, const std::string& payload,
+                       const std::string& profile,
+                       std::vector<std::string>* results) {
+  std::vector<Result> with, without;
+  auto exec = [&dsn](const char* sql) {
+    pqxx::connection c(dsn);
+    pqxx::nontransaction(c).exec(sql);
+  };
+  for (int r = 0; r < reps; ++r) {
+    for (bool indexed : {true, false}) {
+      exec(indexed ? "CREATE INDEX IF NOT EXISTS records_created ON records "
+                     "(job_id, created_at_us)"
+                   : "DROP INDEX IF EXISTS records_created");
+      Side s = ServiceSync(client,
+                           absl::StrCat("ix", indexed, "-", r, "-",
+                                        absl::ToUnixMicros(absl::Now())),
+                           payload);
+      (indexed ? with : without)
+          .push_back(Drive(32, absl::Seconds(seconds), s, nullptr));
+    }
+  }
+  exec(
+      "CREATE INDEX IF NOT EXISTS records_created ON records (job_id, "
+      "created_at_us)");
+  Print("index_cost", "with", with);
+  Print("index_cost", "without", without);
+  std::vector<double> ratios;
+  for (int r = 0; r < reps; ++r)
+    ratios.push_back(with[r].ops_per_sec / without[r].ops_per_sec);
+  std::sort(ratios.begin(), ratios.end());
+  results->push_back(absl::StrFormat(
+      "RESULT workload=index_cost profile=%s with_per_s=%.0f "
+      "without_per_s=%.0f "
+      "ratio=%.3f min=%.3f max=%.3f",
+      profile, Median(with, &Result::ops_per_sec),
+      Median(without, &Result::ops_per_sec), ratios[ratios.size() / 2],
+      ratios.front(), ratios.back()));
+}
+
 int Main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(
       absl::OnDeadlockCycle::kIgnore);  // as the server
@@ -737,12 +917,13 @@ int Main(int argc, char** argv) {
   int reps = 3, payload_bytes = 256;
   double churn_seconds = 300;
   int dedup_records = 4000;
+  int list_records = 1000000;
   // The service's defaults unless given (to measure other settings).
   PostgresStoreOptions po;
   ClientOptions co;
   std::vector<std::string> workloads = {"sync1",     "sync8",   "sync32",
                                         "pipelined", "replay5", "ceiling",
-                                        "compress"};
+                                        "compress",  "list",    "index_cost"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
     bool ok = true;
@@ -762,6 +943,8 @@ int Main(int argc, char** argv) {
       ok = absl::SimpleAtod(v, &churn_seconds);
     } else if (k == "--dedup-records") {
       ok = absl::SimpleAtoi(v, &dedup_records);
+    } else if (k == "--list-records") {
+      ok = absl::SimpleAtoi(v, &list_records);
     } else if (k == "--pg-write-transactions") {
       ok = absl::SimpleAtoi(v, &po.max_write_transactions);
     } else if (k == "--client-calls-in-flight") {
@@ -836,6 +1019,15 @@ int Main(int argc, char** argv) {
     }
     if (w == "dedup") {  // on request only: it makes databases of its own
       DedupWorkload(dsn, reps, dedup_records, &results);
+      continue;
+    }
+    if (w == "list") {  // it loads --list-records records of its own
+      ListWorkload(dsn, list_records, 200, &results);
+      continue;
+    }
+    if (w == "index_cost") {
+      IndexCostWorkload(*client, dsn, seconds, reps, payload, profile,
+                        &results);
       continue;
     }
     if (w == "replay5") SeedReplay(*client, dsn, payload);

@@ -93,4 +93,59 @@ std::string RecordTotalsSql(const std::string& job, const std::string& key,
       on, ") e");
 }
 
+// Shape bits: the status (2 bits), then whether there is a key prefix, a
+// replayed-only filter and a page position.
+unsigned ListShapeOf(const ListRecordsQuery& q) {
+  return static_cast<unsigned>(q.status) | (q.key_prefix.empty() ? 0u : 4u) |
+         (q.replayed_only ? 8u : 0u) | (q.after.has_value() ? 16u : 0u);
+}
+
+absl::Time ListCreatedBefore(const ListRecordsQuery& q) {
+  if (!q.after.has_value()) return q.created_before;
+  return std::min(q.created_before,
+                  q.after->created_at + absl::Microseconds(1));
+}
+
+std::string ListRecordsSql(unsigned shape,
+                           const std::function<std::string(int)>& param) {
+  int n = 1;
+  std::string sql = absl::StrCat("r.job_id = ", param(n++));
+  if (shape & 4u) {
+    // The range lets the planner estimate the prefix; the substring makes
+    // it exact.
+    const std::string p = param(n++);
+    absl::StrAppend(&sql, " AND r.record_key >= ", p,
+                    " AND substr(r.record_key, 1, length(", p, ")) = ", p);
+  }
+  switch (static_cast<ListRecordsQuery::Status>(shape & 3u)) {
+    case ListRecordsQuery::Status::kAny:
+      break;
+    case ListRecordsQuery::Status::kOpen:
+      sql += " AND r.completed_at_us IS NULL";
+      break;
+    case ListRecordsQuery::Status::kCompleted:
+      sql += " AND r.completed_at_us IS NOT NULL";
+      break;
+    case ListRecordsQuery::Status::kRetained:
+      sql += " AND r.expires_at_us IS NOT NULL";
+      break;
+  }
+  const std::string from = param(n++), before = param(n++);
+  absl::StrAppend(&sql, " AND r.created_at_us >= ", from,
+                  " AND r.created_at_us < ", before);
+  if (shape & 8u) sql += " AND r.replays > 0";
+  if (shape & 16u) {
+    // The position's time bounds the index range through `before`
+    // (ListCreatedBefore); past it within that time by key and seq.
+    const std::string c = param(n++), k = param(n++), s = param(n++);
+    absl::StrAppend(&sql, " AND (r.created_at_us < ", c, " OR r.record_key < ",
+                    k, " OR (r.record_key = ", k, " AND r.seq_num < ", s, "))");
+  }
+  absl::StrAppend(&sql,
+                  " ORDER BY r.created_at_us DESC, r.record_key DESC, "
+                  "r.seq_num DESC LIMIT ",
+                  param(n));
+  return sql;
+}
+
 }  // namespace actionjournal

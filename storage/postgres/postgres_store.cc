@@ -579,16 +579,18 @@ class PostgresBackend final : public Backend {
           auto micros = [](absl::Time t) {
             return absl::StrCat(absl::ToUnixMicros(t));
           };
-          const bool after = q.after.has_value();
-          p.Send("list_records",
-                 {q.job_id, bytes(q.key_prefix),
-                  absl::StrCat(static_cast<int>(q.status)),
-                  micros(q.created_from), micros(q.created_before),
-                  q.replayed_only ? "true" : "false", after ? "true" : "false",
-                  after ? micros(q.after->created_at) : "0",
-                  bytes(after ? q.after->record_key : ""),
-                  absl::StrCat(after ? q.after->seq_num : 0),
-                  absl::StrCat(q.limit)});
+          const unsigned shape = ListShapeOf(q);
+          std::vector<std::string> params = {q.job_id};
+          if (!q.key_prefix.empty()) params.push_back(bytes(q.key_prefix));
+          params.push_back(micros(q.created_from));
+          params.push_back(micros(ListCreatedBefore(q)));
+          if (q.after.has_value()) {
+            params.push_back(micros(q.after->created_at));
+            params.push_back(bytes(q.after->record_key));
+            params.push_back(absl::StrCat(q.after->seq_num));
+          }
+          params.push_back(absl::StrCat(q.limit));
+          p.Send(postgres::ListName(shape), params);
           ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
           std::vector<RecordInfo> out;
           for (int i = 0; i < r[0].rows(); ++i)

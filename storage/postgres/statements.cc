@@ -342,26 +342,6 @@ const std::map<std::string, std::string>& Statements() {
        "ON CONFLICT (job_id) DO UPDATE SET last_attempt = "
        "GREATEST(a.last_attempt + 1, EXCLUDED.last_attempt) "
        "RETURNING last_attempt"},
-      // ListRecords' page ($1 job, $2 key prefix, $3 status as
-      // ListRecordsQuery::Status, $4/$5 created from/before, $6 replayed
-      // only, $7 whether a page starts after the position $8..$10, $11 the
-      // limit), each row with its entries' totals: records_created's range
-      // of the job backwards.
-      {"list_records",
-       absl::StrCat(kInfoColumns,
-                    "WHERE r.job_id = $1 AND substring(r.record_key FROM 1 FOR "
-                    "length($2::bytea)) = $2::bytea AND ($3 = 0 OR ($3 = 1 AND "
-                    "r.completed_at_us IS NULL) OR ($3 = 2 AND "
-                    "r.completed_at_us IS NOT NULL) OR ($3 = 3 AND "
-                    "r.expires_at_us IS NOT NULL)) AND r.created_at_us >= $4 "
-                    "AND r.created_at_us < $5 AND (NOT $6 OR r.replays > 0) "
-                    "AND (NOT $7 OR (r.created_at_us, r.record_key, "
-                    "r.seq_num) < ($8::bigint, $9::bytea, $10::bigint)) ORDER "
-                    "BY r.created_at_us DESC, r.record_key DESC, r.seq_num "
-                    "DESC LIMIT $11) r CROSS JOIN LATERAL (",
-                    RecordTotalsSql("r.job_id", "r.record_key", "r.seq_num"),
-                    ") a ORDER BY r.created_at_us DESC, r.record_key DESC, "
-                    "r.seq_num DESC")},
       {"record_info",
        absl::StrCat(kInfoColumns,
                     "WHERE r.job_id = $1 AND r.record_key = $2 AND r.seq_num "
@@ -409,6 +389,16 @@ const std::map<std::string, std::string>& Statements() {
       if (entry_arrays > 0) sql = EntriesSql(shape, 1) + " UNION ALL " + sql;
       (*kAll)[ReadName(shape)] = sql;
     }
+    // ListRecords by shape, each row with its entries' totals.
+    for (unsigned shape = 0; shape < kListShapes; ++shape) {
+      (*kAll)[ListName(shape)] = absl::StrCat(
+          kInfoColumns, "WHERE ",
+          ListRecordsSql(shape, [](int i) { return absl::StrCat("$", i); }),
+          ") r CROSS JOIN LATERAL (",
+          RecordTotalsSql("r.job_id", "r.record_key", "r.seq_num"),
+          ") a ORDER BY r.created_at_us DESC, r.record_key DESC, r.seq_num "
+          "DESC");
+    }
     // Every other write of a batch in one statement; the count of rows each
     // part changed must be what the rules expected.
     for (unsigned parts = 1; parts < (1u << kWriteKinds); ++parts)
@@ -427,6 +417,10 @@ std::string EntriesName(ReadShape shape) {
 std::string ReadName(ReadShape shape) {
   return absl::StrCat("read/", shape.pairs ? "p" : "",
                       shape.records ? "r" : "");
+}
+
+std::string ListName(unsigned shape) {
+  return absl::StrCat("list_records/", shape);
 }
 
 std::string WriteName(unsigned parts) { return absl::StrCat("write/", parts); }

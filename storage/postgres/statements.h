@@ -27,11 +27,14 @@ std::string EntriesName(ReadShape shape);
 std::string ReadName(ReadShape shape);
 
 // The write statement's parts, in the order of their arrays: records
-// inserted (7 arrays), records updated (7), steps inserted (13 and the blob
-// digest), steps upgraded (11 and the digest), completions inserted (8 and
-// the digest), blob references added (4); then one expected count per part.
+// inserted (10 arrays), records updated (9), steps inserted (15: the blob
+// digest and the write time last), steps upgraded (13), completions
+// inserted (10), blob references added (4); then one expected count per
+// part.
 constexpr int kWriteKinds = 6;
 std::string WriteName(unsigned parts);  // bit i: part i present
+// ListRecords' statement for a shape (ListShapeOf).
+std::string ListName(unsigned shape);
 
 // A PostgreSQL array literal, built element by element, for the
 // unnest($n::type[]) parameters. Elements are quoted and escaped by the

@@ -678,19 +678,21 @@ absl::StatusOr<std::vector<JobStats>> StatsOf(Connection& c,
   "SELECT r.record_key, r.seq_num, r.attempt, r.completed_at_us, "  \
   "r.created_at_us, r.written_at_us, r.replays, r.replayed_at_us, " \
   "r.expires_at_us FROM records r "
-// ListRecords' page: ?1 job, ?2 key prefix, ?3 status (ListRecordsQuery::
-// Status), ?4/?5 created from/before, ?6 replayed only, ?7 whether a page
-// starts after (?8, ?9, ?10), ?11 the limit. Driven by records_created
-// backwards, whose entries carry the primary key, so the order needs no
-// sort.
-constexpr char kListRecords[] = AJ_INFO_COLUMNS
-    "WHERE r.job_id = ?1 AND substr(r.record_key, 1, length(?2)) = ?2 AND "
-    "(?3 = 0 OR (?3 = 1 AND r.completed_at_us IS NULL) OR (?3 = 2 AND "
-    "r.completed_at_us IS NOT NULL) OR (?3 = 3 AND r.expires_at_us IS NOT "
-    "NULL)) AND r.created_at_us >= ?4 AND r.created_at_us < ?5 AND (?6 = 0 "
-    "OR r.replays > 0) AND (?7 = 0 OR (r.created_at_us, r.record_key, "
-    "r.seq_num) < (?8, ?9, ?10)) ORDER BY r.created_at_us DESC, "
-    "r.record_key DESC, r.seq_num DESC LIMIT ?11";
+// ListRecords' statements, one per shape (backend.h), each an index range
+// of records_created backwards, whose entries carry the primary key, so the
+// order needs no sort.
+const std::string& ListSql(unsigned shape) {
+  static const auto* kAll = [] {
+    auto* all = new std::vector<std::string>;
+    for (unsigned s = 0; s < kListShapes; ++s) {
+      all->push_back(absl::StrCat(
+          AJ_INFO_COLUMNS "WHERE ",
+          ListRecordsSql(s, [](int i) { return absl::StrCat("?", i); })));
+    }
+    return all;
+  }();
+  return (*kAll)[shape];
+}
 constexpr char kRecordInfo[] = AJ_INFO_COLUMNS
     "WHERE r.job_id = ?1 AND r.record_key = ?2 AND r.seq_num = ?3";
 #undef AJ_INFO_COLUMNS
@@ -723,19 +725,17 @@ absl::StatusOr<RecordInfo> InfoAt(Connection& c, const std::string& job_id,
 
 absl::StatusOr<std::vector<RecordInfo>> ListOf(Connection& c,
                                                const ListRecordsQuery& q) {
-  ASSIGN_OR_RETURN(Stmt s, c.Prepare(kListRecords));
-  s.Text(q.job_id)
-      .Blob(q.key_prefix)
-      .Int(static_cast<int>(q.status))
-      .Int(ToMicros(q.created_from))
-      .Int(ToMicros(q.created_before))
-      .Int(q.replayed_only ? 1 : 0)
-      .Int(q.after.has_value() ? 1 : 0);
-  static const std::string kNoKey;
-  s.Int(q.after.has_value() ? ToMicros(q.after->created_at) : 0)
-      .Blob(q.after.has_value() ? q.after->record_key : kNoKey)
-      .Int(q.after.has_value() ? q.after->seq_num : 0)
-      .Int(q.limit);
+  const unsigned shape = ListShapeOf(q);
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(ListSql(shape).c_str()));
+  s.Text(q.job_id);
+  if (!q.key_prefix.empty()) s.Blob(q.key_prefix);
+  s.Int(ToMicros(q.created_from)).Int(ToMicros(ListCreatedBefore(q)));
+  if (q.after.has_value()) {
+    s.Int(ToMicros(q.after->created_at))
+        .Blob(q.after->record_key)
+        .Int(q.after->seq_num);
+  }
+  s.Int(q.limit);
   // The page's rows first: the totals' statement runs between steps of
   // another on the same connection, which SQLite allows.
   std::vector<RecordInfo> out;
