@@ -55,6 +55,11 @@ constexpr const char* kUsage =
                              each action's steps and completion, when written,
                              and whether the last replay reused them or ran
                              them again; payloads only with --payloads
+  invalidate --job J --key K --seq N [--action A] [--force]
+                             drops the action's entries (or every action's),
+                             so that the next replay runs it again; a
+                             completed record only with --force (reopened);
+                             needs the prune permission; logged
   export   --job J [--key K --seq N] [--payloads] [--page-size N] [--page-token P]
                              the job's records (or one), one JSON object a line
                              (GetRecord's answer; payloads in base64 with
@@ -92,8 +97,8 @@ struct Args {
 }
 
 const std::vector<std::string> kBoolFlags = {
-    "--reset",   "--replace",  "--whole-job", "--help",
-    "--version", "--replayed", "--payloads",  "--all"};
+    "--reset",    "--replace",  "--whole-job", "--help", "--version",
+    "--replayed", "--payloads", "--all",       "--force"};
 
 bool json_output = false;
 bool jsonl_output = false;
@@ -418,6 +423,28 @@ int Run(const Args& a, JournalClient& client) {
   if (a.command == "records") return Records(a, client);
   if (a.command == "show") return Show(a, client);
   if (a.command == "export") return Export(a, client);
+  if (a.command == "invalidate") {
+    v1::InvalidateRequest req;
+    *req.mutable_record() = Record(a);
+    if (a.Has("action") && a.Get("action").empty())
+      Usage("--action needs an action key (leave it out for the record)");
+    req.set_action_key(a.Get("action"));
+    req.set_force(a.Has("force"));
+    auto r = client.Invalidate(req);
+    if (!r.ok()) return Fail(r.status());
+    if (PrintJson(*r)) return 0;
+    std::cout << "invalidated "
+              << (req.action_key().empty()
+                      ? std::string("the record")
+                      : "action " + Bytes(req.action_key()))
+              << ": " << r->entries_deleted() << " entr"
+              << (r->entries_deleted() == 1 ? "y" : "ies") << " dropped"
+              << (r->reopened() ? "; the record is open again" : "")
+              << "; the next replay runs "
+              << (req.action_key().empty() ? "its actions" : "it")
+              << " again\n";
+    return 0;
+  }
   if (a.command == "begin") {
     v1::BeginRecordRequest req;
     *req.mutable_record() = Record(a);

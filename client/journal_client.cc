@@ -283,6 +283,11 @@ class GrpcJournalClient final : public JournalClient {
     return Call(&Stub::IssueAttempt, request, /*write=*/true);
   }
 
+  absl::StatusOr<v1::InvalidateResponse> Invalidate(
+      const v1::InvalidateRequest& request) override {
+    return Call(&Stub::Invalidate, request, /*write=*/true);
+  }
+
   absl::StatusOr<v1::ListRecordsResponse> ListRecords(
       const v1::ListRecordsRequest& request) override {
     return Call(&Stub::ListRecords, request, /*write=*/false);

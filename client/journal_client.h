@@ -100,6 +100,10 @@ class JournalClient {
       const v1::ListRecordsRequest& request) = 0;
   virtual absl::StatusOr<v1::GetRecordResponse> GetRecord(
       const v1::GetRecordRequest& request) = 0;
+  // Drops an action's or a record's entries; retried as a write (a retry of
+  // one that was applied drops nothing more: NOT_FOUND for an action).
+  virtual absl::StatusOr<v1::InvalidateResponse> Invalidate(
+      const v1::InvalidateRequest& request) = 0;
   // One chunk of a stored payload, as the server sends it.
   virtual absl::StatusOr<v1::ReadPayloadResponse> ReadPayload(
       const v1::ReadPayloadRequest& request) = 0;

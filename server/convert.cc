@@ -741,4 +741,21 @@ void ToProto(const RecordDetail& in, const GetRecordCall& call,
       });
 }
 
+absl::StatusOr<InvalidateRequest> FromProto(const v1::InvalidateRequest& req,
+                                            const RequestLimits& limits) {
+  InvalidateRequest out;
+  ASSIGN_OR_RETURN(out.record, RecordOf(req, limits));
+  if (!req.action_key().empty()) {
+    RETURN_IF_ERROR(CheckActionKey(req.action_key(), limits));
+  }
+  out.action_key = req.action_key();
+  out.force = req.force();
+  return out;
+}
+
+void ToProto(const InvalidateResult& in, v1::InvalidateResponse* out) {
+  out->set_entries_deleted(in.entries_deleted);
+  out->set_reopened(in.reopened);
+}
+
 }  // namespace actionjournal

@@ -94,6 +94,8 @@ absl::StatusOr<ListRecordsCall> FromProto(const v1::ListRecordsRequest& req,
                                           const RequestLimits& limits);
 absl::StatusOr<GetRecordCall> FromProto(const v1::GetRecordRequest& req,
                                         const RequestLimits& limits);
+absl::StatusOr<InvalidateRequest> FromProto(const v1::InvalidateRequest& req,
+                                            const RequestLimits& limits);
 
 // Answers, bounded by limits.max_answer_bytes: payloads that do not fit are
 // left out (omitted_bytes), and BeginRecord's actions are paged: the page
@@ -123,6 +125,7 @@ absl::Status ToProto(const LookupResult& lookup, const PayloadRequest& req,
                      const RequestLimits& limits, v1::ReadPayloadResponse* out);
 void ToProto(const CompleteResult& in, v1::CompleteRecordResponse* out);
 void ToProto(const PruneResult& in, v1::PruneResponse* out);
+void ToProto(const InvalidateResult& in, v1::InvalidateResponse* out);
 void ToProto(const std::vector<JobStats>& in, v1::GetStatsResponse* out);
 // A ListRecords page from what the store answered for `call` (up to one
 // record more than the page, which only sets next_page_token).

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -637,6 +638,40 @@ grpc::ServerUnaryReactor* JournalService::GetRecord(
     }
     v1::GetRecordResponse resp;
     ToProto(**r, call, options_.limits, &resp);
+    answer->Reply(resp);
+    return absl::OkStatus();
+  });
+  return answer;
+}
+
+grpc::ServerUnaryReactor* JournalService::Invalidate(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* in,
+    grpc::ByteBuffer* out) {
+  auto* answer = new Answer(this, ctx, Rpc::kInvalidate, out);
+  v1::InvalidateRequest req;
+  auto parsed = answer->Check(in, &req, options_.limits);
+  // Dropping journaled results is a deletion, as a Prune is.
+  if (!parsed || !answer->Allowed(Permission::kPrune, req.record().job_id())) {
+    return answer;
+  }
+  Dispatch(answer, [this, answer, parsed = *std::move(parsed)] {
+    absl::StatusOr<InvalidateResult> r = store_.Invalidate(parsed);
+    answer->Stored(r.status());
+    // The audit trail, as Prune's.
+    Log(LogLevel::kInfo, "invalidate",
+        {{"method", "Invalidate"},
+         {"job", parsed.record.job_id},
+         {"record_key", absl::CHexEscape(parsed.record.record_key)},
+         {"seq_num", absl::StrCat(parsed.record.seq_num)},
+         {"action_key", parsed.action_key.empty() ? "*" : parsed.action_key},
+         {"force", parsed.force ? "true" : "false"},
+         {"principal", answer->principal()},
+         {"peer", answer->ctx()->peer()},
+         {"entries_deleted", r.ok() ? absl::StrCat(r->entries_deleted) : "-"},
+         {"code", absl::StatusCodeToString(r.status().code())}});
+    if (!r.ok()) return r.status();
+    v1::InvalidateResponse resp;
+    ToProto(*r, &resp);
     answer->Reply(resp);
     return absl::OkStatus();
   });

@@ -50,14 +50,14 @@ using RawJournalService = v1::ActionJournal::WithRawCallbackMethod_BeginRecord<
                     v1::ActionJournal::WithRawCallbackMethod_Prune<
                         v1::ActionJournal::WithRawCallbackMethod_ReadPayload<
                             v1::ActionJournal::WithRawCallbackMethod_GetStats<
-                                v1::ActionJournal::
-                                    WithRawCallbackMethod_IssueAttempt<
+                                v1::ActionJournal::WithRawCallbackMethod_IssueAttempt<
+                                    v1::ActionJournal::WithRawCallbackMethod_ListRecords<
                                         v1::ActionJournal::
-                                            WithRawCallbackMethod_ListRecords<
+                                            WithRawCallbackMethod_GetRecord<
                                                 v1::ActionJournal::
-                                                    WithRawCallbackMethod_GetRecord<
+                                                    WithRawCallbackMethod_Invalidate<
                                                         v1::ActionJournal::
-                                                            Service>>>>>>>>>>>;
+                                                            Service>>>>>>>>>>>>;
 
 struct ServiceOptions {
   RequestLimits limits;
@@ -115,6 +115,9 @@ class JournalService final : public RawJournalService {
   grpc::ServerUnaryReactor* GetRecord(grpc::CallbackServerContext* ctx,
                                       const grpc::ByteBuffer* req,
                                       grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* Invalidate(grpc::CallbackServerContext* ctx,
+                                       const grpc::ByteBuffer* req,
+                                       grpc::ByteBuffer* resp) override;
 
   // Serialized answers held now, in bytes.
   int64_t held_answer_bytes() const { return held_answer_bytes_.load(); }

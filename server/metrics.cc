@@ -85,6 +85,8 @@ const char* RpcName(Rpc rpc) {
       return "ListRecords";
     case Rpc::kGetRecord:
       return "GetRecord";
+    case Rpc::kInvalidate:
+      return "Invalidate";
   }
   return "unknown";
 }

@@ -40,9 +40,10 @@ enum class Rpc {
   kGetStats,
   kIssueAttempt,
   kListRecords,
-  kGetRecord
+  kGetRecord,
+  kInvalidate
 };
-inline constexpr int kRpcCount = 11;
+inline constexpr int kRpcCount = 12;
 const char* RpcName(Rpc rpc);
 
 // Thread-safe.

@@ -90,8 +90,9 @@ struct RecordSnapshot {
 using Snapshot = std::map<RecordId, RecordSnapshot>;
 
 // The rows a batch changes, as the difference between its snapshot and the
-// state after its writes. Applied in this order: deletes, record inserts and
-// updates, step inserts and upgrades, completion inserts.
+// state after its writes. Applied in this order: deletes (a record's
+// entries, an action's steps from an index, an action's completion), record
+// inserts and updates, step inserts and upgrades, completion inserts.
 struct WriteSet {
   struct RecordWrite {
     RecordId record;
@@ -107,6 +108,10 @@ struct WriteSet {
     std::string action_key;
     uint32_t from_index = 0;
     uint64_t expected = 0;
+  };
+  struct CompletionDelete {  // an action's completion (an invalidation)
+    RecordId record;
+    std::string action_key;
   };
   struct StepWrite {
     RecordId record;
@@ -124,13 +129,15 @@ struct WriteSet {
 
   std::vector<EntriesDelete> entry_deletes;
   std::vector<StepsDelete> step_deletes;
+  std::vector<CompletionDelete> completion_deletes;
   std::vector<RecordWrite> records;
   std::vector<StepWrite> steps;
   std::vector<CompletionWrite> completions;
 
   bool empty() const {
-    return entry_deletes.empty() && step_deletes.empty() && records.empty() &&
-           steps.empty() && completions.empty();
+    return entry_deletes.empty() && step_deletes.empty() &&
+           completion_deletes.empty() && records.empty() && steps.empty() &&
+           completions.empty();
   }
 };
 

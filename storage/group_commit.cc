@@ -152,6 +152,13 @@ class Journal final : public JournalStore {
         [&](auto done) { CompleteRecordAsync(req, std::move(done), {}); });
   }
 
+  absl::StatusOr<InvalidateResult> Invalidate(
+      const InvalidateRequest& req) override {
+    return Wait<InvalidateResult>([&](auto done) {
+      Submit<InvalidateResult>(WriteRequest(req), std::move(done), {});
+    });
+  }
+
   absl::StatusOr<LookupResult> LookupAction(
       const RecordId& record, const std::string& action_key) override {
     if (Cancelled()) return Stopping();

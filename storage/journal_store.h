@@ -154,6 +154,21 @@ struct CompleteResult {
   absl::Time completed_at;
 };
 
+// Drops what is journaled for one action of a record, or for the whole
+// record, so that the next replay runs it again (an operator's repair after
+// a bad result was stored). The record stays, with its attempt; a completed
+// record is refused unless `force`, which reopens it.
+struct InvalidateRequest {
+  RecordId record;
+  std::string action_key;  // empty: every action of the record
+  bool force = false;
+};
+
+struct InvalidateResult {
+  uint64_t entries_deleted = 0;
+  bool reopened = false;  // the record was completed and is open again
+};
+
 struct PruneRequest {
   std::string job_id;
   // (record_key, up_to_seq_num): records of that key with seq_num <= bound.
@@ -363,6 +378,15 @@ class JournalStore {
 
   // Deletes the records the request selects, with all their entries.
   virtual absl::StatusOr<PruneResult> Prune(const PruneRequest& request) = 0;
+
+  // Drops an action's or a record's entries (InvalidateRequest). NOT_FOUND
+  // when the record, or the action, does not exist; FAILED_PRECONDITION
+  // when the record is completed and the request does not force it.
+  virtual absl::StatusOr<InvalidateResult> Invalidate(
+      const InvalidateRequest& request) {
+    (void)request;
+    return absl::UnimplementedError("invalidate");
+  }
 
   // Deletes, in bounded transactions, every record due at `now`: pruned
   // ones whose retention has passed and, with a record TTL, those last

@@ -13,8 +13,10 @@ namespace {
 // The batch's state as the requests change it.
 struct Working {
   Snapshot records;
-  // Records whose entries a reset dropped in this batch.
+  // Records whose entries a reset or an invalidation dropped in this batch.
   std::set<RecordId> reset;
+  // Actions an invalidation dropped in this batch.
+  std::set<std::pair<RecordId, std::string>> dropped;
 };
 
 Cost ActionCost(const StoredAction& a) {
@@ -226,6 +228,42 @@ absl::StatusOr<CompleteResult> ApplyComplete(Working& w,
   return result;
 }
 
+absl::StatusOr<InvalidateResult> ApplyInvalidate(Working& w,
+                                                 const InvalidateRequest& req) {
+  RecordSnapshot& rec = w.records[req.record];
+  if (!rec.row.has_value())
+    return absl::NotFoundError("record: no such record");
+  RecordRow row = *rec.row;
+  if (row.completed && !req.force) {
+    return absl::FailedPreconditionError(
+        "record is completed; invalidating it needs force");
+  }
+  InvalidateResult result;
+  if (req.action_key.empty()) {
+    for (const auto& [key, a] : rec.actions)
+      result.entries_deleted += a.steps.size() + a.completion.has_value();
+    rec.actions.clear();
+    w.reset.insert(req.record);
+  } else {
+    auto a = rec.actions.find(req.action_key);
+    if (a == rec.actions.end()) {
+      return absl::NotFoundError(absl::StrCat(
+          "action_key: the record holds no action '", req.action_key, "'"));
+    }
+    result.entries_deleted =
+        a->second.steps.size() + a->second.completion.has_value();
+    rec.actions.erase(a);
+    w.dropped.insert({req.record, req.action_key});
+  }
+  if (row.completed) {
+    row.completed = false;
+    row.completed_at = absl::InfinitePast();
+    result.reopened = true;
+  }
+  rec.row = row;
+  return result;
+}
+
 // Whether `to` is `from` upgraded in place: a PENDING step become terminal
 // for the same call.
 bool IsUpgrade(const Step& from, const Step& to) {
@@ -288,8 +326,20 @@ WriteSet Diff(const Snapshot& before, const Working& after, absl::Time now) {
       const uint64_t n = EntryCount(old);
       if (n > 0) out.entry_deletes.push_back({id, n});
     }
-    // Without a reset no action loses its row set: a replace always writes
-    // its own step, so the actions present after cover every change.
+    // Without a reset only an invalidation drops an action's rows; a
+    // replace always writes its own step, so the actions present after
+    // cover every other change.
+    if (!reset) {
+      for (const auto& [key, action] : old.actions) {
+        if (after.dropped.count({id, key}) == 0) continue;
+        if (!action.steps.empty()) {
+          out.step_deletes.push_back({id, key, 0, action.steps.size()});
+        }
+        if (action.completion.has_value()) {
+          out.completion_deletes.push_back({id, key});
+        }
+      }
+    }
     for (const auto& [key, action] : rec.actions) {
       auto o = old.actions.find(key);
       const StoredAction& prior =
@@ -315,6 +365,8 @@ void AddReads(const WriteRequest& request, ReadSet* reads) {
     reads->Add(b->record, nullptr);
   } else if (const auto* a = std::get_if<AppendRequest>(&request)) {
     reads->Add(a->record, &a->action_key);
+  } else if (const auto* i = std::get_if<InvalidateRequest>(&request)) {
+    reads->Add(i->record, i->action_key.empty() ? nullptr : &i->action_key);
   } else {
     reads->AddRecord(std::get<CompleteRequest>(request).record);
   }
@@ -323,7 +375,7 @@ void AddReads(const WriteRequest& request, ReadSet* reads) {
 Decision Decide(const Snapshot& snapshot,
                 const std::vector<const WriteRequest*>& requests,
                 absl::Time now) {
-  Working w{snapshot, {}};
+  Working w{snapshot, {}, {}};
   Decision d;
   d.results.reserve(requests.size());
   for (const WriteRequest* r : requests) {
@@ -334,6 +386,11 @@ Decision Decide(const Snapshot& snapshot,
                               : out.status());
     } else if (const auto* a = std::get_if<AppendRequest>(r)) {
       auto out = ApplyAppend(w, *a, now);
+      d.results.push_back(out.ok()
+                              ? absl::StatusOr<WriteResult>(*std::move(out))
+                              : out.status());
+    } else if (const auto* i = std::get_if<InvalidateRequest>(r)) {
+      auto out = ApplyInvalidate(w, *i);
       d.results.push_back(out.ok()
                               ? absl::StatusOr<WriteResult>(*std::move(out))
                               : out.status());

@@ -18,11 +18,14 @@
 
 namespace actionjournal {
 
-using WriteRequest = std::variant<BeginRequest, AppendRequest, CompleteRequest>;
-using WriteResult = std::variant<BeginResult, AppendResult, CompleteResult>;
+using WriteRequest = std::variant<BeginRequest, AppendRequest, CompleteRequest,
+                                  InvalidateRequest>;
+using WriteResult =
+    std::variant<BeginResult, AppendResult, CompleteResult, InvalidateResult>;
 
 // Adds to `reads` what deciding `request` needs: its record, with every
-// action (BeginRecord) or its own action's entries only (AppendAction), so
+// action (BeginRecord, an invalidation of the record) or its own action's
+// entries only (AppendAction, an invalidation of the action), so
 // that an append costs the same in a record of ten thousand steps as in an
 // empty one.
 void AddReads(const WriteRequest& request, ReadSet* reads);

@@ -57,6 +57,20 @@ absl::Status Apply(const WriteSet& w, Tables& t) {
     }
     steps.resize(d.from_index);
   }
+  for (const auto& d : w.completion_deletes) {
+    StoredAction& a = t[d.record].actions[d.action_key];
+    if (!a.completion.has_value()) return Mismatch("delete completion");
+    a.completion.reset();
+  }
+  // An action whose rows all went is no longer there (a replace writes its
+  // step again below).
+  for (auto& [id, rec] : t) {
+    for (auto a = rec.actions.begin(); a != rec.actions.end();) {
+      const bool empty =
+          a->second.steps.empty() && !a->second.completion.has_value();
+      a = empty ? rec.actions.erase(a) : std::next(a);
+    }
+  }
   for (const auto& r : w.records) {
     RecordSnapshot& rec = t[r.record];
     if (rec.row.has_value() == r.insert) return Mismatch("record");

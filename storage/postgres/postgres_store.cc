@@ -247,8 +247,15 @@ void AddCost(ArrayLiteral* a, const Cost& c) {
 // Queues `w`'s statements on `p`: deletes (when a reset or a replace needs
 // them), then every other write; each states the rows it must change.
 void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
-  if (!w.entry_deletes.empty() || !w.step_deletes.empty()) {
-    ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi;
+  if (!w.entry_deletes.empty() || !w.step_deletes.empty() ||
+      !w.completion_deletes.empty()) {
+    ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi, cj, ck, cs, ca;
+    for (const auto& d : w.completion_deletes) {
+      cj.Text(d.record.job_id);
+      ck.Bytes(d.record.record_key);
+      cs.Int(d.record.seq_num);
+      ca.Text(d.action_key);
+    }
     int64_t entries = 0, steps = 0;
     for (const auto& d : w.entry_deletes) {
       rj.Text(d.record.job_id);
@@ -266,7 +273,9 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
     }
     p.Send("delete_entries",
            {rj.Done(), rk.Done(), rs.Done(), fj.Done(), fk.Done(), fs.Done(),
-            fa.Done(), fi.Done(), absl::StrCat(entries), absl::StrCat(steps)});
+            fa.Done(), fi.Done(), absl::StrCat(entries), absl::StrCat(steps),
+            cj.Done(), ck.Done(), cs.Done(), ca.Done(),
+            absl::StrCat(w.completion_deletes.size())});
   }
   if (w.records.empty() && w.steps.empty() && w.completions.empty()) return;
   WriteArgs a;

@@ -272,9 +272,11 @@ const std::map<std::string, std::string>& Statements() {
       {"timeout",
        "SELECT set_config('statement_timeout', $1, true), "
        "current_setting('transaction_isolation')"},
-      // Deletes: every entry of records ($1..$3, a reset), and an action's
-      // steps from an index on ($4..$8, a replace); each count must be what
-      // the rules expected ($9, $10), or the statement fails (aj_expect).
+      // Deletes: every entry of records ($1..$3, a reset), an action's
+      // steps from an index on ($4..$8, a replace or an invalidation), and
+      // actions' completions ($11..$14, an invalidation); each count must be
+      // what the rules expected ($9, $10, $15), or the statement fails
+      // (aj_expect).
       {"delete_entries",
        "WITH r AS (SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) "
        "AS u(job_id, record_key, seq_num)), "
@@ -287,10 +289,15 @@ const std::map<std::string, std::string>& Statements() {
        "seq_num, "
        "action_key, from_index) WHERE t.job_id = u.job_id AND t.record_key = "
        "u.record_key AND t.seq_num = u.seq_num AND t.action_key = u.action_key "
-       "AND t.step_index >= u.from_index RETURNING 1) "
+       "AND t.step_index >= u.from_index RETURNING 1), "
+       "dq AS (DELETE FROM completions t USING unnest($11::text[], "
+       "$12::bytea[], $13::bigint[], $14::text[]) AS u(job_id, record_key, "
+       "seq_num, action_key) WHERE t.job_id = u.job_id AND t.record_key = "
+       "u.record_key AND t.seq_num = u.seq_num AND t.action_key = u.action_key "
+       "RETURNING 1) "
        "SELECT aj_expect((SELECT count(*) FROM ds) + (SELECT count(*) FROM "
        "dc), $9, 'reset'), aj_expect((SELECT count(*) FROM df), $10, "
-       "'replace')"},
+       "'replace'), aj_expect((SELECT count(*) FROM dq), $15, 'invalidate')"},
       // At most $6 of the records a prune selects, locked (waiting for
       // their writers) and deleted. $2 whole job, $3 completed-before
       // (micros, or NULL), $4/$5 parallel arrays of record keys and bounds.

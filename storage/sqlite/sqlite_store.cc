@@ -492,6 +492,13 @@ absl::Status Apply(Connection& c, const WriteSet& w,
     s.Record(d.record).Text(d.action_key).Int(d.from_index);
     RETURN_IF_ERROR(ExecExpecting(s, d.expected, "delete steps"));
   }
+  for (const auto& d : w.completion_deletes) {
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare("DELETE FROM completions WHERE job_id "
+                                       "= ? AND record_key = ? AND seq_num = "
+                                       "? AND action_key = ?"));
+    s.Record(d.record).Text(d.action_key);
+    RETURN_IF_ERROR(ExecExpecting(s, 1, "delete completion"));
+  }
   for (const auto& r : w.records) {
     ASSIGN_OR_RETURN(
         Stmt s,

@@ -124,6 +124,27 @@ cli export --job cli --page-size 3 --page-token "$resume" >"$work/rest.jsonl" 2>
 }
 expect '^\{"record":' cli export "${r[@]}"
 
+# invalidate: the next replay runs the action again; a completed record
+# only with --force.
+cli complete --job cli --key k1 --seq 0 >/dev/null
+expect_exit 9 cli invalidate --job cli --key k1 --seq 0 --action a
+expect 'FAILED_PRECONDITION: record is completed; invalidating it needs force' \
+  cli invalidate --job cli --key k1 --seq 0
+expect 'invalidated action "a": 1 entry dropped; the record is open again' \
+  cli invalidate --job cli --key k1 --seq 0 --action a --force
+expect '^record "k1" seq 0: open, .*' cli show --job cli --key k1 --seq 0
+expect '0 action\(s\), 0 entries' cli show --job cli --key k1 --seq 0
+expect_exit 5 cli invalidate --job cli --key k1 --seq 0 --action a
+expect 'invalidated the record: 3 entries dropped' cli invalidate "${r[@]}"
+expect_exit 64 cli invalidate "${r[@]}" --action=
+expect_exit 5 cli invalidate --job cli --key nobody --seq 1
+# Each one audited, as a Prune is.
+[[ $(grep -c 'invalidate method=Invalidate job=cli record_key=k1 seq_num=0 action_key=a force=true .*entries_deleted=1 code=OK' "$work/server.log") == 1 ]] || {
+  failures=$((failures + 1))
+  echo "FAILED: no audit line for the forced invalidation"
+  grep invalidate "$work/server.log"
+}
+
 # Bad input: usage errors exit 64, the server's refusals their gRPC code.
 expect_exit 64 cli records
 expect_exit 64 cli records --job cli --page-token zz

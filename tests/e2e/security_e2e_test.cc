@@ -310,6 +310,9 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
   v1::GetRecordRequest show;
   *show.mutable_record() = Rec("job-b", "k", 1);
   refused.push_back(a->GetRecord(show).status());
+  v1::InvalidateRequest invalidate;
+  *invalidate.mutable_record() = Rec("job-b", "k", 1);
+  refused.push_back(a->Invalidate(invalidate).status());
   for (const absl::Status& s : refused) {
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kPermissionDenied,
                             "principal 'job-a-writer' may not"));
@@ -325,6 +328,13 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
   EXPECT_THAT(a->Prune(PruneJob("job-a", true)),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        "may not admin job 'job-a'"));
+  // Invalidating is a deletion: the prune permission, as Prune.
+  *invalidate.mutable_record() = Rec("job-a", "nobody", 1);
+  EXPECT_THAT(a_no_prune->Invalidate(invalidate),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       "may not prune job 'job-a'"));
+  EXPECT_THAT(a->Invalidate(invalidate),
+              StatusIs(absl::StatusCode::kNotFound, "record"));
 
   // Counting one's own job is a read; counting every job needs a principal
   // whose patterns cover any job.

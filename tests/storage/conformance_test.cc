@@ -1223,6 +1223,64 @@ TEST_P(ConformanceTest, ShowRecordReadsWithoutTakingOver) {
   EXPECT_THAT(Append(Rec(), "c", Completion{"t"}, 4), IsOk());
 }
 
+TEST_P(ConformanceTest, InvalidateDropsAnActionOrARecordForTheNextReplay) {
+  ASSERT_THAT(
+      Append(Rec(), "a",
+             MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d", "r"), 3),
+      IsOk());
+  ASSERT_THAT(Append(Rec(), "a", Completion{"done-a"}, 3), IsOk());
+  ASSERT_THAT(Append(Rec(), "b", MakeStep(0, StepStatus::kPending), 3), IsOk());
+  ASSERT_THAT(Append(Rec("other"), "a", Completion{"kept"}, 3), IsOk());
+
+  // Bad targets change nothing.
+  EXPECT_THAT(store_->Invalidate({Rec("nobody"), "", false}),
+              StatusIs(absl::StatusCode::kNotFound, "record"));
+  EXPECT_THAT(store_->Invalidate({Rec(), "c", false}),
+              StatusIs(absl::StatusCode::kNotFound, "action_key"));
+
+  // One action: its steps and completion go, the other action stays, and
+  // the next replay runs it again (its entries append afresh).
+  auto one = store_->Invalidate({Rec(), "a", false});
+  ASSERT_THAT(one, IsOk());
+  EXPECT_EQ(one->entries_deleted, 2u);
+  EXPECT_FALSE(one->reopened);
+  auto found = store_->LookupAction(Rec(), "a");
+  ASSERT_THAT(found, IsOk());
+  EXPECT_FALSE(found->action.has_value());
+  auto begun = Begin(Rec(), 3);
+  ASSERT_THAT(begun, IsOk());
+  ASSERT_THAT(begun->actions, SizeIs(1));
+  EXPECT_EQ(begun->actions[0].action_key, "b");
+  EXPECT_EQ(begun->attempt, 3u);  // the owner is unchanged
+  auto again =
+      Append(Rec(), "a",
+             MakeStep(0, StepStatus::kSucceeded, "llm.chat", "d", "new"), 3);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->outcome, AppendOutcome::kAppended);
+
+  // A completed record: refused unless forced, which reopens it.
+  ASSERT_THAT(store_->CompleteRecord({Rec(), 3}), IsOk());
+  EXPECT_THAT(store_->Invalidate({Rec(), "", false}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "force"));
+  EXPECT_EQ(StepsOf(Rec(), "a").size(), 1u);
+  auto all = store_->Invalidate({Rec(), "", true});
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->entries_deleted, 2u);
+  EXPECT_TRUE(all->reopened);
+  begun = Begin(Rec(), 3);
+  ASSERT_THAT(begun, IsOk());
+  EXPECT_EQ(begun->status, RecordStatus::kOpen);
+  EXPECT_THAT(begun->actions, SizeIs(0));
+  // The other record, and the job's counts: only what went is gone.
+  found = store_->LookupAction(Rec("other"), "a");
+  ASSERT_THAT(found, IsOk());
+  ASSERT_TRUE(found->action.has_value());
+  EXPECT_EQ(found->action->completion->state, "kept");
+  const JobStats stats = StatsOf(job_);
+  EXPECT_EQ(stats.records, 2u);
+  EXPECT_EQ(stats.entries, 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, ConformanceTest, ::testing::ValuesIn(AllStoreFactories()),
     [](const ::testing::TestParamInfo<StoreFactory>& info) {
