@@ -28,5 +28,11 @@ echo "first run: $first"
 n=$(run)
 [[ $n == 3 ]] || { echo "example: second run printed $n reviews"; exit 1; }
 second=$(stats)
-[[ $second == "$first" ]] || { echo "example: the second run changed the journal: $second"; exit 1; }
+# The second run replays every record (counted as replays) and writes no
+# entry: the journal holds what it held.
+entries() { sed -E 's/, [0-9]+ replayed, [0-9]+ replay\(s\) in all//' <<<"$1"; }
+[[ $(entries "$second") == "$(entries "$first")" ]] ||
+  { echo "example: the second run changed the journal: $second"; exit 1; }
+[[ $second == *"3 replayed, 3 replay(s) in all"* ]] ||
+  { echo "example: the second run was not counted as 3 replays: $second"; exit 1; }
 echo "example: two runs, 3 reviews each, one journal"
