@@ -127,7 +127,8 @@ class Params {
     auto it = values_.find(k);
     return it == values_.end() ? "" : it->second;
   }
-  // An integer parameter; nullopt (and *error set) when not a number.
+  // An integer parameter (unchanged when absent); false, and *error set,
+  // when not a number.
   template <typename T>
   bool Int(const std::string& k, T* out,
            std::optional<HttpGateway::Answer>* error) const {
@@ -217,7 +218,7 @@ HttpGateway::Answer HttpGateway::Handle(const Request& r) const {
   for (const ConsoleAsset& asset : ConsoleAssets()) {
     if (r.path == asset.path) return {200, asset.content_type, asset.body};
   }
-  auto stub = v1::ActionJournal::NewStub(channel_);
+  v1::ActionJournal::Stub* const stub = stub_.get();
   const Params p(r.query);
   std::optional<Answer> error;
   if (r.path == "/api/v1/stats") {
@@ -296,7 +297,7 @@ HttpGateway::Answer HttpGateway::Handle(const Request& r) const {
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
     const std::string& address, std::shared_ptr<grpc::Channel> channel) {
   std::unique_ptr<HttpGateway> g(new HttpGateway());
-  g->channel_ = std::move(channel);
+  g->stub_ = v1::ActionJournal::NewStub(channel);
   mg_init_library(0);
   const char* options[] = {"listening_ports",
                            address.c_str(),

@@ -28,6 +28,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "actionjournal/v1/journal.grpc.pb.h"
 
 struct mg_context;
 
@@ -57,7 +58,7 @@ class HttpGateway {
  private:
   HttpGateway() = default;
 
-  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ActionJournal::Stub> stub_;  // thread-safe
   mg_context* ctx_ = nullptr;
   int port_ = 0;
 };

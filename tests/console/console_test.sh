@@ -20,23 +20,17 @@ run=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-console.XXXXXX")
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$run"' EXIT
 
-# start NAME ARGS...: a server on free ports; sets grpc_NAME and http_NAME.
+source "$src/tests/testing/server.sh"
+# start NAME FLAGS...: a server with the gateway, in $run/NAME; sets
+# pid_NAME, grpc_NAME and http_NAME.
 start() {
   local name=$1
   shift
-  "$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
-    --http-listen=127.0.0.1:0 "$@" 2>"$run/$name.log" &
-  pids+=($!)
-  eval "pid_$name=$!"
-  local line=""
-  for _ in $(seq 200); do
-    line=$(grep -o 'listening grpc=[0-9.:]* .* http=[0-9.:]*' "$run/$name.log" || true)
-    [[ -n $line ]] && break
-    sleep 0.05
-  done
-  [[ -n $line ]] || { echo "server $name did not start"; cat "$run/$name.log"; exit 1; }
-  eval "grpc_$name=$(sed 's/.*grpc=\([0-9.:]*\).*/\1/' <<<"$line")"
-  eval "http_$name=$(sed 's/.*http=\([0-9.:]*\).*/\1/' <<<"$line")"
+  mkdir -p "$run/$name"
+  start_server "$build/server/actionjournal-server" "$run/$name" \
+    --http-listen=127.0.0.1:0 "$@"
+  pids+=("$server_pid")
+  eval "pid_$name=$server_pid grpc_$name=$grpc http_$name=$http"
 }
 cli() { "$build/client/actionjournal-cli" "$@" >/dev/null; }
 

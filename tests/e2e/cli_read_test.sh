@@ -6,20 +6,11 @@
 set -euo pipefail
 build=$1
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-cli-read.XXXXXX")
-pid=""
-trap '[[ -n $pid ]] && kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+source "$(dirname "$0")/../testing/server.sh"
+trap 'kill -9 ${server_pid:-} 2>/dev/null; rm -rf "$work"' EXIT
 start() {
-  : >"$work/server.log"
-  "$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
-    --store="sqlite://$work/journal.db" 2>"$work/server.log" &
-  pid=$! port=""
-  for _ in $(seq 200); do
-    port=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$work/server.log" | cut -d: -f2 || true)
-    [[ -n $port ]] && break
-    sleep 0.05
-  done
-  [[ -n $port ]] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
-  export ACTIONJOURNAL_TARGET=127.0.0.1:$port
+  start_server "$build/server/actionjournal-server" "$work"
+  export ACTIONJOURNAL_TARGET=$grpc
 }
 cli() { "$build/client/actionjournal-cli" "$@"; }
 failures=0
@@ -51,8 +42,8 @@ cli begin "${r[@]}" --attempt 1 >/dev/null
 cli append "${r[@]}" --attempt 1 --action act --step 0 --fn llm.chat --status succeeded \
   --result R0 --micro-usd 700 >/dev/null
 cli append "${r[@]}" --attempt 1 --action act --step 1 --fn tool --status pending >/dev/null
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
+kill -9 "$server_pid"
+wait "$server_pid" 2>/dev/null || true
 start
 sleep 0.01
 cli begin "${r[@]}" --attempt 2 >/dev/null

@@ -7,22 +7,16 @@
 set -euo pipefail
 build=$1
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-http.XXXXXX")
+source "$(dirname "$0")/../testing/server.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-start() {  # start NAME ARGS...: sets grpc and http to the new server's
-  local name=$1 line=""
+start() {  # start NAME FLAGS...: a server with the gateway, in $work/NAME
+  local name=$1
   shift
-  "$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
-    --http-listen=127.0.0.1:0 "$@" 2>"$work/$name.log" &
-  pids+=($!)
-  for _ in $(seq 200); do
-    line=$(grep -o 'listening grpc=[0-9.:]* .* http=[0-9.:]*' "$work/$name.log" || true)
-    [[ -n $line ]] && break
-    sleep 0.05
-  done
-  [[ -n $line ]] || { echo "server $name did not start"; cat "$work/$name.log"; exit 1; }
-  grpc=$(sed 's/.*grpc=\([0-9.:]*\).*/\1/' <<<"$line")
-  http=$(sed 's/.*http=\([0-9.:]*\).*/\1/' <<<"$line")
+  mkdir -p "$work/$name"
+  start_server "$build/server/actionjournal-server" "$work/$name" \
+    --http-listen=127.0.0.1:0 "$@"
+  pids+=("$server_pid")
 }
 failures=0
 # check STATUS PATTERN URL [CURL ARGS...]: the HTTP status and the body.
@@ -80,7 +74,7 @@ token=gateway-token admin=gateway-admin
 printf 'reader sha256:%s read j\nops sha256:%s admin *\n' \
   "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" \
   "$(printf %s "$admin" | sha256sum | cut -d' ' -f1)" >"$work/tokens"
-start tokens --store="sqlite://$work/open.db" --auth-tokens-file="$work/tokens"
+start guarded --store="sqlite://$work/open.db" --auth-tokens-file="$work/tokens"
 base=http://$http
 check 401 '"code":"UNAUTHENTICATED"' "$base/api/v1/records?job=j"
 check 401 '"code":"UNAUTHENTICATED","message":"authorization: the bearer token is not known' \
@@ -90,7 +84,7 @@ check 403 '"code":"PERMISSION_DENIED","message":"principal .reader. may not read
   "$base/api/v1/records?job=other" -H "Authorization: Bearer $token"
 check 403 '"code":"PERMISSION_DENIED"' "$base/api/v1/stats" -H "Authorization: Bearer $token"
 check 200 '"job_id":"j"' "$base/api/v1/stats" -H "Authorization: Bearer $admin"
-if grep -q "$token" "$work/tokens.log"; then
+if grep -q "$token" "$work/guarded/server.log"; then
   failures=$((failures + 1))
   echo "FAILED: the server logged a token"
 fi

@@ -2,8 +2,8 @@
 # starts the real server on a free port of 127.0.0.1 with a SQLite store in
 # WORK_DIR and metrics off (FLAGS come after, so they may override both:
 # --store=..., --metrics-listen=127.0.0.1:0), logging to WORK_DIR/server.log;
-# sets server_pid, port, grpc (127.0.0.1:port) and metrics (host:port, or
-# "off"). The caller kills $server_pid. Prunes delete at once
+# sets server_pid, port, grpc (127.0.0.1:port), metrics and http (the
+# HTTP gateway's; host:port, or "off"). The caller kills $server_pid. Prunes delete at once
 # (--prune-retention=0s, which FLAGS may override): these tests check what a
 # client prunes; the retention has tests of its own.
 start_server() {
@@ -22,4 +22,5 @@ start_server() {
   [[ -n $port ]] || { cat "$dir/server.log" >&2; return 1; }
   grpc=127.0.0.1:$port
   metrics=$(sed -n 's/.*listening.* metrics=\([^ ]*\).*/\1/p' "$dir/server.log")
+  http=$(sed -n 's/.*listening.* http=\([^ ]*\).*/\1/p' "$dir/server.log")
 }
