@@ -11,7 +11,7 @@ packages=(
   prometheus-cpp-dev libcivetweb-dev libssl-dev openssl curl chromium
   openjdk-17-jdk-headless maven git
   "postgresql-$AJ_PG_MAJOR"
-  pgbouncer prometheus
+  pgbouncer prometheus iproute2 iptables procps
   "clang-$AJ_CLANG_MAJOR" "libclang-rt-$AJ_CLANG_MAJOR-dev" "clang-format-$AJ_CLANG_MAJOR"
 )
 # kubectl and node for the manifest checks: whatever the machine has, else

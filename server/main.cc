@@ -53,6 +53,8 @@ ABSL_FLAG(int, max_record_key_bytes, 4096, "largest record_key, in bytes");
 ABSL_FLAG(int, max_action_key_bytes, 512, "largest action_key, in bytes");
 ABSL_FLAG(int, max_prune_keys, 10000, "most (key, seq) pairs in one Prune");
 ABSL_FLAG(int, max_batch_items, 1000, "most items in one AppendActions");
+ABSL_FLAG(absl::Duration, health_timeout, absl::Seconds(2),
+          "a store ping unanswered this long makes readiness NOT_SERVING");
 ABSL_FLAG(absl::Duration, health_interval, absl::Seconds(1),
           "how often health checks the store");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(30),
@@ -76,6 +78,10 @@ ABSL_FLAG(int, pg_pool_size, 8,
 ABSL_FLAG(int, pg_write_transactions, 2,
           "PostgreSQL group-commit transactions running at once (1 to "
           "--pg-pool-size); the rest of the pool serves reads and health");
+ABSL_FLAG(absl::Duration, pg_link_timeout, absl::Seconds(10),
+          "how long a silent link to PostgreSQL (partition, vanished host) "
+          "goes unnoticed, at either end; also how long a session may sit "
+          "idle in a transaction");
 ABSL_FLAG(bool, pg_transaction_pooling, false,
           "PostgreSQL is reached through a pooler in transaction mode "
           "(pgbouncer pool_mode=transaction): use no prepared statements and "
@@ -140,16 +146,18 @@ void ApplyEnvironment() {
        {"listen", "metrics_listen", "store", "workers", "queue_capacity",
         "max_payload_bytes", "max_record_key_bytes", "max_action_key_bytes",
         "max_prune_keys", "max_batch_items", "health_interval",
-        "shutdown_grace", "log_level", "log_format", "max_answer_bytes",
-        "max_held_answer_bytes", "max_held_answer_bytes_per_client",
-        "max_streams_per_connection", "grpc_memory_bytes", "prune_retention",
-        "record_ttl", "sweep_interval", "sweep_batch", "compression_min_bytes",
-        "compression_level", "dedup_min_bytes", "tls_cert_file", "tls_key_file",
+        "health_timeout", "shutdown_grace", "log_level", "log_format",
+        "max_answer_bytes", "max_held_answer_bytes",
+        "max_held_answer_bytes_per_client", "max_streams_per_connection",
+        "grpc_memory_bytes", "prune_retention", "record_ttl", "sweep_interval",
+        "sweep_batch", "compression_min_bytes", "compression_level",
+        "dedup_min_bytes", "tls_cert_file", "tls_key_file",
         "tls_client_ca_file", "metrics_tls_cert_file", "metrics_tls_key_file",
         "health_listen", "http_listen", "auth_tokens_file",
         "insecure_allow_unauthenticated", "reload_interval",
         // The PostgreSQL connection budget.
-        "pg_pool_size", "pg_write_transactions", "pg_transaction_pooling"}) {
+        "pg_pool_size", "pg_write_transactions", "pg_transaction_pooling",
+        "pg_link_timeout"}) {
     std::string env = "ACTIONJOURNAL_" + absl::AsciiStrToUpper(name);
     const char* value = std::getenv(env.c_str());
     if (value == nullptr) continue;
@@ -318,11 +326,15 @@ int Main(int argc, char** argv) {
   postgres.pool_size = absl::GetFlag(FLAGS_pg_pool_size);
   postgres.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
   postgres.transaction_pooling = absl::GetFlag(FLAGS_pg_transaction_pooling);
+  postgres.link_timeout = absl::GetFlag(FLAGS_pg_link_timeout);
   if (postgres.pool_size < 1 || postgres.max_write_transactions < 1 ||
-      postgres.max_write_transactions > postgres.pool_size) {
+      postgres.max_write_transactions > postgres.pool_size ||
+      postgres.link_timeout < absl::Seconds(2) ||
+      absl::GetFlag(FLAGS_health_timeout) <= absl::ZeroDuration()) {
     LogError(
-        "--pg-pool-size must be >= 1 and --pg-write-transactions between 1 "
-        "and --pg-pool-size");
+        "--pg-pool-size must be >= 1, --pg-write-transactions between 1 "
+        "and --pg-pool-size, --pg-link-timeout >= 2s and --health-timeout "
+        "> 0");
     return 2;
   }
   auto store = OpenStore(url, journal_options, &metrics, postgres);
@@ -361,6 +373,7 @@ int Main(int argc, char** argv) {
   options.tls_refresh = absl::GetFlag(FLAGS_reload_interval);
   options.health_listen = absl::GetFlag(FLAGS_health_listen);
   options.health_interval = absl::GetFlag(FLAGS_health_interval);
+  options.health_timeout = absl::GetFlag(FLAGS_health_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (options.workers < 1 || options.queue_capacity < 1 ||
       limits.max_payload < 1 || limits.max_record_key < 1 ||

@@ -5,9 +5,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/log.h"
 
@@ -60,7 +62,12 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
                                     options.health_listen);
     }
   }
-  s->SetHealth(store.Ping().ok());
+  {
+    absl::MutexLock lock(&s->mu_);
+    s->last_ping_ = store.Ping();
+    s->SetHealth(s->last_ping_.ok());
+  }
+  s->ping_thread_ = std::thread([p = s.get()] { p->PingLoop(); });
   s->health_thread_ = std::thread([p = s.get()] { p->HealthLoop(); });
   return s;
 }
@@ -79,25 +86,47 @@ void JournalServer::SetHealth(bool store_answers) {
   if (metrics_ != nullptr) metrics_->OnStoreReady(store_answers);
 }
 
+// Pings the store every health_interval; a ping may take as long as the
+// store lets it (a partitioned link: until TCP gives up), so HealthLoop
+// judges readiness from how long the current one has been running.
+void JournalServer::PingLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    pinging_ = true;
+    ping_started_ = absl::Now();
+    mu_.Unlock();
+    absl::Status ping = store_.Ping();
+    mu_.Lock();
+    pinging_ = false;
+    last_ping_ = std::move(ping);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.health_interval);
+  }
+}
+
 void JournalServer::HealthLoop() {
   bool serving = true;
   absl::MutexLock lock(&mu_);
   while (!stopping_) {
-    mu_.Unlock();
-    absl::Status ping = store_.Ping();
-    if (ping.ok() != serving) {
-      serving = ping.ok();
+    absl::Status now = last_ping_;
+    if (pinging_ && absl::Now() - ping_started_ > options_.health_timeout) {
+      now = absl::DeadlineExceededError(
+          absl::StrCat("a ping unanswered for more than ",
+                       absl::FormatDuration(options_.health_timeout)));
+    }
+    if (now.ok() != serving) {
+      serving = now.ok();
       if (serving) {
         LogInfo("store answers again; health SERVING");
       } else {
-        LogWarning("store does not answer (", ping.ToString(),
+        LogWarning("store does not answer (", now.ToString(),
                    "); health NOT_SERVING");
       }
     }
-    mu_.Lock();
-    if (stopping_) break;
     SetHealth(serving);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.health_interval);
+    // Often enough to notice a stuck ping within a tenth of the timeout.
+    mu_.AwaitWithTimeout(
+        absl::Condition(&stopping_),
+        std::min(options_.health_interval, options_.health_timeout / 10));
   }
 }
 
@@ -108,6 +137,9 @@ void JournalServer::Shutdown() {
     stopping_ = true;
   }
   if (health_thread_.joinable()) health_thread_.join();
+  // A ping in progress ends within the store's own bounds (PostgreSQL: the
+  // link timeout).
+  if (ping_thread_.joinable()) ping_thread_.join();
   server_->GetHealthCheckService()->SetServingStatus(false);
   if (health_server_ != nullptr) {
     health_server_->GetHealthCheckService()->SetServingStatus(false);

@@ -46,6 +46,10 @@ struct ServerOptions {
   int64_t grpc_memory_bytes = 512 * 1024 * 1024;
   // How often health pings the store.
   absl::Duration health_interval = absl::Seconds(1);
+  // A ping unanswered for this long makes the server NOT_SERVING at once,
+  // without waiting for the ping to fail (a silent network partition fails
+  // it only when TCP gives up).
+  absl::Duration health_timeout = absl::Seconds(2);
   // How long shutdown waits for in-flight RPCs before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(30);
 };
@@ -87,6 +91,7 @@ class JournalServer {
  private:
   JournalServer(const ServerOptions& options, JournalStore& store,
                 ServerMetrics* metrics);
+  void PingLoop();
   void HealthLoop();
   void SetHealth(bool store_answers);
 
@@ -102,6 +107,11 @@ class JournalServer {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The ping in progress (started when pinging_), or the last one's answer.
+  bool pinging_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time ping_started_ ABSL_GUARDED_BY(mu_);
+  absl::Status last_ping_ ABSL_GUARDED_BY(mu_);
+  std::thread ping_thread_;
   std::thread health_thread_;
 };
 

@@ -105,6 +105,13 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     // lookups, unnest of the batch); planning each call anew costs more than
     // running it.
     n.exec("SET plan_cache_mode = force_generic_plan");
+    const LinkTimeouts link = LinkTimeoutsOf(options_.link_timeout);
+    n.exec(absl::StrCat("SET tcp_keepalives_idle = ", link.idle_s));
+    n.exec(absl::StrCat("SET tcp_keepalives_interval = ", link.interval_s));
+    n.exec(absl::StrCat("SET tcp_keepalives_count = ", link.count));
+    n.exec(absl::StrCat("SET tcp_user_timeout = ", link.user_timeout_ms));
+    n.exec(absl::StrCat("SET idle_in_transaction_session_timeout = ",
+                        link.user_timeout_ms));
     // The write path's reads rely on READ COMMITTED (postgres_store.cc).
     n.exec("SET default_transaction_isolation = 'read committed'");
     // PostgreSQL 14 on: a statement whose client went away (a killed server)
@@ -158,18 +165,45 @@ void ConnectionPool::ReportPool() {
   observer_->OnPool(options_.size - static_cast<int>(free_.size()), idle);
 }
 
+LinkTimeouts LinkTimeoutsOf(absl::Duration link_timeout) {
+  LinkTimeouts t;
+  const int64_t s = std::max<int64_t>(2, absl::ToInt64Seconds(link_timeout));
+  // Probes from half the timeout on, 5 of them before it ends.
+  t.idle_s = std::max<int64_t>(1, s / 2);
+  t.interval_s = std::max<int64_t>(1, (s - t.idle_s) / t.count);
+  t.user_timeout_ms = s * 1000;
+  return t;
+}
+
 std::string ConnectionPool::ConnectString() const {
-  const std::string timeout = absl::StrCat(
-      "connect_timeout=",
-      std::max<int64_t>(1, absl::ToInt64Seconds(options_.connect_timeout)));
-  if (absl::StrContains(options_.dsn, "connect_timeout")) return options_.dsn;
-  if (absl::StartsWith(options_.dsn, "postgres://") ||
-      absl::StartsWith(options_.dsn, "postgresql://")) {
-    return absl::StrCat(options_.dsn,
-                        absl::StrContains(options_.dsn, "?") ? "&" : "?",
-                        timeout);
+  // What the DSN says itself wins; libpq takes the last of a repeated key,
+  // so ours go first in a key=value string, and only when absent in a URI.
+  const LinkTimeouts link = LinkTimeoutsOf(options_.link_timeout);
+  std::vector<std::pair<std::string, std::string>> ours = {
+      {"connect_timeout",
+       absl::StrCat(std::max<int64_t>(
+           1, absl::ToInt64Seconds(options_.connect_timeout)))},
+      {"keepalives", "1"},
+      {"keepalives_idle", absl::StrCat(link.idle_s)},
+      {"keepalives_interval", absl::StrCat(link.interval_s)},
+      {"keepalives_count", absl::StrCat(link.count)},
+      {"tcp_user_timeout", absl::StrCat(link.user_timeout_ms)},
+  };
+  const bool uri = absl::StartsWith(options_.dsn, "postgres://") ||
+                   absl::StartsWith(options_.dsn, "postgresql://");
+  std::string out;
+  if (uri) {
+    out = options_.dsn;
+    for (const auto& [key, value] : ours) {
+      if (absl::StrContains(options_.dsn, key + "=")) continue;
+      absl::StrAppend(&out, absl::StrContains(out, "?") ? "&" : "?", key, "=",
+                      value);
+    }
+    return out;
   }
-  return absl::StrCat(options_.dsn, " ", timeout);
+  for (const auto& [key, value] : ours)
+    absl::StrAppend(&out, key, "=", value, " ");
+  return out + options_.dsn;
 }
 
 }  // namespace actionjournal::postgres

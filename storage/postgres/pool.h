@@ -26,6 +26,13 @@ struct PoolOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration statement_timeout = absl::Seconds(30);  // the session's
   absl::Duration acquire_timeout = absl::Seconds(10);    // wait for a free one
+  // How long a silent link may go unnoticed. This end: libpq's keepalives
+  // and tcp_user_timeout fail a call whose bytes go unacknowledged, or whose
+  // answer stops coming, within it. PostgreSQL's end (session settings, so
+  // not behind a transaction pooler): its keepalives and tcp_user_timeout,
+  // and idle_in_transaction_session_timeout, end the session of a server
+  // that vanished, between a batch's round trips too, releasing its locks.
+  absl::Duration link_timeout = absl::Seconds(10);
   // PostgreSQL is reached through a pooler in transaction mode (pgbouncer's
   // pool_mode=transaction), which hands each transaction (each statement
   // outside one) to any of its server connections: neither prepared
@@ -33,6 +40,17 @@ struct PoolOptions {
   // made and Exec sends each statement's SQL unnamed.
   bool transaction_pooling = false;
 };
+
+// The TCP settings that bound a silent link to `link_timeout`, for libpq
+// and for PostgreSQL's end alike: keepalive probes from half of it on,
+// `count` of them, and unacknowledged bytes for at most all of it.
+struct LinkTimeouts {
+  int64_t idle_s = 0;
+  int64_t interval_s = 0;
+  int64_t count = 5;
+  int64_t user_timeout_ms = 0;
+};
+LinkTimeouts LinkTimeoutsOf(absl::Duration link_timeout);
 
 // Thread-safe.
 class ConnectionPool {

@@ -355,12 +355,12 @@ class PostgresBackend final : public Backend {
                   JournalObserver* observer)
       : options_(options),
         dedup_(dedup),
-        pool_(postgres::PoolOptions{options.dsn, options.pool_size,
-                                    options.connect_timeout,
-                                    options.statement_timeout,
-                                    options.acquire_timeout,
-                                    options.transaction_pooling},
-              observer) {}
+        pool_(
+            postgres::PoolOptions{
+                options.dsn, options.pool_size, options.connect_timeout,
+                options.statement_timeout, options.acquire_timeout,
+                options.link_timeout, options.transaction_pooling},
+            observer) {}
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
     return pool_.RunPipeline([&](Pipeline& p) -> absl::StatusOr<Snapshot> {

@@ -29,6 +29,9 @@ struct PostgresStoreOptions {
   absl::Duration statement_timeout = absl::Seconds(30);
   // How long a call waits for a free connection before UNAVAILABLE.
   absl::Duration acquire_timeout = absl::Seconds(10);
+  // How long a silent link to PostgreSQL (a partition, a vanished host) may
+  // go unnoticed, by either end (PoolOptions::link_timeout).
+  absl::Duration link_timeout = absl::Seconds(10);
   // Apply missing migrations at open (under an advisory lock).
   bool migrate = true;
   // PostgreSQL is reached through a pooler in transaction mode (pgbouncer

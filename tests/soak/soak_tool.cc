@@ -2,6 +2,9 @@
 //
 //   soak_tool load  --target=H:P --job=J --ack_log=F [--writers=6]
 //                   [--seconds=0] [--identity_window=12] [--seed=0]
+//                   [--deadline_seconds=5 | --deadline_ms=N]
+//                   [--retry_budget_seconds=20]
+//                   [--max_attempts=1000]
 //     Appends steps and completions with random payloads of varied sizes
 //     until SIGTERM/SIGINT (or --seconds). Writers pick identities from a
 //     small sliding window, so that several race on the SAME identity with
@@ -13,6 +16,9 @@
 //     that LookupAction returns that entry byte for byte. Prints the counts;
 //     exits 1 when anything acknowledged is lost or an identity holds two
 //     results.
+//   soak_tool begin --target=H:P --job=J --key_hex=K --seq=N [--attempt=1]
+//     One BeginRecord (a takeover by a higher attempt), no retry; prints
+//     how long it waited for the record.
 //   soak_tool forge IN OUT
 //     Writes IN plus two forged acknowledgements (one for an identity never
 //     written, one with another value for an acknowledged identity), so that
@@ -205,6 +211,9 @@ class AckLog {
 struct LoadCounts {
   std::atomic<int64_t> acks{0}, appended{0}, duplicate{0}, conflict{0};
   std::atomic<int64_t> errors{0};
+  // The longest call, retries included: a fault must never hang a call
+  // past its deadline and retry budget.
+  std::atomic<int64_t> max_call_ms{0};
   // An APPENDED answer whose stored entry is not what was sent: a server bug.
   std::atomic<int64_t> wrong_echo{0};
   absl::Mutex mu;
@@ -247,7 +256,12 @@ void Writer(JournalClient& client, const std::string& job, uint64_t seed,
     }
     req.mutable_cost()->set_input_tokens(rng() % 1000);
 
+    const absl::Time started = absl::Now();
     absl::StatusOr<v1::AppendActionResponse> resp = client.AppendAction(req);
+    const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - started);
+    for (int64_t m = counts.max_call_ms; ms > m;) {
+      if (counts.max_call_ms.compare_exchange_weak(m, ms)) break;
+    }
     if (!resp.ok()) {
       // Not an acknowledgement: the server was down past the retry budget,
       // or the action is in a state that refuses the write.
@@ -293,9 +307,11 @@ void Writer(JournalClient& client, const std::string& job, uint64_t seed,
 std::unique_ptr<JournalClient> Connect(const Args& args) {
   ClientOptions options;
   options.target = args.Get("target", "127.0.0.1:7450");
-  options.deadline = absl::Seconds(args.GetInt("deadline_seconds", 5));
+  options.deadline = absl::Milliseconds(
+      args.GetInt("deadline_ms", 1000 * args.GetInt("deadline_seconds", 5)));
   // Outlasts a SIGKILL and restart, or a PostgreSQL restart.
-  options.retry.max_attempts = 1000;  // the budget bounds it
+  options.retry.max_attempts =
+      static_cast<int>(args.GetInt("max_attempts", 1000));  // or the budget
   options.retry.max_backoff = absl::Milliseconds(500);
   options.retry.budget = absl::Seconds(args.GetInt("retry_budget_seconds", 20));
   auto client = JournalClient::Create(options);
@@ -350,7 +366,8 @@ int Load(const Args& args) {
             << " identities_opened=" << cursor.load()
             << " errors=" << counts.errors << (codes.empty() ? "" : " (")
             << codes << (codes.empty() ? "" : " )")
-            << " wrong_echo=" << counts.wrong_echo << std::endl;
+            << " wrong_echo=" << counts.wrong_echo
+            << " max_call_ms=" << counts.max_call_ms << std::endl;
   return counts.wrong_echo > 0 ? 1 : 0;
 }
 
@@ -517,6 +534,36 @@ int Forge(const Args& args) {
   return out.good() ? 0 : 2;
 }
 
+// Takes one record over (BeginRecord by a higher attempt, one call, no
+// retry) and says how long it waited: the fault tests' second server
+// taking over the records a vanished one had locked.
+int Begin(const Args& args) {
+  ClientOptions options;
+  options.target = args.Get("target", "127.0.0.1:7450");
+  options.deadline = absl::Seconds(args.GetInt("deadline_seconds", 60));
+  options.retry.max_attempts = 1;
+  auto client = JournalClient::Create(options);
+  if (!client.ok()) {
+    std::cerr << "soak_tool: " << client.status() << "\n";
+    return 2;
+  }
+  v1::BeginRecordRequest req;
+  req.mutable_record()->set_job_id(args.Get("job", "soak"));
+  req.mutable_record()->set_record_key(
+      absl::HexStringToBytes(args.Get("key_hex", "")));
+  req.mutable_record()->set_seq_num(args.GetInt("seq", 0));
+  req.set_attempt(static_cast<uint64_t>(args.GetInt("attempt", 1)));
+  const absl::Time started = absl::Now();
+  absl::StatusOr<v1::BeginRecordResponse> resp = (*client)->BeginRecord(req);
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - started);
+  if (!resp.ok()) {
+    std::cout << "begin: " << resp.status() << " after " << ms << " ms\n";
+    return 1;
+  }
+  std::cout << "begin: OK after " << ms << " ms\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace actionjournal
 
@@ -526,7 +573,8 @@ int main(int argc, char** argv) {
   if (cmd == "load") return actionjournal::Load(args);
   if (cmd == "check") return actionjournal::Check(args);
   if (cmd == "forge") return actionjournal::Forge(args);
-  std::cerr << "usage: soak_tool load|check|forge ... (see "
+  if (cmd == "begin") return actionjournal::Begin(args);
+  std::cerr << "usage: soak_tool load|check|forge|begin ... (see "
                "tests/soak/soak_tool.cc)\n";
   return 2;
 }
