@@ -648,6 +648,15 @@ absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
   // Service's pods, "ipv4:a:p,b:p"); gRPC's default, pick_first, would pin
   // the client to one replica.
   args.SetLoadBalancingPolicyName("round_robin");
+  if (options.keepalive_time > absl::ZeroDuration()) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                absl::ToInt64Milliseconds(options.keepalive_time));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                absl::ToInt64Milliseconds(options.keepalive_timeout));
+    // Between calls too: the next call must not be the one that finds out.
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   auto channel = CreateJournalChannel(options, args);
   if (!channel.ok()) return channel.status();
   return std::make_unique<GrpcJournalClient>(options, *std::move(channel));

@@ -49,6 +49,14 @@ struct ClientOptions {
   // Deadline of each attempt.
   absl::Duration deadline = absl::Seconds(10);
   RetryOptions retry;
+  // HTTP/2 pings this often, answered within keepalive_timeout, or the
+  // connection is dropped and made anew: a connection that died silently
+  // (a partition, a NAT or load balancer that forgot it) is noticed within
+  // keepalive_time + keepalive_timeout instead of when TCP gives up (many
+  // minutes), and retries go to a live one. The server permits pings every
+  // 5 s; zero turns them off.
+  absl::Duration keepalive_time = absl::Seconds(10);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
   // Appends (sync and async, from any thread) travel coalesced: one goes
   // out at once when fewer than max_appends_calls_in_flight calls are in
   // flight; otherwise the next gather, up to 256 appends or 1 MiB, into one

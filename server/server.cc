@@ -41,6 +41,15 @@ absl::StatusOr<std::unique_ptr<JournalServer>> JournalServer::Start(
   builder.SetMaxSendMessageSize(4 * 1024 * 1024);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              options.max_streams_per_connection);
+  // Clients ping every 10 s to notice a connection that died silently
+  // (ClientOptions::keepalive_time); gRPC's default answers pings more
+  // often than every 5 minutes with GOAWAY ("too_many_pings"). The server
+  // pings too, so that a client host that vanished releases its streams.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   grpc::ResourceQuota quota("actionjournal");
   quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
   builder.SetResourceQuota(quota);

@@ -4,7 +4,7 @@
 //                   [--seconds=0] [--identity_window=12] [--seed=0]
 //                   [--deadline_seconds=5 | --deadline_ms=N]
 //                   [--retry_budget_seconds=20]
-//                   [--max_attempts=1000]
+//                   [--max_attempts=1000] [--keepalive_seconds=10]
 //     Appends steps and completions with random payloads of varied sizes
 //     until SIGTERM/SIGINT (or --seconds). Writers pick identities from a
 //     small sliding window, so that several race on the SAME identity with
@@ -314,6 +314,8 @@ std::unique_ptr<JournalClient> Connect(const Args& args) {
       static_cast<int>(args.GetInt("max_attempts", 1000));  // or the budget
   options.retry.max_backoff = absl::Milliseconds(500);
   options.retry.budget = absl::Seconds(args.GetInt("retry_budget_seconds", 20));
+  // 0 turns the client's keepalive pings off (a fault test's control).
+  options.keepalive_time = absl::Seconds(args.GetInt("keepalive_seconds", 10));
   auto client = JournalClient::Create(options);
   if (!client.ok()) {
     std::cerr << "soak_tool: " << client.status() << "\n";

@@ -116,6 +116,11 @@ public final class GrpcJournalClient implements Journal {
   }
 
   private static ManagedChannel channelTo(String target, ClientSecurity security) {
+    return channelBuilder(target, security).build();
+  }
+
+  /** The channel this client makes for {@code target}, before it is built (tests add to it). */
+  static ManagedChannelBuilder<?> channelBuilder(String target, ClientSecurity security) {
     Objects.requireNonNull(security, "security").check();
     ChannelCredentials credentials = InsecureChannelCredentials.create();
     if (security.caFile() != null) {
@@ -143,10 +148,16 @@ public final class GrpcJournalClient implements Journal {
         Grpc.newChannelBuilder(target, credentials)
             // Every address the target resolves to serves a share (a headless Service).
             .defaultLoadBalancingPolicy("round_robin")
+            // A connection that died silently (a partition, a NAT that forgot it) is noticed
+            // within 15 s and made anew, instead of every retry going to it until TCP gives up
+            // (the server permits a ping every 5 s).
+            .keepAliveTime(10, TimeUnit.SECONDS)
+            .keepAliveTimeout(5, TimeUnit.SECONDS)
+            .keepAliveWithoutCalls(true)
             // Answers are bounded at 3 MiB by the server; leave room for the framing.
             .maxInboundMessageSize(8 << 20);
     if (security.tokenFile() != null) builder.intercept(new BearerToken(security.tokenFile()));
-    return builder.build();
+    return builder;
   }
 
   /** Adds {@code authorization: Bearer <token>} to every call; re-reads the file every 5 s. */

@@ -22,7 +22,6 @@ import io.grpc.ClientInterceptor;
 import io.grpc.ForwardingClientCall;
 import io.grpc.ForwardingClientCallListener;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
@@ -149,13 +148,10 @@ final class PartitionTest {
       // back (whose retries are then answered DUPLICATE).
       proxy.command("delay " + ONE_WAY_US);
       CountAppends wire = new CountAppends();
-      // Built as GrpcJournalClient(String) builds its own, plus a count of the appends each
+      // The channel GrpcJournalClient(String) makes, plus a count of the appends each
       // AppendActions (or AppendAction) call carries: the client's retries, seen on the wire.
       ManagedChannel channel =
-          ManagedChannelBuilder.forTarget(proxy.target)
-              .usePlaintext()
-              .defaultLoadBalancingPolicy("round_robin")
-              .maxInboundMessageSize(8 << 20)
+          GrpcJournalClient.channelBuilder(proxy.target, ClientSecurity.NONE)
               .intercept(wire)
               .build();
       RetryOptions retry =
