@@ -647,7 +647,12 @@ absl::StatusOr<std::unique_ptr<JournalClient>> JournalClient::Create(
   // Every address the target resolves to serves a share (a headless
   // Service's pods, "ipv4:a:p,b:p"); gRPC's default, pick_first, would pin
   // the client to one replica.
-  args.SetLoadBalancingPolicyName("round_robin");
+  // Only replicas whose health says SERVING get calls (gRPC's client-side
+  // health checking, a Watch on each): one that lost its store is left
+  // within its --health-timeout, not found out by a deadline per call.
+  args.SetServiceConfigJSON(
+      R"({"loadBalancingConfig": [{"round_robin": {}}],)"
+      R"( "healthCheckConfig": {"serviceName": "actionjournal.v1.ActionJournal"}})");
   if (options.keepalive_time > absl::ZeroDuration()) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
                 absl::ToInt64Milliseconds(options.keepalive_time));

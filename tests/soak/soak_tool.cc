@@ -5,6 +5,7 @@
 //                   [--deadline_seconds=5 | --deadline_ms=N]
 //                   [--retry_budget_seconds=20]
 //                   [--max_attempts=1000] [--keepalive_seconds=10]
+//                   [--error_log=F]
 //     Appends steps and completions with random payloads of varied sizes
 //     until SIGTERM/SIGINT (or --seconds). Writers pick identities from a
 //     small sliding window, so that several race on the SAME identity with
@@ -214,6 +215,8 @@ struct LoadCounts {
   // The longest call, retries included: a fault must never hang a call
   // past its deadline and retry budget.
   std::atomic<int64_t> max_call_ms{0};
+  // With --error_log: one line per call given up on, "unix_ms<TAB>code".
+  std::unique_ptr<AckLog> error_log;
   // An APPENDED answer whose stored entry is not what was sent: a server bug.
   std::atomic<int64_t> wrong_echo{0};
   absl::Mutex mu;
@@ -267,6 +270,11 @@ void Writer(JournalClient& client, const std::string& job, uint64_t seed,
       // or the action is in a state that refuses the write.
       if (counts.errors++ < 5)
         std::cerr << "load: not acknowledged: " << resp.status() << "\n";
+      if (counts.error_log != nullptr) {
+        counts.error_log->Write(
+            absl::StrCat(absl::ToUnixMillis(absl::Now()), "\t",
+                         absl::StatusCodeToString(resp.status().code()), "\n"));
+      }
       absl::MutexLock lock(&counts.mu);
       counts.error_codes[absl::StatusCodeToString(resp.status().code())]++;
       continue;
@@ -343,6 +351,9 @@ int Load(const Args& args) {
   std::unique_ptr<JournalClient> client = Connect(args);
   AckLog log(path);
   LoadCounts counts;
+  if (const std::string errors = args.Get("error_log", ""); !errors.empty()) {
+    counts.error_log = std::make_unique<AckLog>(errors);
+  }
   std::atomic<uint64_t> cursor{0};
   const absl::Time end = seconds > 0 ? absl::Now() + absl::Seconds(seconds)
                                      : absl::InfiniteFuture();
