@@ -4,7 +4,11 @@
 #
 #   faults_setup BUILD_DIR HOST...   work dir, hosts pg and HOST..., and a
 #                                    PostgreSQL on pg (port 5432 of its own
-#                                    address); sets pg_dsn, work
+#                                    address; initdb gets pg_initdb_args,
+#                                    postgresql.conf pg_conf, if set);
+#                                    sets pg_dsn, work; pg_start restarts it;
+#                                    a function faults_prepare, if defined,
+#                                    runs in $work first
 #   server_on HOST [FLAGS...]        the server on HOST (its port 7450) on
 #                                    PostgreSQL; sets server_pid, grpc,
 #                                    metrics, as start_server does
@@ -31,6 +35,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 as_pg=(runuser -u postgres --)
 faults_ok=0
+pg_initdb_args=()
 declare -A load_pids=()
 
 faults_cleanup() {
@@ -40,6 +45,7 @@ faults_cleanup() {
   [[ -z ${work:-} || ! -d $work/pg ]] ||
     "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
   wait 2>/dev/null || true
+  [[ -z ${work:-} ]] || ! mountpoint -q "$work/walfs" || umount "$work/walfs"
   if ((faults_ok)); then rm -rf "$work"; else echo "faults: logs kept in ${work:-?}" >&2; fi
 }
 trap faults_cleanup EXIT
@@ -60,21 +66,27 @@ faults_setup() {
   work=$(mktemp -d /tmp/aj-faults.XXXXXX)
   chmod 755 "$work"
   chown postgres "$work"
+  # A test's own preparation of the work dir, before initdb.
+  if declare -F faults_prepare >/dev/null; then faults_prepare; fi
   net_up pg "$@"
   "${as_pg[@]}" "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 \
-    >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; exit 1; }
+    "${pg_initdb_args[@]}" >"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; exit 1; }
   cat >>"$work/pg/postgresql.conf" <<CONF
 listen_addresses = '$(ip_of pg)'
 port = 5432
 unix_socket_directories = '$work'
 fsync = off
+${pg_conf:-}
 CONF
   echo "host all all 10.0.0.0/8 trust" >>"$work/pg/pg_hba.conf"
-  on pg "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/postgres.log" -w -t 60 start \
-    >/dev/null || { cat "$work/postgres.log"; exit 1; }
+  pg_start || { cat "$work/postgres.log"; exit 1; }
   on pg "${as_pg[@]}" "$PGBIN/createdb" -h "$(ip_of pg)" -U postgres actionjournal
   pg_dsn="postgresql://postgres@$(ip_of pg):5432/actionjournal"
   psql_pg=(on pg "$PGBIN/psql" -At -h "$(ip_of pg)" -U postgres -d actionjournal)
+}
+
+pg_start() {
+  on pg "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/postgres.log" -w -t 60 start >/dev/null
 }
 
 server_on() {
