@@ -1,6 +1,7 @@
 // fault_proxy as a process between a client and an echo server on loopback:
 // it carries every byte unchanged and in order, it delays each direction by
-// what it is told, and bytes in flight are not serialized behind each other.
+// what it is told, and bytes in flight are not serialized behind each other;
+// its control port stalls (holds), drops (loses, then resets) and resets.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -86,7 +88,8 @@ class Echo {
   std::thread thread_;
 };
 
-// fault_proxy in front of `target_port`, as a child process.
+// fault_proxy in front of `target_port`, as a child process, with its
+// control port.
 class Proxy {
  public:
   Proxy(int target_port, int one_way_us) {
@@ -99,24 +102,52 @@ class Proxy {
       const std::string target = "127.0.0.1:" + std::to_string(target_port);
       const std::string delay = std::to_string(one_way_us);
       execl(bin.c_str(), bin.c_str(), "--target", target.c_str(),
-            "--one-way-delay-us", delay.c_str(), static_cast<char*>(nullptr));
+            "--one-way-delay-us", delay.c_str(), "--control", "127.0.0.1:0",
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     close(out[1]);
     FILE* f = fdopen(out[0], "r");
-    if (std::fscanf(f, "listening %d", &port_) != 1) port_ = -1;
+    if (std::fscanf(f, "listening %d control %d", &port_, &control_) != 2) {
+      port_ = -1;
+    }
     std::fclose(f);
   }
   ~Proxy() {
+    if (control_fd_ >= 0) close(control_fd_);
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
   int port() const { return port_; }
 
+  // Sends one control command; its answer.
+  std::string Command(const std::string& line) {
+    if (control_fd_ < 0) control_fd_ = Connect(control_);
+    const std::string sent = line + "\n";
+    if (send(control_fd_, sent.data(), sent.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(sent.size())) {
+      return "send failed";
+    }
+    std::string answer;
+    char c;
+    while (recv(control_fd_, &c, 1, 0) == 1 && c != '\n') answer += c;
+    return answer;
+  }
+
  private:
   pid_t pid_ = -1;
   int port_ = -1;
+  int control_ = -1;
+  int control_fd_ = -1;
 };
+
+// Waits up to `ms` for one byte; true when it came.
+bool ByteWithin(int fd, int ms) {
+  timeval tv{ms / 1000, (ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char b;
+  return recv(fd, &b, 1, 0) == 1;
+}
 
 TEST(FaultProxy, CarriesEveryByteInOrder) {
   Echo echo;
@@ -167,6 +198,59 @@ TEST(FaultProxy, DelaysEachDirectionAndKeepsBytesInFlight) {
   const auto burst = Clock::now() - t1;
   EXPECT_GE(burst, std::chrono::microseconds(2 * kOneWayUs));
   EXPECT_LT(burst, std::chrono::milliseconds(200));
+  close(fd);
+}
+
+TEST(FaultProxy, AStallHoldsBytesAndDeliversThemAfter) {
+  Echo echo;
+  Proxy proxy(echo.port(), 0);
+  ASSERT_GT(proxy.port(), 0) << "the proxy did not start";
+  const int fd = Connect(proxy.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(proxy.Command("stall on"), "ok");
+  char b = 'x';
+  ASSERT_EQ(send(fd, &b, 1, 0), 1);
+  EXPECT_FALSE(ByteWithin(fd, 300)) << "a byte crossed a stalled link";
+  ASSERT_EQ(proxy.Command("stall off"), "ok");
+  EXPECT_TRUE(ByteWithin(fd, 2000)) << "the held byte was lost";
+  close(fd);
+}
+
+TEST(FaultProxy, ADropLosesBytesSilentlyThenResetsTheConnection) {
+  Echo echo;
+  Proxy proxy(echo.port(), 0);
+  ASSERT_GT(proxy.port(), 0) << "the proxy did not start";
+  const int fd = Connect(proxy.port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(proxy.Command("drop on"), "ok");
+  char b = 'x';
+  ASSERT_EQ(send(fd, &b, 1, 0), 1);
+  EXPECT_FALSE(ByteWithin(fd, 300)) << "a byte crossed a dropping link";
+  EXPECT_NE(proxy.Command("stats").find("dropped_bytes 1"), std::string::npos);
+  ASSERT_EQ(proxy.Command("drop off"), "ok");
+  // The connection that lost a byte is reset, not healed with a hole in it.
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  errno = 0;
+  EXPECT_EQ(recv(fd, &b, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  close(fd);
+}
+
+TEST(FaultProxy, AResetAbortsEveryConnectionAndRefusesUnknownCommands) {
+  Echo echo;
+  Proxy proxy(echo.port(), 0);
+  ASSERT_GT(proxy.port(), 0) << "the proxy did not start";
+  const int fd = Connect(proxy.port());
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(proxy.Command("reset"), "ok");
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char b;
+  errno = 0;
+  EXPECT_EQ(recv(fd, &b, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  EXPECT_EQ(proxy.Command("delay lots").rfind("error", 0), 0u);
   close(fd);
 }
 
