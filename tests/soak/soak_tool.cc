@@ -275,8 +275,13 @@ void Writer(JournalClient& client, const std::string& job, uint64_t seed,
             absl::StrCat(absl::ToUnixMillis(absl::Now()), "\t",
                          absl::StatusCodeToString(resp.status().code()), "\n"));
       }
-      absl::MutexLock lock(&counts.mu);
-      counts.error_codes[absl::StatusCodeToString(resp.status().code())]++;
+      {
+        absl::MutexLock lock(&counts.mu);
+        counts.error_codes[absl::StatusCodeToString(resp.status().code())]++;
+      }
+      // A client without retries is answered at once while no replica is
+      // SERVING; it must not spin.
+      absl::SleepFor(absl::Milliseconds(10));
       continue;
     }
     // The client always fills in the stored entry (the server sends it only
