@@ -425,6 +425,12 @@ grpc::ServerUnaryReactor* JournalService::AppendActions(
             // Each item's own refusal counts as a single call's would
             // (fenced, store errors): clients coalesce most appends.
             answer->Stored(results.back().status());
+            // An item refused because the server was busy counts as a busy
+            // call would (a full write queue refuses a batch item by item).
+            if (absl::IsResourceExhausted(results.back().status()) &&
+                metrics_ != nullptr) {
+              metrics_->OnBusy(Rpc::kAppendActions);
+            }
             results.back() = ForClient(results.back().status());
           } else if (metrics_ != nullptr) {
             metrics_->OnAppend(item.policy, *results.back());

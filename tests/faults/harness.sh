@@ -149,3 +149,18 @@ metric() {
 serving() {
   on "$1" "$build/client/actionjournal-cli" --target "$2" --deadline 1s health >/dev/null 2>&1
 }
+
+# await_serving HOST ADDR T0 SECONDS: prints the seconds from T0 until the
+# server at ADDR (reached from HOST) answers SERVING, polled every 0.1 s;
+# fails after SECONDS polls' worth.
+await_serving() {
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    if serving "$1" "$2"; then
+      since "$3"
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}

@@ -50,12 +50,7 @@ freed_at=$(now)
 if ! on pg "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$work/pg" status >/dev/null; then
   pg_start || fail "PostgreSQL did not start with space back: $(tail -5 "$work/postgres.log")"
 fi
-ready=
-for _ in $(seq 100); do
-  if serving srv "$srv"; then ready=$(since "$freed_at"); break; fi
-  sleep 0.1
-done
-[[ -n $ready ]] || fail "not SERVING 10 s after the space returned"
+ready=$(await_serving srv "$srv" "$freed_at" 10) || fail "not SERVING 10 s after the space returned"
 acks_past main "$lines" 10 || fail "no acknowledgement 10 s after the space returned"
 acked=$(since "$freed_at")
 sleep 2

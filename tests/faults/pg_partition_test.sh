@@ -35,12 +35,8 @@ for seconds in 5 30; do
   lines=$(acks main)
   heal srv pg
   healed_at=$(now)
-  ready=
-  for _ in $(seq 50); do
-    if serving srv "$srv"; then ready=$(since "$healed_at"); break; fi
-    sleep 0.1
-  done
-  [[ -n $ready ]] || fail "not SERVING 5 s after a ${seconds} s partition healed"
+  ready=$(await_serving srv "$srv" "$healed_at" 5) ||
+    fail "not SERVING 5 s after a ${seconds} s partition healed"
   acks_past main "$lines" 5 || fail "no acknowledgement 5 s after a ${seconds} s partition healed"
   acked=$(since "$healed_at")
   report+=" ${seconds}s: NOT_SERVING after ${unready} s, SERVING ${ready} s and acknowledging ${acked} s after the heal;"

@@ -19,7 +19,8 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
  * checkpoints every 200 ms retained on cancellation; each output line is appended to the file
  * {@code aj.output} ("OPERATOR INPUT=RESULT"). Settings are system properties:
  * aj.target, aj.job, aj.transport (grpc, jni), aj.prune, aj.checkpoints (a directory),
- * aj.restore (a checkpoint to restore, or unset), aj.inputs, aj.operators (1 or 2).
+ * aj.restore (a checkpoint to restore, or unset), aj.inputs, aj.operators (1 or 2),
+ * aj.prune-delay, aj.swap ("A,B": the source emits input B where A was, and A where B was).
  */
 public final class AgentJob {
   private AgentJob() {}
@@ -43,12 +44,16 @@ public final class AgentJob {
     // The source paced (aj.source-ms per record), so that checkpoints fall between records
     // instead of after every buffered one.
     long pace = Long.getLong("aj.source-ms", 0);
+    String[] swap = System.getProperty("aj.swap", "0,0").split(",");
+    long swapA = Long.parseLong(swap[0]);
+    long swapB = Long.parseLong(swap[1]);
     KeyedStream<String, String> keyed =
         env.fromSequence(1, inputs)
             .map(
                 i -> {
                   Thread.sleep(pace);
-                  return "k" + (i % 3) + ":" + i;
+                  long n = i == swapA ? swapB : i == swapB ? swapA : i;
+                  return "k" + (n % 3) + ":" + n;
                 })
             .returns(String.class)
             .keyBy(s -> s.substring(0, s.indexOf(':')));
@@ -57,6 +62,7 @@ public final class AgentJob {
     props.put("actionjournal.job-id", System.getProperty("aj.job"));
     props.put("actionjournal.transport", System.getProperty("aj.transport", "grpc"));
     props.put("actionjournal.prune", System.getProperty("aj.prune", "checkpoint"));
+    props.put("actionjournal.prune-delay", System.getProperty("aj.prune-delay", "2"));
     JournalStoreOptions options = JournalStoreOptions.fromMap(props, Map.of());
     int operators = Integer.getInteger("aj.operators", 1);
     for (int op = 0; op < operators; op++) {

@@ -58,18 +58,25 @@ final class FlinkJobTest {
   private static final class Run {
     final Path work;
     final Path effects;
+    final Path started;
     final Path output;
     final Path checkpoints;
     final String job;
     final Map<String, String> props = new HashMap<>();
 
     Run(String transport) throws IOException {
+      this(transport, null);
+    }
+
+    /** A run of its own, or (with {@code over}) a second job over that run's journal and world. */
+    Run(String transport, Run over) throws IOException {
       work = dir.resolve("run-" + ++runs);
       Files.createDirectories(work);
-      effects = work.resolve("effects");
+      effects = over == null ? work.resolve("effects") : over.effects;
+      started = work.resolve("effects.started");
       output = work.resolve("output");
       checkpoints = work.resolve("checkpoints");
-      job = "flink-job-" + runs;
+      job = over == null ? "flink-job-" + runs : over.job;
       props.put("aj.target", server.target);
       props.put("aj.job", job);
       props.put("aj.transport", transport);
@@ -109,6 +116,22 @@ final class FlinkJobTest {
 
     List<String> lines(Path p) throws IOException {
       return Files.exists(p) ? Files.readAllLines(p, StandardCharsets.UTF_8) : List.of();
+    }
+
+    /**
+     * Whether every input whose action started since the started file held {@code started}
+     * lines is in the output written since it held {@code output} lines: read in that order,
+     * an action that starts after the first read is not yet past its first sleep.
+     */
+    boolean quiet(int started, int output) throws IOException {
+      List<String> begun = lines(this.started);
+      List<String> answered = lines(this.output);
+      java.util.Set<String> done = new java.util.HashSet<>();
+      for (String line : answered.subList(Math.min(output, answered.size()), answered.size())) {
+        String[] f = line.split(" ", 2);
+        if (f.length == 2) done.add(f[1].split("=", 2)[0]);
+      }
+      return done.containsAll(begun.subList(Math.min(started, begun.size()), begun.size()));
     }
 
     /** How many times each (call, input) ran: "act k1:4" -> 1. */
@@ -161,16 +184,46 @@ final class FlinkJobTest {
 
     /** The newest complete checkpoint; Flink deletes subsumed ones while this looks. */
     Optional<Path> latestCheckpoint() throws IOException {
+      List<Path> all = completeCheckpoints();
+      return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    /** The complete checkpoints, oldest first. */
+    List<Path> completeCheckpoints() throws IOException {
       for (int tries = 0; ; tries++) {
-        if (!Files.exists(checkpoints)) return Optional.empty();
+        if (!Files.exists(checkpoints)) return List.of();
         try (Stream<Path> s = Files.walk(checkpoints, 2)) {
           return s.filter(p -> p.getFileName().toString().startsWith("chk-"))
               .filter(p -> Files.exists(p.resolve("_metadata")))
-              .max(Comparator.comparingInt(FlinkJobTest::number));
+              .sorted(Comparator.comparingInt(FlinkJobTest::number))
+              .collect(java.util.stream.Collectors.toList());
         } catch (UncheckedIOException | NoSuchFileException e) {
           if (tries == 10) throw e;
         }
       }
+    }
+
+    /**
+     * Starts the job and SIGKILLs it at a quiet moment (every action it started has answered, so
+     * no call is between its effect and its journal entry) once {@code ready} holds.
+     */
+    void killWhenQuiet(Map<String, String> extra, java.util.function.BooleanSupplier ready)
+        throws Exception {
+      int startedBefore = lines(started).size();
+      int outputBefore = lines(output).size();
+      Map<String, String> all = new HashMap<>(extra);
+      // A paced source and time before each call, so that a kill right after a quiet moment
+      // lands before the next action's first effect.
+      all.putIfAbsent("aj.source-ms", "500");
+      all.put("aj.action-ms", "200");
+      Process p = start(all);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+      while (p.isAlive() && System.nanoTime() < deadline) {
+        if (ready.getAsBoolean() && quiet(startedBefore, outputBefore)) break;
+        Thread.sleep(10);
+      }
+      p.destroyForcibly(); // SIGKILL (a run that ended meanwhile has nothing to kill)
+      p.waitFor(10, TimeUnit.SECONDS);
     }
   }
 
@@ -249,24 +302,22 @@ final class FlinkJobTest {
     for (int restart = 0; restart < 3; restart++) {
       // Prune mode none, as for any job that may roll back: with "checkpoint", the records
       // the later runs' checkpoints pruned run again on the rollback (documented; seen here).
-      Map<String, String> extra = new HashMap<>(Map.of("aj.source-ms", "250", "aj.prune", "none"));
+      Map<String, String> extra = new HashMap<>(Map.of("aj.prune", "none"));
       if (!restore.isEmpty()) extra.put("aj.restore", restore);
-      Process p = run.start(extra);
-      // Killed once this run completed a checkpoint of its own and then ran a call more.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-      int calls = -1;
-      while (p.isAlive() && System.nanoTime() < deadline) {
-        Optional<Path> cp = run.latestCheckpoint();
-        int n = cp.map(FlinkJobTest::number).orElse(0);
-        if (n > newest && calls < 0) calls = run.lines(run.effects).size();
-        if (calls >= 0 && run.lines(run.effects).size() > calls) break;
-        Thread.sleep(20);
-      }
-      // Between records (the source paces them 250 ms apart): a completion-only call killed
-      // between its effect and its journal entry runs again, as Flink Agents defines it.
-      Thread.sleep(120);
-      p.destroyForcibly(); // SIGKILL (a run that ended meanwhile has nothing to kill)
-      p.waitFor(10, TimeUnit.SECONDS);
+      // Killed once this run completed a checkpoint of its own and ran a call more.
+      final int before = newest;
+      final int[] calls = {-1};
+      run.killWhenQuiet(
+          extra,
+          () -> {
+            try {
+              int n = run.latestCheckpoint().map(FlinkJobTest::number).orElse(0);
+              if (n > before && calls[0] < 0) calls[0] = run.lines(run.effects).size();
+              return calls[0] >= 0 && run.lines(run.effects).size() > calls[0];
+            } catch (IOException e) {
+              throw new UncheckedIOException(e);
+            }
+          });
       Path cp = run.latestCheckpoint().orElseThrow(() -> new AssertionError("no checkpoint"));
       newest = number(cp);
       taken.add(cp);
@@ -279,6 +330,63 @@ final class FlinkJobTest {
       assertEquals(1, counts.getOrDefault("act " + input(i), 0), "act " + input(i) + ": " + counts);
     }
     run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+  }
+
+  /**
+   * Scenario d: a key's records arrive in another order than the journal holds them (a second
+   * run of the job over the same journal, with k0's inputs 3 and 6 swapped). Its first record
+   * misses, so none of its later ones is answered from a completion of the other history: every
+   * k0 input runs again, input 9 too although it comes at the same sequence number with the same
+   * event; the other keys replay from the journal and run nothing.
+   */
+  @Test
+  void aKeyReplayedInAnotherOrderIsNotAnsweredFromTheOtherHistory() throws Exception {
+    Run first = new Run("grpc");
+    first.runToEnd(Map.of("aj.prune", "none"));
+    Run second = new Run("grpc", first);
+    second.runToEnd(Map.of("aj.prune", "none", "aj.swap", "3,6"));
+    Map<String, Integer> counts = first.effectCounts(); // both runs' effects, one world
+    for (int i = 1; i <= INPUTS; i++) {
+      int times = i % 3 == 0 ? 2 : 1;
+      assertEquals(times, counts.getOrDefault("plan " + input(i), 0), "plan " + input(i) + ": " + counts);
+      assertEquals(times, counts.getOrDefault("act " + input(i), 0), "act " + input(i) + ": " + counts);
+    }
+    // The second run's answers: k0's from its own calls, the others' the first run's.
+    second.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+  }
+
+  /**
+   * Scenario f, a restore: in prune mode delayed (10 checkpoints) a restore from an older
+   * checkpoint than the newest replays from the journal what ran after it: nothing runs twice.
+   * (In prune mode checkpoint the records pruned since then would run again.)
+   */
+  @Test
+  void aRestoreFromAnOlderCheckpointInDelayedModeReplaysFromTheJournal() throws Exception {
+    Run run = new Run("grpc");
+    Map<String, String> delayed = Map.of("aj.prune", "delayed", "aj.prune-delay", "10");
+    // Killed once 6 inputs have answered, past enough checkpoints to pick an older one.
+    run.killWhenQuiet(
+        delayed,
+        () -> {
+          try {
+            return run.lines(run.output).size() >= 6 && run.completeCheckpoints().size() >= 8;
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        });
+    List<Path> taken = run.completeCheckpoints();
+    assertTrue(taken.size() >= 8, "checkpoints: " + taken);
+    // The 8th newest: about 1.5 s of records ran after it, their bounds still held.
+    Path older = taken.get(taken.size() - 8);
+    Map<String, String> restore = new HashMap<>(delayed);
+    restore.put("aj.restore", older.toString());
+    run.runToEnd(restore);
+    assertEachEffectOnce(run, List.of());
+    run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
+    // Some answered input came again after the restore: it was replayed, not skipped.
+    Map<String, Integer> answers = new HashMap<>();
+    for (String line : run.lines(run.output)) answers.merge(line.split("=", 2)[0], 1, Integer::sum);
+    assertTrue(answers.containsValue(2), "no input answered before the kill was replayed: " + answers);
   }
 
   /** Scenario e: two agent operators with the same store settings in one job stay apart. */

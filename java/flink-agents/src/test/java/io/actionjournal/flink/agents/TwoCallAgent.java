@@ -27,11 +27,15 @@ import org.apache.flink.agents.api.context.RunnerContext;
  * <p>Faults ({@code aj.fault}): {@code error:INPUT} throws an Error once (a marker file remembers)
  * after act's effect for INPUT, before its result is recorded (act stays PENDING);
  * {@code hang:INPUT} blocks there for ever, for the test to SIGKILL the JVM.
+ *
+ * <p>Each action's start appends its input to {@code aj.effects + ".started"}: an input started
+ * and not yet in the output may have a call between its effect and its journal entry.
  */
 public class TwoCallAgent extends Agent {
   @Action(listenEventTypes = {InputEvent.EVENT_TYPE})
   public static void answer(Event event, RunnerContext ctx) throws Exception {
     String input = (String) InputEvent.fromEvent(event).getInput();
+    appendTo(started(), input);
     Thread.sleep(Long.getLong("aj.action-ms", 30));
     String plan = ctx.durableExecute(new Call("plan", input, false));
     String act = ctx.durableExecute(new Call("act", input, true));
@@ -100,10 +104,18 @@ public class TwoCallAgent extends Agent {
     return Paths.get(System.getProperty("aj.effects"));
   }
 
-  static synchronized void append(String line) throws IOException {
+  static Path started() {
+    return Paths.get(effects() + ".started");
+  }
+
+  static void append(String line) throws IOException {
+    appendTo(effects(), line);
+  }
+
+  static synchronized void appendTo(Path file, String line) throws IOException {
     try (java.nio.channels.FileChannel c =
         java.nio.channels.FileChannel.open(
-            effects(), StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
+            file, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
       c.write(java.nio.ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8)));
       c.force(true);
     }
