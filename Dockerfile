@@ -39,7 +39,7 @@ USER 10001:10001
 WORKDIR /var/lib/actionjournal
 VOLUME /var/lib/actionjournal
 # Every flag has an ACTIONJOURNAL_* variable; these suit a container. On
-# 0.0.0.0 the server refuses to start without --auth-tokens-file (README
+# 0.0.0.0 the server refuses to start without --auth-tokens-file (docs/operations.md,
 # "Security"); 7451 is for --health-listen (plaintext probes beside TLS).
 ENV ACTIONJOURNAL_LISTEN=0.0.0.0:7450 \
     ACTIONJOURNAL_METRICS_LISTEN=0.0.0.0:9450 \

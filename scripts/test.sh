@@ -13,10 +13,10 @@ trap 'rm -rf "$TEST_TMPDIR"' EXIT
 # The Java side (java/, Maven): unit tests, the adapter against the real
 # server and inside Flink's MiniCluster, and the packaged jars' checks.
 ./scripts/test-java.sh
-# The request fuzzer, briefly (README, "Fuzzing and sanitizers").
+# The request fuzzer, briefly (docs/testing.md, "Fuzzing and sanitizers").
 ./scripts/fuzz.sh "${AJ_FUZZ_SECONDS:-30}"
 # The image, built and run with podman: about 12 minutes from nothing on two
-# busy cores, so only on request (AJ_CONTAINER_TEST=1); README, "Deploy".
+# busy cores, so only on request (AJ_CONTAINER_TEST=1); docs/testing.md, "The container test".
 if [[ ${AJ_CONTAINER_TEST:-0} == 1 ]]; then
   ./scripts/container-test.sh
 fi

@@ -1,5 +1,5 @@
 // Per-job credentials: who a request comes from (a bearer token or a mutual
-// TLS client certificate) and what it may do to which jobs. README
+// TLS client certificate) and what it may do to which jobs. docs/operations.md
 // "Security" describes the tokens file; this is its reader.
 //
 // The file holds one principal per line:

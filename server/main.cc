@@ -128,8 +128,8 @@ ABSL_FLAG(std::string, http_listen, "",
           "APIs and GetStats; the same tokens as gRPC, plain HTTP); empty: "
           "off");
 ABSL_FLAG(std::string, auth_tokens_file, "",
-          "who may do what to which job (README \"Security\"); re-read when "
-          "it changes; empty: every caller may do anything");
+          "who may do what to which job (docs/operations.md, \"Security\"); "
+          "re-read when it changes; empty: every caller may do anything");
 ABSL_FLAG(bool, insecure_allow_unauthenticated, false,
           "serve without --auth-tokens-file on an address other than "
           "loopback or a Unix socket");
@@ -415,11 +415,11 @@ int Main(int argc, char** argv) {
     options.service.authenticator = authenticator.get();
   } else if (!IsLocal(options.listen) &&
              !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
-    LogError(
-        "refusing to serve unauthenticated on ", options.listen,
-        ", which other machines can reach: give --auth-tokens-file (README "
-        "\"Security\"), listen on loopback or a Unix socket, or accept "
-        "the risk with --insecure-allow-unauthenticated");
+    LogError("refusing to serve unauthenticated on ", options.listen,
+             ", which other machines can reach: give --auth-tokens-file "
+             "(docs/operations.md, \"Security\"), listen on loopback or a "
+             "Unix socket, or accept the risk with "
+             "--insecure-allow-unauthenticated");
     return 2;
   }
 

@@ -1,6 +1,6 @@
-// The server's Prometheus metrics (README "Observe" lists each one). The
-// service reports every answer here; the journal reports its batches and
-// connections through JournalObserver.
+// The server's Prometheus metrics (docs/operations.md, "Metrics", lists each
+// one). The service reports every answer here; the journal reports its batches
+// and connections through JournalObserver.
 #ifndef ACTIONJOURNAL_SERVER_METRICS_H_
 #define ACTIONJOURNAL_SERVER_METRICS_H_
 

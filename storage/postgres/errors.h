@@ -46,7 +46,7 @@ inline absl::Status FromSqlState(const std::string& state,
   }
   // A full disk: the store cannot take writes until an operator frees
   // space; the same request may then succeed, so UNAVAILABLE, as on
-  // SQLite (README, "Failures").
+  // SQLite (docs/operations.md, "Failures").
   if (state == "53100") return absl::UnavailableError(what);
   return absl::InternalError(what);
 }

@@ -21,7 +21,7 @@ struct PostgresStoreOptions {
   // Group-commit transactions running at once (at most pool_size); the rest
   // of the pool serves reads. Few and large beats many and small: every
   // batch costs the same few round trips and one WAL flush whatever its size
-  // (see the README's benchmark).
+  // (see docs/performance.md).
   int max_write_transactions = 2;
   // How long a connection attempt may take before UNAVAILABLE.
   absl::Duration connect_timeout = absl::Seconds(5);

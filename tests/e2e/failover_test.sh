@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL failover under a running server (issue 13, README "PostgreSQL
+# PostgreSQL failover under a running server (docs/operations.md, "High availability:
 # failover"). Starts a primary and a synchronous streaming standby (Debian's
 # PostgreSQL 15, pg_basebackup) on private directories and ports of
 # 127.0.0.1, runs the server with a two-host store URL

@@ -55,7 +55,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 }
 
 std::string Digest(const std::string& token) {
-  // As README "Security" says to make it.
+  // As docs/operations.md, "Security", says to make it.
   auto [code, out] =
       Shell("printf %s '" + token + "' | sha256sum | cut -d' ' -f1");
   EXPECT_EQ(code, 0);
