@@ -229,7 +229,15 @@ void ExitIfStuck(absl::Duration after) {
   }).detach();
 }
 
-int Main(int argc, char** argv) {
+// A start-up step's failure: InvalidArgument for a bad flag or argument
+// (exit code 2), anything else for what could not start (exit code 1). Its
+// message is the log line.
+int Fail(const absl::Status& status) {
+  LogError(status.message());
+  return absl::IsInvalidArgument(status) ? 2 : 1;
+}
+
+void SetUpFlags() {
   absl::SetProgramUsageMessage(
       "serves the actionjournal gRPC API.\n\n"
       "  actionjournal-server [--flag=value ...]          serve\n"
@@ -247,10 +255,11 @@ int Main(int argc, char** argv) {
     return std::string("actionjournal-server " ACTIONJOURNAL_VERSION "\n");
   };
   absl::SetFlagsUsageConfig(usage);
-  // Debian's abseil checks every mutex acquisition for lock-order cycles;
-  // in a server that costs a few percent of its CPU and finds nothing the
-  // tests would not.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+// Parses the environment and the command line into the flags; true for
+// `migrate`.
+absl::StatusOr<bool> ParseArguments(int argc, char** argv) {
   ApplyEnvironment();
   std::vector<std::string> normalized = NormalizeFlagNames(argc, argv);
   std::vector<char*> raw;
@@ -259,16 +268,18 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(raw.size()), raw.data());
   const bool migrate = args.size() > 1 && std::string(args[1]) == "migrate";
   if (args.size() > (migrate ? 2u : 1u)) {
-    LogError("unknown argument '", args.back(),
-             "'; the only command is migrate");
-    return 2;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown argument '", args.back(), "'; the only command is migrate"));
   }
+  return migrate;
+}
+
+absl::Status SetUpLogging() {
   const std::string level = absl::GetFlag(FLAGS_log_level);
   if (level != "debug" && level != "info" && level != "warn" &&
       level != "error") {
-    LogError("--log-level must be debug, info, warn or error, not '", level,
-             "'");
-    return 2;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--log-level must be debug, info, warn or error, not '", level, "'"));
   }
   SetMinLogLevel(level == "debug"   ? LogLevel::kDebug
                  : level == "warn"  ? LogLevel::kWarning
@@ -276,187 +287,208 @@ int Main(int argc, char** argv) {
                                     : LogLevel::kInfo);
   const std::string format = absl::GetFlag(FLAGS_log_format);
   if (format != "text" && format != "json") {
-    LogError("--log-format must be text or json, not '", format, "'");
-    return 2;
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-format must be text or json, not '", format, "'"));
   }
   SetLogFormat(format == "json" ? LogFormat::kJson : LogFormat::kText);
   RouteLibraryLogs();
+  return absl::OkStatus();
+}
 
-  // Block the stop signals in every thread; the main thread waits for them.
+// Blocks the stop signals in every thread; the main thread waits for them.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
 
-  const std::string url = absl::GetFlag(FLAGS_store);
-  // No line this process writes may show the store's secrets, whatever
-  // error carries them.
-  for (const std::string& secret : StoreSecrets(url)) AddLogSecret(secret);
-  ServerMetrics metrics(StoreKind(url));
-  JournalOptions journal_options;
-  journal_options.max_queued_writes = absl::GetFlag(FLAGS_queue_capacity);
-  journal_options.record_ttl = absl::GetFlag(FLAGS_record_ttl);
-  journal_options.sweep_every = absl::GetFlag(FLAGS_sweep_interval);
-  journal_options.sweep_batch = absl::GetFlag(FLAGS_sweep_batch);
-  journal_options.compression.min_bytes =
-      absl::GetFlag(FLAGS_compression_min_bytes);
-  journal_options.compression.level = absl::GetFlag(FLAGS_compression_level);
-  journal_options.dedup.min_bytes = absl::GetFlag(FLAGS_dedup_min_bytes);
-  if (journal_options.dedup.min_bytes < 0) {
-    LogError("--dedup-min-bytes must be >= 0");
-    return 2;
+absl::StatusOr<JournalOptions> JournalOptionsFromFlags() {
+  JournalOptions o;
+  o.max_queued_writes = absl::GetFlag(FLAGS_queue_capacity);
+  o.record_ttl = absl::GetFlag(FLAGS_record_ttl);
+  o.sweep_every = absl::GetFlag(FLAGS_sweep_interval);
+  o.sweep_batch = absl::GetFlag(FLAGS_sweep_batch);
+  o.compression.min_bytes = absl::GetFlag(FLAGS_compression_min_bytes);
+  o.compression.level = absl::GetFlag(FLAGS_compression_level);
+  o.dedup.min_bytes = absl::GetFlag(FLAGS_dedup_min_bytes);
+  if (o.dedup.min_bytes < 0) {
+    return absl::InvalidArgumentError("--dedup-min-bytes must be >= 0");
   }
-  if (journal_options.compression.min_bytes < 0 ||
-      journal_options.compression.level < 1 ||
-      journal_options.compression.level > 19) {
-    LogError("--compression-min-bytes must be >= 0, --compression-level 1-19");
-    return 2;
+  if (o.compression.min_bytes < 0 || o.compression.level < 1 ||
+      o.compression.level > 19) {
+    return absl::InvalidArgumentError(
+        "--compression-min-bytes must be >= 0, --compression-level 1-19");
   }
-  if (journal_options.record_ttl < absl::ZeroDuration() ||
-      journal_options.sweep_every < absl::ZeroDuration() ||
+  if (o.record_ttl < absl::ZeroDuration() ||
+      o.sweep_every < absl::ZeroDuration() ||
       absl::GetFlag(FLAGS_prune_retention) < absl::ZeroDuration() ||
-      journal_options.sweep_batch < 1) {
-    LogError(
+      o.sweep_batch < 1) {
+    return absl::InvalidArgumentError(
         "--prune-retention, --record-ttl and --sweep-interval must be >= 0, "
         "--sweep-batch >= 1");
-    return 2;
   }
-  PostgresStoreOptions postgres;
-  postgres.pool_size = absl::GetFlag(FLAGS_pg_pool_size);
-  postgres.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
-  postgres.transaction_pooling = absl::GetFlag(FLAGS_pg_transaction_pooling);
-  postgres.link_timeout = absl::GetFlag(FLAGS_pg_link_timeout);
-  if (postgres.pool_size < 1 || postgres.max_write_transactions < 1 ||
-      postgres.max_write_transactions > postgres.pool_size ||
-      postgres.link_timeout < absl::Seconds(2) ||
-      absl::GetFlag(FLAGS_health_timeout) <= absl::ZeroDuration()) {
-    LogError(
-        "--pg-pool-size must be >= 1, --pg-write-transactions between 1 "
-        "and --pg-pool-size, --pg-link-timeout >= 2s and --health-timeout "
-        "> 0");
-    return 2;
-  }
-  auto store = OpenStore(url, journal_options, &metrics, postgres);
-  if (!store.ok()) {
-    LogError("cannot open store ", RedactStoreUrl(url), ": ",
-             store.status().ToString());
-    return 1;
-  }
-  if (migrate) {
-    LogInfo("schema of ", RedactStoreUrl(url), " is up to date");
-    return 0;
-  }
+  return o;
+}
 
-  ServerOptions options;
-  options.listen = absl::GetFlag(FLAGS_listen);
-  options.workers = absl::GetFlag(FLAGS_workers);
-  options.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
-  RequestLimits& limits = options.service.limits;
+// Checked by the store (CheckPostgresStoreOptions) whatever the URL, so that
+// a bad flag is refused before the first connection.
+absl::StatusOr<PostgresStoreOptions> PostgresOptionsFromFlags() {
+  PostgresStoreOptions o;
+  o.pool_size = absl::GetFlag(FLAGS_pg_pool_size);
+  o.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
+  o.transaction_pooling = absl::GetFlag(FLAGS_pg_transaction_pooling);
+  o.link_timeout = absl::GetFlag(FLAGS_pg_link_timeout);
+  if (absl::Status s = CheckPostgresStoreOptions(o); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--pg-pool-size, --pg-write-transactions or "
+                     "--pg-link-timeout: ",
+                     s.message()));
+  }
+  return o;
+}
+
+absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
+  ServerOptions o;
+  o.listen = absl::GetFlag(FLAGS_listen);
+  o.workers = absl::GetFlag(FLAGS_workers);
+  o.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  RequestLimits& limits = o.service.limits;
   limits.max_payload = absl::GetFlag(FLAGS_max_payload_bytes);
   limits.max_record_key = absl::GetFlag(FLAGS_max_record_key_bytes);
   limits.max_action_key = absl::GetFlag(FLAGS_max_action_key_bytes);
   limits.max_prune_keys = absl::GetFlag(FLAGS_max_prune_keys);
   limits.max_batch_items = absl::GetFlag(FLAGS_max_batch_items);
   limits.max_answer_bytes = absl::GetFlag(FLAGS_max_answer_bytes);
-  options.service.max_held_answer_bytes =
-      absl::GetFlag(FLAGS_max_held_answer_bytes);
-  options.service.max_held_answer_bytes_per_client =
+  o.service.max_held_answer_bytes = absl::GetFlag(FLAGS_max_held_answer_bytes);
+  o.service.max_held_answer_bytes_per_client =
       absl::GetFlag(FLAGS_max_held_answer_bytes_per_client);
-  options.max_streams_per_connection =
+  o.max_streams_per_connection =
       absl::GetFlag(FLAGS_max_streams_per_connection);
-  options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
-  options.service.prune_retention = absl::GetFlag(FLAGS_prune_retention);
-  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
-  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
-  options.tls_refresh = absl::GetFlag(FLAGS_reload_interval);
-  options.health_listen = absl::GetFlag(FLAGS_health_listen);
-  options.health_interval = absl::GetFlag(FLAGS_health_interval);
-  options.health_timeout = absl::GetFlag(FLAGS_health_timeout);
-  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
-  if (options.workers < 1 || options.queue_capacity < 1 ||
-      limits.max_payload < 1 || limits.max_record_key < 1 ||
-      limits.max_action_key < 1 || limits.max_prune_keys < 1 ||
-      limits.max_batch_items < 1 || limits.max_answer_bytes < 4096 ||
-      options.service.max_held_answer_bytes < 1 ||
-      options.service.max_held_answer_bytes_per_client < 1 ||
-      options.max_streams_per_connection < 1 || options.grpc_memory_bytes < 1) {
-    LogError(
+  o.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
+  o.service.prune_retention = absl::GetFlag(FLAGS_prune_retention);
+  o.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  o.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  o.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  o.tls_refresh = absl::GetFlag(FLAGS_reload_interval);
+  o.health_listen = absl::GetFlag(FLAGS_health_listen);
+  o.health_interval = absl::GetFlag(FLAGS_health_interval);
+  o.health_timeout = absl::GetFlag(FLAGS_health_timeout);
+  o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (o.workers < 1 || o.queue_capacity < 1 || limits.max_payload < 1 ||
+      limits.max_record_key < 1 || limits.max_action_key < 1 ||
+      limits.max_prune_keys < 1 || limits.max_batch_items < 1 ||
+      limits.max_answer_bytes < 4096 || o.service.max_held_answer_bytes < 1 ||
+      o.service.max_held_answer_bytes_per_client < 1 ||
+      o.max_streams_per_connection < 1 || o.grpc_memory_bytes < 1) {
+    return absl::InvalidArgumentError(
         "--workers, --queue_capacity, --max-streams-per-connection, "
         "--grpc-memory-bytes and the --max_* limits must be >= 1 "
         "(--max-answer-bytes >= 4096)");
-    return 2;
   }
+  if (o.health_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--health-timeout must be > 0");
+  }
+  if (o.tls_refresh < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--reload-interval must be >= 1s");
+  }
+  if (absl::Status s = CheckTlsFiles(o.tls, "--tls"); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
+  return o;
+}
 
-  if (options.tls_refresh < absl::Seconds(1)) {
-    LogError("--reload-interval must be >= 1s");
-    return 2;
+absl::StatusOr<TlsFiles> MetricsTlsFromFlags() {
+  TlsFiles tls;
+  tls.cert_file = absl::GetFlag(FLAGS_metrics_tls_cert_file);
+  tls.key_file = absl::GetFlag(FLAGS_metrics_tls_key_file);
+  if (absl::Status s = CheckTlsFiles(tls, "--metrics-tls"); !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
   }
-  TlsFiles metrics_tls;
-  metrics_tls.cert_file = absl::GetFlag(FLAGS_metrics_tls_cert_file);
-  metrics_tls.key_file = absl::GetFlag(FLAGS_metrics_tls_key_file);
-  for (absl::Status s : {CheckTlsFiles(options.tls, "--tls"),
-                         CheckTlsFiles(metrics_tls, "--metrics-tls")}) {
-    if (!s.ok()) {
-      LogError(s.message());
-      return 2;
-    }
-  }
-  std::unique_ptr<Authenticator> authenticator;
+  return tls;
+}
+
+// The tokens file's reader, or none where serving unauthenticated is allowed
+// (a loopback or Unix socket address, or the deployer's explicit choice).
+absl::StatusOr<std::unique_ptr<Authenticator>> OpenAuthenticator(
+    const ServerOptions& options) {
   const std::string tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   if (!tokens_file.empty()) {
     auto opened = Authenticator::Open(tokens_file, options.tls_refresh);
     if (!opened.ok()) {
-      LogError(opened.status().message());
-      return 2;
+      return absl::InvalidArgumentError(opened.status().message());
     }
-    authenticator = *std::move(opened);
-    options.service.authenticator = authenticator.get();
-  } else if (!IsLocal(options.listen) &&
-             !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
-    LogError("refusing to serve unauthenticated on ", options.listen,
-             ", which other machines can reach: give --auth-tokens-file "
-             "(docs/operations.md, \"Security\"), listen on loopback or a "
-             "Unix socket, or accept the risk with "
-             "--insecure-allow-unauthenticated");
-    return 2;
+    return opened;
   }
+  if (!IsLocal(options.listen) &&
+      !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve unauthenticated on ", options.listen,
+        ", which other machines can reach: give --auth-tokens-file "
+        "(docs/operations.md, \"Security\"), listen on loopback or a Unix "
+        "socket, or accept the risk with --insecure-allow-unauthenticated"));
+  }
+  return nullptr;
+}
 
-  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+// /metrics over HTTPS or HTTP, or off.
+struct MetricsEndpoint {
   std::unique_ptr<prometheus::Exposer> exposer;
-  std::unique_ptr<HttpsMetricsServer> https_metrics;
-  std::string metrics_at = "off";
-  if (!metrics_listen.empty() && metrics_tls.enabled()) {
-    auto served = HttpsMetricsServer::Start(metrics_listen, metrics.registry(),
-                                            metrics_tls, options.tls_refresh);
-    if (!served.ok()) {
-      LogError(served.status().message());
-      return 1;
-    }
-    https_metrics = *std::move(served);
-    metrics_at =
-        absl::StrCat(HostOf(metrics_listen), ":", https_metrics->port());
-  } else if (!metrics_listen.empty()) {
-    auto served = ServeMetrics(metrics_listen, metrics.registry());
-    if (!served.ok()) {
-      LogError(served.status().message());
-      return 1;
-    }
-    exposer = *std::move(served);
-    metrics_at =
-        absl::StrCat(HostOf(metrics_listen), ":", MetricsPort(*exposer));
-  }
+  std::unique_ptr<HttpsMetricsServer> https;
+  std::string at = "off";
+};
 
-  auto server = JournalServer::Start(options, **store, &metrics);
-  if (!server.ok()) {
-    LogError(server.status().ToString());
-    return 1;
+absl::StatusOr<MetricsEndpoint> ServeMetricsFromFlags(ServerMetrics& metrics,
+                                                      const TlsFiles& tls,
+                                                      absl::Duration refresh) {
+  const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+  MetricsEndpoint m;
+  if (listen.empty()) return m;
+  if (tls.enabled()) {
+    auto served =
+        HttpsMetricsServer::Start(listen, metrics.registry(), tls, refresh);
+    if (!served.ok()) return absl::InternalError(served.status().message());
+    m.https = *std::move(served);
+    m.at = absl::StrCat(HostOf(listen), ":", m.https->port());
+  } else {
+    auto served = ServeMetrics(listen, metrics.registry());
+    if (!served.ok()) return absl::InternalError(served.status().message());
+    m.exposer = *std::move(served);
+    m.at = absl::StrCat(HostOf(listen), ":", MetricsPort(*m.exposer));
   }
+  return m;
+}
+
+// The HTTP/JSON gateway and the console, or none.
+absl::StatusOr<std::unique_ptr<HttpGateway>> StartGatewayFromFlags(
+    JournalServer& server, bool authenticated) {
+  const std::string listen = absl::GetFlag(FLAGS_http_listen);
+  if (listen.empty()) return nullptr;
+  // Plain HTTP: a token sent over it can be read by whoever sees the
+  // traffic, so beyond this machine only behind TLS of the deployer's.
+  if (!IsLocal(listen) && !authenticated &&
+      !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve the unauthenticated HTTP gateway on ", listen,
+        ", which other machines can reach: give --auth-tokens-file, listen "
+        "on loopback, or accept the risk with "
+        "--insecure-allow-unauthenticated"));
+  }
+  auto started = HttpGateway::Start(listen, server.InProcessChannel());
+  if (!started.ok()) return absl::InternalError(started.status().message());
+  return started;
+}
+
+void LogListening(const ServerOptions& options, const JournalServer& server,
+                  const std::string& url, const MetricsEndpoint& metrics,
+                  bool metrics_tls, const HttpGateway* gateway,
+                  bool authenticated) {
   const std::string grpc_at =
       absl::StartsWith(options.listen, "unix:")
           ? options.listen
-          : absl::StrCat(HostOf(options.listen), ":", (*server)->port());
+          : absl::StrCat(HostOf(options.listen), ":", server.port());
   const std::string tls = !options.tls.enabled()               ? "off"
                           : options.tls.client_ca_file.empty() ? "on"
                                                                : "mutual";
@@ -464,74 +496,114 @@ int Main(int argc, char** argv) {
       options.health_listen.empty()
           ? "off"
           : absl::StrCat(HostOf(options.health_listen), ":",
-                         (*server)->health_port());
-  const std::string http_listen = absl::GetFlag(FLAGS_http_listen);
-  std::unique_ptr<HttpGateway> gateway;
-  std::string http_at = "off";
-  if (!http_listen.empty()) {
-    // Plain HTTP: a token sent over it can be read by whoever sees the
-    // traffic, so beyond this machine only behind TLS of the deployer's.
-    if (!IsLocal(http_listen) && authenticator == nullptr &&
-        !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
-      LogError("refusing to serve the unauthenticated HTTP gateway on ",
-               http_listen,
-               ", which other machines can reach: give --auth-tokens-file, "
-               "listen on loopback, or accept the risk with "
-               "--insecure-allow-unauthenticated");
-      return 2;
-    }
-    auto started =
-        HttpGateway::Start(http_listen, (*server)->InProcessChannel());
-    if (!started.ok()) {
-      LogError(started.status().message());
-      return 1;
-    }
-    gateway = *std::move(started);
-    http_at = absl::StrCat(HostOf(http_listen), ":", gateway->port());
-  }
+                         server.health_port());
+  const std::string http_at =
+      gateway == nullptr
+          ? "off"
+          : absl::StrCat(HostOf(absl::GetFlag(FLAGS_http_listen)), ":",
+                         gateway->port());
   Log(LogLevel::kInfo,
       "actionjournal-server " ACTIONJOURNAL_VERSION " listening",
       {{"grpc", grpc_at},
-       {"metrics", metrics_at},
+       {"metrics", metrics.at},
        {"store", RedactStoreUrl(url)},
        {"tls", tls},
-       {"metrics_tls", metrics_tls.enabled() ? "on" : "off"},
+       {"metrics_tls", metrics_tls ? "on" : "off"},
        {"health", health_at},
        {"http", http_at},
-       {"auth", authenticator != nullptr ? "tokens" : "unauthenticated"}});
-  if (authenticator == nullptr) {
+       {"auth", authenticated ? "tokens" : "unauthenticated"}});
+  if (!authenticated) {
     LogWarning(
         "unauthenticated: every caller that reaches ", grpc_at,
         " may read, write and prune every job (give --auth-tokens-file)");
   }
+}
 
+// Waits for SIGTERM or SIGINT, then stops: in-flight RPCs get the grace, and
+// at its end the store's calls still running are cancelled.
+void StopOnSignal(const sigset_t& stop_signals, absl::Duration grace,
+                  std::unique_ptr<JournalServer> server,
+                  std::unique_ptr<HttpGateway> gateway, JournalStore& store) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   const std::string signal_name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
   Log(LogLevel::kInfo, "stopping; finishing in-flight RPCs",
-      {{"signal", signal_name},
-       {"grace", absl::FormatDuration(options.shutdown_grace)}});
-  ExitIfStuck(options.shutdown_grace + absl::Seconds(5));
-  // At the end of the grace, calls still running are cancelled: gRPC cancels
-  // the RPCs, and the store its statements (a call stuck on a row lock would
-  // otherwise hold the stop for its statement timeout).
+      {{"signal", signal_name}, {"grace", absl::FormatDuration(grace)}});
+  ExitIfStuck(grace + absl::Seconds(5));
+  // gRPC cancels the RPCs at the end of the grace, and the store its
+  // statements (a call stuck on a row lock would otherwise hold the stop
+  // for its statement timeout).
   absl::Notification stopped;
   std::thread canceller([&] {
-    if (!stopped.WaitForNotificationWithTimeout(options.shutdown_grace)) {
+    if (!stopped.WaitForNotificationWithTimeout(grace)) {
       LogWarning("grace passed; cancelling the store's calls still running");
-      (*store)->Cancel();
+      store.Cancel();
     }
   });
   gateway.reset();  // no new HTTP calls into the stopping service
-  (*server)->Shutdown();
+  server->Shutdown();
   LogDebug("stop: gRPC server down");
   stopped.Notify();
   canceller.join();
-  server->reset();
+  server.reset();
   LogDebug("stop: executor drained");
+}
+
+int Main(int argc, char** argv) {
+  SetUpFlags();
+  // Debian's abseil checks every mutex acquisition for lock-order cycles;
+  // in a server that costs a few percent of its CPU and finds nothing the
+  // tests would not.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  absl::StatusOr<bool> migrate = ParseArguments(argc, argv);
+  if (!migrate.ok()) return Fail(migrate.status());
+  if (absl::Status s = SetUpLogging(); !s.ok()) return Fail(s);
+  const sigset_t stop_signals = BlockStopSignals();
+
+  const std::string url = absl::GetFlag(FLAGS_store);
+  // No line this process writes may show the store's secrets, whatever
+  // error carries them.
+  for (const std::string& secret : StoreSecrets(url)) AddLogSecret(secret);
+  ServerMetrics metrics(StoreKind(url));
+  auto journal_options = JournalOptionsFromFlags();
+  if (!journal_options.ok()) return Fail(journal_options.status());
+  auto postgres = PostgresOptionsFromFlags();
+  if (!postgres.ok()) return Fail(postgres.status());
+  auto store = OpenStore(url, *journal_options, &metrics, *postgres);
+  if (!store.ok()) {
+    return Fail(absl::InternalError(absl::StrCat("cannot open store ",
+                                                 RedactStoreUrl(url), ": ",
+                                                 store.status().ToString())));
+  }
+  if (*migrate) {
+    LogInfo("schema of ", RedactStoreUrl(url), " is up to date");
+    return 0;
+  }
+
+  auto options = ServerOptionsFromFlags();
+  if (!options.ok()) return Fail(options.status());
+  auto metrics_tls = MetricsTlsFromFlags();
+  if (!metrics_tls.ok()) return Fail(metrics_tls.status());
+  auto authenticator = OpenAuthenticator(*options);
+  if (!authenticator.ok()) return Fail(authenticator.status());
+  options->service.authenticator = authenticator->get();
+  auto endpoint =
+      ServeMetricsFromFlags(metrics, *metrics_tls, options->tls_refresh);
+  if (!endpoint.ok()) return Fail(endpoint.status());
+  auto server = JournalServer::Start(*options, **store, &metrics);
+  if (!server.ok()) {
+    return Fail(absl::InternalError(server.status().ToString()));
+  }
+  auto gateway = StartGatewayFromFlags(**server, *authenticator != nullptr);
+  if (!gateway.ok()) return Fail(gateway.status());
+  LogListening(*options, **server, url, *endpoint, metrics_tls->enabled(),
+               gateway->get(), *authenticator != nullptr);
+
+  StopOnSignal(stop_signals, options->shutdown_grace, *std::move(server),
+               *std::move(gateway), **store);
   // Stopping the metrics server (civetweb) takes a second of polling; the
   // process is about to exit, so it is kept, still reachable, instead.
-  static prometheus::Exposer* const kept_exposer = exposer.release();
+  static prometheus::Exposer* const kept_exposer = endpoint->exposer.release();
   (void)kept_exposer;
   store->reset();
   LogInfo("stopped");

@@ -745,14 +745,29 @@ absl::StatusOr<std::string> ExplainPostgresReadsForTest(
   });
 }
 
+absl::Status CheckPostgresStoreOptions(const PostgresStoreOptions& options) {
+  if (options.pool_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pool_size: must be >= 1, got ", options.pool_size));
+  }
+  if (options.max_write_transactions < 1 ||
+      options.max_write_transactions > options.pool_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_write_transactions: must be 1 to pool_size (", options.pool_size,
+        "), got ", options.max_write_transactions));
+  }
+  if (options.link_timeout < absl::Seconds(2)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("link_timeout: must be >= 2s, got ",
+                     absl::FormatDuration(options.link_timeout)));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
     const PostgresStoreOptions& options, JournalOptions journal_options,
     JournalObserver* observer) {
-  if (options.pool_size < 1)
-    return absl::InvalidArgumentError("pool_size: must be >= 1");
-  if (options.max_write_transactions < 1) {
-    return absl::InvalidArgumentError("max_write_transactions: must be >= 1");
-  }
+  RETURN_IF_ERROR(CheckPostgresStoreOptions(options));
   auto backend = std::make_unique<PostgresBackend>(
       options, journal_options.dedup, observer);
   if (options.migrate) {

@@ -40,6 +40,11 @@ struct PostgresStoreOptions {
   bool transaction_pooling = false;
 };
 
+// INVALID_ARGUMENT naming the first option out of range: pool_size >= 1,
+// max_write_transactions 1 to pool_size, link_timeout >= 2 s (below, a link
+// that is merely slow looks dead).
+absl::Status CheckPostgresStoreOptions(const PostgresStoreOptions& options);
+
 // Connects, checks the schema version (FAILED_PRECONDITION when the database
 // is newer than this build), applies missing migrations, and returns the
 // journal. UNAVAILABLE when the server cannot be reached.
