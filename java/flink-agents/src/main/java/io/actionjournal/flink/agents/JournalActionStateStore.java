@@ -32,8 +32,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.agents.api.Event;
 import org.apache.flink.agents.plan.actions.Action;
@@ -91,6 +91,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   private static final int MAX_CACHED_RECORDS = 1024;
   // The server's default --max-prune-keys.
   private static final int MAX_PRUNE_KEYS = 10_000;
+  private static final long FLUSH_DELAY_MS = 100;
   private static final int MAX_ACTION_KEY_BYTES = 512;
   private static final long NEVER = Long.MAX_VALUE;
 
@@ -106,10 +107,15 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   // Per key (hash of the record key): the lowest sequence number that missed.
   private transient KeyBounds missedAt;
   private transient long resets;
-  private transient Map<String, Long> prunes;
+  // Prunes the task thread queued, not yet taken by the sender; and those the sender took but
+  // could not send (record keys built), sent with the next flush.
+  private transient KeyQueue queued;
+  private transient Map<String, Long> unsent;
   // Per key: the highest prune bound queued (or, in DELAYED, held); lower ones are not sent again.
   private transient KeyBounds pruneBounds;
-  private transient ExecutorService pruner;
+  // The last checkpoint's pruneState calls in order, to skip the hash and probe of most of them.
+  private transient LastPass lastPass;
+  private transient ScheduledExecutorService pruner;
   private transient Object flushing;
   private transient String hashedNamespace;
   private transient long namespaceHash;
@@ -122,7 +128,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   /** The prunes one completed checkpoint asked for, held in prune mode DELAYED. */
   private static final class Held {
     final long checkpoint;
-    final Map<String, Long> bounds = new LinkedHashMap<>();
+    final KeyQueue bounds = new KeyQueue();
 
     Held(long checkpoint) {
       this.checkpoint = checkpoint;
@@ -257,35 +263,44 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   public synchronized void pruneState(Object key, long seqNum) {
     if (options.prune == JournalStoreOptions.PruneMode.NONE || key == null) return;
     open();
+    // Most calls: the key the last checkpoint's pass had at this place, its bound not moved.
+    long last = lastPass.match(key, Long.MIN_VALUE);
+    lastPass.record(key, last >= seqNum ? last : queuePrune(key, seqNum));
+  }
+
+  /** Queues the prune of {@code key} up to {@code seqNum} unless held; returns the bound held. */
+  private long queuePrune(Object key, long seqNum) {
     // The record key's hash without building the record key: most keys' bounds did not move.
     String ns = namespace();
     String plain = String.valueOf(key);
     long h = KeyBounds.hash(ns == null ? KeyBounds.SEED : namespaceHash(ns), plain);
-    if (pruneBounds.get(h, Long.MIN_VALUE) >= seqNum) return;
+    long bound = pruneBounds.get(h, Long.MIN_VALUE);
+    if (bound >= seqNum) return bound;
     pruneBounds.put(h, seqNum);
-    String k = ns == null ? plain : ns + "/" + plain;
     if (options.prune == JournalStoreOptions.PruneMode.DELAYED) {
       Held last = held.peekLast();
       if (last == null || last.checkpoint != checkpoints) held.addLast(last = new Held(checkpoints));
-      last.bounds.merge(k, seqNum, Math::max);
+      last.bounds.add(key, seqNum);
       // A checkpoint's bounds are due once pruneDelay later checkpoints have completed.
-      while (held.size() > options.pruneDelay) {
-        held.removeFirst().bounds.forEach((due, upTo) -> prunes.merge(due, upTo, Math::max));
-      }
-      if (prunes.isEmpty()) return;
+      while (held.size() > options.pruneDelay) queued.addAll(held.removeFirst().bounds);
+      if (queued.size() == 0) return seqNum;
     } else {
-      prunes.merge(k, seqNum, Math::max);
+      queued.add(key, seqNum);
     }
     if (!pruneQueued) {
       pruneQueued = true;
-      pruner.execute(this::flushPrunesQuietly);
+      // A while after the first key, so that a checkpoint's pass goes in a few large Prunes and
+      // the sending thread does not wake for every few keys while the task thread is passing.
+      pruner.schedule(this::flushPrunesQuietly, FLUSH_DELAY_MS, TimeUnit.MILLISECONDS);
     }
+    return seqNum;
   }
 
   @Override
   public synchronized Object getRecoveryMarker() {
     open();
     checkpoints++;
+    lastPass.nextPass();
     return "actionjournal:" + options.jobId + ":" + namespace() + ":" + attempt();
   }
 
@@ -323,13 +338,23 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   }
 
   private boolean flushPrunesLocked() {
+    KeyQueue taken;
     Map<String, Long> batch;
+    String ns;
     synchronized (this) {
       open();
       pruneQueued = false;
-      if (prunes.isEmpty()) return true;
-      batch = prunes;
-      prunes = new LinkedHashMap<>();
+      if (queued.size() == 0 && unsent.isEmpty()) return true;
+      taken = queued;
+      queued = new KeyQueue();
+      batch = unsent;
+      unsent = new LinkedHashMap<>();
+      ns = namespace();
+    }
+    // Record keys built here, off the task thread; a key queued twice goes once, at its highest.
+    for (int i = 0; i < taken.size(); i++) {
+      String plain = String.valueOf(taken.key(i));
+      batch.merge(ns == null ? plain : ns + "/" + plain, taken.bound(i), Math::max);
     }
     // The calls run outside the lock: a journal that is away must not stall get and put.
     Iterator<Map.Entry<String, Long>> it = batch.entrySet().iterator();
@@ -353,20 +378,20 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
                 + " checkpoint: " + e.getMessage());
         synchronized (this) {
           // What was not sent goes back, merged with what was queued since.
-          sending.forEach((k, v) -> prunes.merge(k, v, Math::max));
-          it.forEachRemaining(e2 -> prunes.merge(e2.getKey(), e2.getValue(), Math::max));
+          sending.forEach((k, v) -> unsent.merge(k, v, Math::max));
+          it.forEachRemaining(e2 -> unsent.merge(e2.getKey(), e2.getValue(), Math::max));
         }
         return false;
       }
     }
     synchronized (this) {
-      return prunes.isEmpty();
+      return queued.size() == 0 && unsent.isEmpty();
     }
   }
 
   @Override
   public void close() {
-    ExecutorService p;
+    ScheduledExecutorService p;
     synchronized (this) {
       if (journal == null) return;
       p = pruner;
@@ -547,12 +572,14 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
         };
     inFlight = new HashMap<>();
     missedAt = new KeyBounds();
-    prunes = new LinkedHashMap<>();
+    queued = new KeyQueue();
+    unsent = new LinkedHashMap<>();
     pruneBounds = new KeyBounds();
+    lastPass = new LastPass();
     held = new ArrayDeque<>();
     flushing = new Object();
     pruner =
-        Executors.newSingleThreadExecutor(
+        Executors.newSingleThreadScheduledExecutor(
             r -> {
               Thread t = new Thread(r, "actionjournal-prune");
               t.setDaemon(true);

@@ -22,6 +22,8 @@ import io.actionjournal.v1.RecordId;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -382,6 +384,42 @@ final class JournalActionStateStoreTest {
     assertEquals(keys + 10, counting.prunedKeys.get());
     assertEquals(keys, store.prunedKeys());
   }
+  /**
+   * The same key objects at every checkpoint (the heap state backend), some keys added and dropped
+   * between checkpoints: what moved is sent, what did not is not, by the last pass's order.
+   */
+  @Test
+  void pruneStateOverTheSameKeysInAShiftingOrderSendsWhatMoved() throws Exception {
+    String job = newJob();
+    CountingJournal counting = new CountingJournal(journal, journal);
+    JournalActionStateStore store = store(job, PruneMode.CHECKPOINT, counting);
+    store.rebuildState(List.of());
+    List<Object> keys = new ArrayList<>();
+    for (int k = 0; k < 5_000; k++) keys.add("key-" + k);
+    Map<Object, Long> bounds = new HashMap<>();
+    long sent = 0;
+    java.util.Random random = new java.util.Random(7);
+    for (int checkpoint = 0; checkpoint < 6; checkpoint++) {
+      if (checkpoint > 0) {
+        // A new key at a few places, a few dropped: the order shifts by one there.
+        for (int n = 0; n < 5; n++) keys.add(random.nextInt(keys.size()), "new-" + checkpoint + "-" + n);
+        for (int n = 0; n < 3; n++) keys.remove(random.nextInt(keys.size()));
+      }
+      store.getRecoveryMarker();
+      for (Object key : keys) {
+        long seq = bounds.getOrDefault(key, 0L) + (random.nextInt(10) == 0 || checkpoint == 0 ? 1 : 0);
+        if (random.nextInt(50) == 0) seq = Math.max(0, seq - 1); // a lower bound: nothing to send
+        if (seq > bounds.getOrDefault(key, -1L)) {
+          bounds.put(key, seq);
+          sent++;
+        }
+        store.pruneState(key, seq);
+      }
+      assertTrue(store.flushPrunes());
+      assertEquals(sent, counting.prunedKeys.get(), "keys sent by checkpoint " + checkpoint);
+    }
+  }
+
 
   /** Defect 6: an action between its first put and its end is never lost from the cache. */
   @Test
