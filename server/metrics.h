@@ -14,8 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/group_commit.h"
 #include "storage/journal_store.h"
+#include "storage/observer.h"
 
 namespace prometheus {
 class Counter;

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "storage/group_commit.h"
+#include "storage/observer.h"
 
 namespace actionjournal {
 namespace {

@@ -15,6 +15,7 @@
 #include "storage/compression.h"
 #include "storage/dedup.h"
 #include "storage/journal_store.h"
+#include "storage/observer.h"
 
 namespace actionjournal {
 
@@ -41,33 +42,6 @@ struct JournalOptions {
   DedupOptions dedup;
   // The clock for completion times; tests inject their own.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
-};
-
-// Observes group commit and the backend's connections; thread-safe
-// implementations only.
-class JournalObserver {
- public:
-  virtual ~JournalObserver() = default;
-  // One write transaction ended: how many writes it carried, how long it took
-  // and its status.
-  virtual void OnBatch(int size, absl::Duration duration,
-                       const absl::Status& status) = 0;
-  // A pooled backend's connections changed: held by a call, and open but
-  // free.
-  virtual void OnPool(int in_use, int idle) {
-    (void)in_use;
-    (void)idle;
-  }
-  // A sweep deleted records (each call reports one sweep transaction).
-  virtual void OnSweep(const SweepResult& result) { (void)result; }
-  // The store's size, measured after each periodic sweep.
-  virtual void OnSize(const StoreSize& size) { (void)size; }
-  // A payload was written: its size as sent and as stored (compressed or
-  // not). Called inside the write transaction, so cheap only.
-  virtual void OnPayload(size_t sent, size_t stored) {
-    (void)sent;
-    (void)stored;
-  }
 };
 
 // Returns a JournalStore applying the rules over `backend`. `observer` may be

@@ -13,7 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
-#include "storage/group_commit.h"
+#include "storage/observer.h"
 #include "storage/postgres/errors.h"
 #include "storage/postgres/pipeline.h"
 #include "storage/postgres/statements.h"

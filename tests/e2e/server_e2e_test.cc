@@ -19,6 +19,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/requests.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
@@ -29,6 +30,7 @@ namespace {
 
 using ::actionjournal::testing::CompletionReq;
 using ::actionjournal::testing::Delta;
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Rec;
 using ::actionjournal::testing::Scrape;
@@ -176,11 +178,9 @@ TEST_F(ServerE2eTest, PrunedRecordsReplayUntilTheRetentionPasses) {
   v1::LookupActionRequest lookup;
   lookup.set_action_key("act");
   *lookup.mutable_record() = Rec("job-r", "k", 1);
-  const absl::Time deadline = absl::Now() + absl::Seconds(15);
-  while (client_->LookupAction(lookup)->found() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_FALSE(client_->LookupAction(lookup)->found());
+  EXPECT_TRUE(
+      Eventually([&] { return !client_->LookupAction(lookup)->found(); },
+                 absl::Seconds(15), absl::Milliseconds(100)));
   *lookup.mutable_record() = Rec("job-r", "k", 0);
   EXPECT_FALSE(client_->LookupAction(lookup)->found());
   *lookup.mutable_record() = Rec("job-r", "k", 2);
@@ -200,11 +200,9 @@ TEST_F(ServerE2eTest, RecordsUnwrittenForTheTtlAreSwept) {
   *lookup.mutable_record() = r;
   lookup.set_action_key("act");
   EXPECT_TRUE(client_->LookupAction(lookup)->found());
-  const absl::Time deadline = absl::Now() + absl::Seconds(15);
-  while (client_->LookupAction(lookup)->found() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_FALSE(client_->LookupAction(lookup)->found());
+  EXPECT_TRUE(
+      Eventually([&] { return !client_->LookupAction(lookup)->found(); },
+                 absl::Seconds(15), absl::Milliseconds(100)));
   auto m = Scrape(server_->metrics_port());
   ASSERT_THAT(m, IsOk());
   EXPECT_EQ((*m)["actionjournal_swept_records_total{reason=\"ttl\"}"], 1);
@@ -253,13 +251,14 @@ TEST_F(ServerE2eTest, StatsAndSizeShowWhatIsStored) {
               StatusIs(absl::StatusCode::kInvalidArgument, "job_id"));
 
   // Payload sizes as appended; the store's size once a sweep measured it.
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
   absl::StatusOr<testing::Samples> m;
-  do {
-    absl::SleepFor(absl::Milliseconds(100));
-    m = Scrape(server_->metrics_port());
-    ASSERT_THAT(m, IsOk());
-  } while ((*m)["actionjournal_store_records"] < 2 && absl::Now() < deadline);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        m = Scrape(server_->metrics_port());
+        return m.ok() && (*m)["actionjournal_store_records"] >= 2;
+      },
+      absl::Seconds(10), absl::Milliseconds(100)));
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ((*m)["actionjournal_store_records"], 2);
   EXPECT_GT((*m)["actionjournal_store_bytes"], 0);
   EXPECT_GE((*m)["actionjournal_oldest_record_age_seconds"], 0);
@@ -1052,10 +1051,8 @@ TEST_F(ServerE2eTest, SigtermExitsZeroAfterInFlightWork) {
       }
     });
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (ok.load() < 10 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  Eventually([&] { return ok.load() >= 10; }, absl::Seconds(30),
+             absl::Milliseconds(1));
   const int before_stop = ok.load();
   auto code = server_->Stop(SIGTERM);
   for (auto& c : callers) c.join();

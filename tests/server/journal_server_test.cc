@@ -14,11 +14,13 @@
 #include "server/executor.h"
 #include "server/server.h"
 #include "storage/memory/memory_store.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::StatusIs;
 
@@ -94,7 +96,7 @@ TEST(ExecutorTest, RefusesWhenQueueIsFull) {
   EXPECT_TRUE(executor.TrySchedule([&] { ++ran; }));   // waits in the queue
   EXPECT_FALSE(executor.TrySchedule([&] { ++ran; }));  // queue full
   release.Notify();
-  while (executor.QueueDepth() > 0) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return executor.QueueDepth() == 0; }));
   EXPECT_TRUE(executor.TrySchedule([&] { ++ran; }));
 }
 
@@ -135,7 +137,7 @@ TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
   // One call holds the only worker.
   std::thread first(
       [&] { EXPECT_THAT((*client)->LookupAction(Lookup()), IsOk()); });
-  while (store.Waiting() < 1) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return store.Waiting() >= 1; }));
   // The next call takes the only queue slot (and times out there); the one
   // after it is refused at once, marked as worth a retry.
   EXPECT_THAT((*impatient)->LookupAction(Lookup()),
@@ -180,11 +182,8 @@ TEST(JournalServerTest, HealthFollowsTheStore) {
     return resp.status();
   };
   auto await = [&](grpc::health::v1::HealthCheckResponse::ServingStatus want) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (status() != want && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return status() == want;
+    return Eventually([&] { return status() == want; }, absl::Seconds(10),
+                      absl::Milliseconds(10));
   };
   EXPECT_TRUE(await(grpc::health::v1::HealthCheckResponse::SERVING));
   store.down_ = true;

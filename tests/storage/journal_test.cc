@@ -9,11 +9,13 @@
 #include "gtest/gtest.h"
 #include "storage/backend.h"
 #include "storage/memory/memory_store.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::StatusIs;
 
@@ -62,7 +64,7 @@ TEST(JournalTest, FullWriteQueueRefusesAtOnceAndQueuedWritesStillCommit) {
                              first_done.Notify();
                            },
                            {});
-  while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return observer.batches() >= 1; }));
   // The committer holds "a"; "b" takes the one queue slot; "c" is refused.
   store->AppendActionAsync(CompletionOf("b"),
                            [&](auto r) {
@@ -115,7 +117,7 @@ TEST(JournalTest, AWriteTheStoreRefusesNeverFailsItsBatch) {
   absl::Notification held;
   store->AppendActionAsync(CompletionOf("first"), [&](auto) { held.Notify(); },
                            {});
-  while (observer.batches() < 1) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_TRUE(Eventually([&] { return observer.batches() >= 1; }));
   // These queue behind the held batch, so that they commit as one.
   constexpr int kWrites = 5;
   absl::Mutex mu;

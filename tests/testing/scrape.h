@@ -7,18 +7,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 namespace actionjournal::testing {
 
-// Series ("name{label=\"v\",...}" exactly as exposed) to value.
-using Samples = std::map<std::string, double>;
+// Series ("name{label=\"v\",...}" exactly as exposed) to value. A series
+// that was not exposed reads as NaN, which fails every comparison, so a test
+// cannot pass on a metric that is missing (renamed, its labels changed);
+// ValueOr is for one that may be absent.
+class Samples {
+ public:
+  double operator[](const std::string& series) const {
+    return ValueOr(series, std::nan(""));
+  }
+  double ValueOr(const std::string& series, double absent) const {
+    auto it = values_.find(series);
+    return it == values_.end() ? absent : it->second;
+  }
+  void Set(std::string series, double value) {
+    values_[std::move(series)] = value;
+  }
+  auto begin() const { return values_.begin(); }
+  auto end() const { return values_.end(); }
+
+ private:
+  std::map<std::string, double> values_;
+};
 
 // GET http://127.0.0.1:port/metrics; the samples, or why not.
 inline absl::StatusOr<Samples> Scrape(int port) {
@@ -53,7 +75,8 @@ inline absl::StatusOr<Samples> Scrape(int port) {
     if (line.empty() || line[0] == '#') continue;
     const size_t space = line.rfind(' ');
     if (space == std::string::npos) continue;
-    out[line.substr(0, space)] = std::strtod(line.c_str() + space + 1, nullptr);
+    out.Set(line.substr(0, space),
+            std::strtod(line.c_str() + space + 1, nullptr));
   }
   return out;
 }
@@ -61,11 +84,7 @@ inline absl::StatusOr<Samples> Scrape(int port) {
 // after[series] - before[series]; a missing series counts as 0.
 inline double Delta(const Samples& before, const Samples& after,
                     const std::string& series) {
-  auto value = [&series](const Samples& s) {
-    auto it = s.find(series);
-    return it == s.end() ? 0.0 : it->second;
-  };
-  return value(after) - value(before);
+  return after.ValueOr(series, 0) - before.ValueOr(series, 0);
 }
 
 }  // namespace actionjournal::testing
