@@ -14,6 +14,9 @@ status=0
 case $status in
   0)
     "${mvn_[@]}" install
+    # The test matrix's second Flink: the adapter's tests, the MiniCluster
+    # scenarios among them, again on Flink 1.20 (java/flink-agents/pom.xml).
+    "${mvn_[@]}" -pl flink-agents -Pflink-1.20 test
     # The example project, built against what was just installed, and run.
     ./examples/flink-agents/run_test.sh "$build"
     ;;

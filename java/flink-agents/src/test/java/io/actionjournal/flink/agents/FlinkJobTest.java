@@ -89,6 +89,10 @@ final class FlinkJobTest {
     Process start(Map<String, String> extra) throws IOException {
       List<String> cmd = new ArrayList<>();
       cmd.add(System.getProperty("java.home") + "/bin/java");
+      // Flink 1.20's Kryo reflects into these on Java 17 (as Flink's own launcher opens them).
+      cmd.add("--add-opens=java.base/java.util=ALL-UNNAMED");
+      cmd.add("--add-opens=java.base/java.nio=ALL-UNNAMED");
+      cmd.add("--add-opens=java.base/java.lang=ALL-UNNAMED");
       cmd.add("-Dactionjournal.jni=" + TestServer.jniLibrary());
       Map<String, String> all = new HashMap<>(props);
       all.putAll(extra);
