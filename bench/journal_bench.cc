@@ -71,6 +71,7 @@
 #include "storage/memory/memory_store.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/stores.h"
 
 namespace actionjournal {
 namespace {

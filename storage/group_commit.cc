@@ -28,8 +28,7 @@ class Journal final : public JournalStore {
  public:
   Journal(std::unique_ptr<Backend> backend, JournalOptions options,
           JournalObserver* observer)
-      : backend_(
-            WithCompression(std::move(backend), options.compression, observer)),
+      : backend_(std::move(backend)),
         options_(std::move(options)),
         observer_(observer) {
     const int committers = std::max(1, backend_->MaxConcurrentWriters());

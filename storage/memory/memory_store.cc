@@ -465,10 +465,4 @@ std::unique_ptr<Backend> NewMemoryBackend(DedupOptions dedup) {
   return std::make_unique<MemoryBackend>(dedup);
 }
 
-std::unique_ptr<JournalStore> NewMemoryJournalStore(JournalOptions options,
-                                                    JournalObserver* observer) {
-  auto backend = NewMemoryBackend(options.dedup);
-  return NewJournal(std::move(backend), std::move(options), observer);
-}
-
 }  // namespace actionjournal

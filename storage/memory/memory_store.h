@@ -6,17 +6,13 @@
 
 #include "storage/backend.h"
 #include "storage/dedup.h"
-#include "storage/group_commit.h"
-#include "storage/journal_store.h"
 
 namespace actionjournal {
 
-// The in-memory backend alone, for tests that wrap it.
+// An empty in-memory backend. Never fails. A journal over it:
+// NewJournalStore (storage/journal_stack.h), or NewMemoryJournalStore
+// (storage/stores.h).
 std::unique_ptr<Backend> NewMemoryBackend(DedupOptions dedup = {});
-
-// Returns an empty in-memory journal. Never fails.
-std::unique_ptr<JournalStore> NewMemoryJournalStore(
-    JournalOptions options = {}, JournalObserver* observer = nullptr);
 
 }  // namespace actionjournal
 

@@ -764,18 +764,17 @@ absl::Status CheckPostgresStoreOptions(const PostgresStoreOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
-    const PostgresStoreOptions& options, JournalOptions journal_options,
+absl::StatusOr<std::unique_ptr<Backend>> NewPostgresBackend(
+    const PostgresStoreOptions& options, DedupOptions dedup,
     JournalObserver* observer) {
   RETURN_IF_ERROR(CheckPostgresStoreOptions(options));
-  auto backend = std::make_unique<PostgresBackend>(
-      options, journal_options.dedup, observer);
+  auto backend = std::make_unique<PostgresBackend>(options, dedup, observer);
   if (options.migrate) {
     RETURN_IF_ERROR(backend->Migrate());
   } else {
     RETURN_IF_ERROR(backend->Ping());
   }
-  return NewJournal(std::move(backend), std::move(journal_options), observer);
+  return backend;
 }
 
 }  // namespace actionjournal

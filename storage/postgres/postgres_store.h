@@ -8,8 +8,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/group_commit.h"
-#include "storage/journal_store.h"
+#include "storage/backend.h"
+#include "storage/dedup.h"
+#include "storage/observer.h"
 
 namespace actionjournal {
 
@@ -47,9 +48,10 @@ absl::Status CheckPostgresStoreOptions(const PostgresStoreOptions& options);
 
 // Connects, checks the schema version (FAILED_PRECONDITION when the database
 // is newer than this build), applies missing migrations, and returns the
-// journal. UNAVAILABLE when the server cannot be reached.
-absl::StatusOr<std::unique_ptr<JournalStore>> NewPostgresJournalStore(
-    const PostgresStoreOptions& options, JournalOptions journal_options = {},
+// backend; its pool reports to `observer` (may be null). UNAVAILABLE when
+// the server cannot be reached.
+absl::StatusOr<std::unique_ptr<Backend>> NewPostgresBackend(
+    const PostgresStoreOptions& options, DedupOptions dedup = {},
     JournalObserver* observer = nullptr);
 
 // The values of every secret a libpq connection string or URI carries

@@ -972,13 +972,10 @@ absl::StatusOr<std::string> ExplainSqliteReadsForTest(
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<JournalStore>> NewSqliteJournalStore(
-    const SqliteStoreOptions& options, JournalOptions journal_options,
-    JournalObserver* observer) {
+absl::StatusOr<std::unique_ptr<Backend>> NewSqliteBackend(
+    const SqliteStoreOptions& options, DedupOptions dedup) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(options));
-  auto backend =
-      std::make_unique<SqliteBackend>(std::move(conn), journal_options.dedup);
-  return NewJournal(std::move(backend), std::move(journal_options), observer);
+  return std::make_unique<SqliteBackend>(std::move(conn), dedup);
 }
 
 }  // namespace actionjournal

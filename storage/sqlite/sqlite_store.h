@@ -8,8 +8,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/group_commit.h"
-#include "storage/journal_store.h"
+#include "storage/backend.h"
+#include "storage/dedup.h"
 
 namespace actionjournal {
 
@@ -23,9 +23,8 @@ struct SqliteStoreOptions {
 // Opens (creating if needed) the database and its schema. Fails with
 // UNAVAILABLE when the file cannot be opened, FAILED_PRECONDITION when its
 // schema is newer than this build knows.
-absl::StatusOr<std::unique_ptr<JournalStore>> NewSqliteJournalStore(
-    const SqliteStoreOptions& options, JournalOptions journal_options = {},
-    JournalObserver* observer = nullptr);
+absl::StatusOr<std::unique_ptr<Backend>> NewSqliteBackend(
+    const SqliteStoreOptions& options, DedupOptions dedup = {});
 
 // EXPLAIN QUERY PLAN of every read statement, one line per plan step under
 // the statement, for the test that keeps reads index-driven.

@@ -49,7 +49,9 @@ ms() { awk -v t="$1" -v d="$2" 'BEGIN { printf "%.0f", (t + d) * 1000 }'; }
 late=$(awk -v from="$(ms "$cut_at" 5)" -v to="$(ms "$healed_at" 0)" \
   '$1 >= from && $1 <= to { n++ } END { print n + 0 }' "$work/probe.errors")
 early=$(wc -l <"$work/probe.errors")
-((late == 0)) || fail "$late calls without retries failed from 5 s after the cut: calls still went to srv1"
+first_late=$(awk -v from="$(ms "$cut_at" 5)" -v cut="$(ms "$cut_at" 0)" \
+  '$1 >= from { printf "%.1f", ($1 - cut) / 1000; exit }' "$work/probe.errors")
+((late == 0)) || fail "$late calls without retries failed from 5 s after the cut (the first $first_late s after it; srv1 NOT_SERVING after $unready s): calls still went to srv1"
 back=
 for _ in $(seq 100); do
   before=$(requests srv1)

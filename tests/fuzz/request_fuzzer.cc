@@ -24,6 +24,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "server/convert.h"
 #include "storage/memory/memory_store.h"
+#include "storage/stores.h"
 
 namespace actionjournal {
 namespace {

@@ -14,6 +14,7 @@
 #include "server/executor.h"
 #include "server/server.h"
 #include "storage/memory/memory_store.h"
+#include "storage/stores.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 

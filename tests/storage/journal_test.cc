@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "storage/backend.h"
 #include "storage/memory/memory_store.h"
+#include "storage/stores.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/status_matchers.h"
 

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
+#include "storage/stores.h"
 #include "tests/storage/store_factories.h"
 #include "tests/testing/status_matchers.h"
 

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "storage/journal_store.h"
 #include "storage/postgres/postgres_store.h"
+#include "storage/stores.h"
 #include "tests/storage/store_factories.h"
 #include "tests/testing/status_matchers.h"
 

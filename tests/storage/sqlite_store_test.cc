@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include "gtest/gtest.h"
+#include "storage/stores.h"
 #include "tests/storage/store_factories.h"
 #include "tests/testing/status_matchers.h"
 
