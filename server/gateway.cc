@@ -25,6 +25,9 @@ struct HttpGateway::Request {
   std::string path;
   std::string query;
   std::string authorization;  // the header, as sent
+  // Whether X-Actionjournal-Request was sent: a header a cross-site form
+  // or a simple cross-origin request cannot set, asked of the write route.
+  bool intent = false;
 };
 
 namespace {
@@ -190,6 +193,7 @@ int HandleRequest(mg_connection* conn, void* data) {
   req.query = info->query_string ? info->query_string : "";
   const char* auth = mg_get_header(conn, "Authorization");
   req.authorization = auth ? auth : "";
+  req.intent = mg_get_header(conn, "X-Actionjournal-Request") != nullptr;
   const HttpGateway::Answer a =
       static_cast<const HttpGateway*>(data)->Handle(req);
   mg_printf(conn,
@@ -209,9 +213,12 @@ int HandleRequest(mg_connection* conn, void* data) {
 }  // namespace
 
 HttpGateway::Answer HttpGateway::Handle(const Request& r) const {
+  if (r.method == "POST" && r.path == "/api/v1/invalidate") {
+    return Invalidate(r);
+  }
   if (r.method != "GET") {
-    Answer a =
-        Error(grpc::StatusCode::UNIMPLEMENTED, "only GET routes are served");
+    Answer a = Error(grpc::StatusCode::UNIMPLEMENTED,
+                     "only GET routes are served, and POST /api/v1/invalidate");
     a.status = 405;
     return a;
   }
@@ -292,6 +299,26 @@ HttpGateway::Answer HttpGateway::Handle(const Request& r) const {
                 req);
   }
   return Error(grpc::StatusCode::NOT_FOUND, absl::StrCat("no route ", r.path));
+}
+
+// The one write route: Invalidate (the prune permission, audited by the
+// service as over gRPC), named by the query as the read routes are: job,
+// key, seq, action (empty: the whole record), force=1.
+HttpGateway::Answer HttpGateway::Invalidate(const Request& r) const {
+  if (!r.intent) {
+    Answer a = Error(grpc::StatusCode::PERMISSION_DENIED,
+                     "X-Actionjournal-Request: the header is required on "
+                     "POST (a cross-site form cannot send it)");
+    a.status = 403;
+    return a;
+  }
+  const Params p(r.query);
+  v1::InvalidateRequest req;
+  if (auto bad = RecordOf(p, req.mutable_record())) return *bad;
+  req.set_action_key(p.Get("action"));
+  req.set_force(p.Get("force") == "1" || p.Get("force") == "true");
+  return Call(*stub_, r.authorization, &v1::ActionJournal::Stub::Invalidate,
+              req);
 }
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(

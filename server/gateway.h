@@ -9,8 +9,8 @@
 // {"code":"INVALID_ARGUMENT","message":"..."} with the HTTP status of the
 // gRPC code. Plain HTTP only (TLS is the gRPC port's).
 //
-// Routes (all GET; bytes such as record keys percent-encoded, page tokens
-// as the base64 the answers carry):
+// Routes (GET but one; bytes such as record keys percent-encoded, page
+// tokens as the base64 the answers carry):
 //   /api/v1/stats[?job=J]
 //   /api/v1/records?job=J[&prefix=K][&status=open|completed|retained]
 //       [&created_from=MICROS][&created_before=MICROS][&replayed=1]
@@ -18,6 +18,9 @@
 //   /api/v1/record?job=J&key=K&seq=N[&payloads=1]
 //   /api/v1/payload?job=J&key=K&seq=N&action=A&(step=I|completion=1)
 //       [&offset=O]
+//   POST /api/v1/invalidate?job=J&key=K&seq=N[&action=A][&force=1]: the one
+//       write (Invalidate: the prune permission, audited); it needs the
+//       header X-Actionjournal-Request, which a cross-site form cannot send
 //   /, /console.js, /console.css: the console
 #ifndef ACTIONJOURNAL_SERVER_GATEWAY_H_
 #define ACTIONJOURNAL_SERVER_GATEWAY_H_
@@ -56,6 +59,7 @@ class HttpGateway {
   Answer Handle(const Request& request) const;
 
  private:
+  Answer Invalidate(const Request& request) const;
   HttpGateway() = default;
 
   std::unique_ptr<v1::ActionJournal::Stub> stub_;  // thread-safe

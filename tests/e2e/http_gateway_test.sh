@@ -62,7 +62,16 @@ check 400 '"message":"step: give exactly one' "$base/api/v1/payload?job=j&key=k%
 check 404 '"code":"NOT_FOUND","message":"record: no such record"' "$base/api/v1/record?job=j&key=nobody&seq=2"
 check 404 '"code":"NOT_FOUND"' "$base/api/v1/payload?job=j&key=k%201&seq=2&action=nope&step=0"
 check 404 '"code":"NOT_FOUND","message":"no route /api/v1/nothing"' "$base/api/v1/nothing"
-check 405 '"message":"only GET routes are served"' "$base/api/v1/stats" -X POST
+check 405 '"message":"only GET routes are served, and POST /api/v1/invalidate"' "$base/api/v1/stats" -X POST
+# The one write route: Invalidate, asked for with a header no cross-site form
+# can send; its refusals change nothing.
+check 403 '"message":"X-Actionjournal-Request: the header is required' \
+  "$base/api/v1/invalidate?job=j&key=k%201&seq=2&action=act&force=1" -X POST
+check 400 '"message":"seq: is required"' "$base/api/v1/invalidate?job=j&key=k%201" \
+  -X POST -H 'X-Actionjournal-Request: 1'
+check 404 '"code":"NOT_FOUND","message":"action_key: the record holds no action .nope.' \
+  "$base/api/v1/invalidate?job=j&key=k%201&seq=2&action=nope" -X POST -H 'X-Actionjournal-Request: 1'
+check 200 '"entries":"2"' "$base/api/v1/records?job=j"
 # Hostile input in a reflected message stays JSON text.
 check 400 '"message":"job_id: must be' "$base/api/v1/records?job=%3Cscript%3E%22%0A"
 # Nothing read wrote anything: the record is as it was.
@@ -84,6 +93,16 @@ check 403 '"code":"PERMISSION_DENIED","message":"principal .reader. may not read
   "$base/api/v1/records?job=other" -H "Authorization: Bearer $token"
 check 403 '"code":"PERMISSION_DENIED"' "$base/api/v1/stats" -H "Authorization: Bearer $token"
 check 200 '"job_id":"j"' "$base/api/v1/stats" -H "Authorization: Bearer $admin"
+# Invalidate needs the prune permission: a reader is refused, an admin drops
+# the action (its step and its completion).
+check 403 '"code":"PERMISSION_DENIED"' "$base/api/v1/invalidate?job=j&key=k%201&seq=2&action=act&force=1" \
+  -X POST -H 'X-Actionjournal-Request: 1' -H "Authorization: Bearer $token"
+check 200 '"entries_deleted":"2","reopened":false' \
+  "$base/api/v1/invalidate?job=j&key=k%201&seq=2&action=act" \
+  -X POST -H 'X-Actionjournal-Request: 1' -H "Authorization: Bearer $admin"
+check 200 '"entries":"0"' "$base/api/v1/records?job=j" -H "Authorization: Bearer $admin"
+grep -q 'method=Invalidate' "$work/guarded/server.log" ||
+  { failures=$((failures + 1)); echo "FAILED: the gateway's Invalidate was not audited"; }
 if grep -q "$token" "$work/guarded/server.log"; then
   failures=$((failures + 1))
   echo "FAILED: the server logged a token"
