@@ -237,6 +237,11 @@ int Fail(const absl::Status& status) {
   return absl::IsInvalidArgument(status) ? 2 : 1;
 }
 
+// A component's refusal of what the flags gave it: a bad flag (exit code 2).
+absl::Status FlagError(const absl::Status& refusal) {
+  return absl::InvalidArgumentError(refusal.message());
+}
+
 void SetUpFlags() {
   absl::SetProgramUsageMessage(
       "serves the actionjournal gRPC API.\n\n"
@@ -395,7 +400,7 @@ absl::StatusOr<ServerOptions> ServerOptionsFromFlags() {
     return absl::InvalidArgumentError("--reload-interval must be >= 1s");
   }
   if (absl::Status s = CheckTlsFiles(o.tls, "--tls"); !s.ok()) {
-    return absl::InvalidArgumentError(s.message());
+    return FlagError(s);
   }
   return o;
 }
@@ -405,7 +410,7 @@ absl::StatusOr<TlsFiles> MetricsTlsFromFlags() {
   tls.cert_file = absl::GetFlag(FLAGS_metrics_tls_cert_file);
   tls.key_file = absl::GetFlag(FLAGS_metrics_tls_key_file);
   if (absl::Status s = CheckTlsFiles(tls, "--metrics-tls"); !s.ok()) {
-    return absl::InvalidArgumentError(s.message());
+    return FlagError(s);
   }
   return tls;
 }
@@ -418,7 +423,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> OpenAuthenticator(
   if (!tokens_file.empty()) {
     auto opened = Authenticator::Open(tokens_file, options.tls_refresh);
     if (!opened.ok()) {
-      return absl::InvalidArgumentError(opened.status().message());
+      return FlagError(opened.status());
     }
     return opened;
   }

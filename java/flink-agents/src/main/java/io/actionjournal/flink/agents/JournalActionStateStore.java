@@ -353,8 +353,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     }
     // Record keys built here, off the task thread; a key queued twice goes once, at its highest.
     for (int i = 0; i < taken.size(); i++) {
-      String plain = String.valueOf(taken.key(i));
-      batch.merge(ns == null ? plain : ns + "/" + plain, taken.bound(i), Math::max);
+      batch.merge(recordKey(ns, taken.key(i)), taken.bound(i), Math::max);
     }
     // The calls run outside the lock: a journal that is away must not stall get and put.
     Iterator<Map.Entry<String, Long>> it = batch.entrySet().iterator();
@@ -601,7 +600,10 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   }
 
   private String recordKey(Object key) {
-    String ns = namespace();
+    return recordKey(namespace(), key);
+  }
+
+  private static String recordKey(String ns, Object key) {
     String k = String.valueOf(key);
     return ns == null ? k : ns + "/" + k;
   }

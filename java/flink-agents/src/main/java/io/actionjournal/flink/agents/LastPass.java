@@ -89,8 +89,4 @@ final class LastPass {
     bounds[size] = bound;
     size++;
   }
-
-  boolean isOff() {
-    return off;
-  }
 }
