@@ -86,6 +86,9 @@ ABSL_FLAG(bool, pg_transaction_pooling, false,
           "PostgreSQL is reached through a pooler in transaction mode "
           "(pgbouncer pool_mode=transaction): use no prepared statements and "
           "no session settings");
+ABSL_FLAG(std::string, distribute, "",
+          "with migrate on PostgreSQL: 'citus' also distributes the tables "
+          "by job on a Citus cluster (docs/scale.md)");
 ABSL_FLAG(int64_t, grpc_memory_bytes, 512 * 1024 * 1024,
           "memory gRPC may use for connections and buffers, in bytes");
 ABSL_FLAG(absl::Duration, prune_retention, absl::Hours(24),
@@ -247,7 +250,11 @@ void SetUpFlags() {
       "serves the actionjournal gRPC API.\n\n"
       "  actionjournal-server [--flag=value ...]          serve\n"
       "  actionjournal-server migrate [--store=URL ...]   apply the store's "
-      "schema and exit\n\n"
+      "schema and exit\n"
+      "  actionjournal-server migrate --store=postgresql://... "
+      "--distribute=citus\n"
+      "                                                   and distribute it "
+      "on Citus\n\n"
       "Every flag also reads ACTIONJOURNAL_<FLAG> (upper case, '_' for '-');\n"
       "a flag on the command line wins. Flags accept '-' or '_' in names.");
   absl::FlagsUsageConfig usage;
@@ -346,6 +353,12 @@ absl::StatusOr<PostgresStoreOptions> PostgresOptionsFromFlags() {
   o.max_write_transactions = absl::GetFlag(FLAGS_pg_write_transactions);
   o.transaction_pooling = absl::GetFlag(FLAGS_pg_transaction_pooling);
   o.link_timeout = absl::GetFlag(FLAGS_pg_link_timeout);
+  const std::string distribute = absl::GetFlag(FLAGS_distribute);
+  if (distribute != "" && distribute != "citus") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--distribute must be empty or 'citus', not '", distribute, "'"));
+  }
+  o.distribute_citus = distribute == "citus";
   if (absl::Status s = CheckPostgresStoreOptions(o); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--pg-pool-size, --pg-write-transactions or "
@@ -574,6 +587,11 @@ int Main(int argc, char** argv) {
   if (!journal_options.ok()) return Fail(journal_options.status());
   auto postgres = PostgresOptionsFromFlags();
   if (!postgres.ok()) return Fail(postgres.status());
+  if (postgres->distribute_citus &&
+      (!*migrate || StoreKind(url) != "postgresql")) {
+    return Fail(absl::InvalidArgumentError(
+        "--distribute is for the migrate command on a PostgreSQL store"));
+  }
   auto store = OpenStore(url, *journal_options, &metrics, *postgres);
   if (!store.ok()) {
     return Fail(absl::InternalError(absl::StrCat("cannot open store ",

@@ -73,11 +73,11 @@ std::string RecordTotalsSql(const std::string& job, const std::string& key,
   const std::string on =
       absl::StrCat("t.job_id = ", job, " AND t.record_key = ", key,
                    " AND t.seq_num = ", seq);
-  auto payload = [](const char* column) {
+  auto payload = [&job](const char* column) {
     return absl::StrCat(
         "CASE WHEN t.blob_digest IS NULL THEN length(t.", column,
-        ") ELSE (SELECT length(b.bytes) FROM blobs b WHERE b.job_id = "
-        "t.job_id AND b.digest = t.blob_digest) END");
+        ") ELSE (SELECT length(b.bytes) FROM blobs b WHERE b.job_id = ", job,
+        " AND b.digest = t.blob_digest) END");
   };
   return absl::StrCat(
       "SELECT count(DISTINCT e.action_key) AS actions, count(*) AS entries, "

@@ -52,4 +52,36 @@ absl::Status Migrate(pqxx::connection& c) {
   return absl::OkStatus();
 }
 
+absl::Status DistributeOnCitus(pqxx::connection& c) {
+  pqxx::work w(c);
+  w.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) +
+         ")");
+  if (w.exec("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")[0][0]
+          .as<int>() == 0) {
+    return absl::FailedPreconditionError(
+        "distribute on Citus: the database has no citus extension (CREATE "
+        "EXTENSION citus, on the coordinator and every worker)");
+  }
+  std::vector<std::string> distributed;
+  // records first: the others are co-located with it.
+  for (const char* table :
+       {"records", "steps", "completions", "blobs", "job_attempts"}) {
+    const bool done = w.exec_params(
+                           "SELECT count(*) FROM pg_dist_partition WHERE "
+                           "logicalrelid = $1::regclass",
+                           std::string(table))[0][0]
+                          .as<int>() > 0;
+    if (done) continue;
+    w.exec_params(
+        "SELECT create_distributed_table($1, 'job_id', colocate_with => $2)",
+        std::string(table),
+        std::string(table == std::string("records") ? "default" : "records"));
+    distributed.push_back(table);
+  }
+  w.commit();
+  for (const std::string& t : distributed)
+    LogInfo("distributed table ", t, " on Citus by job_id");
+  return absl::OkStatus();
+}
+
 }  // namespace actionjournal::postgres

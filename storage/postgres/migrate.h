@@ -15,6 +15,14 @@ namespace actionjournal::postgres {
 // caller's Guard.
 absl::Status Migrate(pqxx::connection& c);
 
+// Distributes the journal's tables on Citus (docs/scale.md), after Migrate:
+// every table by job_id, co-located with records, so that all of a job's
+// rows live in one shard group and each statement (which names one job)
+// goes to one worker. Idempotent: tables already distributed are left as
+// they are. FAILED_PRECONDITION when the database has no citus extension.
+// Throws pqxx exceptions for the caller's Guard.
+absl::Status DistributeOnCitus(pqxx::connection& c);
+
 }  // namespace actionjournal::postgres
 
 #endif  // ACTIONJOURNAL_STORAGE_POSTGRES_MIGRATE_H_

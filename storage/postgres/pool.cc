@@ -103,8 +103,13 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
                         absl::ToInt64Milliseconds(options_.statement_timeout)));
     // The statements are few and their plans do not depend on values (key
     // lookups, unnest of the batch); planning each call anew costs more than
-    // running it.
-    n.exec("SET plan_cache_mode = force_generic_plan");
+    // running it. Not on Citus, which routes a statement by its job's value
+    // and so cannot plan one without it (docs/scale.md).
+    if (n.exec(
+             "SELECT count(*) FROM pg_extension WHERE extname = 'citus'")[0][0]
+            .as<int>() == 0) {
+      n.exec("SET plan_cache_mode = force_generic_plan");
+    }
     const LinkTimeouts link = LinkTimeoutsOf(options_.link_timeout);
     n.exec(absl::StrCat("SET tcp_keepalives_idle = ", link.idle_s));
     n.exec(absl::StrCat("SET tcp_keepalives_interval = ", link.interval_s));

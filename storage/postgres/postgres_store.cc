@@ -145,67 +145,78 @@ void Settle(Snapshot& s) {
   }
 }
 
-// The arrays of a read: (record, action) pairs, and whole records.
+// The arrays of one job's read: (record, action) pairs, whole records, and
+// every record (for the lock, or the records' own rows).
 struct EntryArgs {
-  ArrayLiteral pair_jobs, pair_keys, pair_seqs, pair_actions;
-  ArrayLiteral rec_jobs, rec_keys, rec_seqs;
+  ArrayLiteral pair_keys, pair_seqs, pair_actions;
+  ArrayLiteral rec_keys, rec_seqs;
+  ArrayLiteral keys, seqs;
 
   void Add(const ReadSet::Item& item) {
+    keys.Bytes(item.record.record_key);
+    seqs.Int(item.record.seq_num);
     if (item.all_actions) {
-      rec_jobs.Text(item.record.job_id);
       rec_keys.Bytes(item.record.record_key);
       rec_seqs.Int(item.record.seq_num);
       return;
     }
     for (const std::string& key : item.action_keys) {
-      pair_jobs.Text(item.record.job_id);
       pair_keys.Bytes(item.record.record_key);
       pair_seqs.Int(item.record.seq_num);
       pair_actions.Text(key);
     }
   }
   postgres::ReadShape Shape() const {
-    return {!pair_jobs.empty(), !rec_jobs.empty()};
+    return {!pair_keys.empty(), !rec_keys.empty()};
   }
-  // The arrays of Shape()'s statements.
-  std::vector<std::string> Params() const {
-    std::vector<std::string> out;
-    if (!pair_jobs.empty()) {
-      for (const ArrayLiteral* a :
-           {&pair_jobs, &pair_keys, &pair_seqs, &pair_actions}) {
+  // The arrays of Shape()'s statements, after the job.
+  std::vector<std::string> Params(const std::string& job_id) const {
+    std::vector<std::string> out = {job_id};
+    if (!pair_keys.empty()) {
+      for (const ArrayLiteral* a : {&pair_keys, &pair_seqs, &pair_actions})
         out.push_back(a->Done());
-      }
     }
-    if (!rec_jobs.empty()) {
-      for (const ArrayLiteral* a : {&rec_jobs, &rec_keys, &rec_seqs})
+    if (!rec_keys.empty()) {
+      for (const ArrayLiteral* a : {&rec_keys, &rec_seqs})
         out.push_back(a->Done());
     }
     return out;
   }
 };
 
+// A ReadSet's items by job (each statement reads or locks one job's rows:
+// statements.h), in the ReadSet's order.
+std::map<std::string, EntryArgs> ArgsByJob(const ReadSet& reads,
+                                           Snapshot& snapshot) {
+  std::map<std::string, EntryArgs> out;
+  for (const ReadSet::Item& item : reads.items()) {
+    snapshot[item.record];  // present in the snapshot, even if absent in
+                            // the store
+    out[item.record.job_id].Add(item);
+  }
+  return out;
+}
+
 // The write statement's arrays, by part (statements.h).
 struct WriteArgs {
-  ArrayLiteral ir[10], ur[9], si[15], su[13], ci[10], bu[4];
+  ArrayLiteral ir[9], ur[8], si[14], su[12], ci[9], bu[3];
 };
 
-// The blobs a write references, by (job, digest): the payload and how many
+// The blobs a job's write references, by digest: the payload and how many
 // of the write's rows reference it.
-using BlobRefs =
-    std::map<std::pair<std::string, std::string>, std::pair<std::string, int>>;
+using BlobRefs = std::map<std::string, std::pair<std::string, int>>;
 
 // The payload column's value of an entry row; its digest (or NULL, stored
 // inline) goes to `digest`, and a reference to `blobs`.
-std::string StoredPayload(const std::string& job_id, const std::string& payload,
-                          const DedupOptions& dedup, ArrayLiteral& digest,
-                          BlobRefs& blobs) {
+std::string StoredPayload(const std::string& payload, const DedupOptions& dedup,
+                          ArrayLiteral& digest, BlobRefs& blobs) {
   std::optional<std::string> d = DedupDigest(payload, dedup);
   if (!d.has_value()) {
     digest.Null();
     return payload;
   }
   digest.Bytes(*d);
-  auto& [bytes, refs] = blobs[{job_id, *std::move(d)}];
+  auto& [bytes, refs] = blobs[*std::move(d)];
   if (refs++ == 0) bytes = payload;
   return std::string();
 }
@@ -219,23 +230,23 @@ void AddTime(ArrayLiteral& a, absl::Time t) {
   }
 }
 
-// The record's columns of an insert (all ten) or an update (the first nine).
+// The record's columns after the job, of an insert (all nine) or an update
+// (the first eight).
 void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row,
                bool insert) {
-  a[0].Text(id.job_id);
-  a[1].Bytes(id.record_key);
-  a[2].Int(id.seq_num);
-  a[3].Int(I64(row.attempt));
-  a[4].Bytes(row.input_fingerprint);
+  a[0].Bytes(id.record_key);
+  a[1].Int(id.seq_num);
+  a[2].Int(I64(row.attempt));
+  a[3].Bytes(row.input_fingerprint);
   if (row.completed) {
-    a[5].Int(absl::ToUnixMicros(row.completed_at));
+    a[4].Int(absl::ToUnixMicros(row.completed_at));
   } else {
-    a[5].Null();
+    a[4].Null();
   }
-  a[6].Int(absl::ToUnixMicros(row.written_at));
-  a[7].Int(I64(row.replays));
-  AddTime(a[8], row.replayed_at);
-  if (insert) a[9].Int(absl::ToUnixMicros(row.created_at));
+  a[5].Int(absl::ToUnixMicros(row.written_at));
+  a[6].Int(I64(row.replays));
+  AddTime(a[7], row.replayed_at);
+  if (insert) a[8].Int(absl::ToUnixMicros(row.created_at));
 }
 
 void AddCost(ArrayLiteral* a, const Cost& c) {
@@ -244,27 +255,44 @@ void AddCost(ArrayLiteral* a, const Cost& c) {
   a[2].Int(I64(c.micro_usd));
 }
 
-// Queues `w`'s statements on `p`: deletes (when a reset or a replace needs
-// them), then every other write; each states the rows it must change.
-void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
+// `w` split by job (each statement writes one job's rows: statements.h).
+std::map<std::string, WriteSet> ByJob(const WriteSet& w) {
+  std::map<std::string, WriteSet> out;
+  for (const auto& d : w.entry_deletes)
+    out[d.record.job_id].entry_deletes.push_back(d);
+  for (const auto& d : w.step_deletes)
+    out[d.record.job_id].step_deletes.push_back(d);
+  for (const auto& d : w.completion_deletes)
+    out[d.record.job_id].completion_deletes.push_back(d);
+  for (const auto& r : w.records) out[r.record.job_id].records.push_back(r);
+  for (const auto& s : w.steps) out[s.record.job_id].steps.push_back(s);
+  for (const auto& c : w.completions)
+    out[c.record.job_id].completions.push_back(c);
+  return out;
+}
+
+// Queues job `job_id`'s writes `w` on `p`: deletes (when a reset or a
+// replace needs them), then every other write; each states the rows it
+// must change. True when they may have released a blob's last reference
+// (then "drop_unreferenced" must follow).
+bool SendWrites(Pipeline& p, const std::string& job_id, const WriteSet& w,
+                const DedupOptions& dedup) {
+  bool released = false;
   if (!w.entry_deletes.empty() || !w.step_deletes.empty() ||
       !w.completion_deletes.empty()) {
-    ArrayLiteral rj, rk, rs, fj, fk, fs, fa, fi, cj, ck, cs, ca;
+    ArrayLiteral rk, rs, fk, fs, fa, fi, ck, cs, ca;
     for (const auto& d : w.completion_deletes) {
-      cj.Text(d.record.job_id);
       ck.Bytes(d.record.record_key);
       cs.Int(d.record.seq_num);
       ca.Text(d.action_key);
     }
     int64_t entries = 0, steps = 0;
     for (const auto& d : w.entry_deletes) {
-      rj.Text(d.record.job_id);
       rk.Bytes(d.record.record_key);
       rs.Int(d.record.seq_num);
       entries += d.expected;
     }
     for (const auto& d : w.step_deletes) {
-      fj.Text(d.record.job_id);
       fk.Bytes(d.record.record_key);
       fs.Int(d.record.seq_num);
       fa.Text(d.action_key);
@@ -272,12 +300,14 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
       steps += d.expected;
     }
     p.Send("delete_entries",
-           {rj.Done(), rk.Done(), rs.Done(), fj.Done(), fk.Done(), fs.Done(),
-            fa.Done(), fi.Done(), absl::StrCat(entries), absl::StrCat(steps),
-            cj.Done(), ck.Done(), cs.Done(), ca.Done(),
-            absl::StrCat(w.completion_deletes.size())});
+           {job_id, rk.Done(), rs.Done(), fk.Done(), fs.Done(), fa.Done(),
+            fi.Done(), absl::StrCat(entries), absl::StrCat(steps), ck.Done(),
+            cs.Done(), ca.Done(), absl::StrCat(w.completion_deletes.size())});
+    released = true;
   }
-  if (w.records.empty() && w.steps.empty() && w.completions.empty()) return;
+  if (w.records.empty() && w.steps.empty() && w.completions.empty()) {
+    return released;
+  }
   WriteArgs a;
   BlobRefs blobs;
   int64_t inserts = 0, updates = 0, step_inserts = 0, upgrades = 0;
@@ -287,12 +317,11 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
   }
   for (const auto& s : w.steps) {
     ArrayLiteral* x = s.upgrade ? a.su : a.si;
-    x[0].Text(s.record.job_id);
-    x[1].Bytes(s.record.record_key);
-    x[2].Int(s.record.seq_num);
-    x[3].Text(s.action_key);
-    x[4].Int(s.step.index);
-    int i = 5;
+    x[0].Bytes(s.record.record_key);
+    x[1].Int(s.record.seq_num);
+    x[2].Text(s.action_key);
+    x[3].Int(s.step.index);
+    int i = 4;
     if (!s.upgrade) {
       x[i++].Text(s.step.function_id);
       x[i++].Bytes(s.step.args_digest);
@@ -300,49 +329,55 @@ void SendWrites(Pipeline& p, const WriteSet& w, const DedupOptions& dedup) {
     x[i++].Int(static_cast<int>(s.step.status));
     ArrayLiteral& digest = x[i + 5];  // after result, error and the cost
     x[i + 6].Int(absl::ToUnixMicros(s.step.written_at));
-    x[i++].Bytes(
-        StoredPayload(s.record.job_id, s.step.result, dedup, digest, blobs));
+    x[i++].Bytes(StoredPayload(s.step.result, dedup, digest, blobs));
     x[i++].Bytes(s.step.error);
     AddCost(x + i, s.step.cost);
     ++(s.upgrade ? upgrades : step_inserts);
   }
   for (const auto& c : w.completions) {
-    a.ci[0].Text(c.record.job_id);
-    a.ci[1].Bytes(c.record.record_key);
-    a.ci[2].Int(c.record.seq_num);
-    a.ci[3].Text(c.action_key);
-    a.ci[4].Bytes(StoredPayload(c.record.job_id, c.completion.state, dedup,
-                                a.ci[8], blobs));
-    AddCost(a.ci + 5, c.cost);
-    a.ci[9].Int(absl::ToUnixMicros(c.completion.written_at));
+    a.ci[0].Bytes(c.record.record_key);
+    a.ci[1].Int(c.record.seq_num);
+    a.ci[2].Text(c.action_key);
+    a.ci[3].Bytes(StoredPayload(c.completion.state, dedup, a.ci[7], blobs));
+    AddCost(a.ci + 4, c.cost);
+    a.ci[8].Int(absl::ToUnixMicros(c.completion.written_at));
   }
-  for (const auto& [key, blob] : blobs) {
-    a.bu[0].Text(key.first);
-    a.bu[1].Bytes(key.second);
-    a.bu[2].Bytes(blob.first);
-    a.bu[3].Int(blob.second);
+  for (const auto& [digest, blob] : blobs) {
+    a.bu[0].Bytes(digest);
+    a.bu[1].Bytes(blob.first);
+    a.bu[2].Int(blob.second);
   }
   const std::pair<ArrayLiteral*, int> parts[postgres::kWriteKinds] = {
-      {a.ir, 10}, {a.ur, 9}, {a.si, 15}, {a.su, 13}, {a.ci, 10}, {a.bu, 4}};
+      {a.ir, 9}, {a.ur, 8}, {a.si, 14}, {a.su, 12}, {a.ci, 9}, {a.bu, 3}};
+  // The rows each part must change; the blobs' part is not checked, and
+  // comes whenever steps are upgraded (to release what they held).
   const int64_t expected[postgres::kWriteKinds] = {
       inserts,
       updates,
       step_inserts,
       upgrades,
       static_cast<int64_t>(w.completions.size()),
-      static_cast<int64_t>(blobs.size())};
-  std::vector<std::string> params;
-  unsigned present = 0;
+      -1};
+  const bool present[postgres::kWriteKinds] = {inserts > 0,
+                                               updates > 0,
+                                               step_inserts > 0,
+                                               upgrades > 0,
+                                               !w.completions.empty(),
+                                               !blobs.empty() || upgrades > 0};
+  std::vector<std::string> params = {job_id};
+  unsigned shape = 0;
   for (int i = 0; i < postgres::kWriteKinds; ++i) {
-    if (expected[i] == 0) continue;
-    present |= 1u << i;
+    if (!present[i]) continue;
+    shape |= 1u << i;
     for (int j = 0; j < parts[i].second; ++j)
       params.push_back(parts[i].first[j].Done());
   }
   for (int i = 0; i < postgres::kWriteKinds; ++i) {
-    if (expected[i] != 0) params.push_back(absl::StrCat(expected[i]));
+    if (present[i] && expected[i] >= 0)
+      params.push_back(absl::StrCat(expected[i]));
   }
-  p.Send(postgres::WriteName(present), params);
+  p.Send(postgres::WriteName(shape), params);
+  return released || upgrades > 0;
 }
 
 // Most records one prune transaction deletes.
@@ -364,23 +399,15 @@ class PostgresBackend final : public Backend {
 
   absl::StatusOr<Snapshot> Read(const ReadSet& reads) override {
     return pool_.RunPipeline([&](Pipeline& p) -> absl::StatusOr<Snapshot> {
-      EntryArgs e;
-      ArrayLiteral jobs, keys, seqs;
       Snapshot out;
-      for (const ReadSet::Item& item : reads.items()) {
-        out[item.record];  // present in the snapshot, even if absent in the
-                           // store
-        e.Add(item);
-        jobs.Text(item.record.job_id);
-        keys.Bytes(item.record.record_key);
-        seqs.Int(item.record.seq_num);
+      for (const auto& [job_id, e] : ArgsByJob(reads, out)) {
+        std::vector<std::string> params = e.Params(job_id);
+        params.push_back(e.keys.Done());
+        params.push_back(e.seqs.Done());
+        p.Send(postgres::ReadName(e.Shape()), params);
       }
-      std::vector<std::string> params = e.Params();
-      for (const ArrayLiteral* a : {&jobs, &keys, &seqs})
-        params.push_back(a->Done());
-      p.Send(postgres::ReadName(e.Shape()), params);
       ASSIGN_OR_RETURN(std::vector<Result> r, p.Sync());
-      RETURN_IF_ERROR(AddRows(r[0], out));
+      for (const Result& rows : r) RETURN_IF_ERROR(AddRows(rows, out));
       Settle(out);
       return out;
     });
@@ -391,6 +418,8 @@ class PostgresBackend final : public Backend {
   // committed by the Sync that ends them. The entries are read by a
   // statement of their own, after the lock is held, so that they are the
   // latest committed (a statement sees what was committed when it began).
+  // Each statement takes one job's rows: a batch of several jobs sends
+  // each statement once per job, in the same round trips.
   absl::Status Write(const ReadSet& reads,
                      absl::FunctionRef<WriteSet(const Snapshot&)> decide,
                      absl::Time deadline) override {
@@ -407,20 +436,14 @@ class PostgresBackend final : public Backend {
             1, std::min(timeout_ms, absl::ToInt64Milliseconds(left)));
       }
       Snapshot snapshot;
-      EntryArgs e;
-      ArrayLiteral jobs, keys, seqs;
-      for (const ReadSet::Item& item : reads.items()) {
-        snapshot[item.record];
-        e.Add(item);
-        jobs.Text(item.record.job_id);
-        keys.Bytes(item.record.record_key);
-        seqs.Int(item.record.seq_num);
-      }
+      const std::map<std::string, EntryArgs> jobs = ArgsByJob(reads, snapshot);
       p.Send("timeout", {absl::StrCat(timeout_ms)});
-      p.Send("lock_records", {jobs.Done(), keys.Done(), seqs.Done()});
-      const postgres::ReadShape shape = e.Shape();
-      const bool entries = shape.pairs || shape.records;
-      if (entries) p.Send(postgres::EntriesName(shape), e.Params());
+      for (const auto& [job_id, e] : jobs) {
+        p.Send("lock_records", {job_id, e.keys.Done(), e.seqs.Done()});
+        const postgres::ReadShape shape = e.Shape();
+        if (shape.pairs || shape.records)
+          p.Send(postgres::EntriesName(shape), e.Params(job_id));
+      }
       ASSIGN_OR_RETURN(std::vector<Result> read, p.Flush());
       // The entries' read sees what a lock holder committed only under READ
       // COMMITTED (a statement's own snapshot); a database whose default is
@@ -431,37 +454,49 @@ class PostgresBackend final : public Backend {
             "committed', the database's default is '",
             read[0].Text(0, 1), "'"));
       }
-      const Result& locked = read[1];
-      for (int i = 0; i < locked.rows(); ++i) {
-        RecordRow& row =
-            snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
-        row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
-        row.created_at = TimeAt(locked, i, 7);
-        row.replays = static_cast<uint64_t>(locked.Int(i, 8));
-        row.replayed_at = TimeAt(locked, i, 9);
+      size_t next = 1;
+      for (const auto& [job_id, e] : jobs) {
+        const Result& locked = read[next++];
+        for (int i = 0; i < locked.rows(); ++i) {
+          RecordRow& row =
+              snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
+          row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
+          row.created_at = TimeAt(locked, i, 7);
+          row.replays = static_cast<uint64_t>(locked.Int(i, 8));
+          row.replayed_at = TimeAt(locked, i, 9);
+        }
+        const postgres::ReadShape shape = e.Shape();
+        if (shape.pairs || shape.records)
+          RETURN_IF_ERROR(AddRows(read[next++], snapshot));
       }
-      if (entries) RETURN_IF_ERROR(AddRows(read[2], snapshot));
       // A record absent when locked has no entries, even if another writer
       // has created it since (its batch then loses the race and is redone);
       // entries found without their record are deleted before the writes
       // (delete_orphans_of).
-      ArrayLiteral orphan_jobs, orphan_keys, orphan_seqs;
+      std::map<std::string, std::pair<ArrayLiteral, ArrayLiteral>> orphans;
       for (const auto& [id, rec] : snapshot) {
         if (rec.row.has_value() || rec.actions.empty()) continue;
-        orphan_jobs.Text(id.job_id);
-        orphan_keys.Bytes(id.record_key);
-        orphan_seqs.Int(id.seq_num);
+        auto& [keys, seqs] = orphans[id.job_id];
+        keys.Bytes(id.record_key);
+        seqs.Int(id.seq_num);
       }
       Settle(snapshot);
       const WriteSet writes = decide(snapshot);
       if (pool_.cancelled()) {  // a stopping server commits nothing more
         return absl::UnavailableError("postgres: the server is stopping");
       }
-      if (!orphan_jobs.empty()) {
-        p.Send("delete_orphans_of",
-               {orphan_jobs.Done(), orphan_keys.Done(), orphan_seqs.Done()});
+      std::map<std::string, WriteSet> by_job = ByJob(writes);
+      for (const auto& [job_id, arrays] : orphans) by_job[job_id];
+      for (const auto& [job_id, w] : by_job) {
+        bool released = false;
+        if (auto o = orphans.find(job_id); o != orphans.end()) {
+          p.Send("delete_orphans_of",
+                 {job_id, o->second.first.Done(), o->second.second.Done()});
+          released = true;
+        }
+        if (SendWrites(p, job_id, w, dedup_)) released = true;
+        if (released) p.Send("drop_unreferenced", {job_id});
       }
-      SendWrites(p, writes, dedup_);
       return p.Sync().status();
     });
   }
@@ -495,7 +530,7 @@ class PostgresBackend final : public Backend {
         const pqxx::result deleted =
             pool_.Exec(chunk, "prune", req.job_id, req.whole_job, before,
                        keys.Done(), bounds.Done(), kPruneChunk);
-        out.entries_deleted += DeleteEntriesOf(chunk, deleted);
+        out.entries_deleted += DeleteEntriesOf(chunk, req.job_id, deleted);
         chunk.commit();
         out.records_deleted += deleted.size();
         if (deleted.size() < static_cast<size_t>(kPruneChunk)) break;
@@ -506,6 +541,8 @@ class PostgresBackend final : public Backend {
         pqxx::work w(c);
         const pqxx::row r =
             pool_.Exec(w, "delete_orphans", req.job_id, kPruneChunk)[0];
+        if (r[2].as<int64_t>() > 0)
+          pool_.Exec(w, "drop_unreferenced", req.job_id);
         w.commit();
         out.entries_deleted += r[0].as<int64_t>() + r[1].as<int64_t>();
         more = r[0].as<int64_t>() == kPruneChunk ||
@@ -515,35 +552,52 @@ class PostgresBackend final : public Backend {
     });
   }
 
-  // Deletes the entries of `records` (rows of job, key, seq) in `tx`: the
-  // count.
-  int64_t DeleteEntriesOf(pqxx::transaction_base& tx,
+  // Deletes the entries of job `job_id`'s `records` (rows of job, key,
+  // seq) in `tx`, and the blobs they held the last references to: the
+  // count of entries.
+  int64_t DeleteEntriesOf(pqxx::transaction_base& tx, const std::string& job_id,
                           const pqxx::result& records) {
     if (records.empty()) return 0;
-    ArrayLiteral jobs, keys, seqs;
+    ArrayLiteral keys, seqs;
     for (const pqxx::row& r : records) {
-      jobs.Text(r[0].as<std::string>());
       keys.Bytes(pqxx::binarystring(r[1]).str());
       seqs.Int(r[2].as<int64_t>());
     }
-    return pool_
-        .Exec(tx, "delete_entries_of", jobs.Done(), keys.Done(),
-              seqs.Done())[0][0]
-        .as<int64_t>();
+    const pqxx::row r = pool_.Exec(tx, "delete_entries_of", job_id, keys.Done(),
+                                   seqs.Done())[0];
+    if (r[1].as<int64_t>() > 0) pool_.Exec(tx, "drop_unreferenced", job_id);
+    return r[0].as<int64_t>();
   }
 
+  // Job by job (each statement takes one job's rows: statements.h), each
+  // in a transaction of its own, at most `limit` records of each kind in
+  // all.
   absl::StatusOr<SweepResult> Sweep(absl::Time now, absl::Time written_before,
                                     int limit) override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<SweepResult> {
-      pqxx::work w(c);
-      const pqxx::result deleted =
-          pool_.Exec(w, "sweep", absl::ToUnixMicros(now),
-                     absl::ToUnixMicros(written_before), limit);
+      const int64_t now_us = absl::ToUnixMicros(now);
+      const int64_t before_us = absl::ToUnixMicros(written_before);
+      std::vector<std::string> jobs;
+      {
+        pqxx::nontransaction n(c);
+        for (const pqxx::row& r :
+             pool_.Exec(n, "sweep_jobs", now_us, before_us, limit)) {
+          jobs.push_back(r[0].as<std::string>());
+        }
+      }
       SweepResult out;
-      out.entries = DeleteEntriesOf(w, deleted);
-      w.commit();
-      for (const pqxx::row& r : deleted) {
-        ++(r[3].as<bool>() ? out.ttl_records : out.retention_records);
+      for (const std::string& job_id : jobs) {
+        const int left = limit - static_cast<int>(std::max(
+                                     out.ttl_records, out.retention_records));
+        if (left <= 0) break;
+        pqxx::work w(c);
+        const pqxx::result deleted =
+            pool_.Exec(w, "sweep", job_id, now_us, before_us, left);
+        out.entries += DeleteEntriesOf(w, job_id, deleted);
+        w.commit();
+        for (const pqxx::row& r : deleted) {
+          ++(r[3].as<bool>() ? out.ttl_records : out.retention_records);
+        }
       }
       return out;
     });
@@ -660,8 +714,12 @@ class PostgresBackend final : public Backend {
     return std::min(options_.pool_size, options_.max_write_transactions);
   }
 
-  absl::Status Migrate() {
-    return pool_.Run([](pqxx::connection& c) { return postgres::Migrate(c); });
+  absl::Status Migrate(bool distribute_citus) {
+    return pool_.Run([distribute_citus](pqxx::connection& c) {
+      RETURN_IF_ERROR(postgres::Migrate(c));
+      if (distribute_citus) RETURN_IF_ERROR(postgres::DistributeOnCitus(c));
+      return absl::OkStatus();
+    });
   }
 
  private:
@@ -724,12 +782,9 @@ absl::StatusOr<std::string> ExplainPostgresReadsForTest(
       reads.Add(record, whole ? nullptr : &action_key);
       EntryArgs e;
       e.Add(reads.items()[0]);
-      std::vector<std::string> params = e.Params();
-      ArrayLiteral j, k, s;
-      j.Text(record.job_id);
-      k.Bytes(record.record_key);
-      s.Int(record.seq_num);
-      for (const ArrayLiteral* a : {&j, &k, &s}) params.push_back(a->Done());
+      std::vector<std::string> params = e.Params(record.job_id);
+      params.push_back(e.keys.Done());
+      params.push_back(e.seqs.Done());
       std::string args;
       for (const std::string& a : params)
         absl::StrAppend(&args, args.empty() ? "" : ", ", n.quote(a));
@@ -770,7 +825,7 @@ absl::StatusOr<std::unique_ptr<Backend>> NewPostgresBackend(
   RETURN_IF_ERROR(CheckPostgresStoreOptions(options));
   auto backend = std::make_unique<PostgresBackend>(options, dedup, observer);
   if (options.migrate) {
-    RETURN_IF_ERROR(backend->Migrate());
+    RETURN_IF_ERROR(backend->Migrate(options.distribute_citus));
   } else {
     RETURN_IF_ERROR(backend->Ping());
   }

@@ -35,6 +35,9 @@ struct PostgresStoreOptions {
   absl::Duration link_timeout = absl::Seconds(10);
   // Apply missing migrations at open (under an advisory lock).
   bool migrate = true;
+  // With migrate: also distribute the tables on Citus, by job
+  // (postgres::DistributeOnCitus; docs/scale.md). Needs the citus extension.
+  bool distribute_citus = false;
   // PostgreSQL is reached through a pooler in transaction mode (pgbouncer
   // pool_mode=transaction): no prepared statements, no session settings
   // (PoolOptions::transaction_pooling).

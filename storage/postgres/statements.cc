@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "storage/backend.h"
 
 namespace actionjournal::postgres {
@@ -21,39 +22,42 @@ constexpr char kStepColumns[] =
     "t.job_id, t.record_key, t.seq_num, 0, t.action_key, t.step_index, "
     "t.function_id, t.args_digest, t.status, CASE WHEN t.blob_digest IS "
     "NULL THEN t.result ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = "
-    "t.job_id AND b.digest = t.blob_digest) END, t.error, "
+    "$1 AND b.digest = t.blob_digest) END, t.error, "
     "t.input_tokens, t.output_tokens, t.micro_usd, t.written_at_us";
 constexpr char kCompletionColumns[] =
     "t.job_id, t.record_key, t.seq_num, 1, t.action_key, 0::bigint, ''::text, "
     "''::bytea, 0::smallint, CASE WHEN t.blob_digest IS NULL THEN t.state "
-    "ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = t.job_id AND "
+    "ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = $1 AND "
     "b.digest = t.blob_digest) END, ''::bytea, t.input_tokens, "
     "t.output_tokens, t.micro_usd, t.written_at_us";
 
-// Entries of (record, action) pairs (4 arrays) and of whole records (3
-// arrays), from parameter $first on; a branch only for what `shape` has.
-// Each branch probes the primary key once per array element (a LATERAL
-// subquery, so a nested loop whatever the planner guesses of the arrays'
-// length), so that a lookup touches its own action's rows only
+// Restricts table `t` to a record of job $1 in `u`. Every statement names
+// job $1 as a value, on every table it touches, so that Citus routes the
+// whole statement to the one shard group holding the job (docs/scale.md).
+constexpr char kOnRecord[] =
+    "WHERE t.job_id = $1 AND t.record_key = u.record_key AND t.seq_num = "
+    "u.seq_num";
+
+// Entries of job $1's (record, action) pairs (3 arrays) and of its whole
+// records (2 arrays), from parameter $first on; a branch only for what
+// `shape` has. Each branch probes the primary key once per array element (a
+// LATERAL subquery, so a nested loop whatever the planner guesses of the
+// arrays' length), so that a lookup touches its own action's rows only
 // (tests/storage/plan_test.cc).
 std::string EntriesSql(ReadShape shape, int first) {
-  const int a = first, b = first + (shape.pairs ? 4 : 0);
+  const int a = first, b = first + (shape.pairs ? 3 : 0);
   const std::string pairs =
-      absl::StrCat("unnest($", a, "::text[], $", a + 1, "::bytea[], $", a + 2,
-                   "::bigint[], $", a + 3,
-                   "::text[]) AS u(job_id, record_key, seq_num, action_key)");
+      absl::StrCat("unnest($", a, "::bytea[], $", a + 1, "::bigint[], $", a + 2,
+                   "::text[]) AS u(record_key, seq_num, action_key)");
   const std::string records =
-      absl::StrCat("unnest($", b, "::text[], $", b + 1, "::bytea[], $", b + 2,
-                   "::bigint[]) AS u(job_id, record_key, seq_num)");
-  const char* on_record =
-      "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num = "
-      "u.seq_num";
+      absl::StrCat("unnest($", b, "::bytea[], $", b + 1,
+                   "::bigint[]) AS u(record_key, seq_num)");
   auto branch = [&](const char* columns, const std::string& from,
                     const char* table, const char* extra) {
     // OFFSET 0 keeps the subquery from being flattened into a hash join.
     return absl::StrCat("SELECT ", columns, " FROM ", from,
-                        " CROSS JOIN LATERAL (SELECT * FROM ", table,
-                        " t WHERE ", on_record, extra, " OFFSET 0) t");
+                        " CROSS JOIN LATERAL (SELECT * FROM ", table, " t ",
+                        kOnRecord, extra, " OFFSET 0) t");
   };
   std::vector<std::string> branches;
   if (shape.pairs) {
@@ -69,16 +73,35 @@ std::string EntriesSql(ReadShape shape, int first) {
   return absl::StrJoin(branches, " UNION ALL ");
 }
 
-// The records' own rows for a read, from parameter $first on.
+// Job $1's records' own rows for a read, from parameter $first on.
 std::string RecordsSql(int first) {
   return absl::StrCat(
       "SELECT t.job_id, t.record_key, t.seq_num, 2, ''::text, t.attempt, "
       "''::text, t.input_fingerprint, 0::smallint, ''::bytea, ''::bytea, "
       "t.completed_at_us, 0::bigint, 0::bigint, t.written_at_us FROM unnest($",
-      first, "::text[], $", first + 1, "::bytea[], $", first + 2,
-      "::bigint[]) AS u(job_id, record_key, seq_num) CROSS JOIN LATERAL "
-      "(SELECT * FROM records t WHERE t.job_id = u.job_id AND t.record_key = "
-      "u.record_key AND t.seq_num = u.seq_num OFFSET 0) t");
+      first, "::bytea[], $", first + 1,
+      "::bigint[]) AS u(record_key, seq_num) CROSS JOIN LATERAL "
+      "(SELECT * FROM records t ",
+      kOnRecord, " OFFSET 0) t");
+}
+
+// A CTE `name` releasing the blob references of the entry rows `digests`
+// (SQL yielding one column, d, of their blob digests, NULL for inline
+// payloads) of job $1: one upsert adding minus the count per blob, in
+// digest order, as writers add theirs ("bu"), so that releases and adds
+// serialize on each blob's row and cannot deadlock. A blob at zero is
+// deleted by "drop_unreferenced", a statement of its own that sees the
+// decrement. (No triggers: Citus runs none on distributed tables.)
+std::string ReleaseSql(const char* name, const std::string& digests) {
+  return absl::StrCat(
+      name,
+      " AS (INSERT INTO blobs (job_id, digest, bytes, refs) SELECT $1::text, "
+      "g.d, "
+      "''::bytea, -count(*) FROM (",
+      digests,
+      ") g WHERE g.d IS NOT NULL GROUP BY g.d ORDER BY g.d ON CONFLICT "
+      "(job_id, digest) DO UPDATE SET refs = blobs.refs + EXCLUDED.refs "
+      "RETURNING 1)");
 }
 
 // The parts of a write statement, in the order their arrays come: a CTE
@@ -102,12 +125,12 @@ const WritePart kWriteParts[] = {
        return absl::StrCat(
            "INSERT INTO records (job_id, record_key, seq_num, attempt, "
            "input_fingerprint, completed_at_us, written_at_us, replays, "
-           "replayed_at_us, created_at_us) SELECT * FROM ",
-           Arrays(n, {"text", "bytea", "bigint", "bigint", "bytea", "bigint",
-                      "bigint", "bigint", "bigint", "bigint"}),
-           " ON CONFLICT DO NOTHING RETURNING 1");
+           "replayed_at_us, created_at_us) SELECT $1::text, u.* FROM ",
+           Arrays(n, {"bytea", "bigint", "bigint", "bytea", "bigint", "bigint",
+                      "bigint", "bigint", "bigint"}),
+           " AS u ON CONFLICT DO NOTHING RETURNING 1");
      },
-     10},
+     9},
     {"ur",
      [](int n) {
        return absl::StrCat(
@@ -115,27 +138,28 @@ const WritePart kWriteParts[] = {
            "u.input_fingerprint, completed_at_us = u.completed_at_us, "
            "written_at_us = u.written_at_us, replays = u.replays, "
            "replayed_at_us = u.replayed_at_us FROM ",
-           Arrays(n, {"text", "bytea", "bigint", "bigint", "bytea", "bigint",
-                      "bigint", "bigint", "bigint"}),
-           " AS u(job_id, record_key, seq_num, attempt, input_fingerprint, "
-           "completed_at_us, written_at_us, replays, replayed_at_us) WHERE "
-           "t.job_id = u.job_id AND t.record_key = u.record_key AND t.seq_num "
-           "= u.seq_num RETURNING 1");
+           Arrays(n, {"bytea", "bigint", "bigint", "bytea", "bigint", "bigint",
+                      "bigint", "bigint"}),
+           " AS u(record_key, seq_num, attempt, input_fingerprint, "
+           "completed_at_us, written_at_us, replays, replayed_at_us) ",
+           kOnRecord, " RETURNING 1");
      },
-     9},
+     8},
     {"si",
      [](int n) {
        return absl::StrCat(
            "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
            "step_index, function_id, args_digest, status, result, error, "
            "input_tokens, output_tokens, micro_usd, blob_digest, "
-           "written_at_us) SELECT * FROM ",
-           Arrays(n, {"text", "bytea", "bigint", "text", "bigint", "text",
-                      "bytea", "smallint", "bytea", "bytea", "bigint", "bigint",
+           "written_at_us) SELECT $1::text, u.* FROM ",
+           Arrays(n, {"bytea", "bigint", "text", "bigint", "text", "bytea",
+                      "smallint", "bytea", "bytea", "bigint", "bigint",
                       "bigint", "bytea", "bigint"}),
-           " ON CONFLICT DO NOTHING RETURNING 1");
+           " AS u ON CONFLICT DO NOTHING RETURNING 1");
      },
-     15},
+     14},
+    // Returns the digest the upgraded row held (o, the row as the statement
+    // found it), whose reference "bu" releases.
     {"su",
      [](int n) {
        return absl::StrCat(
@@ -143,63 +167,81 @@ const WritePart kWriteParts[] = {
            "u.error, input_tokens = u.input_tokens, output_tokens = "
            "u.output_tokens, micro_usd = u.micro_usd, blob_digest = "
            "u.blob_digest, written_at_us = u.written_at_us FROM ",
-           Arrays(n, {"text", "bytea", "bigint", "text", "bigint", "smallint",
-                      "bytea", "bytea", "bigint", "bigint", "bigint", "bytea",
-                      "bigint"}),
-           " AS u(job_id, record_key, seq_num, action_key, step_index, "
+           Arrays(n,
+                  {"bytea", "bigint", "text", "bigint", "smallint", "bytea",
+                   "bytea", "bigint", "bigint", "bigint", "bytea", "bigint"}),
+           " AS u(record_key, seq_num, action_key, step_index, "
            "status, result, error, input_tokens, output_tokens, micro_usd, "
-           "blob_digest, written_at_us) "
-           "WHERE t.job_id = u.job_id AND t.record_key = u.record_key AND "
-           "t.seq_num = u.seq_num AND t.action_key = u.action_key AND "
-           "t.step_index = u.step_index AND t.status = 1 RETURNING 1");
+           "blob_digest, written_at_us), steps o ",
+           kOnRecord,
+           " AND t.action_key = u.action_key AND t.step_index = u.step_index "
+           "AND t.status = 1 AND o.job_id = $1 AND o.record_key = "
+           "t.record_key AND o.seq_num = t.seq_num AND o.action_key = "
+           "t.action_key AND o.step_index = t.step_index RETURNING "
+           "o.blob_digest AS d");
      },
-     13},
+     12},
     {"ci",
      [](int n) {
        return absl::StrCat(
            "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
            "state, input_tokens, output_tokens, micro_usd, blob_digest, "
-           "written_at_us) SELECT * FROM ",
-           Arrays(n, {"text", "bytea", "bigint", "text", "bytea", "bigint",
-                      "bigint", "bigint", "bytea", "bigint"}),
-           " ON CONFLICT DO NOTHING RETURNING 1");
+           "written_at_us) SELECT $1::text, u.* FROM ",
+           Arrays(n, {"bytea", "bigint", "text", "bytea", "bigint", "bigint",
+                      "bigint", "bytea", "bigint"}),
+           " AS u ON CONFLICT DO NOTHING RETURNING 1");
      },
-     10},
+     9},
     // The references the entries above add to the blobs holding their
-    // payloads, one row per blob, inserted in one order
-    // (migrations/0005_dedup.sql): each row inserts or updates one blob.
+    // payloads (one row per blob), less those the upgraded rows held ("su"
+    // present, its CTE already named): one upsert per blob, in digest
+    // order, as ReleaseSql's.
     {"bu",
      [](int n) {
        return absl::StrCat(
-           "INSERT INTO blobs (job_id, digest, bytes, refs) SELECT * FROM ",
-           Arrays(n, {"text", "bytea", "bytea", "bigint"}),
-           " AS u(job_id, digest, bytes, refs) ORDER BY u.job_id COLLATE "
-           "\"C\", u.digest ON CONFLICT (job_id, digest) DO UPDATE SET refs "
-           "= blobs.refs + EXCLUDED.refs RETURNING 1");
+           "INSERT INTO blobs (job_id, digest, bytes, refs) SELECT $1::text, "
+           "d.digest, string_agg(d.bytes, ''::bytea), sum(d.refs) FROM (SELECT "
+           "* FROM ",
+           Arrays(n, {"bytea", "bytea", "bigint"}),
+           " AS u(digest, bytes, refs)%RELEASED%) d GROUP BY d.digest ORDER BY "
+           "d.digest ON CONFLICT (job_id, digest) DO UPDATE SET refs = "
+           "blobs.refs + EXCLUDED.refs RETURNING 1");
      },
-     4},
+     3},
 };
+// What each part does, for aj_expect's message; nullptr: its count is not
+// checked (an upsert changes its rows whatever a racing writer did).
 constexpr const char* kWhat[] = {"insert records",     "update records",
                                  "insert steps",       "upgrade steps",
-                                 "insert completions", "add blob references"};
+                                 "insert completions", nullptr};
+constexpr int kUpgradeSteps = 3, kBlobRefs = 5;
 
-// The write statement of the parts in `parts` (bit i: kWriteParts[i]): their
-// CTEs, then each one's count checked against its expected count (after
-// every part's arrays, in the same order) by aj_expect.
+// The write statement of the parts in `parts` (bit i: kWriteParts[i]), for
+// job $1: their CTEs, then each checked one's count against its expected
+// count (after every part's arrays, in the same order) by aj_expect.
 std::string WriteSql(unsigned parts) {
   std::vector<std::string> ctes, checks;
-  int n = 1;
+  int n = 2;
   for (int i = 0; i < kWriteKinds; ++i) {
     if ((parts & (1u << i)) == 0) continue;
-    ctes.push_back(
-        absl::StrCat(kWriteParts[i].name, " AS (", kWriteParts[i].sql(n), ")"));
+    std::string sql = kWriteParts[i].sql(n);
+    absl::StrReplaceAll(
+        {{"%RELEASED%", (parts & (1u << kUpgradeSteps)) != 0
+                            ? " UNION ALL SELECT su.d, ''::bytea, -1 FROM su "
+                              "WHERE su.d IS NOT NULL"
+                            : ""}},
+        &sql);
+    ctes.push_back(absl::StrCat(kWriteParts[i].name, " AS (", sql, ")"));
     n += kWriteParts[i].arrays;
   }
   for (int i = 0; i < kWriteKinds; ++i) {
-    if ((parts & (1u << i)) == 0) continue;
+    if ((parts & (1u << i)) == 0 || kWhat[i] == nullptr) continue;
     checks.push_back(absl::StrCat("aj_expect((SELECT count(*) FROM ",
                                   kWriteParts[i].name, "), $", n++, ", '",
                                   kWhat[i], "')"));
+  }
+  if ((parts & (1u << kBlobRefs)) != 0) {
+    checks.push_back("(SELECT count(*) FROM bu)");
   }
   return absl::StrCat("WITH ", absl::StrJoin(ctes, ", "), " SELECT ",
                       absl::StrJoin(checks, ", "));
@@ -221,24 +263,23 @@ constexpr char kPruneSelects[] =
     "k(record_key, up_to) WHERE k.record_key = r.record_key "
     "AND r.seq_num <= k.up_to))";
 
-// Deletes the entries of records ($1..$3) that also meet `condition` (on
-// `k`, the record): their count.
+// Deletes the entries of job $1's records ($2, $3) that also meet
+// `condition` (on `k`, the record) and releases their blobs: their count.
 std::string DeleteEntriesOfSql(const char* condition) {
   auto from = [condition](const char* table) {
     return absl::StrCat("DELETE FROM ", table,
-                        " t USING k WHERE t.job_id = k.job_id AND "
-                        "t.record_key = k.record_key AND t.seq_num = "
-                        "k.seq_num",
-                        condition, " RETURNING 1");
+                        " t USING unnest($2::bytea[], $3::bigint[]) AS "
+                        "u(record_key, seq_num) ",
+                        kOnRecord, condition, " RETURNING t.blob_digest AS d");
   };
   return absl::StrCat(
-      "WITH k AS (SELECT * FROM unnest($1::text[], $2::bytea[], "
-      "$3::bigint[]) AS k(job_id, record_key, seq_num)), ds AS (",
-      from("steps"), "), dc AS (", from("completions"),
-      ") SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc)");
+      "WITH ds AS (", from("steps"), "), dc AS (", from("completions"), "), ",
+      ReleaseSql("rel", "SELECT d FROM ds UNION ALL SELECT d FROM dc"),
+      " SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc), (SELECT "
+      "count(*) FROM rel)");
 }
 
-// Deletes the records of `sel` (a CTE that selects and locks them),
+// Deletes the records of `sel` (a CTE that selects and locks job $1's),
 // returning their ids (and `sel.ttl`, when `sel` has it). Their entries go
 // in a statement of its own ("delete_entries_of"), after this one: a
 // statement's snapshot is taken when it starts, so entries a writer
@@ -246,58 +287,81 @@ std::string DeleteEntriesOfSql(const char* condition) {
 // visible only to a later statement.
 std::string DeleteSelectedSql(const char* extra_returning) {
   return absl::StrCat(
-      "DELETE FROM records r USING sel WHERE r.job_id = sel.job_id AND "
+      "DELETE FROM records r USING sel WHERE r.job_id = $1 AND "
       "r.record_key = sel.record_key AND r.seq_num = sel.seq_num RETURNING "
       "r.job_id, r.record_key, r.seq_num",
       extra_returning);
+}
+
+// A CTE `name` deleting at most $2 of job $1's rows of `table` whose record
+// is gone, by primary key (Citus plans no DELETE by ctid), returning their
+// blob digests; `index` is the key's column after the action (or none).
+std::string DeleteOrphansSql(const char* name, const char* table,
+                             const char* index) {
+  const bool steps = index[0] != '\0';
+  return absl::StrCat(
+      name, " AS (DELETE FROM ", table,
+      " t USING (SELECT o.record_key, o.seq_num, o.action_key",
+      steps ? ", o.step_index" : "", " FROM ", table,
+      " o WHERE o.job_id = $1 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
+      "r.job_id = $1 AND r.record_key = o.record_key AND r.seq_num = "
+      "o.seq_num) LIMIT $2) u ",
+      kOnRecord, " AND t.action_key = u.action_key",
+      steps ? " AND t.step_index = u.step_index" : "",
+      " RETURNING t.blob_digest AS d)");
 }
 
 }  // namespace
 
 const std::map<std::string, std::string>& Statements() {
   static auto* kAll = new std::map<std::string, std::string>{
-      // Locks the batch's records in one order (as the ReadSet sorts them),
-      // so that concurrent batches do not deadlock.
+      // Locks job $1's records of the batch in one order (as the ReadSet
+      // sorts them), so that concurrent batches do not deadlock.
       {"lock_records",
-       "SELECT r.job_id, r.record_key, r.seq_num, r.attempt, "
-       "r.input_fingerprint, r.completed_at_us, r.written_at_us, "
-       "r.created_at_us, r.replays, r.replayed_at_us FROM "
-       "unnest($1::text[], "
-       "$2::bytea[], $3::bigint[]) WITH ORDINALITY AS u(job_id, record_key, "
-       "seq_num, n) CROSS JOIN LATERAL (SELECT * FROM records r WHERE "
-       "r.job_id = u.job_id AND r.record_key = u.record_key AND r.seq_num = "
-       "u.seq_num FOR UPDATE) r ORDER BY u.n"},
+       absl::StrCat(
+           "SELECT r.job_id, r.record_key, r.seq_num, r.attempt, "
+           "r.input_fingerprint, r.completed_at_us, r.written_at_us, "
+           "r.created_at_us, r.replays, r.replayed_at_us FROM "
+           "unnest($2::bytea[], $3::bigint[]) WITH ORDINALITY AS "
+           "u(record_key, seq_num, n) CROSS JOIN LATERAL (SELECT * FROM "
+           "records t ",
+           kOnRecord, " FOR UPDATE) r ORDER BY u.n")},
       // A write transaction's statement timeout ($1, milliseconds).
       // (And the isolation it runs under: postgres_store.cc checks it.)
       {"timeout",
        "SELECT set_config('statement_timeout', $1, true), "
        "current_setting('transaction_isolation')"},
-      // Deletes: every entry of records ($1..$3, a reset), an action's
-      // steps from an index on ($4..$8, a replace or an invalidation), and
-      // actions' completions ($11..$14, an invalidation); each count must be
-      // what the rules expected ($9, $10, $15), or the statement fails
-      // (aj_expect).
+      // Deletes of job $1: every entry of records ($2, $3, a reset), an
+      // action's steps from an index on ($4..$7, a replace or an
+      // invalidation), and actions' completions ($10..$12, an
+      // invalidation); each count must be what the rules expected ($8, $9,
+      // $13), or the statement fails (aj_expect). Releases the deleted
+      // rows' blobs.
       {"delete_entries",
-       "WITH r AS (SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) "
-       "AS u(job_id, record_key, seq_num)), "
-       "ds AS (DELETE FROM steps t USING r WHERE t.job_id = r.job_id AND "
-       "t.record_key = r.record_key AND t.seq_num = r.seq_num RETURNING 1), "
-       "dc AS (DELETE FROM completions t USING r WHERE t.job_id = r.job_id AND "
-       "t.record_key = r.record_key AND t.seq_num = r.seq_num RETURNING 1), "
-       "df AS (DELETE FROM steps t USING unnest($4::text[], $5::bytea[], "
-       "$6::bigint[], $7::text[], $8::bigint[]) AS u(job_id, record_key, "
-       "seq_num, "
-       "action_key, from_index) WHERE t.job_id = u.job_id AND t.record_key = "
-       "u.record_key AND t.seq_num = u.seq_num AND t.action_key = u.action_key "
-       "AND t.step_index >= u.from_index RETURNING 1), "
-       "dq AS (DELETE FROM completions t USING unnest($11::text[], "
-       "$12::bytea[], $13::bigint[], $14::text[]) AS u(job_id, record_key, "
-       "seq_num, action_key) WHERE t.job_id = u.job_id AND t.record_key = "
-       "u.record_key AND t.seq_num = u.seq_num AND t.action_key = u.action_key "
-       "RETURNING 1) "
-       "SELECT aj_expect((SELECT count(*) FROM ds) + (SELECT count(*) FROM "
-       "dc), $9, 'reset'), aj_expect((SELECT count(*) FROM df), $10, "
-       "'replace'), aj_expect((SELECT count(*) FROM dq), $15, 'invalidate')"},
+       absl::StrCat(
+           "WITH r AS (SELECT * FROM unnest($2::bytea[], $3::bigint[]) AS "
+           "u(record_key, seq_num)), ds AS (DELETE FROM steps t USING r u ",
+           kOnRecord,
+           " RETURNING t.blob_digest AS d), dc AS (DELETE FROM completions t "
+           "USING r u ",
+           kOnRecord,
+           " RETURNING t.blob_digest AS d), df AS (DELETE FROM steps t USING "
+           "unnest($4::bytea[], $5::bigint[], $6::text[], $7::bigint[]) AS "
+           "u(record_key, seq_num, action_key, from_index) ",
+           kOnRecord,
+           " AND t.action_key = u.action_key AND t.step_index >= u.from_index "
+           "RETURNING t.blob_digest AS d), dq AS (DELETE FROM completions t "
+           "USING unnest($10::bytea[], $11::bigint[], $12::text[]) AS "
+           "u(record_key, seq_num, action_key) ",
+           kOnRecord,
+           " AND t.action_key = u.action_key RETURNING t.blob_digest AS d), ",
+           ReleaseSql("rel",
+                      "SELECT d FROM ds UNION ALL SELECT d FROM dc UNION ALL "
+                      "SELECT d FROM df UNION ALL SELECT d FROM dq"),
+           " SELECT aj_expect((SELECT count(*) FROM ds) + (SELECT count(*) "
+           "FROM dc), $8, 'reset'), aj_expect((SELECT count(*) FROM df), $9, "
+           "'replace'), aj_expect((SELECT count(*) FROM dq), $13, "
+           "'invalidate'), (SELECT count(*) FROM rel)")},
       // At most $6 of the records a prune selects, locked (waiting for
       // their writers) and deleted. $2 whole job, $3 completed-before
       // (micros, or NULL), $4/$5 parallel arrays of record keys and bounds.
@@ -310,26 +374,23 @@ const std::map<std::string, std::string>& Statements() {
       // gone (left by earlier versions, whose prunes could race a writer).
       // At most $2 of each table per call.
       {"delete_orphans",
-       "WITH ds AS (DELETE FROM steps WHERE ctid IN (SELECT s.ctid FROM steps "
-       "s WHERE s.job_id = $1 AND NOT EXISTS (SELECT 1 FROM records r WHERE "
-       "r.job_id = s.job_id AND r.record_key = s.record_key AND r.seq_num = "
-       "s.seq_num) LIMIT $2) RETURNING 1), dc AS (DELETE FROM completions "
-       "WHERE ctid IN (SELECT c.ctid FROM completions c WHERE c.job_id = $1 "
-       "AND NOT EXISTS (SELECT 1 FROM records r WHERE r.job_id = c.job_id AND "
-       "r.record_key = c.record_key AND r.seq_num = c.seq_num) LIMIT $2) "
-       "RETURNING 1) SELECT (SELECT count(*) FROM ds), (SELECT count(*) FROM "
-       "dc)"},
-      // Entries of records ($1..$3) that do not exist (left by earlier
+       absl::StrCat(
+           "WITH ", DeleteOrphansSql("ds", "steps", "step_index"), ", ",
+           DeleteOrphansSql("dc", "completions", ""), ", ",
+           ReleaseSql("rel", "SELECT d FROM ds UNION ALL SELECT d FROM dc"),
+           " SELECT (SELECT count(*) FROM ds), (SELECT count(*) FROM "
+           "dc), (SELECT count(*) FROM rel)")},
+      // Entries of job $1's records ($2, $3) that do not exist (left by earlier
       // versions, whose prunes could race a writer): a write that creates
       // such a record deletes them first, or its inserts would collide
       // with them for ever. Entries whose record a concurrent writer has
       // just committed are not touched (the record exists).
       {"delete_orphans_of",
        DeleteEntriesOfSql(" AND NOT EXISTS (SELECT 1 FROM records r WHERE "
-                          "r.job_id = k.job_id AND r.record_key = "
-                          "k.record_key AND r.seq_num = k.seq_num)")},
-      // The entries of records ($1..$3) deleted earlier in the transaction:
-      // their count.
+                          "r.job_id = $1 AND r.record_key = u.record_key AND "
+                          "r.seq_num = u.seq_num)")},
+      // The entries of job $1's records ($2, $3) deleted earlier in the
+      // transaction: their count.
       {"delete_entries_of", DeleteEntriesOfSql("")},
       // A prune with a retention ($6, micros): the selected records are due
       // then, or earlier if they already were.
@@ -353,8 +414,7 @@ const std::map<std::string, std::string>& Statements() {
        absl::StrCat(kInfoColumns,
                     "WHERE r.job_id = $1 AND r.record_key = $2 AND r.seq_num "
                     "= $3) r CROSS JOIN LATERAL (",
-                    RecordTotalsSql("r.job_id", "r.record_key", "r.seq_num"),
-                    ") a")},
+                    RecordTotalsSql("$1", "r.record_key", "r.seq_num"), ") a")},
       // Per job: every job, or job $1 (an index range).
       {"stats_all", JobStatsSql("")},
       {"stats_job", JobStatsSql("WHERE job_id = $1")},
@@ -367,19 +427,32 @@ const std::map<std::string, std::string>& Statements() {
        "pg_total_relation_size('completions') + "
        "pg_total_relation_size('blobs'), (SELECT written_at_us FROM "
        "records WHERE expires_at_us IS NULL ORDER BY written_at_us LIMIT 1)"},
-      // A sweep's records: at most $3 due by $1 (micros) and $3 more last
-      // written before $2 (the TTL, marked ttl), skipping those another
-      // transaction holds; each half driven by its own index.
+      // The jobs of records a sweep would take (sweep's two halves, at most
+      // $3 rows each): a sweep goes job by job.
+      {"sweep_jobs",
+       "SELECT job_id FROM (SELECT job_id FROM records WHERE expires_at_us "
+       "<= $1 LIMIT $3) d UNION SELECT job_id FROM (SELECT job_id FROM "
+       "records WHERE written_at_us < $2 AND (expires_at_us IS NULL OR "
+       "expires_at_us > $1) LIMIT $3) o"},
+      // A sweep's records of job $1: at most $4 due by $2 (micros) and $4
+      // more last written before $3 (the TTL, marked ttl), skipping those
+      // another transaction holds; each half driven by its own index.
       {"sweep",
        absl::StrCat(
            "WITH due AS (SELECT r.job_id, r.record_key, r.seq_num FROM records "
-           "  r WHERE r.expires_at_us <= $1 LIMIT $3 FOR UPDATE SKIP LOCKED), "
+           "  r WHERE r.job_id = $1 AND r.expires_at_us <= $2 LIMIT $4 FOR "
+           "  UPDATE SKIP LOCKED), "
            "old AS (SELECT r.job_id, r.record_key, r.seq_num FROM records r "
-           "  WHERE r.written_at_us < $2 AND (r.expires_at_us IS NULL OR "
-           "  r.expires_at_us > $1) LIMIT $3 FOR UPDATE SKIP LOCKED), "
+           "  WHERE r.job_id = $1 AND r.written_at_us < $3 AND "
+           "  (r.expires_at_us IS NULL OR r.expires_at_us > $2) LIMIT $4 FOR "
+           "  UPDATE SKIP LOCKED), "
            "sel AS (SELECT *, false AS ttl FROM due UNION ALL SELECT *, true "
            "FROM old) ",
            DeleteSelectedSql(", sel.ttl"))},
+      // Job $1's blobs whose last reference a statement before this one in
+      // the transaction released (an index of only those: 0009).
+      {"drop_unreferenced",
+       "DELETE FROM blobs WHERE job_id = $1 AND refs <= 0"},
 
   };
   static const bool kShapes = [] {
@@ -387,13 +460,13 @@ const std::map<std::string, std::string>& Statements() {
     // so that PostgreSQL starts no executor nodes for empty arrays.
     for (ReadShape shape : {ReadShape{true, false}, ReadShape{false, true},
                             ReadShape{true, true}}) {
-      (*kAll)[EntriesName(shape)] = EntriesSql(shape, 1);
+      (*kAll)[EntriesName(shape)] = EntriesSql(shape, 2);
     }
     for (ReadShape shape : {ReadShape{false, false}, ReadShape{true, false},
                             ReadShape{false, true}, ReadShape{true, true}}) {
-      const int entry_arrays = (shape.pairs ? 4 : 0) + (shape.records ? 3 : 0);
-      std::string sql = RecordsSql(entry_arrays + 1);
-      if (entry_arrays > 0) sql = EntriesSql(shape, 1) + " UNION ALL " + sql;
+      const int entry_arrays = (shape.pairs ? 3 : 0) + (shape.records ? 2 : 0);
+      std::string sql = RecordsSql(entry_arrays + 2);
+      if (entry_arrays > 0) sql = EntriesSql(shape, 2) + " UNION ALL " + sql;
       (*kAll)[ReadName(shape)] = sql;
     }
     // ListRecords by shape, each row with its entries' totals.
@@ -402,7 +475,7 @@ const std::map<std::string, std::string>& Statements() {
           kInfoColumns, "WHERE ",
           ListRecordsSql(shape, [](int i) { return absl::StrCat("$", i); }),
           ") r CROSS JOIN LATERAL (",
-          RecordTotalsSql("r.job_id", "r.record_key", "r.seq_num"),
+          RecordTotalsSql("$1", "r.record_key", "r.seq_num"),
           ") a ORDER BY r.created_at_us DESC, r.record_key DESC, r.seq_num "
           "DESC");
     }

@@ -1,6 +1,9 @@
 // The PostgreSQL backend's SQL: every statement is prepared on each pooled
 // connection, and a batch's rows travel as arrays (unnest($n::type[])), so
-// that a batch costs the same round trips whatever its size.
+// that a batch costs the same round trips whatever its size. A statement
+// touches one job's rows, named by its first parameter (a batch of several
+// jobs sends one per job), so that on Citus, whose tables are distributed
+// by job, it goes to one worker (docs/scale.md).
 #ifndef ACTIONJOURNAL_STORAGE_POSTGRES_STATEMENTS_H_
 #define ACTIONJOURNAL_STORAGE_POSTGRES_STATEMENTS_H_
 
@@ -26,11 +29,12 @@ struct ReadShape {
 std::string EntriesName(ReadShape shape);
 std::string ReadName(ReadShape shape);
 
-// The write statement's parts, in the order of their arrays: records
-// inserted (10 arrays), records updated (9), steps inserted (15: the blob
-// digest and the write time last), steps upgraded (13), completions
-// inserted (10), blob references added (4); then one expected count per
-// part.
+// The write statement's parts, for one job ($1), in the order of their
+// arrays from $2 on: records inserted (9 arrays), records updated (8), steps
+// inserted (14: the blob digest and the write time last), steps upgraded
+// (12), completions inserted (9), blob references added (3: digest, bytes,
+// count; present too whenever steps are upgraded, to release the
+// references those held); then one expected count per part but the last.
 constexpr int kWriteKinds = 6;
 std::string WriteName(unsigned parts);  // bit i: part i present
 // ListRecords' statement for a shape (ListShapeOf).

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -125,10 +127,9 @@ TEST_F(PostgresE2eTest, TwoServersRacingStoreOneResultPerIdentity) {
 }
 
 int Psql(const std::string& dsn, const std::string& sql) {
-  return std::system(
-      ("/usr/lib/postgresql/15/bin/psql -q -v ON_ERROR_STOP=1 '" + dsn +
-       "' -c \"" + sql + "\" >/dev/null")
-          .c_str());
+  return std::system(("psql -X -q -v ON_ERROR_STOP=1 '" + dsn + "' -c \"" +
+                      sql + "\" >/dev/null")
+                         .c_str());
 }
 
 // `migrate` applies the schema and exits 0; a database newer than the server
@@ -153,41 +154,59 @@ TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
   EXPECT_EQ(std::system(migrate.c_str()), 0);
 }
 
-// A new database `name` on the test server, with every migration applied
-// by the server's migrate command and then `sql` run (to take it back to an
-// older schema, with rows); its URL, or "" (and a failure).
-std::string OldSchemaDatabase(const std::string& dsn, const std::string& name,
-                              const std::string& sql, const std::string& log) {
+// A new database `name` on the test server with migrations 0001 to
+// `version` applied from their files, as a server of that version left it;
+// its URL, or "" (and a failure).
+std::string DatabaseAtMigration(const std::string& dsn, const std::string& name,
+                                int version) {
   Psql(dsn, "DROP DATABASE IF EXISTS " + name);
   if (Psql(dsn, "CREATE DATABASE " + name) != 0) {
     ADD_FAILURE() << "cannot create " << name;
     return "";
   }
   const std::string db = dsn.substr(0, dsn.rfind('/')) + "/" + name;
-  if (std::system(absl::StrCat(testing::ServerBinary(), " migrate --store='",
-                               db, "' 2>", log)
-                      .c_str()) != 0) {
-    ADD_FAILURE() << "migrate failed: " << log;
-    return "";
+  Psql(db,
+       "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name "
+       "text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  std::vector<std::filesystem::path> files;
+  for (const auto& f : std::filesystem::directory_iterator(
+           std::string(ACTIONJOURNAL_SOURCE_DIR) + "/migrations")) {
+    const std::string file = f.path().filename().string();
+    if (f.path().extension() == ".sql" &&
+        std::stoi(file.substr(0, 4)) <= version)
+      files.push_back(f.path());
   }
-  if (Psql(db, sql) != 0) {
-    ADD_FAILURE() << "cannot take " << name << " back: " << sql;
-    return "";
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    const std::string file = f.filename().string();
+    if (std::system(absl::StrCat("psql -X -q -v ON_ERROR_STOP=1 '", db, "' -f ",
+                                 f.string(), " >/dev/null")
+                        .c_str()) != 0 ||
+        Psql(db, absl::StrCat("INSERT INTO schema_migrations VALUES (",
+                              std::stoi(file.substr(0, 4)), ", '", file,
+                              "')")) != 0) {
+      ADD_FAILURE() << "cannot apply " << f;
+      return "";
+    }
   }
   return db;
 }
 
-// Upgrades: a server started on a database taken back to an older schema.
+// Upgrades: a server started on a database of an older schema.
 class PostgresUpgradeTest : public PostgresE2eTest {
  protected:
-  // A server on the new database `name` (old_db_), made by
-  // OldSchemaDatabase with `sql`, with `flags`; null (and a failure) if it
-  // cannot be.
+  // A server on the new database `name` (old_db_) of migration `version`
+  // (DatabaseAtMigration), with `sql` run on it and with `flags`; null (and
+  // a failure) if it cannot be.
   std::unique_ptr<ServerProcess> StartOnOldSchema(
-      const std::string& name, const std::string& sql,
+      const std::string& name, int version, const std::string& sql,
       std::vector<std::string> flags) {
-    old_db_ = OldSchemaDatabase(dsn_, name, sql, dir_ + "/migrate.log");
+    old_db_ = DatabaseAtMigration(dsn_, name, version);
     if (old_db_.empty()) return nullptr;
+    if (Psql(old_db_, sql) != 0) {
+      ADD_FAILURE() << "cannot run on " << name << ": " << sql;
+      return nullptr;
+    }
     flags.push_back("--store=" + old_db_);
     auto s = ServerProcess::Start(flags, dir_ + "/upgrade.log");
     EXPECT_THAT(s, IsOk());
@@ -197,38 +216,16 @@ class PostgresUpgradeTest : public PostgresE2eTest {
   std::string old_db_;
 };
 
-// Migration 0008 (what the read APIs show) undone: the schema of 0007.
-#define AJ_UNDO_READS                                                      \
-  "DROP INDEX records_created; ALTER TABLE records DROP COLUMN "           \
-  "created_at_us, DROP COLUMN replays, DROP COLUMN replayed_at_us; ALTER " \
-  "TABLE steps DROP COLUMN written_at_us; ALTER TABLE completions DROP "   \
-  "COLUMN written_at_us; DELETE FROM schema_migrations WHERE version >= 8; "
-
-// Migrations 0007 (job attempts) and later undone: the schema of 0005.
-constexpr char kUndoJobAttempts[] = AJ_UNDO_READS
-    "DROP TABLE job_attempts; DELETE FROM schema_migrations WHERE version >= "
-    "6; ";
-
-// Migrations 0005 (dedup) and later undone: the schema of 0004.
-constexpr char kUndoDedup[] = AJ_UNDO_READS
-    "DROP TABLE job_attempts; DROP FUNCTION aj_entries_deleted, "
-    "aj_entry_overwritten CASCADE; DROP "
-    "FUNCTION aj_release_blobs; DROP TABLE blobs; ALTER TABLE steps DROP "
-    "COLUMN blob_digest; ALTER TABLE completions DROP COLUMN blob_digest; "
-    "DELETE FROM schema_migrations WHERE version >= 5; ";
-#undef AJ_UNDO_READS
-
 // A database that ran the withdrawn 0006 (its version recorded), holding
 // records with attempts of their own, is upgraded by 0007: the first
 // attempt issued is above theirs.
 TEST_F(PostgresUpgradeTest, JobAttemptsMigrationIssuesAboveStoredAttempts) {
   auto server = StartOnOldSchema(
-      "aj_attempts_upgrade",
-      std::string(kUndoJobAttempts) +
-          "INSERT INTO schema_migrations (version, name) VALUES (6, "
-          "'0006_orphans.sql'); INSERT INTO records (job_id, record_key, "
-          "seq_num, attempt, input_fingerprint) VALUES ('old-job', 'k', 1, "
-          "12, '')",
+      "aj_attempts_upgrade", 5,
+      "INSERT INTO schema_migrations (version, name) VALUES (6, "
+      "'0006_orphans.sql'); INSERT INTO records (job_id, record_key, "
+      "seq_num, attempt, input_fingerprint) VALUES ('old-job', 'k', 1, "
+      "12, '')",
       {});
   ASSERT_TRUE(server);
   v1::IssueAttemptRequest issue;
@@ -242,13 +239,10 @@ TEST_F(PostgresUpgradeTest, JobAttemptsMigrationIssuesAboveStoredAttempts) {
 // 0002 without expiring it: its record counts as written at the upgrade.
 TEST_F(PostgresUpgradeTest, RetentionMigrationKeepsExistingRecords) {
   auto server = StartOnOldSchema(
-      "aj_upgrade",
-      std::string(kUndoDedup) +
-          "ALTER TABLE records DROP COLUMN written_at_us, DROP COLUMN "
-          "expires_at_us; DELETE FROM schema_migrations WHERE version "
-          ">= 2; INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
-          "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
-          "1, 'act', 'state', 0, 0, 0)",
+      "aj_upgrade", 1,
+      "INSERT INTO records VALUES ('old-job', 'k', 1, 0, "
+      "'', NULL); INSERT INTO completions VALUES ('old-job', 'k', "
+      "1, 'act', 'state', 0, 0, 0)",
       {"--record-ttl=1h", "--sweep-interval=50ms"});
   ASSERT_TRUE(server);
   absl::SleepFor(absl::Milliseconds(500));  // several sweeps
@@ -275,12 +269,11 @@ TEST_F(PostgresUpgradeTest, RetentionMigrationKeepsExistingRecords) {
 TEST_F(PostgresUpgradeTest, DedupMigrationKeepsPayloadsInline) {
   // Uncompressed, so that the 4 KiB stay 4 KiB as stored.
   auto server = StartOnOldSchema(
-      "aj_dedup_upgrade",
-      std::string(kUndoDedup) +
-          "INSERT INTO records (job_id, record_key, seq_num, attempt, "
-          "input_fingerprint) VALUES ('old-job', 'key', 1, 0, ''); INSERT "
-          "INTO completions VALUES ('old-job', 'key', 1, 'act', "
-          "decode(repeat('ab', 4096), 'hex'), 0, 0, 0)",
+      "aj_dedup_upgrade", 4,
+      "INSERT INTO records (job_id, record_key, seq_num, attempt, "
+      "input_fingerprint) VALUES ('old-job', 'key', 1, 0, ''); INSERT "
+      "INTO completions VALUES ('old-job', 'key', 1, 'act', "
+      "decode(repeat('ab', 4096), 'hex'), 0, 0, 0)",
       {"--compression-min-bytes=0", "--dedup-min-bytes=2048"});
   ASSERT_TRUE(server);
   const std::string payload(4096, '\xab');
@@ -305,6 +298,62 @@ TEST_F(PostgresUpgradeTest, DedupMigrationKeepsPayloadsInline) {
                  "EXCEPTION 'not one inline and one stored once'; END IF; END "
                  "\\$\\$"),
             0);
+}
+
+// A database of migration 0008, whose blob references triggers released,
+// holding a payload stored once for two records, is upgraded by 0009
+// (statements release them, Citus runs no triggers): the triggers go, the
+// blob stays while a record holds it and goes with the last one.
+TEST_F(PostgresUpgradeTest, ReleaseMigrationKeepsBlobsCounted) {
+  old_db_ = DatabaseAtMigration(dsn_, "aj_release_upgrade", 8);
+  ASSERT_FALSE(old_db_.empty());
+  ASSERT_EQ(Psql(old_db_,
+                 "INSERT INTO records (job_id, record_key, seq_num, attempt, "
+                 "input_fingerprint) VALUES ('old-job', 'a', 1, 0, ''), "
+                 "('old-job', 'b', 1, 0, ''); INSERT INTO blobs VALUES "
+                 "('old-job', '\\x01', 'stored once', 2); INSERT INTO "
+                 "completions (job_id, record_key, seq_num, action_key, state, "
+                 "input_tokens, output_tokens, micro_usd, blob_digest) VALUES "
+                 "('old-job', 'a', 1, 'act', '', 0, 0, 0, '\\x01'), "
+                 "('old-job', 'b', 1, 'act', '', 0, 0, 0, '\\x01')"),
+            0);
+  auto server = ServerProcess::Start({"--store=" + old_db_},
+                                     dir_ + "/release-upgrade.log");
+  ASSERT_THAT(server, IsOk());
+  auto client = Client(**server);
+  auto refs_are = [&](const std::string& expected) {
+    return Psql(old_db_,
+                absl::StrCat("DO \\$\\$ BEGIN IF (SELECT coalesce(string_agg("
+                             "refs::text, ','), 'none') FROM blobs) <> '",
+                             expected,
+                             "' OR EXISTS (SELECT 1 FROM pg_trigger WHERE NOT "
+                             "tgisinternal AND tgrelid IN ('steps'::regclass, "
+                             "'completions'::regclass)) THEN RAISE EXCEPTION "
+                             "'not %', '",
+                             expected, "'; END IF; END \\$\\$")) == 0;
+  };
+  EXPECT_TRUE(refs_are("2"));
+  v1::LookupActionRequest lookup;
+  lookup.mutable_record()->set_job_id("old-job");
+  lookup.mutable_record()->set_record_key("b");
+  lookup.mutable_record()->set_seq_num(1);
+  lookup.set_action_key("act");
+  auto found = client->LookupAction(lookup);
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(found->action().completion().state(), "stored once");
+  for (const auto& [key, left] :
+       {std::pair<std::string, std::string>{"a", "1"}, {"b", "none"}}) {
+    v1::PruneRequest prune;
+    prune.set_job_id("old-job");
+    prune.set_retention_millis(0);
+    auto* k = prune.add_keys();
+    k->set_record_key(key);
+    k->set_up_to_seq_num(1);
+    auto pruned = client->Prune(prune);
+    ASSERT_THAT(pruned, IsOk());
+    EXPECT_EQ(pruned->records_deleted(), 1u) << key;
+    EXPECT_TRUE(refs_are(left)) << "after pruning " << key;
+  }
 }
 
 // The journal's tables carry their own autovacuum thresholds
