@@ -8,6 +8,8 @@
 # usage: citus-cluster.sh start DIR WORKERS   prints the coordinator's DSN
 #        citus-cluster.sh stop DIR
 #        citus-cluster.sh restart-worker DIR I [SECONDS_DOWN]
+#        citus-cluster.sh workers DIR PG_CTL_ARGS...  pg_ctl on every worker
+#                                (soak.sh's AJ_PG_CTL: restarts them all)
 #        citus-cluster.sh dsn DIR
 set -euo pipefail
 source "$(dirname "$0")/debian-versions.sh"
@@ -63,6 +65,11 @@ CONF
     "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$node/data" -m immediate stop >/dev/null
     sleep "${4:-0}"
     pg_ctl_at "$node" start
+    ;;
+  workers)
+    for node in "$dir"/node*; do
+      [[ $node == "$dir/node0" ]] || pg_ctl_at "$node" "${@:3}"
+    done
     ;;
   dsn)
     echo "postgresql://postgres@127.0.0.1:$(cat "$dir/node0/port")/actionjournal"

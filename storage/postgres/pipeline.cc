@@ -147,6 +147,14 @@ absl::Status Pipeline::DrainToSync() {
   }
   open_ = false;
   if (PQexitPipelineMode(conn_) != 1) return Broken("end of pipeline");
+  // A pipeline that began its transaction itself ("begin") and failed
+  // before its "commit" left it open and aborted: rolled back here.
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+    PGresult* r = PQexec(conn_, "ROLLBACK");
+    const bool rolled_back = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!rolled_back) return Broken("rollback");
+  }
   return absl::OkStatus();
 }
 

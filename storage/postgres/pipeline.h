@@ -6,6 +6,9 @@
 // transaction of a pipeline), committed at the Sync if every statement
 // succeeded and rolled back otherwise: a Flush returns results and keeps
 // the transaction open for the next round; an error ends it (rolled back).
+// A pipeline may also begin and commit its transaction itself (statements
+// "begin" and "commit", as on Citus, which coordinates its workers only
+// inside a transaction block); an error before the commit rolls it back.
 //
 // A round's statements are sent before any result is read. That is safe for
 // the backend's rounds, whose large parts go one way only: a write round

@@ -93,6 +93,10 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     pqxx::work n(*fresh);
     handles_[slot] = RawConnection::Of(n);
     prepared_[slot] = 0;
+    citus_ = n.exec(
+                  "SELECT count(*) FROM pg_extension WHERE extname = "
+                  "'citus'")[0][0]
+                 .as<int>() > 0;
     // Behind a transaction pooler these would land on one server connection
     // of many (and stay there for whoever gets it next).
     if (options_.transaction_pooling) {
@@ -105,11 +109,7 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     // lookups, unnest of the batch); planning each call anew costs more than
     // running it. Not on Citus, which routes a statement by its job's value
     // and so cannot plan one without it (docs/scale.md).
-    if (n.exec(
-             "SELECT count(*) FROM pg_extension WHERE extname = 'citus'")[0][0]
-            .as<int>() == 0) {
-      n.exec("SET plan_cache_mode = force_generic_plan");
-    }
+    if (!citus_) n.exec("SET plan_cache_mode = force_generic_plan");
     const LinkTimeouts link = LinkTimeoutsOf(options_.link_timeout);
     n.exec(absl::StrCat("SET tcp_keepalives_idle = ", link.idle_s));
     n.exec(absl::StrCat("SET tcp_keepalives_interval = ", link.interval_s));

@@ -99,6 +99,9 @@ class ConnectionPool {
   // an error; later calls are refused.
   void Cancel();
   bool cancelled() const { return cancelled_.load(); }
+  // The database is a Citus coordinator (its citus extension is created),
+  // as the last connection made found.
+  bool citus() const { return citus_.load(); }
 
   // Runs the backend's statement `name` (statements.cc) in `tx` with
   // `args`: prepared, or, under transaction pooling, as an unnamed statement
@@ -136,6 +139,7 @@ class ConnectionPool {
   // element is written by the thread holding it, concurrently).
   std::vector<char> prepared_;
   std::atomic<bool> cancelled_{false};
+  std::atomic<bool> citus_{false};
   absl::Mutex mu_;
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);
 };

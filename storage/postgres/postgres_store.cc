@@ -437,6 +437,9 @@ class PostgresBackend final : public Backend {
       }
       Snapshot snapshot;
       const std::map<std::string, EntryArgs> jobs = ArgsByJob(reads, snapshot);
+      // On Citus, a transaction block of its own (statements.cc, "begin").
+      const bool explicit_transaction = pool_.citus();
+      if (explicit_transaction) p.Send("begin", {});
       p.Send("timeout", {absl::StrCat(timeout_ms)});
       for (const auto& [job_id, e] : jobs) {
         p.Send("lock_records", {job_id, e.keys.Done(), e.seqs.Done()});
@@ -448,13 +451,14 @@ class PostgresBackend final : public Backend {
       // The entries' read sees what a lock holder committed only under READ
       // COMMITTED (a statement's own snapshot); a database whose default is
       // stricter would give the rules a stale snapshot.
-      if (read[0].Text(0, 1) != "read committed") {
+      size_t next = explicit_transaction ? 1 : 0;
+      const Result& timeout = read[next++];
+      if (timeout.Text(0, 1) != "read committed") {
         return absl::FailedPreconditionError(absl::StrCat(
             "postgres: the journal needs transaction isolation 'read "
             "committed', the database's default is '",
-            read[0].Text(0, 1), "'"));
+            timeout.Text(0, 1), "'"));
       }
-      size_t next = 1;
       for (const auto& [job_id, e] : jobs) {
         const Result& locked = read[next++];
         for (int i = 0; i < locked.rows(); ++i) {
@@ -497,6 +501,7 @@ class PostgresBackend final : public Backend {
         if (SendWrites(p, job_id, w, dedup_)) released = true;
         if (released) p.Send("drop_unreferenced", {job_id});
       }
+      if (explicit_transaction) p.Send("commit", {});
       return p.Sync().status();
     });
   }

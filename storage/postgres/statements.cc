@@ -326,6 +326,12 @@ const std::map<std::string, std::string>& Statements() {
            "u(record_key, seq_num, n) CROSS JOIN LATERAL (SELECT * FROM "
            "records t ",
            kOnRecord, " FOR UPDATE) r ORDER BY u.n")},
+      // A write transaction's own bounds, on Citus: there, statements of
+      // an implicit transaction (a pipeline's without them) each run on
+      // the worker as a transaction of its own, so that a record's lock
+      // would end with the statement that took it (PruneRaceTest on Citus).
+      {"begin", "BEGIN"},
+      {"commit", "COMMIT"},
       // A write transaction's statement timeout ($1, milliseconds).
       // (And the isolation it runs under: postgres_store.cc checks it.)
       {"timeout",
