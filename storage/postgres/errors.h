@@ -48,6 +48,14 @@ inline absl::Status FromSqlState(const std::string& state,
   // space; the same request may then succeed, so UNAVAILABLE, as on
   // SQLite (docs/operations.md, "Failures").
   if (state == "53100") return absl::UnavailableError(what);
+  // A Citus coordinator's link to a worker lost mid-command: Citus passes
+  // on the worker's SQLSTATE, and libpq gives none for a connection that
+  // died, so Citus says XX000, in the context of the command it ran
+  // (docs/scale.md, "A worker restart").
+  if (state == "XX000" &&
+      absl::StrContains(what, "while executing command on")) {
+    return absl::UnavailableError(what);
+  }
   return absl::InternalError(what);
 }
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/journal_store.h"
+#include "storage/postgres/errors.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/stores.h"
 #include "tests/storage/store_factories.h"
@@ -39,6 +40,23 @@ int Terminate(const std::string& dsn, const std::string& application) {
     killed += r[0].as<bool>();
   }
   return killed;
+}
+
+// What a Citus coordinator answers when its link to a worker died
+// mid-command (seen in a worker restart under load: docs/scale.md) is
+// worth a retry; an internal error of PostgreSQL's own is not.
+TEST(PostgresErrorsTest, ALostCitusWorkerLinkIsUnavailable) {
+  EXPECT_EQ(postgres::FromSqlState(
+                "XX000",
+                "postgres: ERROR:  SSL SYSCALL error: EOF detected | CONTEXT:  "
+                "while executing command on 127.0.0.1:26528")
+                .code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(postgres::FromSqlState("XX000",
+                                   "postgres: ERROR:  cache lookup "
+                                   "failed for relation 16384")
+                .code(),
+            absl::StatusCode::kInternal);
 }
 
 TEST(PostgresPipelineTest, WritesOnTerminatedConnectionsFailOrHealNeverHang) {
