@@ -693,7 +693,8 @@ class PostgresBackend final : public Backend {
   absl::StatusOr<StoreSize> Size() override {
     return pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<StoreSize> {
       pqxx::nontransaction n(c);
-      pqxx::result r = pool_.Exec(n, "size");
+      pqxx::result r = pool_.citus() ? n.exec(postgres::CitusSizeSql())
+                                     : pool_.Exec(n, "size");
       StoreSize out;
       out.records = r[0][0].as<int64_t>();
       out.bytes = r[0][1].as<int64_t>();

@@ -91,7 +91,10 @@ std::string RecordsSql(int first) {
 // digest order, as writers add theirs ("bu"), so that releases and adds
 // serialize on each blob's row and cannot deadlock. A blob at zero is
 // deleted by "drop_unreferenced", a statement of its own that sees the
-// decrement. (No triggers: Citus runs none on distributed tables.)
+// decrement. (No triggers: Citus runs none on distributed tables.) On
+// Citus a statement with this CTE is not one task: Citus routes no INSERT
+// in a CTE as a whole, so each CTE runs as a step through the coordinator
+// on the job's worker (docs/scale.md, "What each statement costs").
 std::string ReleaseSql(const char* name, const std::string& digests) {
   return absl::StrCat(
       name,
@@ -218,7 +221,11 @@ constexpr int kUpgradeSteps = 3, kBlobRefs = 5;
 
 // The write statement of the parts in `parts` (bit i: kWriteParts[i]), for
 // job $1: their CTEs, then each checked one's count against its expected
-// count (after every part's arrays, in the same order) by aj_expect.
+// count (after every part's arrays, in the same order) by aj_expect. On
+// Citus it touches the job's worker alone, but in steps: each CTE a
+// subplan, each INSERT's rows copied through the coordinator, which makes
+// Citus commit with two-phase commit; about six times one PostgreSQL's
+// CPU per append (docs/scale.md, "Figures").
 std::string WriteSql(unsigned parts) {
   std::vector<std::string> ctes, checks;
   int n = 2;
@@ -404,6 +411,7 @@ const std::map<std::string, std::string>& Statements() {
        absl::StrCat("UPDATE records r SET expires_at_us = "
                     "LEAST(COALESCE(r.expires_at_us, $6), $6) WHERE ",
                     kPruneSelects)},
+      // (On Citus, through the coordinator: an aggregate, then the upsert.)
       // A fresh attempt for job $1: above the last one issued and above
       // every stored record's (a client may begin records with attempts of
       // its own): one index range of the job's records, once per task start.
@@ -421,7 +429,8 @@ const std::map<std::string, std::string>& Statements() {
                     "WHERE r.job_id = $1 AND r.record_key = $2 AND r.seq_num "
                     "= $3) r CROSS JOIN LATERAL (",
                     RecordTotalsSql("$1", "r.record_key", "r.seq_num"), ") a")},
-      // Per job: every job, or job $1 (an index range).
+      // Per job: every job (on Citus, every shard), or job $1 (an index
+      // range).
       {"stats_all", JobStatsSql("")},
       {"stats_job", JobStatsSql("WHERE job_id = $1")},
       // The store's size from the catalog (estimates: no scan), and the
@@ -434,7 +443,8 @@ const std::map<std::string, std::string>& Statements() {
        "pg_total_relation_size('blobs'), (SELECT written_at_us FROM "
        "records WHERE expires_at_us IS NULL ORDER BY written_at_us LIMIT 1)"},
       // The jobs of records a sweep would take (sweep's two halves, at most
-      // $3 rows each): a sweep goes job by job.
+      // $3 rows each): a sweep goes job by job. On Citus every shard, once
+      // a sweep interval.
       {"sweep_jobs",
        "SELECT job_id FROM (SELECT job_id FROM records WHERE expires_at_us "
        "<= $1 LIMIT $3) d UNION SELECT job_id FROM (SELECT job_id FROM "
@@ -493,6 +503,20 @@ const std::map<std::string, std::string>& Statements() {
   }();
   (void)kShapes;
   return *kAll;
+}
+
+const char* CitusSizeSql() {
+  // Each shard's estimate from its worker's catalog (32 commands a table,
+  // once a sweep interval); the oldest record's write, the top row of each
+  // shard's TTL index merged by the coordinator.
+  return "SELECT (SELECT coalesce(sum(result::bigint), 0) FROM "
+         "run_command_on_shards('records', $$SELECT greatest(reltuples, "
+         "0)::bigint FROM pg_class WHERE oid = '%s'::regclass$$) WHERE "
+         "success), citus_total_relation_size('records') + "
+         "citus_total_relation_size('steps') + "
+         "citus_total_relation_size('completions') + "
+         "citus_total_relation_size('blobs'), (SELECT written_at_us FROM "
+         "records WHERE expires_at_us IS NULL ORDER BY written_at_us LIMIT 1)";
 }
 
 std::string EntriesName(ReadShape shape) {

@@ -18,6 +18,10 @@ namespace actionjournal::postgres {
 // Statement name -> SQL.
 const std::map<std::string, std::string>& Statements();
 
+// "size" on Citus, whose coordinator's catalog knows nothing of the rows
+// and bytes its workers hold (unprepared: it names Citus's functions).
+const char* CitusSizeSql();
+
 // Which entries a read asks for: of (record, action) pairs, of whole
 // records, or both (the arrays go in that order).
 struct ReadShape {
