@@ -37,6 +37,7 @@ using postgres::ConnectionPool;
 using postgres::Guard;
 using postgres::Pipeline;
 using postgres::Result;
+using postgres::WriteRows;
 
 int64_t I64(uint64_t v) { return static_cast<int64_t>(v); }
 
@@ -58,7 +59,7 @@ absl::Time TimeAt(const Result& r, int i, int col) {
 }
 
 // A record's row from columns attempt, fingerprint and completion time (or
-// NULL) at `col`.
+// NULL) from `col` on (statements.h: kAttempt, kLockedAttempt).
 RecordRow RowAt(const Result& r, int i, int col) {
   RecordRow row;
   row.attempt = static_cast<uint64_t>(r.Int(i, col));
@@ -87,41 +88,37 @@ RecordInfo InfoAt(const std::string& job_id, const Result& r, int i) {
   return info;
 }
 
-// Adds row i of read_entries / read (statements.cc: kind, then the columns
-// of a step, a completion or a record) to `out`. DATA_LOSS when an entry's
-// payload is stored once and its blob is missing.
+// Adds row i of read_entries / read (statements.h, ReadColumn) to `out`.
+// DATA_LOSS when an entry's payload is stored once and its blob is missing.
 absl::Status AddRow(const Result& r, int i, Snapshot& out) {
   RecordSnapshot& rec = out[IdAt(r, i)];
-  const int64_t kind = r.Int(i, 3);
-  if (kind == 2) {
-    RecordRow& row = rec.row.emplace();
-    row.attempt = static_cast<uint64_t>(r.Int(i, 5));
-    row.input_fingerprint = r.Bytes(i, 7);
-    row.completed = !r.IsNull(i, 11);
-    if (row.completed) row.completed_at = absl::FromUnixMicros(r.Int(i, 11));
-    row.written_at = TimeAt(r, i, 14);
+  const int64_t kind = r.Int(i, postgres::kKind);
+  if (kind == postgres::kRecordRow) {
+    RecordRow& row = rec.row.emplace(RowAt(r, i, postgres::kAttempt));
+    row.written_at = TimeAt(r, i, postgres::kWrittenAt);
     return absl::OkStatus();
   }
-  if (r.IsNull(i, 9)) {
+  if (r.IsNull(i, postgres::kPayload)) {
     return absl::DataLossError(absl::StrCat("postgres: an entry of job ",
-                                            r.Text(i, 0),
+                                            r.Text(i, postgres::kJobId),
                                             " references a missing blob"));
   }
-  StoredAction& a = rec.actions[r.Text(i, 4)];
-  if (kind == 1) {
-    a.completion = Completion{r.Bytes(i, 9), TimeAt(r, i, 14)};
-    a.completion_cost = CostAt(r, i, 11);
+  StoredAction& a = rec.actions[r.Text(i, postgres::kActionKey)];
+  if (kind == postgres::kCompletionRow) {
+    a.completion = Completion{r.Bytes(i, postgres::kPayload),
+                              TimeAt(r, i, postgres::kWrittenAt)};
+    a.completion_cost = CostAt(r, i, postgres::kInputTokens);
     return absl::OkStatus();
   }
   Step s;
-  s.index = static_cast<uint32_t>(r.Int(i, 5));
-  s.function_id = r.Text(i, 6);
-  s.args_digest = r.Bytes(i, 7);
-  s.status = static_cast<StepStatus>(r.Int(i, 8));
-  s.result = r.Bytes(i, 9);
-  s.error = r.Bytes(i, 10);
-  s.cost = CostAt(r, i, 11);
-  s.written_at = TimeAt(r, i, 14);
+  s.index = static_cast<uint32_t>(r.Int(i, postgres::kStepIndex));
+  s.function_id = r.Text(i, postgres::kFunctionId);
+  s.args_digest = r.Bytes(i, postgres::kArgsDigest);
+  s.status = static_cast<StepStatus>(r.Int(i, postgres::kStatus));
+  s.result = r.Bytes(i, postgres::kPayload);
+  s.error = r.Bytes(i, postgres::kError);
+  s.cost = CostAt(r, i, postgres::kInputTokens);
+  s.written_at = TimeAt(r, i, postgres::kWrittenAt);
   a.steps.push_back(std::move(s));
   return absl::OkStatus();
 }
@@ -197,11 +194,6 @@ std::map<std::string, EntryArgs> ArgsByJob(const ReadSet& reads,
   return out;
 }
 
-// The write statement's arrays, by part (statements.h).
-struct WriteArgs {
-  ArrayLiteral ir[9], ur[8], si[14], su[12], ci[9], bu[3];
-};
-
 // The blobs a job's write references, by digest: the payload and how many
 // of the write's rows reference it.
 using BlobRefs = std::map<std::string, std::pair<std::string, int>>;
@@ -230,29 +222,33 @@ void AddTime(ArrayLiteral& a, absl::Time t) {
   }
 }
 
-// The record's columns after the job, of an insert (all nine) or an update
-// (the first eight).
-void AddRecord(ArrayLiteral* a, const RecordId& id, const RecordRow& row,
+// A record's row, inserted or updated (created_at_us only when inserted).
+void AddRecord(WriteRows& a, const RecordId& id, const RecordRow& row,
                bool insert) {
-  a[0].Bytes(id.record_key);
-  a[1].Int(id.seq_num);
-  a[2].Int(I64(row.attempt));
-  a[3].Bytes(row.input_fingerprint);
+  a.record_key.Bytes(id.record_key);
+  a.seq_num.Int(id.seq_num);
+  a.attempt.Int(I64(row.attempt));
+  a.input_fingerprint.Bytes(row.input_fingerprint);
   if (row.completed) {
-    a[4].Int(absl::ToUnixMicros(row.completed_at));
+    a.completed_at_us.Int(absl::ToUnixMicros(row.completed_at));
   } else {
-    a[4].Null();
+    a.completed_at_us.Null();
   }
-  a[5].Int(absl::ToUnixMicros(row.written_at));
-  a[6].Int(I64(row.replays));
-  AddTime(a[7], row.replayed_at);
-  if (insert) a[8].Int(absl::ToUnixMicros(row.created_at));
+  a.written_at_us.Int(absl::ToUnixMicros(row.written_at));
+  a.replays.Int(I64(row.replays));
+  AddTime(a.replayed_at_us, row.replayed_at);
+  if (insert) a.created_at_us.Int(absl::ToUnixMicros(row.created_at));
 }
 
-void AddCost(ArrayLiteral* a, const Cost& c) {
-  a[0].Int(I64(c.input_tokens));
-  a[1].Int(I64(c.output_tokens));
-  a[2].Int(I64(c.micro_usd));
+// An entry's record, action and cost.
+void AddEntry(WriteRows& a, const RecordId& id, const std::string& action_key,
+              const Cost& c) {
+  a.record_key.Bytes(id.record_key);
+  a.seq_num.Int(id.seq_num);
+  a.action_key.Text(action_key);
+  a.input_tokens.Int(I64(c.input_tokens));
+  a.output_tokens.Int(I64(c.output_tokens));
+  a.micro_usd.Int(I64(c.micro_usd));
 }
 
 // `w` split by job (each statement writes one job's rows: statements.h).
@@ -275,8 +271,8 @@ std::map<std::string, WriteSet> ByJob(const WriteSet& w) {
 // replace needs them), then every other write; each states the rows it
 // must change. True when they may have released a blob's last reference
 // (then "drop_unreferenced" must follow).
-bool SendWrites(Pipeline& p, const std::string& job_id, const WriteSet& w,
-                const DedupOptions& dedup) {
+absl::StatusOr<bool> SendWrites(Pipeline& p, const std::string& job_id,
+                                const WriteSet& w, const DedupOptions& dedup) {
   bool released = false;
   if (!w.entry_deletes.empty() || !w.step_deletes.empty() ||
       !w.completion_deletes.empty()) {
@@ -308,76 +304,68 @@ bool SendWrites(Pipeline& p, const std::string& job_id, const WriteSet& w,
   if (w.records.empty() && w.steps.empty() && w.completions.empty()) {
     return released;
   }
-  WriteArgs a;
+  WriteRows a[postgres::kWriteKinds];
   BlobRefs blobs;
-  int64_t inserts = 0, updates = 0, step_inserts = 0, upgrades = 0;
   for (const auto& r : w.records) {
-    AddRecord(r.insert ? a.ir : a.ur, r.record, r.row, r.insert);
-    ++(r.insert ? inserts : updates);
+    AddRecord(a[r.insert ? postgres::kInsertRecords : postgres::kUpdateRecords],
+              r.record, r.row, r.insert);
   }
   for (const auto& s : w.steps) {
-    ArrayLiteral* x = s.upgrade ? a.su : a.si;
-    x[0].Bytes(s.record.record_key);
-    x[1].Int(s.record.seq_num);
-    x[2].Text(s.action_key);
-    x[3].Int(s.step.index);
-    int i = 4;
+    WriteRows& x =
+        a[s.upgrade ? postgres::kUpgradeSteps : postgres::kInsertSteps];
+    AddEntry(x, s.record, s.action_key, s.step.cost);
+    x.step_index.Int(s.step.index);
     if (!s.upgrade) {
-      x[i++].Text(s.step.function_id);
-      x[i++].Bytes(s.step.args_digest);
+      x.function_id.Text(s.step.function_id);
+      x.args_digest.Bytes(s.step.args_digest);
     }
-    x[i++].Int(static_cast<int>(s.step.status));
-    ArrayLiteral& digest = x[i + 5];  // after result, error and the cost
-    x[i + 6].Int(absl::ToUnixMicros(s.step.written_at));
-    x[i++].Bytes(StoredPayload(s.step.result, dedup, digest, blobs));
-    x[i++].Bytes(s.step.error);
-    AddCost(x + i, s.step.cost);
-    ++(s.upgrade ? upgrades : step_inserts);
+    x.status.Int(static_cast<int>(s.step.status));
+    x.result.Bytes(StoredPayload(s.step.result, dedup, x.blob_digest, blobs));
+    x.error.Bytes(s.step.error);
+    x.written_at_us.Int(absl::ToUnixMicros(s.step.written_at));
   }
   for (const auto& c : w.completions) {
-    a.ci[0].Bytes(c.record.record_key);
-    a.ci[1].Int(c.record.seq_num);
-    a.ci[2].Text(c.action_key);
-    a.ci[3].Bytes(StoredPayload(c.completion.state, dedup, a.ci[7], blobs));
-    AddCost(a.ci + 4, c.cost);
-    a.ci[8].Int(absl::ToUnixMicros(c.completion.written_at));
+    WriteRows& x = a[postgres::kInsertCompletions];
+    AddEntry(x, c.record, c.action_key, c.cost);
+    x.state.Bytes(
+        StoredPayload(c.completion.state, dedup, x.blob_digest, blobs));
+    x.written_at_us.Int(absl::ToUnixMicros(c.completion.written_at));
   }
   for (const auto& [digest, blob] : blobs) {
-    a.bu[0].Bytes(digest);
-    a.bu[1].Bytes(blob.first);
-    a.bu[2].Int(blob.second);
+    WriteRows& x = a[postgres::kAddBlobReferences];
+    x.digest.Bytes(digest);
+    x.bytes.Bytes(blob.first);
+    x.refs.Int(blob.second);
   }
-  const std::pair<ArrayLiteral*, int> parts[postgres::kWriteKinds] = {
-      {a.ir, 9}, {a.ur, 8}, {a.si, 14}, {a.su, 12}, {a.ci, 9}, {a.bu, 3}};
-  // The rows each part must change; the blobs' part is not checked, and
-  // comes whenever steps are upgraded (to release what they held).
-  const int64_t expected[postgres::kWriteKinds] = {
-      inserts,
-      updates,
-      step_inserts,
-      upgrades,
-      static_cast<int64_t>(w.completions.size()),
-      -1};
-  const bool present[postgres::kWriteKinds] = {inserts > 0,
-                                               updates > 0,
-                                               step_inserts > 0,
-                                               upgrades > 0,
-                                               !w.completions.empty(),
-                                               !blobs.empty() || upgrades > 0};
-  std::vector<std::string> params = {job_id};
+  // A part is present when it has rows; the blobs' part too whenever steps
+  // are upgraded (to release what they held), and its count is not checked.
+  const bool upgrades = a[postgres::kUpgradeSteps].record_key.size() > 0;
+  std::vector<std::string> params = {job_id}, expected;
   unsigned shape = 0;
   for (int i = 0; i < postgres::kWriteKinds; ++i) {
-    if (!present[i]) continue;
+    const auto part = static_cast<postgres::WritePart>(i);
+    const std::vector<postgres::WriteColumn>& columns =
+        postgres::WriteColumns(part);
+    const int rows = (a[i].*columns[0].values).size();
+    if (rows == 0 && !(part == postgres::kAddBlobReferences && upgrades)) {
+      continue;
+    }
     shape |= 1u << i;
-    for (int j = 0; j < parts[i].second; ++j)
-      params.push_back(parts[i].first[j].Done());
+    for (const postgres::WriteColumn& c : columns) {
+      const ArrayLiteral& values = a[i].*c.values;
+      if (values.size() != rows) {
+        return absl::InternalError(
+            absl::StrCat("postgres: write part ", i, " has ", values.size(),
+                         " values of ", c.name, " for ", rows, " rows"));
+      }
+      params.push_back(values.Done());
+    }
+    if (part != postgres::kAddBlobReferences)
+      expected.push_back(absl::StrCat(rows));
   }
-  for (int i = 0; i < postgres::kWriteKinds; ++i) {
-    if (present[i] && expected[i] >= 0)
-      params.push_back(absl::StrCat(expected[i]));
-  }
+  params.insert(params.end(), expected.begin(), expected.end());
   p.Send(postgres::WriteName(shape), params);
-  return released || upgrades > 0;
+  return released || upgrades;
 }
 
 // Most records one prune transaction deletes.
@@ -462,12 +450,14 @@ class PostgresBackend final : public Backend {
       for (const auto& [job_id, e] : jobs) {
         const Result& locked = read[next++];
         for (int i = 0; i < locked.rows(); ++i) {
-          RecordRow& row =
-              snapshot[IdAt(locked, i)].row.emplace(RowAt(locked, i, 3));
-          row.written_at = absl::FromUnixMicros(locked.Int(i, 6));
-          row.created_at = TimeAt(locked, i, 7);
-          row.replays = static_cast<uint64_t>(locked.Int(i, 8));
-          row.replayed_at = TimeAt(locked, i, 9);
+          RecordRow& row = snapshot[IdAt(locked, i)].row.emplace(
+              RowAt(locked, i, postgres::kLockedAttempt));
+          row.written_at =
+              absl::FromUnixMicros(locked.Int(i, postgres::kLockedWrittenAt));
+          row.created_at = TimeAt(locked, i, postgres::kLockedCreatedAt);
+          row.replays =
+              static_cast<uint64_t>(locked.Int(i, postgres::kLockedReplays));
+          row.replayed_at = TimeAt(locked, i, postgres::kLockedReplayedAt);
         }
         const postgres::ReadShape shape = e.Shape();
         if (shape.pairs || shape.records)
@@ -498,7 +488,9 @@ class PostgresBackend final : public Backend {
                  {job_id, o->second.first.Done(), o->second.second.Done()});
           released = true;
         }
-        if (SendWrites(p, job_id, w, dedup_)) released = true;
+        ASSIGN_OR_RETURN(const bool wrote_releases,
+                         SendWrites(p, job_id, w, dedup_));
+        if (wrote_releases) released = true;
         if (released) p.Send("drop_unreferenced", {job_id});
       }
       if (explicit_transaction) p.Send("commit", {});

@@ -12,24 +12,24 @@
 namespace actionjournal::postgres {
 namespace {
 
-// The columns every read returns, whatever the row's kind: 0 a step, 1 a
-// completion, 2 the record itself (attempt in step_index, fingerprint in
-// args_digest, completion time in the first cost column); the last, when
-// the row was written. A payload stored once
-// per job (a digest) is resolved by one probe of the blobs' primary key; NULL
-// if the blob is missing, which the reader reports.
+// The columns every read returns (statements.h, ReadColumn), whatever the
+// row's kind; a kind's columns that another's has are NULL. A payload
+// stored once per job (a digest) is resolved by one probe of the blobs'
+// primary key; NULL if the blob is missing, which the reader reports.
 constexpr char kStepColumns[] =
     "t.job_id, t.record_key, t.seq_num, 0, t.action_key, t.step_index, "
     "t.function_id, t.args_digest, t.status, CASE WHEN t.blob_digest IS "
     "NULL THEN t.result ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = "
     "$1 AND b.digest = t.blob_digest) END, t.error, "
-    "t.input_tokens, t.output_tokens, t.micro_usd, t.written_at_us";
+    "t.input_tokens, t.output_tokens, t.micro_usd, t.written_at_us, "
+    "NULL::bigint, NULL::bytea, NULL::bigint";
 constexpr char kCompletionColumns[] =
-    "t.job_id, t.record_key, t.seq_num, 1, t.action_key, 0::bigint, ''::text, "
-    "''::bytea, 0::smallint, CASE WHEN t.blob_digest IS NULL THEN t.state "
-    "ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = $1 AND "
-    "b.digest = t.blob_digest) END, ''::bytea, t.input_tokens, "
-    "t.output_tokens, t.micro_usd, t.written_at_us";
+    "t.job_id, t.record_key, t.seq_num, 1, t.action_key, NULL::bigint, "
+    "NULL::text, NULL::bytea, NULL::smallint, CASE WHEN t.blob_digest IS "
+    "NULL THEN t.state ELSE (SELECT b.bytes FROM blobs b WHERE b.job_id = $1 "
+    "AND b.digest = t.blob_digest) END, NULL::bytea, t.input_tokens, "
+    "t.output_tokens, t.micro_usd, t.written_at_us, NULL::bigint, "
+    "NULL::bytea, NULL::bigint";
 
 // Restricts table `t` to a record of job $1 in `u`. Every statement names
 // job $1 as a value, on every table it touches, so that Citus routes the
@@ -76,9 +76,10 @@ std::string EntriesSql(ReadShape shape, int first) {
 // Job $1's records' own rows for a read, from parameter $first on.
 std::string RecordsSql(int first) {
   return absl::StrCat(
-      "SELECT t.job_id, t.record_key, t.seq_num, 2, ''::text, t.attempt, "
-      "''::text, t.input_fingerprint, 0::smallint, ''::bytea, ''::bytea, "
-      "t.completed_at_us, 0::bigint, 0::bigint, t.written_at_us FROM unnest($",
+      "SELECT t.job_id, t.record_key, t.seq_num, 2, NULL::text, NULL::bigint, "
+      "NULL::text, NULL::bytea, NULL::smallint, NULL::bytea, NULL::bytea, "
+      "NULL::bigint, NULL::bigint, NULL::bigint, t.written_at_us, t.attempt, "
+      "t.input_fingerprint, t.completed_at_us FROM unnest($",
       first, "::bytea[], $", first + 1,
       "::bigint[]) AS u(record_key, seq_num) CROSS JOIN LATERAL "
       "(SELECT * FROM records t ",
@@ -107,94 +108,75 @@ std::string ReleaseSql(const char* name, const std::string& digests) {
       "RETURNING 1)");
 }
 
-// The parts of a write statement, in the order their arrays come: a CTE
-// name, its SQL with its arrays from parameter $n, and how many arrays.
-struct WritePart {
-  const char* name;
-  std::string (*sql)(int n);
-  int arrays;
-};
-
-std::string Arrays(int n, std::initializer_list<const char*> types) {
+// `part`'s arrays from parameter $n: unnest($n::type[], ...).
+std::string Unnest(WritePart part, int n) {
   std::vector<std::string> out;
-  for (const char* t : types)
-    out.push_back(absl::StrCat("$", n++, "::", t, "[]"));
+  for (const WriteColumn& c : WriteColumns(part))
+    out.push_back(absl::StrCat("$", n++, "::", c.type, "[]"));
   return absl::StrCat("unnest(", absl::StrJoin(out, ", "), ")");
 }
 
-const WritePart kWriteParts[] = {
-    {"ir",
-     [](int n) {
-       return absl::StrCat(
-           "INSERT INTO records (job_id, record_key, seq_num, attempt, "
-           "input_fingerprint, completed_at_us, written_at_us, replays, "
-           "replayed_at_us, created_at_us) SELECT $1::text, u.* FROM ",
-           Arrays(n, {"bytea", "bigint", "bigint", "bytea", "bigint", "bigint",
-                      "bigint", "bigint", "bigint"}),
-           " AS u ON CONFLICT DO NOTHING RETURNING 1");
-     },
-     9},
+std::string Names(WritePart part) {
+  std::vector<std::string> out;
+  for (const WriteColumn& c : WriteColumns(part)) out.push_back(c.name);
+  return absl::StrJoin(out, ", ");
+}
+
+// Inserts `part`'s rows into `table` for job $1, those already there left
+// as they are (the count tells).
+std::string InsertSql(const char* table, WritePart part, int n) {
+  return absl::StrCat("INSERT INTO ", table, " (job_id, ", Names(part),
+                      ") SELECT $1::text, u.* FROM ", Unnest(part, n),
+                      " AS u ON CONFLICT DO NOTHING RETURNING 1");
+}
+
+// Updates `table`'s rows of job $1 matched by the key's columns (record and
+// `key`), setting every other column of `part`.
+std::string UpdateSql(const char* table, WritePart part, int n, const char* key,
+                      const char* more) {
+  std::vector<std::string> set;
+  for (const WriteColumn& c : WriteColumns(part)) {
+    const std::string name = c.name;
+    if (name == "record_key" || name == "seq_num" || name == "action_key" ||
+        name == "step_index") {
+      continue;
+    }
+    set.push_back(absl::StrCat(name, " = u.", name));
+  }
+  return absl::StrCat("UPDATE ", table, " t SET ", absl::StrJoin(set, ", "),
+                      " FROM ", Unnest(part, n), " AS u(", Names(part), ")",
+                      more, kOnRecord, key);
+}
+
+// The parts of a write statement, in the order their arrays come: a CTE
+// name and its SQL with its arrays from parameter $n.
+struct WritePartSql {
+  const char* cte;
+  std::string (*sql)(int n);
+};
+
+const WritePartSql kWriteParts[] = {
+    {"ir", [](int n) { return InsertSql("records", kInsertRecords, n); }},
     {"ur",
      [](int n) {
-       return absl::StrCat(
-           "UPDATE records t SET attempt = u.attempt, input_fingerprint = "
-           "u.input_fingerprint, completed_at_us = u.completed_at_us, "
-           "written_at_us = u.written_at_us, replays = u.replays, "
-           "replayed_at_us = u.replayed_at_us FROM ",
-           Arrays(n, {"bytea", "bigint", "bigint", "bytea", "bigint", "bigint",
-                      "bigint", "bigint"}),
-           " AS u(record_key, seq_num, attempt, input_fingerprint, "
-           "completed_at_us, written_at_us, replays, replayed_at_us) ",
-           kOnRecord, " RETURNING 1");
-     },
-     8},
-    {"si",
-     [](int n) {
-       return absl::StrCat(
-           "INSERT INTO steps (job_id, record_key, seq_num, action_key, "
-           "step_index, function_id, args_digest, status, result, error, "
-           "input_tokens, output_tokens, micro_usd, blob_digest, "
-           "written_at_us) SELECT $1::text, u.* FROM ",
-           Arrays(n, {"bytea", "bigint", "text", "bigint", "text", "bytea",
-                      "smallint", "bytea", "bytea", "bigint", "bigint",
-                      "bigint", "bytea", "bigint"}),
-           " AS u ON CONFLICT DO NOTHING RETURNING 1");
-     },
-     14},
+       return UpdateSql("records", kUpdateRecords, n, " RETURNING 1", " ");
+     }},
+    {"si", [](int n) { return InsertSql("steps", kInsertSteps, n); }},
     // Returns the digest the upgraded row held (o, the row as the statement
     // found it), whose reference "bu" releases.
     {"su",
      [](int n) {
-       return absl::StrCat(
-           "UPDATE steps t SET status = u.status, result = u.result, error = "
-           "u.error, input_tokens = u.input_tokens, output_tokens = "
-           "u.output_tokens, micro_usd = u.micro_usd, blob_digest = "
-           "u.blob_digest, written_at_us = u.written_at_us FROM ",
-           Arrays(n,
-                  {"bytea", "bigint", "text", "bigint", "smallint", "bytea",
-                   "bytea", "bigint", "bigint", "bigint", "bytea", "bigint"}),
-           " AS u(record_key, seq_num, action_key, step_index, "
-           "status, result, error, input_tokens, output_tokens, micro_usd, "
-           "blob_digest, written_at_us), steps o ",
-           kOnRecord,
+       return UpdateSql(
+           "steps", kUpgradeSteps, n,
            " AND t.action_key = u.action_key AND t.step_index = u.step_index "
            "AND t.status = 1 AND o.job_id = $1 AND o.record_key = "
            "t.record_key AND o.seq_num = t.seq_num AND o.action_key = "
            "t.action_key AND o.step_index = t.step_index RETURNING "
-           "o.blob_digest AS d");
-     },
-     12},
+           "o.blob_digest AS d",
+           ", steps o ");
+     }},
     {"ci",
-     [](int n) {
-       return absl::StrCat(
-           "INSERT INTO completions (job_id, record_key, seq_num, action_key, "
-           "state, input_tokens, output_tokens, micro_usd, blob_digest, "
-           "written_at_us) SELECT $1::text, u.* FROM ",
-           Arrays(n, {"bytea", "bigint", "text", "bytea", "bigint", "bigint",
-                      "bigint", "bytea", "bigint"}),
-           " AS u ON CONFLICT DO NOTHING RETURNING 1");
-     },
-     9},
+     [](int n) { return InsertSql("completions", kInsertCompletions, n); }},
     // The references the entries above add to the blobs holding their
     // payloads (one row per blob), less those the upgraded rows held ("su"
     // present, its CTE already named): one upsert per blob, in digest
@@ -203,21 +185,19 @@ const WritePart kWriteParts[] = {
      [](int n) {
        return absl::StrCat(
            "INSERT INTO blobs (job_id, digest, bytes, refs) SELECT $1::text, "
-           "d.digest, string_agg(d.bytes, ''::bytea), sum(d.refs) FROM (SELECT "
-           "* FROM ",
-           Arrays(n, {"bytea", "bytea", "bigint"}),
-           " AS u(digest, bytes, refs)%RELEASED%) d GROUP BY d.digest ORDER BY "
-           "d.digest ON CONFLICT (job_id, digest) DO UPDATE SET refs = "
-           "blobs.refs + EXCLUDED.refs RETURNING 1");
-     },
-     3},
+           "d.digest, string_agg(d.bytes, ''::bytea), sum(d.refs) FROM "
+           "(SELECT * FROM ",
+           Unnest(kAddBlobReferences, n), " AS u(", Names(kAddBlobReferences),
+           ")%RELEASED%) d GROUP BY d.digest ORDER BY d.digest ON CONFLICT "
+           "(job_id, digest) DO UPDATE SET refs = blobs.refs + EXCLUDED.refs "
+           "RETURNING 1");
+     }},
 };
 // What each part does, for aj_expect's message; nullptr: its count is not
 // checked (an upsert changes its rows whatever a racing writer did).
 constexpr const char* kWhat[] = {"insert records",     "update records",
                                  "insert steps",       "upgrade steps",
                                  "insert completions", nullptr};
-constexpr int kUpgradeSteps = 3, kBlobRefs = 5;
 
 // The write statement of the parts in `parts` (bit i: kWriteParts[i]), for
 // job $1: their CTEs, then each checked one's count against its expected
@@ -238,16 +218,16 @@ std::string WriteSql(unsigned parts) {
                               "WHERE su.d IS NOT NULL"
                             : ""}},
         &sql);
-    ctes.push_back(absl::StrCat(kWriteParts[i].name, " AS (", sql, ")"));
-    n += kWriteParts[i].arrays;
+    ctes.push_back(absl::StrCat(kWriteParts[i].cte, " AS (", sql, ")"));
+    n += static_cast<int>(WriteColumns(static_cast<WritePart>(i)).size());
   }
   for (int i = 0; i < kWriteKinds; ++i) {
     if ((parts & (1u << i)) == 0 || kWhat[i] == nullptr) continue;
     checks.push_back(absl::StrCat("aj_expect((SELECT count(*) FROM ",
-                                  kWriteParts[i].name, "), $", n++, ", '",
+                                  kWriteParts[i].cte, "), $", n++, ", '",
                                   kWhat[i], "')"));
   }
-  if ((parts & (1u << kBlobRefs)) != 0) {
+  if ((parts & (1u << kAddBlobReferences)) != 0) {
     checks.push_back("(SELECT count(*) FROM bu)");
   }
   return absl::StrCat("WITH ", absl::StrJoin(ctes, ", "), " SELECT ",
@@ -533,6 +513,62 @@ std::string ListName(unsigned shape) {
   return absl::StrCat("list_records/", shape);
 }
 
+const std::vector<WriteColumn>& WriteColumns(WritePart part) {
+#define AJ_COLUMN(name, type) \
+  WriteColumn { #name, type, &WriteRows::name }
+  static const std::vector<WriteColumn>* const kColumns = [] {
+    auto cat = [](std::initializer_list<std::vector<WriteColumn>> parts) {
+      std::vector<WriteColumn> out;
+      for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+      return out;
+    };
+    // An entry's record, then its own columns; a cost, then when written.
+    const std::vector<WriteColumn> record = {AJ_COLUMN(record_key, "bytea"),
+                                             AJ_COLUMN(seq_num, "bigint")};
+    const std::vector<WriteColumn> cost = {AJ_COLUMN(input_tokens, "bigint"),
+                                           AJ_COLUMN(output_tokens, "bigint"),
+                                           AJ_COLUMN(micro_usd, "bigint")};
+    const std::vector<WriteColumn> written = {
+        AJ_COLUMN(blob_digest, "bytea"), AJ_COLUMN(written_at_us, "bigint")};
+    // A record's columns an update sets (an insert adds the creation time).
+    const std::vector<WriteColumn> record_row = cat(
+        {record,
+         {AJ_COLUMN(attempt, "bigint"), AJ_COLUMN(input_fingerprint, "bytea"),
+          AJ_COLUMN(completed_at_us, "bigint"),
+          AJ_COLUMN(written_at_us, "bigint"), AJ_COLUMN(replays, "bigint"),
+          AJ_COLUMN(replayed_at_us, "bigint")}});
+    // A step's key, and what a PENDING step's result changes.
+    const std::vector<WriteColumn> step_key =
+        cat({record,
+             {AJ_COLUMN(action_key, "text"), AJ_COLUMN(step_index, "bigint")}});
+    const std::vector<WriteColumn> step_result =
+        cat({{AJ_COLUMN(status, "smallint"), AJ_COLUMN(result, "bytea"),
+              AJ_COLUMN(error, "bytea")},
+             cost,
+             written});
+    auto* out = new std::vector<WriteColumn>[kWriteKinds];
+    out[kInsertRecords] =
+        cat({record_row, {AJ_COLUMN(created_at_us, "bigint")}});
+    out[kUpdateRecords] = record_row;
+    out[kInsertSteps] =
+        cat({step_key,
+             {AJ_COLUMN(function_id, "text"), AJ_COLUMN(args_digest, "bytea")},
+             step_result});
+    out[kUpgradeSteps] = cat({step_key, step_result});
+    out[kInsertCompletions] =
+        cat({record,
+             {AJ_COLUMN(action_key, "text"), AJ_COLUMN(state, "bytea")},
+             cost,
+             written});
+    out[kAddBlobReferences] = {AJ_COLUMN(digest, "bytea"),
+                               AJ_COLUMN(bytes, "bytea"),
+                               AJ_COLUMN(refs, "bigint")};
+    return out;
+  }();
+#undef AJ_COLUMN
+  return kColumns[part];
+}
+
 std::string WriteName(unsigned parts) { return absl::StrCat("write/", parts); }
 
 ArrayLiteral& ArrayLiteral::Text(absl::string_view s) {
@@ -563,7 +599,7 @@ ArrayLiteral& ArrayLiteral::Null() {
 }
 
 void ArrayLiteral::Separate() {
-  if (out_.size() > 1) out_ += ',';
+  if (size_++ > 0) out_ += ',';
 }
 
 }  // namespace actionjournal::postgres

@@ -10,10 +10,31 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
 namespace actionjournal::postgres {
+
+// A PostgreSQL array literal, built element by element, for the
+// unnest($n::type[]) parameters. Elements are quoted and escaped by the
+// array syntax's rules; the literal goes as one parameter value, never as
+// SQL.
+class ArrayLiteral {
+ public:
+  ArrayLiteral& Text(absl::string_view s);
+  ArrayLiteral& Bytes(absl::string_view b);  // bytea, hex form
+  ArrayLiteral& Int(int64_t v);
+  ArrayLiteral& Null();
+  std::string Done() const { return out_ + "}"; }
+  bool empty() const { return size_ == 0; }
+  int size() const { return size_; }  // elements
+
+ private:
+  void Separate();
+  std::string out_ = "{";
+  int size_ = 0;
+};
 
 // Statement name -> SQL.
 const std::map<std::string, std::string>& Statements();
@@ -28,39 +49,87 @@ struct ReadShape {
   bool pairs = false;
   bool records = false;
 };
+// The columns of a read's rows, whatever their kind (a step, a completion
+// or the record itself); those of another kind are NULL.
+enum ReadColumn {
+  kJobId,
+  kRecordKey,
+  kSeqNum,
+  kKind,  // ReadKind
+  kActionKey,
+  kStepIndex,
+  kFunctionId,
+  kArgsDigest,
+  kStatus,
+  kPayload,  // a step's result or a completion's state; NULL: blob missing
+  kError,
+  kInputTokens,  // then output tokens and micro-USD
+  kOutputTokens,
+  kMicroUsd,
+  kWrittenAt,
+  kAttempt,  // the record's, and its fingerprint and completion time
+  kInputFingerprint,
+  kCompletedAt,
+};
+enum ReadKind { kStepRow = 0, kCompletionRow = 1, kRecordRow = 2 };
+// The columns of lock_records' rows: the record's id (job, key, seq, as a
+// read's), then these.
+enum LockedColumn {
+  kLockedAttempt = 3,  // then the fingerprint and the completion time
+  kLockedWrittenAt = 6,
+  kLockedCreatedAt,
+  kLockedReplays,
+  kLockedReplayedAt,
+};
+
 // The entries alone (inside a write transaction, after the lock), and a
 // read: the entries and the records' rows.
 std::string EntriesName(ReadShape shape);
 std::string ReadName(ReadShape shape);
 
-// The write statement's parts, for one job ($1), in the order of their
-// arrays from $2 on: records inserted (9 arrays), records updated (8), steps
-// inserted (14: the blob digest and the write time last), steps upgraded
-// (12), completions inserted (9), blob references added (3: digest, bytes,
-// count; present too whenever steps are upgraded, to release the
-// references those held); then one expected count per part but the last.
+// The write statement's parts, for one job ($1).
+enum WritePart {
+  kInsertRecords,
+  kUpdateRecords,
+  kInsertSteps,
+  kUpgradeSteps,  // a PENDING step's result
+  kInsertCompletions,
+  // Blob references the entries add; present too whenever steps are
+  // upgraded, to release the references those held.
+  kAddBlobReferences,
+};
 constexpr int kWriteKinds = 6;
+
+// One part's rows, as arrays: a member per column, named as the table's
+// column. A part's SQL and its parameters both come from its column list
+// (WriteColumns), so that a column is added in one place; a part leaves
+// the members it does not list empty.
+struct WriteRows {
+  // Every entry's record, and the records' own columns.
+  ArrayLiteral record_key, seq_num;
+  ArrayLiteral attempt, input_fingerprint, completed_at_us, replays,
+      replayed_at_us, created_at_us;
+  // Steps' and completions' columns.
+  ArrayLiteral action_key, step_index, function_id, args_digest, status, result,
+      error, state;
+  ArrayLiteral input_tokens, output_tokens, micro_usd, blob_digest,
+      written_at_us;
+  // Blobs'.
+  ArrayLiteral digest, bytes, refs;
+};
+
+struct WriteColumn {
+  const char* name;  // the table's column, and WriteRows' member
+  const char* type;  // its SQL type
+  ArrayLiteral WriteRows::*values;
+};
+// A part's columns, in the order of its arrays; after the job ($1), each
+// present part's arrays in the order of the parts, then one expected row
+// count per present part but the blobs'.
+const std::vector<WriteColumn>& WriteColumns(WritePart part);
 std::string WriteName(unsigned parts);  // bit i: part i present
 // ListRecords' statement for a shape (ListShapeOf).
 std::string ListName(unsigned shape);
-
-// A PostgreSQL array literal, built element by element, for the
-// unnest($n::type[]) parameters. Elements are quoted and escaped by the
-// array syntax's rules; the literal goes as one parameter value, never as
-// SQL.
-class ArrayLiteral {
- public:
-  ArrayLiteral& Text(absl::string_view s);
-  ArrayLiteral& Bytes(absl::string_view b);  // bytea, hex form
-  ArrayLiteral& Int(int64_t v);
-  ArrayLiteral& Null();
-  std::string Done() const { return out_ + "}"; }
-  bool empty() const { return out_.size() == 1; }
-
- private:
-  void Separate();
-  std::string out_ = "{";
-};
 
 }  // namespace actionjournal::postgres
 

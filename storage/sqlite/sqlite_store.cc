@@ -4,13 +4,16 @@
 
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "storage/dedup.h"
@@ -240,14 +243,16 @@ class Connection {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<Stmt> Prepare(const char* sql) {
+  // Prepared once per connection and text (the file's statements are a
+  // fixed set), then reused.
+  absl::StatusOr<Stmt> Prepare(absl::string_view sql) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       sqlite3_stmt* s = nullptr;
-      int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
-                                  nullptr);
+      int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                  SQLITE_PREPARE_PERSISTENT, &s, nullptr);
       if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare");
-      it = cache_.emplace(sql, s).first;
+      it = cache_.emplace(std::string(sql), s).first;
     }
     return Stmt(db_, it->second);
   }
@@ -311,7 +316,7 @@ class Connection {
   }
 
   sqlite3* db_ = nullptr;
-  std::map<const char*, sqlite3_stmt*> cache_;  // keyed by literal address
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;  // by SQL text
 };
 
 Cost CostAt(Stmt& s, int i) {
@@ -631,7 +636,7 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req,
         "UPDATE records AS r SET expires_at_us = min(coalesce(expires_at_us, "
         "?4), ?4) WHERE r.job_id = ?1 AND ",
         kSelected);
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(kRetain.c_str()));
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare(kRetain));
     s.Text(req.job_id)
         .Int(req.whole_job ? 1 : 0)
         .Int(before)
@@ -641,7 +646,7 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req,
     return result;
   }
   for (const std::string* sql : {&kEntries[0], &kEntries[1], &kRecords}) {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql->c_str()));
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare(*sql));
     s.Text(req.job_id).Int(req.whole_job ? 1 : 0).Int(before);
     RETURN_IF_ERROR(s.Exec());
     if (sql == &kRecords) {
@@ -657,8 +662,7 @@ absl::StatusOr<std::vector<JobStats>> StatsOf(Connection& c,
                                               const std::string& job_id) {
   static const std::string kAll = JobStatsSql("");
   static const std::string kJob = JobStatsSql("WHERE job_id = ?1");
-  ASSIGN_OR_RETURN(Stmt s,
-                   c.Prepare(job_id.empty() ? kAll.c_str() : kJob.c_str()));
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(job_id.empty() ? kAll : kJob));
   if (!job_id.empty()) s.Text(job_id);
   std::vector<JobStats> out;
   for (;;) {
@@ -719,7 +723,7 @@ absl::StatusOr<RecordInfo> InfoAt(Connection& c, const std::string& job_id,
   info.replayed_at = TimeAt(s, 7);
   if (!s.ColNull(8)) info.retained_until = absl::FromUnixMicros(s.ColInt(8));
   static const std::string kTotals = RecordTotalsSql("?1", "?2", "?3");
-  ASSIGN_OR_RETURN(Stmt t, c.Prepare(kTotals.c_str()));
+  ASSIGN_OR_RETURN(Stmt t, c.Prepare(kTotals));
   t.Record(info.id);
   ASSIGN_OR_RETURN(bool row, t.Step());
   if (!row) return absl::InternalError("sqlite: record totals: no row");
@@ -733,7 +737,7 @@ absl::StatusOr<RecordInfo> InfoAt(Connection& c, const std::string& job_id,
 absl::StatusOr<std::vector<RecordInfo>> ListOf(Connection& c,
                                                const ListRecordsQuery& q) {
   const unsigned shape = ListShapeOf(q);
-  ASSIGN_OR_RETURN(Stmt s, c.Prepare(ListSql(shape).c_str()));
+  ASSIGN_OR_RETURN(Stmt s, c.Prepare(ListSql(shape)));
   s.Text(q.job_id);
   if (!q.key_prefix.empty()) s.Blob(q.key_prefix);
   s.Int(ToMicros(q.created_from)).Int(ToMicros(ListCreatedBefore(q)));
@@ -837,7 +841,7 @@ absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
       "DELETE FROM records WHERE (job_id, record_key, seq_num) IN (SELECT "
       "job_id, record_key, seq_num FROM temp.sweep)"};
   for (const std::string& sql : kDelete) {
-    ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql.c_str()));
+    ASSIGN_OR_RETURN(Stmt s, c.Prepare(sql));
     RETURN_IF_ERROR(s.Exec());
     if (&sql != &kDelete[2]) out.entries += s.Changes();
   }
@@ -951,17 +955,15 @@ absl::StatusOr<std::string> ExplainSqliteReadsForTest(
     const SqliteStoreOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(options));
   std::string out;
-  // The connection caches statements by their text's address, so the
-  // EXPLAIN texts live as long as the program.
-  static const auto* kExplained = new std::vector<std::string>{
+  const std::vector<std::string> kExplained = {
       absl::StrCat("EXPLAIN QUERY PLAN ", kReadRecord),
       absl::StrCat("EXPLAIN QUERY PLAN ", kReadAllSteps),
       absl::StrCat("EXPLAIN QUERY PLAN ", kReadActionSteps),
       absl::StrCat("EXPLAIN QUERY PLAN ", kReadAllCompletions),
       absl::StrCat("EXPLAIN QUERY PLAN ", kReadActionCompletion)};
-  for (const std::string& explain : *kExplained) {
+  for (const std::string& explain : kExplained) {
     const char* sql = explain.c_str() + strlen("EXPLAIN QUERY PLAN ");
-    ASSIGN_OR_RETURN(Stmt s, conn->Prepare(explain.c_str()));
+    ASSIGN_OR_RETURN(Stmt s, conn->Prepare(explain));
     absl::StrAppend(&out, sql, "\n");
     for (;;) {
       ASSIGN_OR_RETURN(bool row, s.Step());

@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/requests.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
@@ -39,6 +40,7 @@ namespace {
 
 using ::actionjournal::testing::CompletionReq;
 using ::actionjournal::testing::Delta;
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Rec;
 using ::actionjournal::testing::RunCommand;
@@ -479,11 +481,8 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
 
   StalledClient stalled(server_->port());
   ASSERT_TRUE(stalled.connected());
-  for (absl::Time until = absl::Now() + absl::Seconds(10);
-       !stalled.got_settings() && absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  ASSERT_TRUE(stalled.got_settings());
+  ASSERT_TRUE(
+      Eventually([&] { return stalled.got_settings(); }, absl::Seconds(10)));
   ASSERT_EQ(stalled.max_streams(), 100);
   // As many streams as the server allows at once (a client that ignores the
   // limit has the rest reset), each a 1 MiB answer.
@@ -499,16 +498,18 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
   const std::string busy_total =
       "actionjournal_busy_total{method=\"LookupAction\"}";
   double held_bytes = 0, refused = 0, busy_counted = 0;
-  for (absl::Time until = absl::Now() + absl::Seconds(20);
-       absl::Now() < until;) {
+  // Scrapes the three figures; false when the scrape failed.
+  auto scrape = [&] {
     auto m = Scrape(server_->metrics_port());
-    ASSERT_THAT(m, IsOk());
+    EXPECT_THAT(m, IsOk());
+    if (!m.ok()) return false;
     held_bytes = (*m)[held];
     refused = (*m)[busy];
     busy_counted = (*m)[busy_total];
-    if (refused > 0 && held_bytes > 0) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+    return true;
+  };
+  Eventually([&] { return scrape() && refused > 0 && held_bytes > 0; },
+             absl::Seconds(20), absl::Milliseconds(50));
   EXPECT_GT(refused, 0) << "reads past the bound are refused; held "
                         << held_bytes << " bytes; goaway "
                         << stalled.goaway_.load() << ", resets "
@@ -531,14 +532,8 @@ TEST_F(HardeningTest, AClientThatDoesNotReadCannotGrowTheServer) {
   // when the stalled client goes.
   EXPECT_THAT(client_->LookupAction(lookup), IsOk());
   stalled.Close();
-  for (absl::Time until = absl::Now() + absl::Seconds(20);
-       absl::Now() < until;) {
-    auto m = Scrape(server_->metrics_port());
-    ASSERT_THAT(m, IsOk());
-    held_bytes = (*m)[held];
-    if (held_bytes == 0) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  Eventually([&] { return scrape() && held_bytes == 0; }, absl::Seconds(20),
+             absl::Milliseconds(50));
   EXPECT_EQ(held_bytes, 0);
 }
 
@@ -622,13 +617,13 @@ TEST_F(HardeningTest, AFullDiskIsUnavailableAndNotReadyAndLogged) {
     health->Check(&ctx, req, &resp);
     return resp.status();
   };
-  grpc::health::v1::HealthCheckResponse::ServingStatus ready = status_of("");
-  for (absl::Time until = absl::Now() + absl::Seconds(5);
-       ready == grpc::health::v1::HealthCheckResponse::SERVING &&
-       absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(50));
-    ready = status_of("");
-  }
+  grpc::health::v1::HealthCheckResponse::ServingStatus ready;
+  Eventually(
+      [&] {
+        ready = status_of("");
+        return ready != grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(5), absl::Milliseconds(50));
   EXPECT_EQ(ready, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(status_of("liveness"),
             grpc::health::v1::HealthCheckResponse::SERVING);

@@ -24,6 +24,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "storage/postgres/migrations.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -32,6 +33,7 @@ namespace actionjournal {
 namespace {
 
 using ::actionjournal::testing::Delta;
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
@@ -425,15 +427,6 @@ grpc::health::v1::HealthCheckResponse::ServingStatus Health(
   return resp.status();
 }
 
-bool Eventually(const std::function<bool()>& f, absl::Duration limit) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (absl::Now() < deadline) {
-    if (f()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return f();
-}
-
 // PostgreSQL stops: calls answer UNAVAILABLE within their deadline and health
 // says NOT_SERVING. It comes back: the same server recovers by itself.
 TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
@@ -449,17 +442,17 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
   // Connections opened so far wait in the pool; none is held between calls
   // (but the health check's ping, every 100 ms, for a moment: scraped again
   // while one is under way).
-  auto up = Scrape(s->metrics_port());
+  constexpr char kInUse[] =
+      R"(actionjournal_store_connections{state="in_use"})";
+  absl::StatusOr<testing::Samples> up;
+  Eventually(
+      [&] {
+        up = Scrape(s->metrics_port());
+        return up.ok() && (*up)[kInUse] == 0;
+      },
+      absl::Milliseconds(400), absl::Milliseconds(20));
   ASSERT_THAT(up, IsOk());
-  for (int i = 0;
-       i < 20 &&
-       (*up)[R"(actionjournal_store_connections{state="in_use"})"] != 0;
-       ++i) {
-    absl::SleepFor(absl::Milliseconds(20));
-    up = Scrape(s->metrics_port());
-    ASSERT_THAT(up, IsOk());
-  }
-  EXPECT_EQ((*up)[R"(actionjournal_store_connections{state="in_use"})"], 0);
+  EXPECT_EQ((*up)[kInUse], 0);
   EXPECT_GE((*up)[R"(actionjournal_store_connections{state="idle"})"], 1);
   EXPECT_EQ(
       (*up)[R"(actionjournal_build_info{store="postgresql",version="0.1.0"})"],
@@ -484,7 +477,7 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
       [&] {
         return Health(*s) == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
       },
-      absl::Seconds(10)));
+      absl::Seconds(10), absl::Milliseconds(50)));
   // Readiness follows the store; liveness does not (a restart would not help).
   EXPECT_EQ(Health(*s, "actionjournal.v1.ActionJournal"),
             grpc::health::v1::HealthCheckResponse::NOT_SERVING);
@@ -494,23 +487,25 @@ TEST_F(PostgresE2eTest, SurvivesPostgresRestartWithoutRestarting) {
     auto m = Scrape(s->metrics_port());
     return m.ok() ? (*m)["actionjournal_store_ready"] : -1;
   };
-  EXPECT_TRUE(Eventually([&] { return store_ready() == 0; }, absl::Seconds(5)));
+  EXPECT_TRUE(Eventually([&] { return store_ready() == 0; }, absl::Seconds(5),
+                         absl::Milliseconds(50)));
 
   ASSERT_EQ(std::system(Env("AJ_PG_START").c_str()), 0);
   EXPECT_TRUE(Eventually(
       [&] {
         return Health(*s) == grpc::health::v1::HealthCheckResponse::SERVING;
       },
-      absl::Seconds(20)));
+      absl::Seconds(20), absl::Milliseconds(50)));
   absl::StatusOr<v1::AppendActionResponse> again;
   EXPECT_TRUE(Eventually(
       [&] {
         again = client->AppendAction(Completion("restart", "during", "S"));
         return again.ok();
       },
-      absl::Seconds(20)));
+      absl::Seconds(20), absl::Milliseconds(50)));
   ASSERT_THAT(again, IsOk());
-  EXPECT_TRUE(Eventually([&] { return store_ready() == 1; }, absl::Seconds(5)));
+  EXPECT_TRUE(Eventually([&] { return store_ready() == 1; }, absl::Seconds(5),
+                         absl::Milliseconds(50)));
   // The refused call wrote nothing; the acknowledged one is still there.
   EXPECT_EQ(again->outcome(), v1::APPEND_OUTCOME_APPENDED);
   auto before = client->AppendAction(Completion("restart", "before", "S"));
@@ -550,25 +545,27 @@ TEST_F(PostgresE2eTest, SigtermExitsSoonAfterTheGraceWhenTheStoreIsStuck) {
     }
   } kill_locker{locker};
   // Wait until the lock is held: a probe that needs it gives up at once.
-  bool locked = false;
-  for (absl::Time until = absl::Now() + absl::Seconds(20);
-       !locked && absl::Now() < until;) {
-    const std::string probe =
-        absl::StrCat("psql -q -t -d '", dsn_,
-                     "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records "
-                     "WHERE job_id = '",
-                     job, "' FOR UPDATE\" >/dev/null 2>&1");
-    locked = std::system(probe.c_str()) != 0;
-    if (!locked) absl::SleepFor(absl::Milliseconds(50));
-  }
-  ASSERT_TRUE(locked) << "the row lock was never taken";
+  const std::string probe =
+      absl::StrCat("psql -q -t -d '", dsn_,
+                   "' -c \"SET lock_timeout = '50ms'; SELECT 1 FROM records "
+                   "WHERE job_id = '",
+                   job, "' FOR UPDATE\" >/dev/null 2>&1");
+  ASSERT_TRUE(Eventually([&] { return std::system(probe.c_str()) != 0; },
+                         absl::Seconds(20), absl::Milliseconds(50)))
+      << "the row lock was never taken";
 
   absl::Status stuck_call = absl::UnknownError("not answered");
   std::thread caller([&] {
     stuck_call = client->AppendAction(Completion(job, "b", "second")).status();
   });
-  absl::SleepFor(
-      absl::Milliseconds(500));  // the append is now waiting on the lock
+  // The append waits on the lock: a backend of the server's waits for one.
+  const std::string waiting = absl::StrCat(
+      "test \"$(psql -q -t -A -d '", dsn_,
+      "' -c \"SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+      "'Lock'\")\" -gt 0");
+  ASSERT_TRUE(Eventually([&] { return std::system(waiting.c_str()) == 0; },
+                         absl::Seconds(20), absl::Milliseconds(50)))
+      << "the append never waited on the lock";
   const absl::Time start = absl::Now();
   auto code = server->Stop(SIGTERM, absl::Seconds(60));
   const absl::Duration took = absl::Now() - start;
@@ -658,13 +655,13 @@ TEST_F(PostgresE2eTest, AFullDiskIsUnavailableAndNotReady) {
     health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
     return resp.status();
   };
-  auto status = ready();
-  for (absl::Time until = absl::Now() + absl::Seconds(5);
-       status == grpc::health::v1::HealthCheckResponse::SERVING &&
-       absl::Now() < until;) {
-    absl::SleepFor(absl::Milliseconds(50));
-    status = ready();
-  }
+  grpc::health::v1::HealthCheckResponse::ServingStatus status;
+  Eventually(
+      [&] {
+        status = ready();
+        return status != grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(5), absl::Milliseconds(50));
   EXPECT_EQ(status, grpc::health::v1::HealthCheckResponse::NOT_SERVING);
   EXPECT_THAT(server->Log(), ::testing::HasSubstr("writes fail"));
   server.reset();  // SIGKILL: the database can be dropped

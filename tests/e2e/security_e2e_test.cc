@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/requests.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -33,6 +34,7 @@ namespace actionjournal {
 namespace {
 
 using ::actionjournal::testing::CompletionReq;
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Rec;
 using ::actionjournal::testing::ServerProcess;
@@ -493,15 +495,14 @@ TEST_F(SecurityE2eTest,
   WriteFile(Path("tls.crt"), crt_text.str());
 
   // New connections get the new certificate within a few reload intervals.
-  bool rotated = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!rotated && absl::Now() < deadline) {
-    rotated = Client(*server, {Cert("wrong-ca.pem"), "", "", Path("token-a")})
-                  ->LookupAction(Lookup("job-a"))
-                  .ok();
-    if (!rotated) absl::SleepFor(absl::Milliseconds(200));
-  }
-  EXPECT_TRUE(rotated) << server->Log();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Client(*server, {Cert("wrong-ca.pem"), "", "", Path("token-a")})
+            ->LookupAction(Lookup("job-a"))
+            .ok();
+      },
+      absl::Seconds(20), absl::Milliseconds(200)))
+      << server->Log();
   // ... and the metrics port too.
   EXPECT_THAT(ScrapeHttps(server->metrics_port(), Cert("wrong-ca.pem")),
               HasSubstr("actionjournal_build_info"));
@@ -527,13 +528,9 @@ TEST_F(SecurityE2eTest, AChangedTokensFileTakesEffectWithoutARestart) {
   // Token A leaves, the fresh one comes in.
   WriteFile(Path("tokens"),
             absl::StrCat("fresh sha256:", Digest(fresh), " read job-a\n"));
-  bool reloaded = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!reloaded && absl::Now() < deadline) {
-    reloaded = f->LookupAction(Lookup("job-a")).ok();
-    if (!reloaded) absl::SleepFor(absl::Milliseconds(200));
-  }
-  EXPECT_TRUE(reloaded) << server->Log();
+  EXPECT_TRUE(Eventually([&] { return f->LookupAction(Lookup("job-a")).ok(); },
+                         absl::Seconds(20), absl::Milliseconds(200)))
+      << server->Log();
   EXPECT_THAT(a->LookupAction(Lookup("job-a")),
               StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(f->Prune(PruneJob("job-a", false)),
@@ -541,12 +538,12 @@ TEST_F(SecurityE2eTest, AChangedTokensFileTakesEffectWithoutARestart) {
 
   // A broken file is reported and the last good one kept.
   WriteFile(Path("tokens"), "fresh " + fresh + " read job-a\n");
-  const absl::Time until = absl::Now() + absl::Seconds(20);
-  while (server->Log().find("keeping the tokens read before") ==
-             std::string::npos &&
-         absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  Eventually(
+      [&] {
+        return server->Log().find("keeping the tokens read before") !=
+               std::string::npos;
+      },
+      absl::Seconds(20), absl::Milliseconds(100));
   EXPECT_THAT(server->Log(), HasSubstr("line 1: credential: must be sha256:"));
   EXPECT_THAT(server->Log(), Not(HasSubstr(fresh)));
   EXPECT_THAT(f->LookupAction(Lookup("job-a")), IsOk());

@@ -991,14 +991,12 @@ TEST_F(ServerE2eTest, SigkillLosesNothingAcknowledged) {
     });
   }
   // Kill once a fair number of appends were acknowledged (bounded wait).
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  for (;;) {
-    {
-      absl::MutexLock l(&mu);
-      if (acked.size() >= 300 || absl::Now() > deadline) break;
-    }
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  Eventually(
+      [&] {
+        absl::MutexLock l(&mu);
+        return acked.size() >= 300;
+      },
+      absl::Seconds(60), absl::Milliseconds(5));
   auto killed = server_->Stop(SIGKILL);
   ASSERT_THAT(killed, IsOk());
   EXPECT_EQ(*killed, 128 + SIGKILL);
