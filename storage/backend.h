@@ -8,7 +8,6 @@
 #ifndef ACTIONJOURNAL_STORAGE_BACKEND_H_
 #define ACTIONJOURNAL_STORAGE_BACKEND_H_
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -256,35 +255,6 @@ class ForwardingBackend : public Backend {
  private:
   const std::unique_ptr<Backend> inner_;
 };
-
-// The SQL backends' per-job statistics query (the same in both dialects):
-// job_id, records, retained records, entries, payload bytes, the three
-// cost sums, blobs, blob bytes and deduplicated bytes; `where` filters every
-// table on job_id ("" for every job).
-std::string JobStatsSql(const std::string& where);
-
-// ListRecords' SQL (the same in both dialects) is one statement per shape
-// of query, with only the filters it has, so that each plan is an index
-// range of records_created (job_id, created_at_us) read backwards:
-// kListShapes shapes, numbered by ListShapeOf.
-inline constexpr unsigned kListShapes = 32;
-unsigned ListShapeOf(const ListRecordsQuery& query);
-// The query's upper bound on creation time, the page's position's included,
-// so that one bound ends the index range (a planner uses one).
-absl::Time ListCreatedBefore(const ListRecordsQuery& query);
-// The WHERE (on records `r`), ORDER BY and LIMIT of `shape`; `param(i)` is
-// the dialect's i-th parameter. Parameters, in order: the job, the key
-// prefix (if any), created from and ListCreatedBefore (always; micros), the
-// position a page starts after (created micros, key, seq; if any), the
-// limit.
-std::string ListRecordsSql(unsigned shape,
-                           const std::function<std::string(int)>& param);
-
-// The SQL backends' totals of one record's entries for RecordInfo (the same
-// in both dialects): actions, entries, payload bytes, the three cost sums;
-// `job`, `key` and `seq` are the SQL that names the record.
-std::string RecordTotalsSql(const std::string& job, const std::string& key,
-                            const std::string& seq);
 
 }  // namespace actionjournal
 

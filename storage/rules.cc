@@ -454,4 +454,18 @@ std::optional<absl::StatusOr<BeginResult>> BeginWithoutWrites(
   return absl::StatusOr<BeginResult>(std::move(result));
 }
 
+bool PruneSelects(const PruneRequest& req, const RecordId& id,
+                  const RecordRow& row) {
+  if (id.job_id != req.job_id) return false;
+  if (req.whole_job) return true;
+  if (req.completed_before.has_value() && row.completed &&
+      row.completed_at < *req.completed_before) {
+    return true;
+  }
+  for (const auto& [key, up_to] : req.keys) {
+    if (key == id.record_key && id.seq_num <= up_to) return true;
+  }
+  return false;
+}
+
 }  // namespace actionjournal

@@ -68,6 +68,13 @@ std::vector<ActionEntries> ActionsFrom(const Snapshot& snapshot,
 std::optional<absl::StatusOr<BeginResult>> BeginWithoutWrites(
     const Snapshot& snapshot, const BeginRequest& request);
 
+// Whether a Prune takes the record `id` (whose row is `row`): the request's
+// job, and the whole job, or completed before the request's bound, or at or
+// below its key's bound. The SQL backends state it as PruneSelectsSql
+// (storage/sql_text.h).
+bool PruneSelects(const PruneRequest& req, const RecordId& id,
+                  const RecordRow& row);
+
 }  // namespace actionjournal
 
 #endif  // ACTIONJOURNAL_STORAGE_RULES_H_

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/dedup.h"
+#include "storage/rules.h"
 
 namespace actionjournal {
 namespace {
@@ -98,20 +99,6 @@ absl::Status Apply(const WriteSet& w, Tables& t) {
   return absl::OkStatus();
 }
 
-bool Selected(const PruneRequest& req, const RecordId& id,
-              const RecordRow& row) {
-  if (id.job_id != req.job_id) return false;
-  if (req.whole_job) return true;
-  if (req.completed_before.has_value() && row.completed &&
-      row.completed_at < *req.completed_before) {
-    return true;
-  }
-  for (const auto& [key, up_to] : req.keys) {
-    if (key == id.record_key && id.seq_num <= up_to) return true;
-  }
-  return false;
-}
-
 // The order ListRecords answers in, and a query's filters, as the SQL
 // backends' statements state them.
 bool NewestFirst(const RecordInfo& a, const RecordInfo& b) {
@@ -186,7 +173,7 @@ class MemoryBackend final : public Backend {
     const absl::Time due = now + req.retention;
     for (auto it = tables_.begin(); it != tables_.end();) {
       if (!it->second.rec.row.has_value() ||
-          !Selected(req, it->first, *it->second.rec.row)) {
+          !PruneSelects(req, it->first, *it->second.rec.row)) {
         ++it;
       } else if (req.retention > absl::ZeroDuration()) {
         auto [d, fresh] = due_.emplace(it->first, due);

@@ -28,6 +28,7 @@
 #include "storage/postgres/migrate.h"
 #include "storage/postgres/pool.h"
 #include "storage/postgres/statements.h"
+#include "storage/sql_text.h"
 
 namespace actionjournal {
 namespace {

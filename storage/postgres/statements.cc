@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "storage/backend.h"
+#include "storage/sql_text.h"
 
 namespace actionjournal::postgres {
 namespace {
@@ -242,13 +243,16 @@ constexpr char kInfoColumns[] =
     "r.expires_at_us, a.actions, a.entries, a.bytes, a.it, a.ot, a.usd FROM "
     "(SELECT r.* FROM records r ";
 
-// The records a Prune selects ($1 job, $2 whole job, $3 completed before,
-// $4/$5 parallel arrays of record keys and bounds).
-constexpr char kPruneSelects[] =
-    "r.job_id = $1 AND ($2 OR r.completed_at_us < $3::bigint OR "
-    "EXISTS (SELECT 1 FROM unnest($4::bytea[], $5::bigint[]) AS "
-    "k(record_key, up_to) WHERE k.record_key = r.record_key "
-    "AND r.seq_num <= k.up_to))";
+// The records a Prune selects (PruneSelectsSql): $1 job, $2 whole job, $3
+// completed before, $4/$5 parallel arrays of record keys and bounds.
+const std::string& PruneSelects() {
+  static const auto* kSql = new std::string(absl::StrCat(
+      "r.job_id = $1 AND ",
+      PruneSelectsSql("$2", "$3::bigint",
+                      "unnest($4::bytea[], $5::bigint[]) AS k(record_key, "
+                      "up_to)")));
+  return *kSql;
+}
 
 // Deletes the entries of job $1's records ($2, $3) that also meet
 // `condition` (on `k`, the record) and releases their blobs: their count.
@@ -361,7 +365,7 @@ const std::map<std::string, std::string>& Statements() {
       {"prune",
        absl::StrCat("WITH sel AS (SELECT r.job_id, r.record_key, r.seq_num "
                     "FROM records r WHERE ",
-                    kPruneSelects, " LIMIT $6 FOR UPDATE) ",
+                    PruneSelects(), " LIMIT $6 FOR UPDATE) ",
                     DeleteSelectedSql(""))},
       // A whole-job prune's last step: the job's entries whose record is
       // gone (left by earlier versions, whose prunes could race a writer).
@@ -390,7 +394,7 @@ const std::map<std::string, std::string>& Statements() {
       {"prune_retained",
        absl::StrCat("UPDATE records r SET expires_at_us = "
                     "LEAST(COALESCE(r.expires_at_us, $6), $6) WHERE ",
-                    kPruneSelects)},
+                    PruneSelects())},
       // (On Citus, through the coordinator: an aggregate, then the upsert.)
       // A fresh attempt for job $1: above the last one issued and above
       // every stored record's (a client may begin records with attempts of

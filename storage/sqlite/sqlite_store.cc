@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "storage/dedup.h"
+#include "storage/sql_text.h"
 
 namespace actionjournal {
 namespace {
@@ -611,10 +612,8 @@ absl::StatusOr<PruneResult> PruneAll(Connection& c, const PruneRequest& req,
     s.Blob(key).Int(up_to);
     RETURN_IF_ERROR(s.Exec());
   }
-  static constexpr const char* kSelected =
-      "(?2 OR (r.completed_at_us IS NOT NULL AND r.completed_at_us < ?3) OR "
-      "EXISTS (SELECT 1 FROM temp.prune_keys k WHERE k.record_key = "
-      "r.record_key AND r.seq_num <= k.up_to))";
+  static const std::string kSelected =
+      PruneSelectsSql("?2", "?3", "temp.prune_keys k");
   static const std::string kEntries[] = {
       absl::StrCat("DELETE FROM steps WHERE (job_id, record_key, seq_num) IN "
                    "(SELECT r.job_id, r.record_key, r.seq_num FROM records r "
