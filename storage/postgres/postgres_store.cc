@@ -427,7 +427,8 @@ class PostgresBackend final : public Backend {
       Snapshot snapshot;
       const std::map<std::string, EntryArgs> jobs = ArgsByJob(reads, snapshot);
       // On Citus, a transaction block of its own (statements.cc, "begin").
-      const bool explicit_transaction = pool_.citus();
+      const bool explicit_transaction =
+          options_.explicit_transactions || pool_.citus();
       if (explicit_transaction) p.Send("begin", {});
       p.Send("timeout", {absl::StrCat(timeout_ms)});
       for (const auto& [job_id, e] : jobs) {

@@ -42,6 +42,11 @@ struct PostgresStoreOptions {
   // pool_mode=transaction): no prepared statements, no session settings
   // (PoolOptions::transaction_pooling).
   bool transaction_pooling = false;
+  // Each write transaction begins and commits itself (BEGIN, COMMIT in its
+  // pipeline) instead of riding the pipeline's implicit transaction. Always
+  // so on Citus, which the pool detects (statements.cc, "begin"); here for
+  // tests that run that path on PostgreSQL.
+  bool explicit_transactions = false;
 };
 
 // INVALID_ARGUMENT naming the first option out of range: pool_size >= 1,

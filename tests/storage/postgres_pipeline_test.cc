@@ -3,6 +3,8 @@
 // (as a PostgreSQL restart or failover would) between two writes, and the
 // next writes must come back (failing with UNAVAILABLE or succeeding on a
 // fresh connection), never hang, and the pool must heal.
+#include <libpq-fe.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "storage/journal_store.h"
 #include "storage/postgres/errors.h"
+#include "storage/postgres/pipeline.h"
 #include "storage/postgres/postgres_store.h"
 #include "storage/stores.h"
 #include "tests/storage/store_factories.h"
@@ -40,6 +43,31 @@ int Terminate(const std::string& dsn, const std::string& application) {
     killed += r[0].as<bool>();
   }
   return killed;
+}
+
+// A pipeline that begins its transaction itself (as on Citus) and fails
+// before its commit leaves the connection idle and usable: the transaction
+// it began is rolled back, not left aborted for the next caller.
+TEST(PostgresPipelineTest, AFailedPipelineRollsBackTheTransactionItBegan) {
+  const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
+  if (dsn == nullptr) GTEST_SKIP() << kNoPostgres;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(dsn),
+                                                    &PQfinish);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
+  {
+    postgres::Pipeline p(conn.get(), /*unnamed=*/true);
+    p.Send("begin", {});
+    p.Send("timeout", {"not a duration"});  // fails
+    p.Send("commit", {});
+    EXPECT_FALSE(p.Sync().ok());
+    EXPECT_FALSE(p.broken());
+  }
+  EXPECT_EQ(PQtransactionStatus(conn.get()), PQTRANS_IDLE);
+  postgres::Pipeline again(conn.get(), /*unnamed=*/true);
+  again.Send("timeout", {"1000"});
+  auto r = again.Sync();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ((*r)[0].Text(0, 0), "1s");
 }
 
 // What a Citus coordinator answers when its link to a worker died

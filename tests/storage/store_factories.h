@@ -91,35 +91,36 @@ inline std::vector<StoreFactory> AllStoreFactories() {
          return NewSqliteJournalStore(so, std::move(o));
        }},
   };
-  // The test script starts a real PostgreSQL and names it here. Always
-  // listed, so that a test list made without it still holds these tests;
-  // without it they skip, saying why.
-  all.push_back(
-      {"Postgres",
-       [](JournalOptions o) -> absl::StatusOr<std::unique_ptr<JournalStore>> {
-         const char* dsn = std::getenv("ACTIONJOURNAL_TEST_POSTGRES_DSN");
-         if (dsn == nullptr) {
-           return absl::FailedPreconditionError(kNoPostgres);
-         }
-         PostgresStoreOptions po;
-         po.dsn = dsn;
-         return NewPostgresJournalStore(po, std::move(o));
-       }});
-  // The same PostgreSQL through pgbouncer in transaction pooling mode,
-  // when the test script started one (scripts/with-postgres.sh does where
-  // pgbouncer is installed).
-  all.push_back(
-      {"PostgresThroughPgbouncer",
-       [](JournalOptions o) -> absl::StatusOr<std::unique_ptr<JournalStore>> {
-         const char* dsn = std::getenv("ACTIONJOURNAL_TEST_PGBOUNCER_DSN");
-         if (dsn == nullptr) {
-           return absl::FailedPreconditionError(kNoPostgres);
-         }
-         PostgresStoreOptions po;
-         po.dsn = dsn;
-         po.transaction_pooling = true;
-         return NewPostgresJournalStore(po, std::move(o));
-       }});
+  // The test script starts a real PostgreSQL and names it here (and
+  // pgbouncer in front of it in transaction pooling mode, where Debian's
+  // pgbouncer is installed: `env` names its DSN). Always listed, so that a
+  // test list made without them still holds these tests; without them they
+  // skip, saying why.
+  auto postgres = [](std::string name, const char* env,
+                     void (*tweak)(PostgresStoreOptions&)) {
+    return StoreFactory{std::move(name),
+                        [env, tweak](JournalOptions o)
+                            -> absl::StatusOr<std::unique_ptr<JournalStore>> {
+                          const char* dsn = std::getenv(env);
+                          if (dsn == nullptr)
+                            return absl::FailedPreconditionError(kNoPostgres);
+                          PostgresStoreOptions po;
+                          po.dsn = dsn;
+                          tweak(po);
+                          return NewPostgresJournalStore(po, std::move(o));
+                        }};
+  };
+  all.push_back(postgres("Postgres", "ACTIONJOURNAL_TEST_POSTGRES_DSN",
+                         [](PostgresStoreOptions&) {}));
+  // Each write transaction begun and committed by the backend itself, as on
+  // Citus (docs/scale.md), whose other differences (no generic plans)
+  // change no answer.
+  all.push_back(postgres(
+      "PostgresExplicitTransactions", "ACTIONJOURNAL_TEST_POSTGRES_DSN",
+      [](PostgresStoreOptions& po) { po.explicit_transactions = true; }));
+  all.push_back(postgres(
+      "PostgresThroughPgbouncer", "ACTIONJOURNAL_TEST_PGBOUNCER_DSN",
+      [](PostgresStoreOptions& po) { po.transaction_pooling = true; }));
   return all;
 }
 
