@@ -468,4 +468,13 @@ bool PruneSelects(const PruneRequest& req, const RecordId& id,
   return false;
 }
 
+SweepReason SweepReasonOf(std::optional<absl::Time> expires_at,
+                          absl::Time written_at, absl::Time now,
+                          absl::Time written_before) {
+  if (expires_at.has_value() && *expires_at <= now) {
+    return SweepReason::kRetention;
+  }
+  return written_at < written_before ? SweepReason::kTtl : SweepReason::kKeep;
+}
+
 }  // namespace actionjournal

@@ -75,6 +75,15 @@ std::optional<absl::StatusOr<BeginResult>> BeginWithoutWrites(
 bool PruneSelects(const PruneRequest& req, const RecordId& id,
                   const RecordRow& row);
 
+// Why a sweep at `now` deletes a record, if it does: a Prune's retention
+// set it to expire (`expires_at`) by now, or, not so, it was last written
+// before `written_before` (the TTL). The SQL backends state it as
+// SweepRetentionSql and SweepTtlSql (storage/sql_text.h).
+enum class SweepReason { kKeep, kRetention, kTtl };
+SweepReason SweepReasonOf(std::optional<absl::Time> expires_at,
+                          absl::Time written_at, absl::Time now,
+                          absl::Time written_before);
+
 }  // namespace actionjournal
 
 #endif  // ACTIONJOURNAL_STORAGE_RULES_H_

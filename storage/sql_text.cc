@@ -6,6 +6,16 @@
 
 namespace actionjournal {
 
+std::string SweepRetentionSql(const std::string& now) {
+  return absl::StrCat("r.expires_at_us <= ", now);
+}
+
+std::string SweepTtlSql(const std::string& now, const std::string& before) {
+  return absl::StrCat("r.written_at_us < ", before,
+                      " AND (r.expires_at_us IS NULL OR r.expires_at_us > ",
+                      now, ")");
+}
+
 std::string PruneSelectsSql(const std::string& whole, const std::string& before,
                             const std::string& keys) {
   return absl::StrCat("(", whole, " OR r.completed_at_us < ", before,

@@ -27,6 +27,12 @@ std::string PruneSelectsSql(const std::string& whole, const std::string& before,
 // table on job_id ("" for every job).
 std::string JobStatsSql(const std::string& where);
 
+// SweepReasonOf (storage/rules.h) in SQL, on records `r`: due by its
+// retention at `now` (micros), or, not so, last written before `before` (the
+// TTL; micros).
+std::string SweepRetentionSql(const std::string& now);
+std::string SweepTtlSql(const std::string& now, const std::string& before);
+
 // ListRecords' SQL (the same in both dialects) is one statement per shape
 // of query, with only the filters it has, so that each plan is an index
 // range of records_created (job_id, created_at_us) read backwards:

@@ -194,13 +194,18 @@ class MemoryBackend final : public Backend {
     SweepResult out;
     for (auto it = tables_.begin(); it != tables_.end() && limit > 0;) {
       auto d = due_.find(it->first);
-      if (d != due_.end() && d->second <= now) {
-        ++out.retention_records;
-      } else if (it->second.rec.row->written_at < written_before) {
-        ++out.ttl_records;
-      } else {
-        ++it;
-        continue;
+      switch (SweepReasonOf(
+          d == due_.end() ? std::nullopt : std::optional<absl::Time>(d->second),
+          it->second.rec.row->written_at, now, written_before)) {
+        case SweepReason::kRetention:
+          ++out.retention_records;
+          break;
+        case SweepReason::kTtl:
+          ++out.ttl_records;
+          break;
+        case SweepReason::kKeep:
+          ++it;
+          continue;
       }
       out.entries += Erase(it++);
       --limit;

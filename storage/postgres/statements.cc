@@ -430,24 +430,24 @@ const std::map<std::string, std::string>& Statements() {
       // $3 rows each): a sweep goes job by job. On Citus every shard, once
       // a sweep interval.
       {"sweep_jobs",
-       "SELECT job_id FROM (SELECT job_id FROM records WHERE expires_at_us "
-       "<= $1 LIMIT $3) d UNION SELECT job_id FROM (SELECT job_id FROM "
-       "records WHERE written_at_us < $2 AND (expires_at_us IS NULL OR "
-       "expires_at_us > $1) LIMIT $3) o"},
+       absl::StrCat("SELECT job_id FROM (SELECT r.job_id FROM records r WHERE ",
+                    SweepRetentionSql("$1"),
+                    " LIMIT $3) d UNION SELECT job_id FROM (SELECT r.job_id "
+                    "FROM records r WHERE ",
+                    SweepTtlSql("$1", "$2"), " LIMIT $3) o")},
       // A sweep's records of job $1: at most $4 due by $2 (micros) and $4
       // more last written before $3 (the TTL, marked ttl), skipping those
       // another transaction holds; each half driven by its own index.
       {"sweep",
        absl::StrCat(
            "WITH due AS (SELECT r.job_id, r.record_key, r.seq_num FROM records "
-           "  r WHERE r.job_id = $1 AND r.expires_at_us <= $2 LIMIT $4 FOR "
-           "  UPDATE SKIP LOCKED), "
-           "old AS (SELECT r.job_id, r.record_key, r.seq_num FROM records r "
-           "  WHERE r.job_id = $1 AND r.written_at_us < $3 AND "
-           "  (r.expires_at_us IS NULL OR r.expires_at_us > $2) LIMIT $4 FOR "
-           "  UPDATE SKIP LOCKED), "
-           "sel AS (SELECT *, false AS ttl FROM due UNION ALL SELECT *, true "
-           "FROM old) ",
+           "r WHERE r.job_id = $1 AND ",
+           SweepRetentionSql("$2"),
+           " LIMIT $4 FOR UPDATE SKIP LOCKED), old AS (SELECT r.job_id, "
+           "r.record_key, r.seq_num FROM records r WHERE r.job_id = $1 AND ",
+           SweepTtlSql("$2", "$3"),
+           " LIMIT $4 FOR UPDATE SKIP LOCKED), sel AS (SELECT *, false AS ttl "
+           "FROM due UNION ALL SELECT *, true FROM old) ",
            DeleteSelectedSql(", sel.ttl"))},
       // Job $1's blobs whose last reference a statement before this one in
       // the transaction released (an index of only those: 0009).

@@ -813,8 +813,9 @@ absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
   // Each half driven by its own index: the retention's, then the TTL's.
   ASSIGN_OR_RETURN(
       Stmt pick,
-      c.Prepare("INSERT INTO temp.sweep SELECT job_id, record_key, seq_num, 0 "
-                "FROM records WHERE expires_at_us <= ?1 LIMIT ?3"));
+      c.Prepare(absl::StrCat("INSERT INTO temp.sweep SELECT job_id, "
+                             "record_key, seq_num, 0 FROM records r WHERE ",
+                             SweepRetentionSql("?1"), " LIMIT ?3")));
   pick.Int(ToMicros(now)).Int(ToMicros(written_before)).Int(limit);
   RETURN_IF_ERROR(pick.Exec());
   SweepResult out;
@@ -823,9 +824,9 @@ absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
       out.retention_records < static_cast<uint64_t>(limit)) {
     ASSIGN_OR_RETURN(
         Stmt ttl,
-        c.Prepare("INSERT INTO temp.sweep SELECT job_id, record_key, seq_num, "
-                  "1 FROM records WHERE written_at_us < ?1 AND (expires_at_us "
-                  "IS NULL OR expires_at_us > ?2) LIMIT ?3"));
+        c.Prepare(absl::StrCat("INSERT INTO temp.sweep SELECT job_id, "
+                               "record_key, seq_num, 1 FROM records r WHERE ",
+                               SweepTtlSql("?2", "?1"), " LIMIT ?3")));
     ttl.Int(ToMicros(written_before))
         .Int(ToMicros(now))
         .Int(limit - static_cast<int>(out.retention_records));
