@@ -1,6 +1,7 @@
 // The server's own promises, in process: a full work queue answers
 // RESOURCE_EXHAUSTED, and health follows the store.
 #include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
 
 #include <atomic>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/executor.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "storage/memory/memory_store.h"
 #include "storage/stores.h"
@@ -109,13 +111,28 @@ v1::LookupActionRequest Lookup() {
   return req;
 }
 
+// LookupAction calls refused as busy so far (actionjournal_busy_total).
+double BusyLookups(const ServerMetrics& metrics) {
+  for (const auto& family : metrics.registry()->Collect()) {
+    if (family.name != "actionjournal_busy_total") continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name == "method" && label.value == "LookupAction")
+          return metric.counter.value;
+      }
+    }
+  }
+  return 0;
+}
+
 TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
   GatedStore store;
+  ServerMetrics metrics("memory");
   ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.workers = 1;
   options.queue_capacity = 1;
-  auto server = JournalServer::Start(options, store);
+  auto server = JournalServer::Start(options, store, &metrics);
   ASSERT_THAT(server, IsOk());
   ClientOptions co;
   co.target = "127.0.0.1:" + std::to_string((*server)->port());
@@ -154,10 +171,14 @@ TEST(JournalServerTest, FullQueueAnswersResourceExhausted) {
         ctx.GetServerTrailingMetadata().count("actionjournal-retry-after-ms"),
         1u);
   }
-  // A client with retries gets through once the queue drains.
+  // A client with retries, refused at first, gets through once the queue
+  // drains.
+  const double refused = BusyLookups(metrics);
+  EXPECT_EQ(refused, 2);  // the impatient client's and the raw call
   absl::StatusOr<v1::LookupActionResponse> retried = absl::UnknownError("");
   std::thread patient([&] { retried = (*client)->LookupAction(Lookup()); });
-  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_TRUE(Eventually([&] { return BusyLookups(metrics) > refused; }))
+      << "the patient client was never refused";
   store.Open();
   first.join();
   patient.join();
