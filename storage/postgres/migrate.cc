@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "storage/postgres/migrations.h"
+#include "storage/postgres/statements.h"
 
 namespace actionjournal::postgres {
 namespace {
@@ -15,7 +16,7 @@ constexpr int64_t kMigrationLock = 0x616a6d6967726174;  // "ajmigrat"
 
 }  // namespace
 
-absl::Status Migrate(pqxx::connection& c) {
+absl::Status Migrate(pqxx::connection& c, int up_to) {
   // One transaction under a transaction-scoped advisory lock: replicas
   // starting together apply each migration once, and the lock ends with the
   // transaction whatever happens, also behind a pooler in transaction mode
@@ -40,7 +41,7 @@ absl::Status Migrate(pqxx::connection& c) {
   }
   std::vector<std::string> applied;
   for (const Migration& m : Migrations()) {
-    if (m.version <= current) continue;
+    if (m.version <= current || m.version > up_to) continue;
     w.exec(m.sql);
     w.exec_params(
         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
@@ -56,8 +57,7 @@ absl::Status DistributeOnCitus(pqxx::connection& c) {
   pqxx::work w(c);
   w.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) +
          ")");
-  if (w.exec("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")[0][0]
-          .as<int>() == 0) {
+  if (!CitusInstalled(w)) {
     return absl::FailedPreconditionError(
         "distribute on Citus: the database has no citus extension (CREATE "
         "EXTENSION citus, on the coordinator and every worker)");

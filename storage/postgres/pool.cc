@@ -93,10 +93,7 @@ absl::StatusOr<int> ConnectionPool::Acquire() {
     pqxx::work n(*fresh);
     handles_[slot] = RawConnection::Of(n);
     prepared_[slot] = 0;
-    citus_ = n.exec(
-                  "SELECT count(*) FROM pg_extension WHERE extname = "
-                  "'citus'")[0][0]
-                 .as<int>() > 0;
+    citus_ = CitusInstalled(n);
     // Behind a transaction pooler these would land on one server connection
     // of many (and stay there for whoever gets it next).
     if (options_.transaction_pooling) {

@@ -361,7 +361,7 @@ absl::StatusOr<bool> SendWrites(Pipeline& p, const std::string& job_id,
       }
       params.push_back(values.Done());
     }
-    if (part != postgres::kAddBlobReferences)
+    if (postgres::WriteCountChecked(part))
       expected.push_back(absl::StrCat(rows));
   }
   params.insert(params.end(), expected.begin(), expected.end());

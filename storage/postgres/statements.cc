@@ -101,12 +101,20 @@ std::string ReleaseSql(const char* name, const std::string& digests) {
   return absl::StrCat(
       name,
       " AS (INSERT INTO blobs (job_id, digest, bytes, refs) SELECT $1::text, "
-      "g.d, "
-      "''::bytea, -count(*) FROM (",
+      "g.d, ''::bytea, -count(*) FROM (",
       digests,
       ") g WHERE g.d IS NOT NULL GROUP BY g.d ORDER BY g.d ON CONFLICT "
       "(job_id, digest) DO UPDATE SET refs = blobs.refs + EXCLUDED.refs "
       "RETURNING 1)");
+}
+
+// Deletes `table`'s rows of job $1 matched with `u` (the relation `from`,
+// on the record and then `extra`), returning their blob digests (d) for
+// ReleaseSql.
+std::string DeleteSql(const char* table, const std::string& from,
+                      const char* extra) {
+  return absl::StrCat("DELETE FROM ", table, " t USING ", from, " ", kOnRecord,
+                      extra, " RETURNING t.blob_digest AS d");
 }
 
 // `part`'s arrays from parameter $n: unnest($n::type[], ...).
@@ -194,8 +202,7 @@ const WritePartSql kWriteParts[] = {
            "RETURNING 1");
      }},
 };
-// What each part does, for aj_expect's message; nullptr: its count is not
-// checked (an upsert changes its rows whatever a racing writer did).
+// What each part does, for aj_expect's message (WriteCountChecked ones).
 constexpr const char* kWhat[] = {"insert records",     "update records",
                                  "insert steps",       "upgrade steps",
                                  "insert completions", nullptr};
@@ -223,7 +230,9 @@ std::string WriteSql(unsigned parts) {
     n += static_cast<int>(WriteColumns(static_cast<WritePart>(i)).size());
   }
   for (int i = 0; i < kWriteKinds; ++i) {
-    if ((parts & (1u << i)) == 0 || kWhat[i] == nullptr) continue;
+    if ((parts & (1u << i)) == 0 ||
+        !WriteCountChecked(static_cast<WritePart>(i)))
+      continue;
     checks.push_back(absl::StrCat("aj_expect((SELECT count(*) FROM ",
                                   kWriteParts[i].cte, "), $", n++, ", '",
                                   kWhat[i], "')"));
@@ -257,14 +266,12 @@ const std::string& PruneSelects() {
 // Deletes the entries of job $1's records ($2, $3) that also meet
 // `condition` (on `k`, the record) and releases their blobs: their count.
 std::string DeleteEntriesOfSql(const char* condition) {
-  auto from = [condition](const char* table) {
-    return absl::StrCat("DELETE FROM ", table,
-                        " t USING unnest($2::bytea[], $3::bigint[]) AS "
-                        "u(record_key, seq_num) ",
-                        kOnRecord, condition, " RETURNING t.blob_digest AS d");
-  };
+  const char* records =
+      "unnest($2::bytea[], $3::bigint[]) AS u(record_key, "
+      "seq_num)";
   return absl::StrCat(
-      "WITH ds AS (", from("steps"), "), dc AS (", from("completions"), "), ",
+      "WITH ds AS (", DeleteSql("steps", records, condition), "), dc AS (",
+      DeleteSql("completions", records, condition), "), ",
       ReleaseSql("rel", "SELECT d FROM ds UNION ALL SELECT d FROM dc"),
       " SELECT (SELECT count(*) FROM ds) + (SELECT count(*) FROM dc), (SELECT "
       "count(*) FROM rel)");
@@ -304,6 +311,14 @@ std::string DeleteOrphansSql(const char* name, const char* table,
 
 }  // namespace
 
+bool CitusInstalled(pqxx::transaction_base& tx) {
+  return tx
+             .exec(
+                 "SELECT count(*) FROM pg_extension WHERE extname = 'citus'")[0]
+                                                                             [0]
+             .as<int>() > 0;
+}
+
 const std::map<std::string, std::string>& Statements() {
   static auto* kAll = new std::map<std::string, std::string>{
       // Locks job $1's records of the batch in one order (as the ReadSet
@@ -337,21 +352,21 @@ const std::map<std::string, std::string>& Statements() {
       {"delete_entries",
        absl::StrCat(
            "WITH r AS (SELECT * FROM unnest($2::bytea[], $3::bigint[]) AS "
-           "u(record_key, seq_num)), ds AS (DELETE FROM steps t USING r u ",
-           kOnRecord,
-           " RETURNING t.blob_digest AS d), dc AS (DELETE FROM completions t "
-           "USING r u ",
-           kOnRecord,
-           " RETURNING t.blob_digest AS d), df AS (DELETE FROM steps t USING "
-           "unnest($4::bytea[], $5::bigint[], $6::text[], $7::bigint[]) AS "
-           "u(record_key, seq_num, action_key, from_index) ",
-           kOnRecord,
-           " AND t.action_key = u.action_key AND t.step_index >= u.from_index "
-           "RETURNING t.blob_digest AS d), dq AS (DELETE FROM completions t "
-           "USING unnest($10::bytea[], $11::bigint[], $12::text[]) AS "
-           "u(record_key, seq_num, action_key) ",
-           kOnRecord,
-           " AND t.action_key = u.action_key RETURNING t.blob_digest AS d), ",
+           "u(record_key, seq_num)), ds AS (",
+           DeleteSql("steps", "r u", ""), "), dc AS (",
+           DeleteSql("completions", "r u", ""), "), df AS (",
+           DeleteSql("steps",
+                     "unnest($4::bytea[], $5::bigint[], $6::text[], "
+                     "$7::bigint[]) AS u(record_key, seq_num, action_key, "
+                     "from_index)",
+                     " AND t.action_key = u.action_key AND t.step_index >= "
+                     "u.from_index"),
+           "), dq AS (",
+           DeleteSql("completions",
+                     "unnest($10::bytea[], $11::bigint[], $12::text[]) AS "
+                     "u(record_key, seq_num, action_key)",
+                     " AND t.action_key = u.action_key"),
+           "), ",
            ReleaseSql("rel",
                       "SELECT d FROM ds UNION ALL SELECT d FROM dc UNION ALL "
                       "SELECT d FROM df UNION ALL SELECT d FROM dq"),

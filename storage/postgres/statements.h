@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ class ArrayLiteral {
   std::string out_ = "{";
   int size_ = 0;
 };
+
+// Whether the database has the citus extension (is a Citus coordinator).
+bool CitusInstalled(pqxx::transaction_base& tx);
 
 // Statement name -> SQL.
 const std::map<std::string, std::string>& Statements();
@@ -128,6 +132,11 @@ struct WriteColumn {
 // count per present part but the blobs'.
 const std::vector<WriteColumn>& WriteColumns(WritePart part);
 std::string WriteName(unsigned parts);  // bit i: part i present
+// Whether `part`'s count of changed rows is checked against an expected one
+// (not the blobs': an upsert changes its rows whatever a racing writer did).
+inline bool WriteCountChecked(WritePart part) {
+  return part != kAddBlobReferences;
+}
 // ListRecords' statement for a shape (ListShapeOf).
 std::string ListName(unsigned shape);
 

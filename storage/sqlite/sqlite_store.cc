@@ -805,28 +805,30 @@ absl::StatusOr<StoreSize> SizeOf(Connection& c) {
 // Deletes at most `limit` due records (Backend::Sweep) and their entries.
 absl::StatusOr<SweepResult> SweepSome(Connection& c, absl::Time now,
                                       absl::Time written_before, int limit) {
+  // The records due (?1 now), and those past the TTL (?1 written before,
+  // ?2 now); at most ?3.
+  static const std::string kPickDue = absl::StrCat(
+      "INSERT INTO temp.sweep SELECT job_id, record_key, seq_num, 0 FROM "
+      "records r WHERE ",
+      SweepRetentionSql("?1"), " LIMIT ?3");
+  static const std::string kPickOld = absl::StrCat(
+      "INSERT INTO temp.sweep SELECT job_id, record_key, seq_num, 1 FROM "
+      "records r WHERE ",
+      SweepTtlSql("?2", "?1"), " LIMIT ?3");
   RETURN_IF_ERROR(
       c.Exec("CREATE TEMP TABLE IF NOT EXISTS sweep (job_id TEXT NOT NULL, "
              "record_key BLOB NOT NULL, seq_num INTEGER NOT NULL, ttl INTEGER "
              "NOT NULL)"));
   RETURN_IF_ERROR(c.Exec("DELETE FROM temp.sweep"));
   // Each half driven by its own index: the retention's, then the TTL's.
-  ASSIGN_OR_RETURN(
-      Stmt pick,
-      c.Prepare(absl::StrCat("INSERT INTO temp.sweep SELECT job_id, "
-                             "record_key, seq_num, 0 FROM records r WHERE ",
-                             SweepRetentionSql("?1"), " LIMIT ?3")));
+  ASSIGN_OR_RETURN(Stmt pick, c.Prepare(kPickDue));
   pick.Int(ToMicros(now)).Int(ToMicros(written_before)).Int(limit);
   RETURN_IF_ERROR(pick.Exec());
   SweepResult out;
   out.retention_records = pick.Changes();
   if (written_before != absl::InfinitePast() &&
       out.retention_records < static_cast<uint64_t>(limit)) {
-    ASSIGN_OR_RETURN(
-        Stmt ttl,
-        c.Prepare(absl::StrCat("INSERT INTO temp.sweep SELECT job_id, "
-                               "record_key, seq_num, 1 FROM records r WHERE ",
-                               SweepTtlSql("?2", "?1"), " LIMIT ?3")));
+    ASSIGN_OR_RETURN(Stmt ttl, c.Prepare(kPickOld));
     ttl.Int(ToMicros(written_before))
         .Int(ToMicros(now))
         .Int(limit - static_cast<int>(out.retention_records));

@@ -8,9 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +21,8 @@
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "storage/postgres/errors.h"
+#include "storage/postgres/migrate.h"
 #include "storage/postgres/migrations.h"
 #include "tests/testing/eventually.h"
 #include "tests/testing/scrape.h"
@@ -157,8 +157,8 @@ TEST_F(PostgresE2eTest, MigrateAndRefuseNewerSchema) {
 }
 
 // A new database `name` on the test server with migrations 0001 to
-// `version` applied from their files, as a server of that version left it;
-// its URL, or "" (and a failure).
+// `version` applied (by the server's own Migrate), as a server of that
+// version left it; its URL, or "" (and a failure).
 std::string DatabaseAtMigration(const std::string& dsn, const std::string& name,
                                 int version) {
   Psql(dsn, "DROP DATABASE IF EXISTS " + name);
@@ -167,29 +167,13 @@ std::string DatabaseAtMigration(const std::string& dsn, const std::string& name,
     return "";
   }
   const std::string db = dsn.substr(0, dsn.rfind('/')) + "/" + name;
-  Psql(db,
-       "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name "
-       "text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-  std::vector<std::filesystem::path> files;
-  for (const auto& f : std::filesystem::directory_iterator(
-           std::string(ACTIONJOURNAL_SOURCE_DIR) + "/migrations")) {
-    const std::string file = f.path().filename().string();
-    if (f.path().extension() == ".sql" &&
-        std::stoi(file.substr(0, 4)) <= version)
-      files.push_back(f.path());
-  }
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    const std::string file = f.filename().string();
-    if (std::system(absl::StrCat("psql -X -q -v ON_ERROR_STOP=1 '", db, "' -f ",
-                                 f.string(), " >/dev/null")
-                        .c_str()) != 0 ||
-        Psql(db, absl::StrCat("INSERT INTO schema_migrations VALUES (",
-                              std::stoi(file.substr(0, 4)), ", '", file,
-                              "')")) != 0) {
-      ADD_FAILURE() << "cannot apply " << f;
-      return "";
-    }
+  const absl::Status migrated = postgres::Guard([&] {
+    pqxx::connection c(db);
+    return postgres::Migrate(c, version);
+  });
+  if (!migrated.ok()) {
+    ADD_FAILURE() << "cannot migrate " << name << ": " << migrated;
+    return "";
   }
   return db;
 }
