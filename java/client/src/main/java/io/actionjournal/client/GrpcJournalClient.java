@@ -11,9 +11,13 @@ import io.actionjournal.v1.BeginRecordRequest;
 import io.actionjournal.v1.BeginRecordResponse;
 import io.actionjournal.v1.CompleteRecordRequest;
 import io.actionjournal.v1.CompleteRecordResponse;
+import io.actionjournal.v1.GetRecordRequest;
+import io.actionjournal.v1.GetRecordResponse;
 import io.actionjournal.v1.IssueAttemptRequest;
 import io.actionjournal.v1.IssueAttemptResponse;
 import io.actionjournal.v1.Completion;
+import io.actionjournal.v1.ListRecordsRequest;
+import io.actionjournal.v1.ListRecordsResponse;
 import io.actionjournal.v1.LookupActionRequest;
 import io.actionjournal.v1.LookupActionResponse;
 import io.actionjournal.v1.PruneRequest;
@@ -312,6 +316,41 @@ public final class GrpcJournalClient implements Journal {
     Objects.requireNonNull(request, "request");
     // Not idempotent, and need not be: a retry whose first try was applied only skips a number.
     return call(true, s -> s.issueAttempt(request));
+  }
+
+  /**
+   * One page of a job's records, newest first (read-only: no attempt, nothing written). Pass the
+   * answer's {@code next_page_token} back for the next page.
+   */
+  public ListRecordsResponse listRecords(ListRecordsRequest request) {
+    Objects.requireNonNull(request, "request");
+    return call(false, s -> s.listRecords(request));
+  }
+
+  /**
+   * One record whole without taking it over (read-only): every page of its actions, and with
+   * {@code include_payloads} every payload, those the answer bound left out read back.
+   */
+  public GetRecordResponse getRecord(GetRecordRequest request) {
+    Objects.requireNonNull(request, "request");
+    GetRecordResponse first = call(false, s -> s.getRecord(request));
+    GetRecordResponse.Builder all = first.toBuilder().clearNextPageToken();
+    ByteString token = first.getNextPageToken();
+    for (int page = 0; !token.isEmpty(); page++) {
+      if (page == MAX_PAGES) {
+        throw new JournalException(13, "GetRecord: more than " + MAX_PAGES + " pages");
+      }
+      GetRecordRequest next = request.toBuilder().setPageToken(token).build();
+      GetRecordResponse r = call(false, s -> s.getRecord(next));
+      all.addAllActions(r.getActionsList());
+      token = r.getNextPageToken();
+    }
+    if (request.getIncludePayloads()) {
+      for (int i = 0; i < all.getActionsCount(); i++) {
+        all.setActions(i, fill(request.getRecord(), all.getActions(i)));
+      }
+    }
+    return all.build();
   }
 
   /** One append waiting for its answer, with its own retry state. */

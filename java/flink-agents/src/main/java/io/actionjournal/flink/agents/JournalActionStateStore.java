@@ -63,7 +63,9 @@ import org.apache.flink.agents.runtime.actionstate.CallResult;
  *       state is the action's completion, serialized by Flink Agents' own {@link
  *       ActionStateSerde}. First writer wins: a second, different completed state is not stored,
  *       and {@code get} hands back the first. A completion this version of Flink Agents cannot
- *       read fails the action with a message that says what to do (docs/flink.md).
+ *       read fails the action with a message that says what to do (docs/flink.md). With {@code
+ *       actionjournal.on-divergence=fail} the journaled calls {@code get} hands back stop the
+ *       action with a {@link DivergenceException} before a call that does not match them runs.
  *   <li>After a miss (an action the journal has no entry for, on a record the journal knew, or on
  *       any record after a restore), every later sequence number of that key is read with a reset
  *       (ActionStateStore's contract): those records were written by another history, and are
@@ -232,8 +234,32 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     }
     if (known.completion != null) return readCompletion(record, action, known.completion);
     List<CallResult> calls = new ArrayList<>();
-    for (Step s : known.steps) calls.add(toCallResult(s));
+    for (Step s : known.steps) calls.add(checked(record, action, s.getIndex(), toCallResult(s)));
     return new ActionState(event, null, null, null, calls, false);
+  }
+
+  /** With on-divergence FAIL, {@code c} checked: a call that does not match it stops the action. */
+  private CallResult checked(RecordId record, Action action, int index, CallResult c) {
+    if (options.onDivergence != JournalStoreOptions.OnDivergence.FAIL) return c;
+    String name = action.getName();
+    return CheckedCallResult.of(
+        index,
+        c,
+        (i, journaled, functionId, argsDigest) -> {
+          DivergenceException e =
+              new DivergenceException(
+                  record.getJobId(),
+                  record.getRecordKey().toStringUtf8(),
+                  record.getSeqNum(),
+                  name,
+                  i,
+                  journaled.getFunctionId(),
+                  journaled.getArgsDigest(),
+                  functionId,
+                  argsDigest);
+          LOG.log(System.Logger.Level.ERROR, e.getMessage());
+          throw e;
+        });
   }
 
   @Override
@@ -457,7 +483,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
 
   private void putCompleted(
       RecordId record, String actionKey, Action action, ActionState state, Known known) {
-    byte[] bytes = ActionStateSerde.serialize(state);
+    byte[] bytes = ActionStateSerde.serialize(plain(state));
     if (bytes.length > options.maxStateBytes) {
       throw new JournalException(
           8,
@@ -625,10 +651,12 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
   }
 
   /**
-   * The event's UUID as Flink Agents computes it for its own stores (from the attributes, so the
-   * same in every JVM), then the action's name (stable, unlike a hash code).
+   * The journal's action key of {@code action} triggered by {@code event}: the event's UUID as
+   * Flink Agents computes it for its own stores (from the attributes, so the same in every JVM),
+   * then the action's name (stable, unlike a hash code).
    */
-  static String actionKey(Object key, long seqNum, Action action, Event event) throws Exception {
+  public static String actionKey(Object key, long seqNum, Action action, Event event)
+      throws Exception {
     Objects.requireNonNull(action, "action");
     Objects.requireNonNull(event, "event");
     String full = ActionStateUtil.generateKey(key, seqNum, action, event);
@@ -641,6 +669,21 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
       k = eventUuid + "/sha256:" + hex(sha256(name.getBytes(StandardCharsets.UTF_8)));
     }
     return k;
+  }
+
+  /** {@code state} with plain call results (none of the checked ones {@code get} handed out). */
+  static ActionState plain(ActionState state) {
+    List<CallResult> calls = state.getCallResults();
+    if (calls == null || calls.stream().noneMatch(c -> c instanceof CheckedCallResult)) return state;
+    List<CallResult> plain = new ArrayList<>(calls.size());
+    for (CallResult c : calls) plain.add(CheckedCallResult.plain(c));
+    return new ActionState(
+        state.getTaskEvent(),
+        state.getSensoryMemoryUpdates(),
+        state.getShortTermMemoryUpdates(),
+        state.getOutputEvents(),
+        plain,
+        state.isCompleted());
   }
 
   private static Step toStep(int index, CallResult c) {
@@ -662,7 +705,8 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     return s.build();
   }
 
-  private static CallResult toCallResult(Step s) {
+  /** A journaled step as the CallResult Flink Agents put (an empty result read back as null). */
+  public static CallResult toCallResult(Step s) {
     String digest = s.getArgsDigest().toStringUtf8();
     switch (s.getStatus()) {
       case STEP_STATUS_SUCCEEDED:

@@ -19,6 +19,7 @@ import java.util.Objects;
  *   <tr><td>actionjournal.prune</td><td>ACTIONJOURNAL_PRUNE</td><td>checkpoint (or delayed, none)</td></tr>
  *   <tr><td>actionjournal.prune-delay</td><td>ACTIONJOURNAL_PRUNE_DELAY</td><td>2</td></tr>
  *   <tr><td>actionjournal.max-state-bytes</td><td>ACTIONJOURNAL_MAX_STATE_BYTES</td><td>4194304</td></tr>
+ *   <tr><td>actionjournal.on-divergence</td><td>ACTIONJOURNAL_ON_DIVERGENCE</td><td>truncate (or fail)</td></tr>
  *   <tr><td>actionjournal.tls-ca-file</td><td>ACTIONJOURNAL_TLS_CA_FILE</td><td>(plaintext)</td></tr>
  *   <tr><td>actionjournal.tls-cert-file</td><td>ACTIONJOURNAL_TLS_CERT_FILE</td><td>(none)</td></tr>
  *   <tr><td>actionjournal.tls-key-file</td><td>ACTIONJOURNAL_TLS_KEY_FILE</td><td>(none)</td></tr>
@@ -52,6 +53,25 @@ public final class JournalStoreOptions implements Serializable {
     NONE
   }
 
+  /**
+   * What a replayed action does when its next durable call is not the one the journal holds at
+   * that index (another function id or argument digest: the agent's code changed, or is not
+   * deterministic).
+   */
+  public enum OnDivergence {
+    /**
+     * As Flink Agents does: drop the journaled calls from that index on, run the call and go on.
+     */
+    TRUNCATE,
+    /**
+     * Fail the action before the call runs, with a {@link DivergenceException} naming the record,
+     * the action, the index and both identities; nothing runs and nothing journaled is dropped.
+     * The task fails (and Flink restarts it, failing again) until the agent's code matches the
+     * journal again or the record's journal is invalidated (docs/flink.md, "Strict mode").
+     */
+    FAIL
+  }
+
   /** Which client carries the calls. */
   public enum Transport {
     /** Pure Java (grpc-java): no native code in the TaskManager. */
@@ -78,6 +98,8 @@ public final class JournalStoreOptions implements Serializable {
   public final int maxStateBytes;
   /** TLS, mutual TLS and the token file (ClientSecurity.fromMap's keys); NONE by default. */
   public final ClientSecurity security;
+  /** What a replayed call that does not match the journal does; TRUNCATE by default. */
+  public final OnDivergence onDivergence;
 
   public JournalStoreOptions(
       String target,
@@ -99,9 +121,11 @@ public final class JournalStoreOptions implements Serializable {
     if (maxStateBytes <= 0) throw new IllegalArgumentException("maxStateBytes: must be > 0");
     this.maxStateBytes = maxStateBytes;
     this.security = ClientSecurity.NONE;
+    this.onDivergence = OnDivergence.TRUNCATE;
   }
 
-  private JournalStoreOptions(JournalStoreOptions o, String namespace, ClientSecurity security) {
+  private JournalStoreOptions(
+      JournalStoreOptions o, String namespace, ClientSecurity security, OnDivergence onDivergence) {
     this.target = o.target;
     this.jobId = o.jobId;
     this.transport = o.transport;
@@ -114,16 +138,23 @@ public final class JournalStoreOptions implements Serializable {
     this.pruneDelay = o.pruneDelay;
     this.maxStateBytes = o.maxStateBytes;
     this.security = Objects.requireNonNull(security, "security");
+    this.onDivergence = Objects.requireNonNull(onDivergence, "onDivergence");
   }
 
   /** These options with TLS, mutual TLS and a token file as {@code security} says. */
   public JournalStoreOptions withSecurity(ClientSecurity security) {
-    return new JournalStoreOptions(this, namespace, security);
+    return new JournalStoreOptions(this, namespace, security, onDivergence);
   }
 
   /** These options with a fixed namespace instead of the operator's ID (see {@link #namespace}). */
   public JournalStoreOptions withNamespace(String namespace) {
-    return new JournalStoreOptions(this, Objects.requireNonNull(namespace, "namespace"), security);
+    return new JournalStoreOptions(
+        this, Objects.requireNonNull(namespace, "namespace"), security, onDivergence);
+  }
+
+  /** These options with {@code onDivergence} (see {@link OnDivergence}). */
+  public JournalStoreOptions withOnDivergence(OnDivergence onDivergence) {
+    return new JournalStoreOptions(this, namespace, security, onDivergence);
   }
 
   /** Sidecar defaults for one job: gRPC to 127.0.0.1:7450, prune on checkpoint. */
@@ -136,6 +167,12 @@ public final class JournalStoreOptions implements Serializable {
   public static JournalStoreOptions fromMap(Map<String, String> conf, Map<String, String> env) {
     JournalStoreOptions o =
         fromMapWithoutSecurity(conf, env).withSecurity(ClientSecurity.fromMap(conf, env));
+    o =
+        o.withOnDivergence(
+            choice(
+                OnDivergence.class,
+                "actionjournal.on-divergence",
+                get(conf, env, "actionjournal.on-divergence", "ACTIONJOURNAL_ON_DIVERGENCE", "truncate")));
     String ns = get(conf, env, "actionjournal.namespace", "ACTIONJOURNAL_NAMESPACE", "");
     return ns.isEmpty() ? o : o.withNamespace(ns);
   }
@@ -145,12 +182,14 @@ public final class JournalStoreOptions implements Serializable {
     return new JournalStoreOptions(
         get(conf, env, "actionjournal.target", "ACTIONJOURNAL_TARGET", "127.0.0.1:7450"),
         get(conf, env, "actionjournal.job-id", "ACTIONJOURNAL_JOB_ID", null),
-        Transport.valueOf(
-            get(conf, env, "actionjournal.transport", "ACTIONJOURNAL_TRANSPORT", "grpc")
-                .toUpperCase(java.util.Locale.ROOT)),
-        PruneMode.valueOf(
-            get(conf, env, "actionjournal.prune", "ACTIONJOURNAL_PRUNE", "checkpoint")
-                .toUpperCase(java.util.Locale.ROOT)),
+        choice(
+            Transport.class,
+            "actionjournal.transport",
+            get(conf, env, "actionjournal.transport", "ACTIONJOURNAL_TRANSPORT", "grpc")),
+        choice(
+            PruneMode.class,
+            "actionjournal.prune",
+            get(conf, env, "actionjournal.prune", "ACTIONJOURNAL_PRUNE", "checkpoint")),
         Integer.parseInt(
             get(conf, env, "actionjournal.prune-delay", "ACTIONJOURNAL_PRUNE_DELAY", "2")),
         Integer.parseInt(
@@ -160,6 +199,18 @@ public final class JournalStoreOptions implements Serializable {
                 "actionjournal.max-state-bytes",
                 "ACTIONJOURNAL_MAX_STATE_BYTES",
                 String.valueOf(4 << 20))));
+  }
+
+  /** The constant of {@code type} that {@code value} names, in any case; else says which exist. */
+  private static <E extends Enum<E>> E choice(Class<E> type, String key, String value) {
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equalsIgnoreCase(value)) return e;
+    }
+    StringBuilder names = new StringBuilder();
+    for (E e : type.getEnumConstants()) {
+      names.append(names.length() == 0 ? "" : ", ").append(e.name().toLowerCase(java.util.Locale.ROOT));
+    }
+    throw new IllegalArgumentException(key + ": one of " + names + ", got " + value);
   }
 
   private static String get(
