@@ -20,7 +20,8 @@ import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
  * {@code aj.output} ("OPERATOR INPUT=RESULT"). Settings are system properties:
  * aj.target, aj.job, aj.transport (grpc, jni), aj.prune, aj.checkpoints (a directory),
  * aj.restore (a checkpoint to restore, or unset), aj.inputs, aj.operators (1 or 2),
- * aj.prune-delay, aj.swap ("A,B": the source emits input B where A was, and A where B was).
+ * aj.prune-delay, aj.swap ("A,B": the source emits input B where A was, and A where B was),
+ * aj.on-divergence, aj.act-id (TwoCallAgent's second call's id: another version of the agent).
  */
 public final class AgentJob {
   private AgentJob() {}
@@ -63,6 +64,7 @@ public final class AgentJob {
     props.put("actionjournal.transport", System.getProperty("aj.transport", "grpc"));
     props.put("actionjournal.prune", System.getProperty("aj.prune", "checkpoint"));
     props.put("actionjournal.prune-delay", System.getProperty("aj.prune-delay", "2"));
+    props.put("actionjournal.on-divergence", System.getProperty("aj.on-divergence", "truncate"));
     JournalStoreOptions options = JournalStoreOptions.fromMap(props, Map.of());
     int operators = Integer.getInteger("aj.operators", 1);
     for (int op = 0; op < operators; op++) {

@@ -293,6 +293,58 @@ final class FlinkJobTest {
   }
 
   /**
+   * Strict mode on a real restore: the job is SIGKILLed while act is PENDING for input 9, and a
+   * new JVM restores its checkpoint with another version of the agent, whose second call has
+   * another id. With on-divergence=fail the job fails with the DivergenceException and nothing
+   * runs for input 9 (neither the new call nor the reconciler); with truncate, Flink Agents'
+   * way, the journaled PENDING call is dropped and the new one runs.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fail", "truncate"})
+  void aRestoreWhoseInFlightCallChangedFailsOnlyInStrictMode(String onDivergence)
+      throws Exception {
+    Run run = new Run("grpc");
+    Process first = run.start(Map.of("aj.fault", "hang:" + input(9), "aj.source-ms", "250"));
+    Path hung = Path.of(run.effects + ".hung");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (!Files.exists(hung) && System.nanoTime() < deadline && first.isAlive()) Thread.sleep(50);
+    assertTrue(Files.exists(hung), "the job never reached input 9: " + run.log());
+    Optional<Path> checkpoint = run.latestCheckpoint();
+    assertTrue(checkpoint.isPresent(), "no completed checkpoint before the kill: " + run.log());
+    TestServer.run(List.of("kill", "-9", String.valueOf(first.pid())));
+    first.waitFor(10, TimeUnit.SECONDS);
+
+    Map<String, String> restore =
+        Map.of(
+            "aj.restore", checkpoint.get().toString(),
+            "aj.act-id", "act-v2",
+            "aj.on-divergence", onDivergence);
+    String nine = input(9);
+    if (onDivergence.equals("fail")) {
+      Process p = run.start(restore);
+      assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the job did not end: " + run.log());
+      String log = Files.readString(run.work.resolve("job.log"));
+      assertTrue(p.exitValue() != 0, "the job should have failed: " + run.log());
+      assertTrue(
+          log.contains("DivergenceException")
+              && log.contains("diverged from its journal at durable call 1")
+              && log.contains("the journal holds act (args digest \"\"), the code now calls"
+                  + " act-v2"),
+          run.log());
+      Map<String, Integer> counts = run.effectCounts();
+      assertEquals(1, counts.getOrDefault("act " + nine, 0), counts.toString());
+      assertEquals(0, counts.getOrDefault("act-v2 " + nine, 0), "the changed call ran: " + counts);
+      assertEquals(0, counts.getOrDefault("reconcile " + nine, 0), counts.toString());
+    } else {
+      run.runToEnd(restore);
+      Map<String, Integer> counts = run.effectCounts();
+      assertEquals(1, counts.getOrDefault("act " + nine, 0), counts.toString());
+      assertEquals(1, counts.getOrDefault("act-v2 " + nine, 0), "truncate runs it: " + counts);
+      assertEquals(0, counts.getOrDefault("reconcile " + nine, 0), counts.toString());
+    }
+  }
+
+  /**
    * Scenario c: a rollback. Three runs, each SIGKILLed after a checkpoint of its own and each
    * restored from the last one's newest checkpoint; then the first run's checkpoint again. The job runs to its end (no attempt
    * below what records hold), and nothing that finished runs again.

@@ -38,7 +38,8 @@ public class TwoCallAgent extends Agent {
     appendTo(started(), input);
     Thread.sleep(Long.getLong("aj.action-ms", 30));
     String plan = ctx.durableExecute(new Call("plan", input, false));
-    String act = ctx.durableExecute(new Call("act", input, true));
+    // aj.act-id: another version of the agent, whose second call changed.
+    String act = ctx.durableExecute(new Call(System.getProperty("aj.act-id", "act"), input, true));
     ctx.sendEvent(new OutputEvent(input + "=" + plan + "," + act));
   }
 

@@ -36,13 +36,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * actionjournal.on-divergence=fail on a live restore: Flink Agents' own operator (in Flink's
+ * actionjournal.on-divergence=fail on a restore: Flink Agents' own operator (in Flink's
  * harness) with JournalActionStateStore on a real server. Agent A fails after both of an action's
  * calls ran and were journaled (the action is in flight, as after a crash); the operator is made
  * afresh, as a restore makes it, with agent B, whose second call has another prompt. Strict: the
  * action fails with a DivergenceException naming the record, action, index and both calls; no call
  * runs and the journal keeps A's calls. Truncate (Flink Agents' behaviour, the default): the call
- * runs again and the journal holds B's.
+ * runs again and the journal holds B's. Strict mode lets a new action (C) run: it stops only a
+ * journaled call that changed. (FlinkJobTest runs strict mode on a real MiniCluster restore.)
  */
 final class StrictModeTest {
   @TempDir static Path dir;
@@ -157,6 +158,23 @@ final class StrictModeTest {
     }
     assertEquals(reply, Review.effects("reply"));
     assertTrue(journal(job).getActions(0).hasCompletion());
+  }
+
+  @Test
+  void strictModeLetsANewActionRun() throws Exception {
+    String job = "strict-new-action";
+    crashAfterTheCalls(job);
+    int classify = Review.effects("classify");
+    int reply = Review.effects("reply");
+    int audit = Review.effects("audit");
+    // C adds an action: nothing journaled diverges, so strict mode has nothing to stop.
+    try (Task c = new Task(job, new ReviewAgentC(), "fail")) {
+      c.run("k0:1");
+      assertEquals(1, c.h.getOutput().size());
+    }
+    assertEquals(classify, Review.effects("classify"), "review's calls replay");
+    assertEquals(reply, Review.effects("reply"), "review's calls replay");
+    assertEquals(audit + 1, Review.effects("audit"), "the new action runs");
   }
 
   @Test
