@@ -1,10 +1,8 @@
 #include "server/gateway.h"
 
-#include <civetweb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -91,12 +89,38 @@ HttpGateway::Answer Error(grpc::StatusCode code, absl::string_view message) {
           absl::StrCat(
               "{\"code\":\"",
               absl::StatusCodeToString(static_cast<absl::StatusCode>(code)),
-              "\",\"message\":", JsonString(message), "}\n")};
+              "\",\"message\":", JsonString(message), "}\n"),
+          ""};
 }
 
 HttpGateway::Answer Invalid(absl::string_view field, absl::string_view why) {
   return Error(grpc::StatusCode::INVALID_ARGUMENT,
                absl::StrCat(field, ": ", why));
+}
+
+// `raw` from a query string: "+" is a space, "%XX" the byte XX (a "%" not
+// followed by two hex digits is kept as it is).
+std::string FormDecode(absl::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '+') {
+      out += ' ';
+    } else if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 &&
+               hex(raw[i + 2]) >= 0) {
+      out += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
+      i += 2;
+    } else {
+      out += raw[i];
+    }
+  }
+  return out;
 }
 
 // The query string's parameters, percent-decoded (a repeated name keeps
@@ -111,12 +135,7 @@ std::map<std::string, std::string> ParamsOf(const std::string& query) {
     const size_t eq = pair.find('=');
     const std::string name = pair.substr(0, eq);
     const std::string raw = eq == std::string::npos ? "" : pair.substr(eq + 1);
-    std::string value(raw.size() + 1, '\0');
-    const int n = mg_url_decode(raw.data(), static_cast<int>(raw.size()),
-                                value.data(), static_cast<int>(value.size()),
-                                /*is_form_url_encoded=*/1);
-    value.resize(n < 0 ? 0 : n);
-    if (!name.empty()) out.emplace(name, std::move(value));
+    if (!name.empty()) out.emplace(name, FormDecode(raw));
     at = amp + 1;
   }
   return out;
@@ -170,7 +189,7 @@ HttpGateway::Answer Call(v1::ActionJournal::Stub& stub,
   Resp resp;
   const grpc::Status s = (stub.*method)(&ctx, req, &resp);
   if (!s.ok()) return Error(s.error_code(), s.error_message());
-  return {200, "application/json; charset=utf-8", ToJson(resp)};
+  return {200, "application/json; charset=utf-8", ToJson(resp), ""};
 }
 
 // The record a request names (job, key, seq), or why not.
@@ -185,30 +204,14 @@ std::optional<HttpGateway::Answer> RecordOf(const Params& p, v1::RecordId* r) {
   return std::nullopt;
 }
 
-int HandleRequest(mg_connection* conn, void* data) {
-  const mg_request_info* info = mg_get_request_info(conn);
-  HttpGateway::Request req;
-  req.method = info->request_method ? info->request_method : "";
-  req.path = info->local_uri ? info->local_uri : "";
-  req.query = info->query_string ? info->query_string : "";
-  const char* auth = mg_get_header(conn, "Authorization");
-  req.authorization = auth ? auth : "";
-  req.intent = mg_get_header(conn, "X-Actionjournal-Request") != nullptr;
-  const HttpGateway::Answer a =
-      static_cast<const HttpGateway*>(data)->Handle(req);
-  mg_printf(conn,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-            "Referrer-Policy: no-referrer\r\n"
-            "Content-Security-Policy: default-src 'none'; script-src 'self'; "
-            "style-src 'self'; connect-src 'self'; img-src 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n"
-            "Connection: close\r\n\r\n",
-            a.status, mg_get_response_code_text(conn, a.status),
-            a.content_type.c_str(), a.body.size());
-  mg_write(conn, a.body.data(), a.body.size());
-  return a.status;
-}
+// What every answer carries: no caching, no sniffing, no referrer, and a
+// content security policy that lets the console run its own script only.
+constexpr char kAnswerHeaders[] =
+    "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+    "Referrer-Policy: no-referrer\r\n"
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+    "style-src 'self'; connect-src 'self'; img-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n";
 
 }  // namespace
 
@@ -223,7 +226,7 @@ HttpGateway::Answer HttpGateway::Handle(const Request& r) const {
     return a;
   }
   for (const ConsoleAsset& asset : ConsoleAssets()) {
-    if (r.path == asset.path) return {200, asset.content_type, asset.body};
+    if (r.path == asset.path) return {200, asset.content_type, asset.body, ""};
   }
   v1::ActionJournal::Stub* const stub = stub_.get();
   const Params p(r.query);
@@ -322,38 +325,27 @@ HttpGateway::Answer HttpGateway::Invalidate(const Request& r) const {
 }
 
 absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(
-    const std::string& address, std::shared_ptr<grpc::Channel> channel) {
+    const std::string& address, std::shared_ptr<grpc::Channel> channel,
+    std::unique_ptr<TlsServerContext> tls) {
   std::unique_ptr<HttpGateway> g(new HttpGateway());
   g->stub_ = v1::ActionJournal::NewStub(channel);
-  mg_init_library(0);
-  const char* options[] = {"listening_ports",
-                           address.c_str(),
-                           "num_threads",
-                           "4",
-                           "request_timeout_ms",
-                           "10000",
-                           "enable_keep_alive",
-                           "no",
-                           nullptr};
-  mg_callbacks callbacks;
-  std::memset(&callbacks, 0, sizeof(callbacks));
-  g->ctx_ = mg_start(&callbacks, nullptr, options);
-  if (g->ctx_ == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("--http-listen: cannot listen on ", address));
-  }
-  mg_set_request_handler(g->ctx_, "/", HandleRequest, g.get());
-  mg_server_port ports[1];
-  if (mg_get_server_ports(g->ctx_, 1, ports) < 1) {
-    return absl::UnavailableError(
-        absl::StrCat("--http-listen: no port bound for ", address));
-  }
-  g->port_ = ports[0].port;
+  auto http = HttpServer::Start(
+      "--http-listen", address,
+      [gateway = g.get()](const HttpRequest& http) {
+        Request r;
+        r.method = http.method;
+        r.path = http.path;
+        r.query = http.query;
+        r.authorization = http.Header("authorization");
+        r.intent = http.HasHeader("x-actionjournal-request");
+        Answer a = gateway->Handle(r);
+        a.headers += kAnswerHeaders;
+        return a;
+      },
+      std::move(tls));
+  if (!http.ok()) return http.status();
+  g->http_ = *std::move(http);
   return g;
-}
-
-HttpGateway::~HttpGateway() {
-  if (ctx_ != nullptr) mg_stop(ctx_);
 }
 
 }  // namespace actionjournal

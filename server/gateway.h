@@ -7,7 +7,8 @@
 // header passed on as gRPC metadata: the same tokens, permissions, limits,
 // validation and errors as gRPC, stated once. Errors answer JSON
 // {"code":"INVALID_ARGUMENT","message":"..."} with the HTTP status of the
-// gRPC code. Plain HTTP only (TLS is the gRPC port's).
+// gRPC code. HTTPS with the gRPC port's certificate when that port has TLS
+// (no client certificates asked: tokens say who calls), else plain HTTP.
 //
 // Routes (GET but one; bytes such as record keys percent-encoded, page
 // tokens as the base64 the answers carry):
@@ -32,8 +33,8 @@
 
 #include "absl/status/statusor.h"
 #include "actionjournal/v1/journal.grpc.pb.h"
-
-struct mg_context;
+#include "server/http_server.h"
+#include "server/tls.h"
 
 namespace actionjournal {
 
@@ -41,21 +42,18 @@ namespace actionjournal {
 class HttpGateway {
  public:
   // Serves on `address` ("host:port"; port 0 picks a free one), calling the
-  // service through `channel`. UNAVAILABLE when the address cannot be
-  // bound.
+  // service through `channel`, over TLS when `tls` is set. UNAVAILABLE when
+  // the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpGateway>> Start(
-      const std::string& address, std::shared_ptr<grpc::Channel> channel);
-  ~HttpGateway();
+      const std::string& address, std::shared_ptr<grpc::Channel> channel,
+      std::unique_ptr<TlsServerContext> tls);
 
-  int port() const { return port_; }
+  int port() const { return http_->port(); }
+  bool tls() const { return http_->tls(); }
 
   // One request, for the handler (gateway.cc).
   struct Request;
-  struct Answer {
-    int status = 200;
-    std::string content_type;
-    std::string body;
-  };
+  using Answer = HttpAnswer;
   Answer Handle(const Request& request) const;
 
  private:
@@ -63,8 +61,7 @@ class HttpGateway {
   HttpGateway() = default;
 
   std::unique_ptr<v1::ActionJournal::Stub> stub_;  // thread-safe
-  mg_context* ctx_ = nullptr;
-  int port_ = 0;
+  std::unique_ptr<HttpServer> http_;               // last: stopped first
 };
 
 }  // namespace actionjournal

@@ -454,7 +454,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> OpenAuthenticator(
 // /metrics over HTTPS or HTTP, or off.
 struct MetricsEndpoint {
   std::unique_ptr<prometheus::Exposer> exposer;
-  std::unique_ptr<HttpsMetricsServer> https;
+  std::unique_ptr<HttpServer> https;
   std::string at = "off";
 };
 
@@ -465,8 +465,11 @@ absl::StatusOr<MetricsEndpoint> ServeMetricsFromFlags(ServerMetrics& metrics,
   MetricsEndpoint m;
   if (listen.empty()) return m;
   if (tls.enabled()) {
+    auto context = TlsServerContext::Make(tls, refresh, "--metrics-tls");
+    if (!context.ok()) return context.status();
     auto served =
-        HttpsMetricsServer::Start(listen, metrics.registry(), tls, refresh);
+        HttpServer::Start("--metrics-listen", listen,
+                          MetricsPage(metrics.registry()), *std::move(context));
     if (!served.ok()) return absl::InternalError(served.status().message());
     m.https = *std::move(served);
     m.at = absl::StrCat(HostOf(listen), ":", m.https->port());
@@ -479,13 +482,14 @@ absl::StatusOr<MetricsEndpoint> ServeMetricsFromFlags(ServerMetrics& metrics,
   return m;
 }
 
-// The HTTP/JSON gateway and the console, or none.
+// The HTTP/JSON gateway and the console, or none: over HTTPS with the gRPC
+// port's certificate when that port has TLS.
 absl::StatusOr<std::unique_ptr<HttpGateway>> StartGatewayFromFlags(
-    JournalServer& server, bool authenticated) {
+    JournalServer& server, const ServerOptions& options, bool authenticated) {
   const std::string listen = absl::GetFlag(FLAGS_http_listen);
   if (listen.empty()) return nullptr;
-  // Plain HTTP: a token sent over it can be read by whoever sees the
-  // traffic, so beyond this machine only behind TLS of the deployer's.
+  // Beyond this machine only with tokens; without the gRPC port's TLS they
+  // travel in the clear (operations.md says so).
   if (!IsLocal(listen) && !authenticated &&
       !absl::GetFlag(FLAGS_insecure_allow_unauthenticated)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -494,7 +498,15 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> StartGatewayFromFlags(
         "on loopback, or accept the risk with "
         "--insecure-allow-unauthenticated"));
   }
-  auto started = HttpGateway::Start(listen, server.InProcessChannel());
+  std::unique_ptr<TlsServerContext> tls;
+  if (options.tls.enabled()) {
+    auto context = TlsServerContext::Make(options.tls, options.tls_refresh,
+                                          "--tls (the HTTP gateway)");
+    if (!context.ok()) return context.status();
+    tls = *std::move(context);
+  }
+  auto started =
+      HttpGateway::Start(listen, server.InProcessChannel(), std::move(tls));
   if (!started.ok()) return absl::InternalError(started.status().message());
   return started;
 }
@@ -529,6 +541,7 @@ void LogListening(const ServerOptions& options, const JournalServer& server,
        {"metrics_tls", metrics_tls ? "on" : "off"},
        {"health", health_at},
        {"http", http_at},
+       {"http_tls", gateway != nullptr && gateway->tls() ? "on" : "off"},
        {"auth", authenticated ? "tokens" : "unauthenticated"}});
   if (!authenticated) {
     LogWarning(
@@ -617,7 +630,8 @@ int Main(int argc, char** argv) {
   if (!server.ok()) {
     return Fail(absl::InternalError(server.status().ToString()));
   }
-  auto gateway = StartGatewayFromFlags(**server, *authenticator != nullptr);
+  auto gateway =
+      StartGatewayFromFlags(**server, *options, *authenticator != nullptr);
   if (!gateway.ok()) return Fail(gateway.status());
   LogListening(*options, **server, url, *endpoint, metrics_tls->enabled(),
                gateway->get(), *authenticator != nullptr);

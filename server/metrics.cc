@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <exception>
 #include <variant>
@@ -311,6 +312,14 @@ ServerMetrics::ServerMetrics(const std::string& store_kind)
                         .Help("Steps and completions deleted by the sweep")
                         .Register(r)
                         .Add({});
+  sweep_batches_ =
+      &BuildCounter()
+           .Name("actionjournal_sweep_batches_total")
+           .Help(
+               "Sweep batches that ran (at least one every --sweep-interval); "
+               "flat: the sweeper is stuck or failing")
+           .Register(r)
+           .Add({});
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -420,6 +429,7 @@ void ServerMetrics::OnSweep(const SweepResult& result) {
   swept_records_[0]->Increment(static_cast<double>(result.retention_records));
   swept_records_[1]->Increment(static_cast<double>(result.ttl_records));
   swept_entries_->Increment(static_cast<double>(result.entries));
+  sweep_batches_->Increment();
 }
 
 void ServerMetrics::OnBatch(int size, absl::Duration duration,
@@ -456,6 +466,19 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
   }
   exposer->RegisterCollectable(registry);
   return exposer;
+}
+
+HttpServer::Handler MetricsPage(
+    std::shared_ptr<prometheus::Registry> registry) {
+  return [registry = std::move(registry)](const HttpRequest& r) {
+    if (r.method == "GET" && r.path == "/metrics") {
+      return HttpAnswer{
+          200, "text/plain; version=0.0.4; charset=utf-8",
+          prometheus::TextSerializer().Serialize(registry->Collect()), ""};
+    }
+    return HttpAnswer{404, "text/plain; charset=utf-8",
+                      "only /metrics is served here\n", ""};
+  };
 }
 
 int MetricsPort(const prometheus::Exposer& exposer) {

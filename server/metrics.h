@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/http_server.h"
 #include "storage/journal_store.h"
 #include "storage/observer.h"
 
@@ -122,6 +123,7 @@ class ServerMetrics final : public JournalObserver {
   prometheus::Counter* retained_records_;
   std::array<prometheus::Counter*, 2> swept_records_{};  // retention, ttl
   prometheus::Counter* swept_entries_;
+  prometheus::Counter* sweep_batches_;
   std::array<prometheus::Histogram*, 2> payload_bytes_{};  // sent, stored
   prometheus::Gauge* store_records_;
   prometheus::Gauge* store_bytes_;
@@ -129,11 +131,14 @@ class ServerMetrics final : public JournalObserver {
 };
 
 // Serves `registry` at http://`address`/metrics ("host:port"; port 0 picks
-// a free one); HTTPS is HttpsMetricsServer (server/tls.h). UNAVAILABLE when
-// the address cannot be bound.
+// a free one); HTTPS is an HttpServer (server/http_server.h) serving
+// MetricsPage. UNAVAILABLE when the address cannot be bound.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> ServeMetrics(
     const std::string& address,
     const std::shared_ptr<prometheus::Registry>& registry);
+
+// GET /metrics: `registry` in Prometheus' text format (for HttpServer).
+HttpServer::Handler MetricsPage(std::shared_ptr<prometheus::Registry> registry);
 
 // The port an exposer is bound to.
 int MetricsPort(const prometheus::Exposer& exposer);

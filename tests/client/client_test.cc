@@ -17,6 +17,7 @@
 #include "client/journal_client.h"
 #include "client/record_session.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -24,25 +25,29 @@
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
 using ::actionjournal::testing::StatusIs;
 using ::actionjournal::testing::TempDir;
 
+// Binds `fd` to a free port of 127.0.0.1; the port.
+int BindLoopback(int fd) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
 // A port of 127.0.0.1 bound, not listening, while the object lives: a
 // connection to it is refused, and no other test's server can take it.
 class DeadPort {
  public:
-  DeadPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
+  DeadPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)), port_(BindLoopback(fd_)) {}
   ~DeadPort() { close(fd_); }
   DeadPort(const DeadPort&) = delete;
   DeadPort& operator=(const DeadPort&) = delete;
@@ -50,11 +55,44 @@ class DeadPort {
 
  private:
   const int fd_;
-  int port_ = 0;
+  const int port_;
 };
 
-// A port free now (for a server started later).
-int FreePort() { return DeadPort().port(); }
+// A port of 127.0.0.1 where nothing serves: each connection is accepted and
+// hung up at once, and counted, so that a test sees the client try. Close()
+// frees the port for a server.
+class HangingUpPort {
+ public:
+  HangingUpPort() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    const int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    port_ = BindLoopback(fd_);
+    listen(fd_, 16);
+    acceptor_ = std::thread([this] {
+      for (int c; (c = accept(fd_, nullptr, nullptr)) >= 0;) {
+        ++accepted_;
+        close(c);
+      }
+    });
+  }
+  ~HangingUpPort() { Close(); }
+  HangingUpPort(const HangingUpPort&) = delete;
+  HangingUpPort& operator=(const HangingUpPort&) = delete;
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+  void Close() {
+    if (!acceptor_.joinable()) return;
+    shutdown(fd_, SHUT_RDWR);  // wakes accept()
+    acceptor_.join();
+    close(fd_);
+  }
+
+ private:
+  const int fd_;
+  int port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::thread acceptor_;
+};
 
 v1::AppendActionRequest Completion(const std::string& key,
                                    const std::string& action,
@@ -92,13 +130,16 @@ class ClientTest : public ::testing::Test {
 };
 
 TEST_F(ClientTest, RetriesUntilTheServerComesUp) {
-  const int port = FreePort();
+  HangingUpPort nothing;
+  const int port = nothing.port();
   auto client = Client(absl::StrCat("127.0.0.1:", port));
-  // The call starts while nothing listens; the server comes up a second later.
+  // The call starts while nothing serves; the server comes up once the
+  // client has tried and been hung up on.
   auto call = std::async(std::launch::async, [&] {
     return client->AppendAction(Completion("k", "a", "S"));
   });
-  absl::SleepFor(absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] { return nothing.accepted() >= 1; }));
+  nothing.Close();
   auto server = Start({absl::StrCat("--listen=127.0.0.1:", port)});
   ASSERT_TRUE(server);
   auto r = call.get();
@@ -218,10 +259,12 @@ TEST_F(ClientTest, AsynchronousAppendsPipeline) {
 }
 
 TEST_F(ClientTest, AsynchronousAppendRetriesToo) {
-  const int port = FreePort();
+  HangingUpPort nothing;
+  const int port = nothing.port();
   auto client = Client(absl::StrCat("127.0.0.1:", port));
   auto pending = client->AppendActionAsync(Completion("k", "late", "S"));
-  absl::SleepFor(absl::Milliseconds(700));
+  ASSERT_TRUE(Eventually([&] { return nothing.accepted() >= 1; }));
+  nothing.Close();
   auto server = Start({absl::StrCat("--listen=127.0.0.1:", port)});
   ASSERT_TRUE(server);
   auto r = pending.get();

@@ -21,6 +21,7 @@
 #include "client/journal_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/scrape.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -28,6 +29,7 @@
 namespace actionjournal {
 namespace {
 
+using ::actionjournal::testing::Eventually;
 using ::actionjournal::testing::IsOk;
 using ::actionjournal::testing::Scrape;
 using ::actionjournal::testing::ServerProcess;
@@ -225,7 +227,8 @@ TEST_F(FleetE2eTest, ClientsBalanceOverEveryAddressAndSurviveAReplicaLoss) {
   EXPECT_GE(on_a, 10) << "a served " << on_a << ", b " << on_b;
   EXPECT_GE(on_b, 10) << "a served " << on_a << ", b " << on_b;
 
-  // 4 writers for 3 s; b goes away after 1 s.
+  // 4 writers; b goes away once it has served 100 of their appends, and
+  // the writers go on until 400 more were acknowledged after that.
   std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
   absl::Mutex mu;
@@ -244,10 +247,17 @@ TEST_F(FleetE2eTest, ClientsBalanceOverEveryAddressAndSurviveAReplicaLoss) {
       }
     });
   }
-  absl::SleepFor(absl::Seconds(1));
+  const auto acked_now = [&] {
+    absl::MutexLock l(&mu);
+    return acked.size();
+  };
+  EXPECT_TRUE(Eventually([&] { return Answered(*b) >= on_b + 100; }))
+      << "b served " << Answered(*b) - on_b << " of the writers' appends";
   const double b_before_kill = Answered(*b);
   ASSERT_THAT(b->Stop(SIGKILL), IsOk());
-  absl::SleepFor(absl::Seconds(2));
+  const size_t at_kill = acked_now();
+  EXPECT_TRUE(Eventually([&] { return acked_now() >= at_kill + 400; }))
+      << acked_now() - at_kill << " acknowledged after b died";
   stop = true;
   for (auto& th : writers) th.join();
   EXPECT_EQ(failed, 0);

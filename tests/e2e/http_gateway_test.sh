@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The HTTP/JSON gateway (--http-listen) against a real server: every route,
 # its errors (JSON with the gRPC code and the HTTP status), bearer tokens
-# with the same permissions as gRPC, and a refusal to serve it beyond
-# loopback without tokens.
+# with the same permissions as gRPC, HTTPS with the gRPC port's certificate,
+# and a refusal to serve it beyond loopback without tokens.
 # usage: http_gateway_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -74,6 +74,14 @@ check 404 '"code":"NOT_FOUND","message":"action_key: the record holds no action 
 check 200 '"entries":"2"' "$base/api/v1/records?job=j"
 # Hostile input in a reflected message stays JSON text.
 check 400 '"message":"job_id: must be' "$base/api/v1/records?job=%3Cscript%3E%22%0A"
+# Not HTTP, and a head over 16 KiB: refused, the server serving on.
+exec 3<>"/dev/tcp/127.0.0.1/${http##*:}"
+printf 'hello\r\n\r\n' >&3
+reply=$(head -c 200 <&3 || true)
+exec 3>&-
+[[ $reply == "HTTP/1.1 400 Bad Request"* ]] ||
+  { failures=$((failures + 1)); echo "FAILED: not HTTP answered: $reply"; }
+check 431 'over 16 KiB' "$base/api/v1/stats" -H "X-Big: $(head -c 17000 /dev/zero | tr '\0' x)"
 # Nothing read wrote anything: the record is as it was.
 check 200 '"attempt":"0".*"replays":"0"' "$base/api/v1/records?job=j"
 
@@ -106,6 +114,31 @@ grep -q 'method=Invalidate' "$work/guarded/server.log" ||
 if grep -q "$token" "$work/guarded/server.log"; then
   failures=$((failures + 1))
   echo "FAILED: the server logged a token"
+fi
+
+# With the gRPC port's TLS the gateway speaks HTTPS, with that certificate:
+# the console and the routes over it, tokens as over HTTP; plain HTTP is
+# not answered on that port.
+"$(dirname "$0")/../testing/make_certs.sh" "$work/certs"
+start tls --store="sqlite://$work/open.db" --auth-tokens-file="$work/tokens" \
+  --tls-cert-file="$work/certs/server.pem" --tls-key-file="$work/certs/server.key"
+grep -q 'http_tls=on' "$work/tls/server.log" ||
+  { failures=$((failures + 1)); echo "FAILED: http_tls=on not logged"; }
+base=https://localhost:${http##*:}
+ca=(--cacert "$work/certs/ca.pem")
+check 200 '"job_id":"j"' "$base/api/v1/stats" "${ca[@]}" -H "Authorization: Bearer $admin"
+check 401 '"code":"UNAUTHENTICATED"' "$base/api/v1/records?job=j" "${ca[@]}"
+check 200 '<script src="/console.js"' "$base/" "${ca[@]}"
+check 200 '"entries_deleted":"0"' "$base/api/v1/invalidate?job=j&key=k%201&seq=2" \
+  -X POST -H 'X-Actionjournal-Request: 1' -H "Authorization: Bearer $admin" "${ca[@]}"
+# Another CA's client does not trust it; plain HTTP gets no answer.
+if curl -s -o /dev/null --cacert "$work/certs/wrong-ca.pem" "$base/"; then
+  failures=$((failures + 1))
+  echo "FAILED: a client trusting another CA accepted the gateway's certificate"
+fi
+if curl -s -m 5 -o /dev/null "http://$http/"; then
+  failures=$((failures + 1))
+  echo "FAILED: the TLS gateway answered plain HTTP"
 fi
 
 # Beyond loopback without tokens: refused at start.

@@ -231,7 +231,11 @@ TEST_F(PostgresUpgradeTest, RetentionMigrationKeepsExistingRecords) {
       "1, 'act', 'state', 0, 0, 0)",
       {"--record-ttl=1h", "--sweep-interval=50ms"});
   ASSERT_TRUE(server);
-  absl::SleepFor(absl::Milliseconds(500));  // several sweeps
+  // Several sweeps, each of which would have expired it.
+  EXPECT_TRUE(Eventually([&] {
+    auto m = Scrape(server->metrics_port());
+    return m.ok() && (*m)["actionjournal_sweep_batches_total"] >= 3;
+  }));
   v1::LookupActionRequest lookup;
   lookup.mutable_record()->set_job_id("old-job");
   lookup.mutable_record()->set_record_key("k");

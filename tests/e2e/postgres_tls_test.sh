@@ -11,6 +11,7 @@ here=$(dirname "$(realpath "$0")")
 build=$(realpath "$1")
 source "$here/../../scripts/debian-versions.sh"
 source "$here/../../scripts/free-port.sh"
+source "$here/../testing/server.sh"
 
 as_pg=()
 if [[ $(id -u) -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
@@ -35,13 +36,13 @@ fail() {
 
 "$here/../testing/make_certs.sh" "$base/certs"
 [[ ${#as_pg[@]} -eq 0 ]] || chown -R postgres "$base"
-port=$(free_port)
+pg_port=$(free_port)
 password=$(openssl rand -hex 16)
 
 "${as_pg[@]}" "$PGBIN/initdb" -D "$data" -U postgres --auth-local=trust \
   --auth-host=reject -E UTF8 >"$base/initdb.log" 2>&1 || fail "initdb"
 cat >>"$data/postgresql.conf" <<CONF
-port = $port
+port = $pg_port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$base'
 ssl = on
@@ -55,27 +56,20 @@ hostssl all all 127.0.0.1/32    scram-sha-256
 HBA
 "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60 start \
   >/dev/null || fail "PostgreSQL did not start"
-psql=("${as_pg[@]}" psql -X -q -v ON_ERROR_STOP=1 -h "$base" -p "$port" -U postgres)
+psql=("${as_pg[@]}" psql -X -q -v ON_ERROR_STOP=1 -h "$base" -p "$pg_port" -U postgres)
 "${psql[@]}" -c "CREATE ROLE aj LOGIN PASSWORD '$password'" postgres
 "${psql[@]}" -c "CREATE DATABASE aj OWNER aj" postgres
 
 url() {  # url SSLMODE CA
-  echo "postgresql://aj:$password@127.0.0.1:$port/aj?sslmode=$1&sslrootcert=$2"
+  echo "postgresql://aj:$password@127.0.0.1:$pg_port/aj?sslmode=$1&sslrootcert=$2"
 }
-cli() { "$build/client/actionjournal-cli" --target "127.0.0.1:$grpc" --deadline 5s "$@"; }
+cli() { "$build/client/actionjournal-cli" --target "$grpc" --deadline 5s "$@"; }
 
 # 1. verify-full with the CA that signed PostgreSQL's certificate: serves.
-"$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen= \
-  --store="$(url verify-full "$base/certs/ca.pem")" 2>"$base/server-ok.log" &
-server_pid=$!
-grpc=
-for _ in $(seq 300); do
-  grpc=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$base/server-ok.log" | cut -d: -f2 || true)
-  [[ -n $grpc ]] && break
-  kill -0 "$server_pid" 2>/dev/null || fail "the server stopped with verify-full and the right CA"
-  sleep 0.1
-done
-[[ -n $grpc ]] || fail "the server did not start"
+mkdir -p "$base/ok"
+start_server "$build/server/actionjournal-server" "$base/ok" \
+  --store="$(url verify-full "$base/certs/ca.pem")" ||
+  fail "the server did not start with verify-full and the right CA"
 cli append --job tls --key k --seq 1 --action a --completion state >/dev/null ||
   fail "append over a TLS store"
 cli lookup --job tls --key k --seq 1 --action a | grep -q '^found' || fail "lookup"
@@ -109,5 +103,7 @@ set -e
 grep -q "no encryption" "$base/server-plain.log" || fail "sslmode=disable: not refused for want of TLS"
 
 # The password in no line the server wrote.
-if grep -qF "$password" "$base"/server-*.log; then fail "a server log shows the password"; fi
+if grep -qF "$password" "$base"/server-*.log "$base/ok/server.log"; then
+  fail "a server log shows the password"
+fi
 echo "PostgreSQL over TLS: verify-full serves, a wrong CA and plaintext are refused"

@@ -5,17 +5,14 @@
 set -euo pipefail
 readme=$1 build=$2
 work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-readme.XXXXXX")
-"$build/server/actionjournal-server" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
-  --store="sqlite://$work/journal.db" 2>"$work/server.log" &
-pid=$!
-trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 200); do
-  port=$(grep -o 'listening grpc=127.0.0.1:[0-9]*' "$work/server.log" | cut -d: -f2 || true)
-  [[ -n $port ]] && break
-  sleep 0.05
-done
-[[ -n $port ]] || { echo "server did not start"; cat "$work/server.log"; exit 1; }
-export ACTIONJOURNAL_TARGET=127.0.0.1:$port
+. "$(dirname "$0")/../testing/server.sh"
+server_pid=
+trap 'kill -9 $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+# The server's defaults, as the README's reader runs it (the session shows
+# the default retention at work).
+start_server "$build/server/actionjournal-server" "$work" \
+  --metrics-listen=127.0.0.1:0 --prune-retention=24h
+export ACTIONJOURNAL_TARGET=$grpc
 export PATH="$build/client:$build/server:$PATH"
 
 # The session is the fenced block after the <!-- session --> marker.

@@ -417,6 +417,7 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
 TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
   auto server = StartServer(/*mutual=*/false);
   ASSERT_NE(server, nullptr);
+  const int sockets = server->Sockets();
   std::vector<int> stalled;
   for (int i = 0; i < 3; ++i) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -428,7 +429,9 @@ TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
     ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
     stalled.push_back(fd);
   }
-  absl::SleepFor(absl::Milliseconds(300));  // accepted, waiting in a handshake
+  // Accepted by the server, each waiting in its TLS handshake.
+  ASSERT_TRUE(Eventually([&] { return server->Sockets() >= sockets + 3; }))
+      << server->Sockets() << " sockets, " << sockets << " before";
   const absl::Time start = absl::Now();
   EXPECT_THAT(ScrapeHttps(server->metrics_port(), Cert("ca.pem")),
               HasSubstr("actionjournal_"));

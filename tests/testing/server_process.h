@@ -3,6 +3,7 @@
 #ifndef ACTIONJOURNAL_TESTS_TESTING_SERVER_PROCESS_H_
 #define ACTIONJOURNAL_TESTS_TESTING_SERVER_PROCESS_H_
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,6 +106,23 @@ class ServerProcess {
   // The /metrics port; 0 when metrics are off.
   int metrics_port() const { return metrics_port_; }
   std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  // Sockets the server holds now (its listeners, the connections it
+  // accepted, its store's): /proc/PID/fd entries that are sockets.
+  int Sockets() const {
+    int n = 0;
+    const std::string dir = absl::StrCat("/proc/", pid_, "/fd");
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return -1;
+    while (const dirent* e = readdir(d)) {
+      char target[64];
+      const ssize_t len =
+          readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
+      if (len > 0 && std::string(target, len).rfind("socket:", 0) == 0) ++n;
+    }
+    closedir(d);
+    return n;
+  }
 
   std::string Log() const {
     std::ifstream in(log_path_);
