@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -26,30 +27,87 @@ namespace {
 constexpr size_t kMaxHead = 16384;
 constexpr absl::Duration kConnectionTime = absl::Seconds(5);
 
-// One connection's reads and writes, over TLS or not.
+// Waits until `fd` is ready for `events` or `deadline` passes; false then.
+bool WaitFor(int fd, short events, absl::Time deadline) {
+  const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+  if (ms <= 0) return false;
+  pollfd p{fd, events, 0};
+  return poll(&p, 1, static_cast<int>(std::min<int64_t>(ms, 1000))) >= 0 &&
+         absl::Now() < deadline;
+}
+
+// One connection's handshake, reads and writes, over TLS or not, on a
+// non-blocking socket: every one of them ends by the connection's deadline,
+// however slowly the client trickles its bytes.
 class Connection {
  public:
-  Connection(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-  int Read(char* buf, int n) {
-    return ssl_ != nullptr ? SSL_read(ssl_, buf, n)
-                           : static_cast<int>(read(fd_, buf, n));
+  Connection(int fd, SSL* ssl, absl::Time deadline)
+      : fd_(fd), ssl_(ssl), deadline_(deadline) {}
+
+  // The TLS handshake (true at once without TLS).
+  bool Handshake() {
+    if (ssl_ == nullptr) return true;
+    for (;;) {
+      const int r = SSL_accept(ssl_);
+      if (r == 1) return true;
+      if (!Wait(SSL_get_error(ssl_, r))) return false;
+    }
   }
+
+  // Up to `n` bytes; <= 0 at the end, on an error or past the deadline.
+  int Read(char* buf, int n) {
+    for (;;) {
+      if (ssl_ != nullptr) {
+        const int r = SSL_read(ssl_, buf, n);
+        if (r > 0) return r;
+        if (!Wait(SSL_get_error(ssl_, r))) return -1;
+      } else {
+        const ssize_t r = read(fd_, buf, static_cast<size_t>(n));
+        if (r >= 0) return static_cast<int>(r);
+        if (errno != EAGAIN && errno != EINTR) return -1;
+        if (!WaitFor(fd_, POLLIN, deadline_)) return -1;
+      }
+    }
+  }
+
   void WriteAll(absl::string_view data) {
     size_t sent = 0;
     while (sent < data.size()) {
       const int want = static_cast<int>(data.size() - sent);
-      const int n =
-          ssl_ != nullptr
-              ? SSL_write(ssl_, data.data() + sent, want)
-              : static_cast<int>(write(fd_, data.data() + sent, want));
-      if (n <= 0) return;
-      sent += static_cast<size_t>(n);
+      if (ssl_ != nullptr) {
+        const int n = SSL_write(ssl_, data.data() + sent, want);
+        if (n > 0) {
+          sent += static_cast<size_t>(n);
+        } else if (!Wait(SSL_get_error(ssl_, n))) {
+          return;
+        }
+      } else {
+        const ssize_t n = write(fd_, data.data() + sent, want);
+        if (n > 0) {
+          sent += static_cast<size_t>(n);
+        } else if ((n < 0 && errno != EAGAIN && errno != EINTR) ||
+                   !WaitFor(fd_, POLLOUT, deadline_)) {
+          return;
+        }
+      }
     }
   }
 
  private:
+  // After an SSL call that did not finish: waits for what it wants.
+  bool Wait(int ssl_error) {
+    if (ssl_error == SSL_ERROR_WANT_READ) {
+      return WaitFor(fd_, POLLIN, deadline_);
+    }
+    if (ssl_error == SSL_ERROR_WANT_WRITE) {
+      return WaitFor(fd_, POLLOUT, deadline_);
+    }
+    return false;
+  }
+
   const int fd_;
   SSL* const ssl_;
+  const absl::Time deadline_;
 };
 
 // The request line and headers of `head` (up to the blank line); false
@@ -163,13 +221,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s->listen_fd_ =
       socket(found->ai_family, found->ai_socktype | SOCK_CLOEXEC, 0);
   const int one = 1;
-  setsockopt(s->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   const bool bound =
       s->listen_fd_ >= 0 &&
+      setsockopt(s->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ==
+          0 &&
       bind(s->listen_fd_, found->ai_addr, found->ai_addrlen) == 0 &&
       listen(s->listen_fd_, 16) == 0;
+  const int error = errno;
   freeaddrinfo(found);
-  if (!bound) return cannot(strerror(errno));
+  if (!bound) return cannot(strerror(error));
   sockaddr_storage bound_to{};
   socklen_t len = sizeof(bound_to);
   getsockname(s->listen_fd_, reinterpret_cast<sockaddr*>(&bound_to), &len);
@@ -204,7 +264,7 @@ void HttpServer::WorkLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(&ready));
-      if (waiting_.empty()) return;  // stopping
+      if (stopping_) return;  // the destructor closes what waits
       fd = waiting_.front();
       waiting_.pop_front();
     }
@@ -217,13 +277,11 @@ void HttpServer::AcceptLoop() {
   while (!stopping_) {
     pollfd p{listen_fd_, POLLIN, 0};
     if (poll(&p, 1, /*timeout_ms=*/100) <= 0) continue;
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    // Non-blocking: a connection's every wait is bounded by its deadline
+    // (Connection), so a client that stalls holds a worker for seconds.
+    const int fd =
+        accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) continue;
-    // Every read and write of a connection is bounded, so that a client
-    // that stalls holds a worker for seconds, not for ever.
-    const timeval timeout{absl::ToInt64Seconds(kConnectionTime), 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     absl::MutexLock lock(&mu_);
     if (waiting_.size() >= kMaxWaiting) {
       close(fd);  // every worker busy and a queue waiting: come back later
@@ -239,38 +297,35 @@ void HttpServer::Serve(int fd) {
     ssl = SSL_new(tls_->get());
     if (ssl == nullptr) return;
     SSL_set_fd(ssl, fd);
-    if (SSL_accept(ssl) != 1) {
-      ERR_clear_error();
-      SSL_free(ssl);
-      return;
-    }
   }
-  Connection c(fd, ssl);
-  const absl::Time give_up = absl::Now() + kConnectionTime;
-  std::string head;
-  char buf[4096];
-  size_t end = std::string::npos;
-  while ((end = head.find("\r\n\r\n")) == std::string::npos &&
-         head.size() <= kMaxHead && absl::Now() < give_up) {
-    const int n = c.Read(buf, sizeof(buf));
-    if (n <= 0) break;
-    head.append(buf, static_cast<size_t>(n));
-  }
-  if (end != std::string::npos && end <= kMaxHead) {
-    HttpRequest request;
-    HttpAnswer answer;
-    if (ParseHead(absl::string_view(head).substr(0, end), &request)) {
-      answer = handler_(request);
-    } else {
-      answer = {400, "text/plain; charset=utf-8", "not an HTTP request\n", ""};
+  Connection c(fd, ssl, absl::Now() + kConnectionTime);
+  if (c.Handshake()) {
+    std::string head;
+    char buf[4096];
+    size_t end = std::string::npos;
+    while ((end = head.find("\r\n\r\n")) == std::string::npos &&
+           head.size() <= kMaxHead) {
+      const int n = c.Read(buf, sizeof(buf));
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
     }
-    c.WriteAll(Response(answer));
-  } else if (head.size() > kMaxHead) {  // with or without its end
-    c.WriteAll(Response({431, "text/plain; charset=utf-8",
-                         "the request's head is over 16 KiB\n", ""}));
+    if (end != std::string::npos && end <= kMaxHead) {
+      HttpRequest request;
+      HttpAnswer answer;
+      if (ParseHead(absl::string_view(head).substr(0, end), &request)) {
+        answer = handler_(request);
+      } else {
+        answer = {400, "text/plain; charset=utf-8", "not an HTTP request\n",
+                  ""};
+      }
+      c.WriteAll(Response(answer));
+    } else if (head.size() > kMaxHead) {  // with or without its end
+      c.WriteAll(Response({431, "text/plain; charset=utf-8",
+                           "the request's head is over 16 KiB\n", ""}));
+    }
+    if (ssl != nullptr) SSL_shutdown(ssl);
   }
   if (ssl != nullptr) {
-    SSL_shutdown(ssl);
     ERR_clear_error();
     SSL_free(ssl);
   }

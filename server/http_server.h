@@ -2,11 +2,11 @@
 // gateway and the console (--http-listen), and /metrics over HTTPS. One
 // request per connection (answered "Connection: close"), headers only (no
 // request body is read), a fixed pool of workers with a short queue (a
-// connection beyond them is closed at once), every read and write bounded
-// to 5 s: a client that stalls, or a slow handshake, holds one worker for
-// seconds and never holds up the others. TLS when given a context
-// (server/tls.h), through OpenSSL directly: Debian 12's civetweb looks up
-// SSL_get_peer_certificate, which OpenSSL 3 no longer exports, and calls the
+// connection beyond them is closed at once), each connection (handshake,
+// request and answer) ended after 5 s however slowly its client sends: a
+// client that stalls holds one worker for seconds at most. TLS when given a
+// context (server/tls.h), through OpenSSL directly: Debian 12's civetweb looks
+// up SSL_get_peer_certificate, which OpenSSL 3 no longer exports, and calls the
 // null pointer on every HTTPS connection. (Plain /metrics stays with
 // prometheus-cpp's civetweb, which is fine without TLS.)
 #ifndef ACTIONJOURNAL_SERVER_HTTP_SERVER_H_
@@ -49,7 +49,8 @@ struct HttpAnswer {
   std::string headers;
 };
 
-// Thread-safe; the destructor stops it (connections being served finish).
+// Thread-safe; the destructor stops it: connections being served finish
+// (within their 5 s), those still waiting are closed.
 class HttpServer {
  public:
   using Handler = std::function<HttpAnswer(const HttpRequest&)>;

@@ -251,7 +251,8 @@ TEST_F(FleetE2eTest, ClientsBalanceOverEveryAddressAndSurviveAReplicaLoss) {
     absl::MutexLock l(&mu);
     return acked.size();
   };
-  EXPECT_TRUE(Eventually([&] { return Answered(*b) >= on_b + 100; }))
+  EXPECT_TRUE(Eventually([&] { return Answered(*b) >= on_b + 100; },
+                         absl::Seconds(30), absl::Milliseconds(50)))
       << "b served " << Answered(*b) - on_b << " of the writers' appends";
   const double b_before_kill = Answered(*b);
   ASSERT_THAT(b->Stop(SIGKILL), IsOk());

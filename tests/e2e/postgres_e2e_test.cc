@@ -232,10 +232,12 @@ TEST_F(PostgresUpgradeTest, RetentionMigrationKeepsExistingRecords) {
       {"--record-ttl=1h", "--sweep-interval=50ms"});
   ASSERT_TRUE(server);
   // Several sweeps, each of which would have expired it.
-  EXPECT_TRUE(Eventually([&] {
-    auto m = Scrape(server->metrics_port());
-    return m.ok() && (*m)["actionjournal_sweep_batches_total"] >= 3;
-  }));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto m = Scrape(server->metrics_port());
+        return m.ok() && (*m)["actionjournal_sweep_batches_total"] >= 3;
+      },
+      absl::Seconds(30), absl::Milliseconds(50)));
   v1::LookupActionRequest lookup;
   lookup.mutable_record()->set_job_id("old-job");
   lookup.mutable_record()->set_record_key("k");

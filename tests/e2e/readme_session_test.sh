@@ -8,8 +8,8 @@ work=$(mktemp -d "${TEST_TMPDIR:-/tmp}/aj-readme.XXXXXX")
 . "$(dirname "$0")/../testing/server.sh"
 server_pid=
 trap 'kill -9 $server_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-# The server's defaults, as the README's reader runs it (the session shows
-# the default retention at work).
+# The README's reader runs the server with its default retention (24h),
+# which the session shows at work; start_server would set 0s.
 start_server "$build/server/actionjournal-server" "$work" \
   --metrics-listen=127.0.0.1:0 --prune-retention=24h
 export ACTIONJOURNAL_TARGET=$grpc

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -438,6 +439,36 @@ TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(3))
       << "the scrape waited for the stalled connections";
   for (int fd : stalled) close(fd);
+}
+
+// A client that trickles a TLS handshake, a byte every 300 ms (each read
+// alone would finish in time), is cut off when its connection's 5 s are up,
+// not when its handshake would end.
+TEST_F(SecurityE2eTest, ATricklingHandshakeIsCutOffInSeconds) {
+  auto server = StartServer(/*mutual=*/false);
+  ASSERT_NE(server, nullptr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(server->metrics_port()));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  // A TLS record header announcing a 16 KiB handshake message.
+  const unsigned char header[] = {0x16, 0x03, 0x01, 0x40, 0x00};
+  ASSERT_EQ(send(fd, header, sizeof(header), MSG_NOSIGNAL), 5);
+  const absl::Time start = absl::Now();
+  bool closed = false;
+  while (!closed && absl::Now() - start < absl::Seconds(15)) {
+    const char b = 1;
+    closed = send(fd, &b, 1, MSG_NOSIGNAL) < 0;
+    pollfd p{fd, POLLIN, 0};
+    char r;
+    if (!closed && poll(&p, 1, 300) > 0) closed = recv(fd, &r, 1, 0) <= 0;
+  }
+  close(fd);
+  EXPECT_TRUE(closed) << "still open after 15 s";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(9));
 }
 
 TEST_F(SecurityE2eTest, NoCredentialsIsUnauthenticated) {

@@ -3,9 +3,11 @@ package io.actionjournal.flink.agents;
 /**
  * A replayed action's durable call is not the one its journal holds at that index, and the store
  * runs with {@code actionjournal.on-divergence=fail}: the action stops before the call runs, and
- * nothing journaled is dropped. Names the record, the action, the index and both calls.
+ * nothing journaled is dropped. Names the record, the action, the index and both calls. An {@link
+ * Error}, so that an agent's {@code catch (Exception e)} around a durable call cannot swallow it
+ * and go on: the operator fails the task on it.
  */
-public final class DivergenceException extends IllegalStateException {
+public final class DivergenceException extends Error {
   private static final long serialVersionUID = 1L;
 
   public final String jobId;

@@ -246,20 +246,38 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
         index,
         c,
         (i, journaled, functionId, argsDigest) -> {
-          DivergenceException e =
-              new DivergenceException(
-                  record.getJobId(),
-                  record.getRecordKey().toStringUtf8(),
-                  record.getSeqNum(),
-                  name,
-                  i,
-                  journaled.getFunctionId(),
-                  journaled.getArgsDigest(),
-                  functionId,
-                  argsDigest);
-          LOG.log(System.Logger.Level.ERROR, e.getMessage());
-          throw e;
+          throw divergence(
+              record, name, i, journaled.getFunctionId(), journaled.getArgsDigest(), functionId,
+              argsDigest);
         });
+  }
+
+  private static DivergenceException divergence(
+      RecordId record,
+      String action,
+      int index,
+      String journaledFunctionId,
+      String journaledArgsDigest,
+      String functionId,
+      String argsDigest) {
+    DivergenceException e =
+        new DivergenceException(
+            record.getJobId(),
+            record.getRecordKey().toStringUtf8(),
+            record.getSeqNum(),
+            action,
+            index,
+            journaledFunctionId,
+            journaledArgsDigest,
+            functionId,
+            argsDigest);
+    LOG.log(System.Logger.Level.ERROR, e.getMessage());
+    return e;
+  }
+
+  /** The action's name in its action key (eventUuid/name), for messages. */
+  private static String actionName(String actionKey) {
+    return actionKey.substring(actionKey.indexOf('/') + 1);
   }
 
   @Override
@@ -513,6 +531,15 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
       if (i < known.steps.size() && known.steps.get(i).equals(want)) continue;
       AppendActionResponse r = journal.appendAction(request(record, actionKey).setStep(want).build());
       if (r.getOutcome() == AppendOutcome.APPEND_OUTCOME_CONFLICT) {
+        if (options.onDivergence == JournalStoreOptions.OnDivergence.FAIL) {
+          // A runtime path that compares calls itself (Flink Agents' Python reconcile path) is
+          // about to run another call in a journaled one's place: stop it here, before it runs.
+          Step had = r.getStoredStep();
+          throw divergence(
+              record, actionName(actionKey), i, had.getFunctionId(),
+              had.getArgsDigest().toStringUtf8(), want.getFunctionId(),
+              want.getArgsDigest().toStringUtf8());
+        }
         // The runtime found the journaled call no longer matches (non-determinism) and replaced
         // it, with every later one: the state it hands us is the truth now.
         r =
@@ -719,7 +746,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     }
   }
 
-  private static byte[] sha256(byte[] bytes) {
+  static byte[] sha256(byte[] bytes) {
     try {
       return MessageDigest.getInstance("SHA-256").digest(bytes);
     } catch (NoSuchAlgorithmException e) {
@@ -727,7 +754,7 @@ public final class JournalActionStateStore implements ActionStateStore, Serializ
     }
   }
 
-  private static String hex(byte[] bytes) {
+  static String hex(byte[] bytes) {
     StringBuilder s = new StringBuilder(bytes.length * 2);
     for (byte b : bytes) s.append(Character.forDigit((b >> 4) & 15, 16)).append(Character.forDigit(b & 15, 16));
     return s.toString();

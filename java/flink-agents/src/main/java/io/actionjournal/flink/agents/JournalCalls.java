@@ -3,9 +3,6 @@ package io.actionjournal.flink.agents;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.apache.flink.agents.api.context.DurableCallable;
@@ -77,28 +74,28 @@ public final class JournalCalls {
 
   /** The digest {@link #call} puts into a call's id: 16 hex digits of the arguments' SHA-256. */
   public static String digest(Object args) {
-    byte[] json;
+    return JournalActionStateStore.hex(JournalActionStateStore.sha256(canonicalJson(args)))
+        .substring(0, 16);
+  }
+
+  /** {@code value} as JSON with map keys and properties sorted: the same bytes in every JVM. */
+  public static byte[] canonicalJson(Object value) {
     try {
-      json = JSON.writeValueAsBytes(args);
+      return JSON.writeValueAsBytes(value);
     } catch (Exception e) {
-      throw new IllegalArgumentException("args: not serializable to JSON: " + e.getMessage(), e);
-    }
-    try {
-      byte[] h = MessageDigest.getInstance("SHA-256").digest(json);
-      StringBuilder s = new StringBuilder(16);
-      for (int i = 0; i < 8; i++) {
-        s.append(Character.forDigit((h[i] >> 4) & 15, 16)).append(Character.forDigit(h[i] & 15, 16));
-      }
-      return s.toString();
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+      throw new IllegalArgumentException("not serializable to JSON: " + e.getMessage(), e);
     }
   }
 
-  /** The name part of a call's id ({@code name#digest}), or the whole id of any other call. */
+  /**
+   * The name part of an id {@link #call} made ({@code name#} and 16 hex digits); any other id
+   * whole.
+   */
   public static String nameOf(String functionId) {
     if (functionId == null) return null;
     int h = functionId.lastIndexOf('#');
-    return h < 0 ? functionId : functionId.substring(0, h);
+    return h >= 0 && functionId.length() - h == 17 && functionId.substring(h + 1).matches("[0-9a-f]{16}")
+        ? functionId.substring(0, h)
+        : functionId;
   }
 }

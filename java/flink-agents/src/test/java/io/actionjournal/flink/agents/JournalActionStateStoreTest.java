@@ -471,4 +471,41 @@ final class JournalActionStateStoreTest {
     assertEquals("from a", answer(c.get("k", 1, act, in)));
     c.close();
   }
+
+  /**
+   * Strict mode where the runtime compares calls itself (Flink Agents' Python reconcile path):
+   * it persists the journaled calls cut at the mismatch, then puts the new call PENDING before
+   * running it. That put fails with the DivergenceException, and the journal keeps its call.
+   */
+  @Test
+  void strictModeStopsANewCallPutInAJournaledOnesPlace() throws Exception {
+    String job = newJob();
+    JournalActionStateStore first = started(job, List.of());
+    first.put("py", 1, act, in, new ActionState(in));
+    ActionState calls = first.get("py", 1, act, in);
+    calls.addCallResult(new CallResult("plan", "d1", bytes("P")));
+    first.put("py", 1, act, in, calls);
+
+    JournalActionStateStore strict =
+        new JournalActionStateStore(
+            new JournalStoreOptions(
+                    server.target, job, JournalStoreOptions.Transport.GRPC, PruneMode.CHECKPOINT,
+                    2, 4 << 20)
+                .withOnDivergence(JournalStoreOptions.OnDivergence.FAIL),
+            journal);
+    strict.bindOperator("op-1");
+    strict.rebuildState(List.of());
+    ActionState replay = strict.get("py", 1, act, in);
+    assertEquals(1, replay.getCallResults().size());
+    replay.clearCallResultsFrom(0);
+    strict.put("py", 1, act, in, replay); // the cut: nothing new yet
+    replay.addCallResult(CallResult.pending("plan-v2", "d2"));
+    DivergenceException e =
+        assertThrows(DivergenceException.class, () -> strict.put("py", 1, act, in, replay));
+    assertEquals(0, e.index);
+    assertEquals("plan", e.journaledFunctionId);
+    assertEquals("plan-v2", e.functionId);
+    ActionState after = started(job, List.of()).get("py", 1, act, in);
+    assertEquals("plan", after.getCallResults().get(0).getFunctionId(), "the journal keeps it");
+  }
 }

@@ -21,7 +21,9 @@ public final class Finding {
     /** An action with no completion in the journal would make this call: it would run. */
     WOULD_RUN_CALL(false),
     /** An action the journal holds nothing for (a new action, or an input never reached). */
-    WOULD_RUN_ACTION(false);
+    WOULD_RUN_ACTION(false),
+    /** Not replayed: no completed action in the journal carries the record's input. */
+    NO_INPUT(false);
 
     /** True when the new code contradicts the journal; false when it only goes beyond it. */
     public final boolean divergent;

@@ -51,13 +51,16 @@ import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
  *
  * A key's records are replayed in sequence order through one operator, so an agent's short-term
  * memory evolves as it did; after a record that stopped (a divergence, a call that would run) the
- * operator is made afresh and that memory starts empty. A record's input is read back from the
+ * operator is made afresh and that memory starts empty. An action stopped at a call the journal
+ * does not hold is skipped in a further pass of the record, so that its other actions are checked. A record's input is read back from the
  * state of a completed action it triggered, as Flink Agents serialized it (JSON: a POJO input comes
  * back as a map unless {@link #inputClass} says what to convert it to); a record without one is
  * skipped.
  */
 public final class Replayer {
   private static final ThreadLocal<String> KEY = new ThreadLocal<>();
+  // Passes of one record at most (each skips one more action that would run).
+  private static final int MAX_PASSES = 16;
 
   private final Agent agent;
   private AgentConfiguration config = new AgentConfiguration();
@@ -227,7 +230,7 @@ public final class Replayer {
                   ReplayReport.Status.SKIPPED,
                   List.of(
                       Finding.of(
-                          Finding.Kind.WOULD_RUN_ACTION,
+                          Finding.Kind.NO_INPUT,
                           "-",
                           "no completed action in the journal carries the record's input"))));
           continue;
@@ -235,21 +238,36 @@ public final class Replayer {
         if (inputClass != null && !inputClass.isInstance(input)) {
           input = convert.convertValue(input, inputClass);
         }
-        if (harness == null) harness = new Harness(plan, store);
-        try {
-          harness.run(r.key, input);
-        } catch (Throwable t) {
-          if (!session.stopped) {
-            // The new code failed on its own, on the journal's answers.
-            session.add(Finding.of(Finding.Kind.ACTION_FAILED, "-", String.valueOf(VerifyStore.rootOf(t))));
+        // A pass stopped at a call the journal does not hold (would run) ends that action, not
+        // the record: the next pass answers it as completed and empty, so that the record's
+        // other actions are checked too. A divergence ends the record.
+        for (int pass = 0; ; pass++) {
+          if (harness == null) harness = new Harness(plan, store);
+          try {
+            harness.run(r.key, input);
+          } catch (Throwable t) {
+            if (!session.stopped) {
+              // The new code failed on its own, on the journal's answers.
+              session.add(
+                  Finding.of(
+                      Finding.Kind.ACTION_FAILED, "-", String.valueOf(VerifyStore.rootOf(t))));
+            }
+            harness.closeQuietly();
+            harness = null;
           }
-          harness.closeQuietly();
-          harness = null;
+          if (!session.stopped
+              || session.divergent()
+              || session.stoppedAction == null
+              || !session.skipped.add(session.stoppedAction)
+              || pass == MAX_PASSES) {
+            break;
+          }
+          session.nextPass();
         }
         if (!session.stopped) {
           // Actions the journal holds that the new code never asked for.
           for (String actionKey : r.actions.keySet()) {
-            if (!session.asked.contains(actionKey) && session.findings.isEmpty()) {
+            if (!session.asked.contains(actionKey)) {
               session.add(
                   Finding.of(
                       Finding.Kind.ACTION_NOT_REACHED,

@@ -1,13 +1,13 @@
 package io.actionjournal.flink.agents.replay;
 
-import com.fasterxml.jackson.databind.MapperFeature;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.actionjournal.flink.agents.CheckedCallResult;
 import io.actionjournal.flink.agents.JournalActionStateStore;
+import io.actionjournal.flink.agents.JournalCalls;
 import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.Step;
+import io.actionjournal.v1.StepStatus;
 import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -37,14 +37,12 @@ final class VerifyStore implements ActionStateStore, Serializable {
   private static final long serialVersionUID = 1L;
   private static final AtomicLong IDS = new AtomicLong();
   private static final Map<Long, Session> SESSIONS = new ConcurrentHashMap<>();
-  private static final JsonMapper JSON =
-      JsonMapper.builder()
-          .configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true)
-          .configure(MapperFeature.SORT_PROPERTIES_ALPHABETICALLY, true)
-          .build();
 
-  /** Thrown into the action to stop it where a call would run or part from the journal. */
-  static final class Stop extends RuntimeException {
+  /**
+   * Thrown into the action to stop it where a call would run or part from the journal. An {@link
+   * Error}, so that an agent's {@code catch (Exception e)} around a durable call cannot swallow it.
+   */
+  static final class Stop extends Error {
     private static final long serialVersionUID = 1L;
 
     Stop(String message) {
@@ -52,22 +50,36 @@ final class VerifyStore implements ActionStateStore, Serializable {
     }
   }
 
-  /** What one record's replay found, in order. */
+  /** What one record's replay found, in order, over its passes. */
   static final class Session {
     Recorded record;
     final Set<String> asked = new HashSet<>();
     final List<Finding> findings = new ArrayList<>();
+    // Actions answered as completed and empty (skipped): ones a pass stopped at a call the
+    // journal does not hold, so that the next pass checks the record's other actions.
+    final Set<String> skipped = new HashSet<>();
     boolean stopped;
+    String stoppedAction;
 
     void begin(Recorded r) {
       record = r;
-      asked.clear();
       findings.clear();
+      skipped.clear();
+      nextPass();
+    }
+
+    void nextPass() {
+      asked.clear();
       stopped = false;
+      stoppedAction = null;
     }
 
     void add(Finding f) {
       findings.add(f);
+    }
+
+    boolean divergent() {
+      return findings.stream().anyMatch(f -> f.kind.divergent);
     }
   }
 
@@ -86,10 +98,12 @@ final class VerifyStore implements ActionStateStore, Serializable {
     Session s = session();
     String actionKey = JournalActionStateStore.actionKey(key, seqNum, action, event);
     s.asked.add(actionKey);
+    if (s.skipped.contains(actionKey)) return new ActionState(event, null, null, null, null, true);
     String name = action.getName();
     ActionEntries journaled = s.record.actions.get(actionKey);
     List<CallResult> calls = new ArrayList<>();
     boolean completed = false;
+    int pendingAt = -1;
     if (journaled == null) {
       if (s.findings.stream().noneMatch(f -> name.equals(f.action))) {
         s.add(Finding.of(Finding.Kind.WOULD_RUN_ACTION, name, "the journal holds nothing for it"));
@@ -105,12 +119,18 @@ final class VerifyStore implements ActionStateStore, Serializable {
         completed = true;
       }
       // The calls are the action's steps (a completed state carries none: Flink Agents clears
-      // them when it marks the action completed).
+      // them when it marks the action completed), up to a PENDING one: its reconciler would run,
+      // so the journal ends there for the replay.
       for (Step step : journaled.getStepsList()) {
+        if (step.getStatus() == StepStatus.STEP_STATUS_PENDING) {
+          pendingAt = calls.size();
+          break;
+        }
         calls.add(JournalActionStateStore.toCallResult(step));
       }
     }
     boolean wasCompleted = completed;
+    int pending = pendingAt;
     List<CallResult> checked = new ArrayList<>(calls.size() + 1);
     CheckedCallResult.Mismatch mismatch =
         (i, j, functionId, argsDigest) -> {
@@ -135,8 +155,9 @@ final class VerifyStore implements ActionStateStore, Serializable {
                     null,
                     functionId,
                     argsDigest,
-                    null));
+                    i == pending ? "journaled PENDING: its reconciler would run" : null));
           }
+          s.stoppedAction = actionKey;
           throw stop(s, "call " + i + " of " + name + " (" + functionId + ") is not journaled");
         };
     for (int i = 0; i < calls.size(); i++) checked.add(CheckedCallResult.of(i, calls.get(i), mismatch));
@@ -188,8 +209,8 @@ final class VerifyStore implements ActionStateStore, Serializable {
 
   private static String json(Object v) {
     try {
-      return JSON.writeValueAsString(v);
-    } catch (Exception e) {
+      return new String(JournalCalls.canonicalJson(v), StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
       return String.valueOf(v);
     }
   }

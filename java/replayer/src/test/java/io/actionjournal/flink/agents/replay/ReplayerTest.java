@@ -168,6 +168,22 @@ final class ReplayerTest {
   }
 
   @Test
+  void aNewActionThatWouldRunDoesNotHideADivergenceBesideIt() throws Exception {
+    Untouched before = new Untouched();
+    ReplayReport r = Replayer.forAgent(new ReviewAgentE()).replay(Replayer.fromExport(export));
+    before.check();
+    assertEquals(INPUTS, r.count(ReplayReport.Status.DIVERGENT), r.text());
+    assertEquals(1, r.exitCode());
+    for (ReplayReport.Record rec : r.records) {
+      assertEquals(Finding.Kind.CALL_DIFFERS, rec.first().kind, r.text());
+      assertEquals("reply", rec.first().function());
+      assertTrue(
+          rec.findings.stream().anyMatch(f -> f.action.equals("audit")),
+          "the new action is reported too: " + rec.findings);
+    }
+  }
+
+  @Test
   void anOutputThatChangedIsReportedOnItsAction() throws Exception {
     Untouched before = new Untouched();
     ReplayReport r = Replayer.forAgent(new ReviewAgentD()).replay(Replayer.fromExport(export));

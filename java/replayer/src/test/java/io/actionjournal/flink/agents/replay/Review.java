@@ -14,7 +14,7 @@ import org.apache.flink.agents.api.context.RunnerContext;
  * The test agents' one action, "review": two durable calls made with {@link JournalCalls} (so
  * that their prompts are part of their identity), each a counted side effect, then an output. The
  * versions differ in one prompt ({@link ReviewAgentB}), in one more action ({@link
- * ReviewAgentC}) or in their output ({@link ReviewAgentD}).
+ * ReviewAgentC}), in both ({@link ReviewAgentE}) or in their output ({@link ReviewAgentD}).
  */
 final class Review {
   static final String CLASSIFY = "Classify the sentiment of: ";
@@ -25,6 +25,8 @@ final class Review {
   static final Map<String, AtomicInteger> EFFECTS = new ConcurrentHashMap<>();
   /** When set, the next action fails (an Error, as a crash would) after both calls, once. */
   static volatile boolean failAtEnd;
+  /** When set, the next call of {@link TwoStepAgent} fails inside, after its effect, once. */
+  static volatile boolean failInCall;
 
   private Review() {}
 

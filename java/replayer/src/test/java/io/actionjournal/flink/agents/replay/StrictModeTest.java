@@ -18,7 +18,6 @@ import io.actionjournal.v1.GetRecordRequest;
 import io.actionjournal.v1.GetRecordResponse;
 import io.actionjournal.v1.ListRecordsRequest;
 import io.actionjournal.v1.RecordId;
-import io.actionjournal.v1.RecordStatus;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -191,6 +190,33 @@ final class StrictModeTest {
     List<String> now = calls(journal(job));
     assertEquals(journaled.get(0), now.get(0));
     assertFalse(journaled.get(1).equals(now.get(1)), "the journal holds B's call: " + now);
+  }
+
+  /**
+   * The replayer over a journal whose call was left PENDING (the task died inside it): its
+   * reconciler would run on a restore, so the replayer stops there and reports it, running
+   * neither the call nor the reconciler, and checks the record's other action.
+   */
+  @Test
+  void theReplayerStopsAtAPendingCall() throws Exception {
+    String job = "pending-call";
+    Review.failInCall = true;
+    try (Task a = new Task(job, new TwoStepAgent(), "truncate")) {
+      Throwable t = assertThrows(Throwable.class, () -> a.run("k0:1"));
+      assertTrue(String.valueOf(VerifyStore.rootOf(t)).contains("injected failure"), t.toString());
+    }
+    int effects = Review.effects();
+    ReplayReport r;
+    try (GrpcJournalClient c = new GrpcJournalClient(server.target)) {
+      r = Replayer.forAgent(new TwoStepAgent()).replay(Replayer.fromJournal(c, job, ""));
+    }
+    assertEquals(effects, Review.effects(), "neither the call nor its reconciler ran");
+    assertEquals(1, r.count(ReplayReport.Status.WOULD_RUN), r.text());
+    Finding f = r.records.get(0).first();
+    assertEquals(Finding.Kind.WOULD_RUN_CALL, f.kind, r.text());
+    assertEquals("answer", f.action);
+    assertEquals(0, f.index);
+    assertTrue(f.detail.contains("reconciler"), f.toString());
   }
 
   @Test
