@@ -413,6 +413,21 @@ TEST_F(SecurityE2eTest, ATokenIsConfinedToItsJobsAndPermissions) {
   }
 }
 
+// A TCP connection to 127.0.0.1:port, or -1.
+int ConnectLoopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // Clients that connect to the HTTPS metrics port and say nothing (each
 // held for up to 5 s) do not hold up a scrape beside them.
 TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
@@ -421,13 +436,8 @@ TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
   const int sockets = server->Sockets();
   std::vector<int> stalled;
   for (int i = 0; i < 3; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = ConnectLoopback(server->metrics_port());
     ASSERT_GE(fd, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(server->metrics_port()));
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
     stalled.push_back(fd);
   }
   // Accepted by the server, each waiting in its TLS handshake.
@@ -447,13 +457,8 @@ TEST_F(SecurityE2eTest, StalledMetricsClientsDoNotBlockAScrape) {
 TEST_F(SecurityE2eTest, ATricklingHandshakeIsCutOffInSeconds) {
   auto server = StartServer(/*mutual=*/false);
   ASSERT_NE(server, nullptr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ConnectLoopback(server->metrics_port());
   ASSERT_GE(fd, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(server->metrics_port()));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
   // A TLS record header announcing a 16 KiB handshake message.
   const unsigned char header[] = {0x16, 0x03, 0x01, 0x40, 0x00};
   ASSERT_EQ(send(fd, header, sizeof(header), MSG_NOSIGNAL), 5);

@@ -59,6 +59,13 @@ final class Review {
     ctx.sendEvent(new OutputEvent(format.apply(input + "=" + label + "," + reply)));
   }
 
+  /** C's and E's new action: an audit of every input, a call the journal of A never saw. */
+  static void audit(Event event, RunnerContext ctx) throws Exception {
+    String input = (String) InputEvent.fromEvent(event).getInput();
+    ctx.durableExecute(
+        JournalCalls.call("audit", Map.of("input", input), String.class, () -> effect("audit", input)));
+  }
+
   static String effect(String name, String input) {
     int n = EFFECTS.computeIfAbsent(name, k -> new AtomicInteger()).incrementAndGet();
     return name + ":" + input + ":" + n;

@@ -1,7 +1,5 @@
 package io.actionjournal.flink.agents.replay;
 
-import io.actionjournal.flink.agents.JournalCalls;
-import java.util.Map;
 import org.apache.flink.agents.api.Event;
 import org.apache.flink.agents.api.InputEvent;
 import org.apache.flink.agents.api.agents.Agent;
@@ -15,12 +13,8 @@ public class ReviewAgentC extends Agent {
     Review.review(event, ctx, Review.REPLY_A);
   }
 
-  /** New in C: an audit of every input, a durable call the journal of A never saw. */
   @Action(listenEventTypes = {InputEvent.EVENT_TYPE})
   public static void audit(Event event, RunnerContext ctx) throws Exception {
-    String input = (String) InputEvent.fromEvent(event).getInput();
-    ctx.durableExecute(
-        JournalCalls.call(
-            "audit", Map.of("input", input), String.class, () -> Review.effect("audit", input)));
+    Review.audit(event, ctx);
   }
 }
