@@ -272,22 +272,31 @@ final class FlinkJobTest {
     run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
   }
 
+  /**
+   * Runs the job until input {@code i}'s act has had its effect and hangs (PENDING in the
+   * journal), SIGKILLs it there, and returns the newest checkpoint completed before.
+   */
+  private static Path killedInsideAct(Run run, int i) throws Exception {
+    Process first = run.start(Map.of("aj.fault", "hang:" + input(i), "aj.source-ms", "250"));
+    Path hung = Path.of(run.effects + ".hung");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (!Files.exists(hung) && System.nanoTime() < deadline && first.isAlive()) Thread.sleep(50);
+    assertTrue(Files.exists(hung), "the job never reached input " + i + ": " + run.log());
+    Optional<Path> checkpoint = run.latestCheckpoint();
+    assertTrue(checkpoint.isPresent(), "no completed checkpoint before the kill: " + run.log());
+    TestServer.run(List.of("kill", "-9", String.valueOf(first.pid())));
+    first.waitFor(10, TimeUnit.SECONDS);
+    return checkpoint.get();
+  }
+
   /** Scenario b: SIGKILL mid-action; a new JVM restores from the retained checkpoint. */
   @ParameterizedTest
   @ValueSource(strings = {"grpc", "jni"})
   void processDeathMidActionRestoresWithoutRunningFinishedCallsAgain(String transport)
       throws Exception {
     Run run = new Run(transport);
-    Process first = run.start(Map.of("aj.fault", "hang:" + input(9), "aj.source-ms", "250"));
-    Path hung = Path.of(run.effects + ".hung");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    while (!Files.exists(hung) && System.nanoTime() < deadline && first.isAlive()) Thread.sleep(50);
-    assertTrue(Files.exists(hung), "the job never reached input 9: " + run.log());
-    Optional<Path> checkpoint = run.latestCheckpoint();
-    assertTrue(checkpoint.isPresent(), "no completed checkpoint before the kill: " + run.log());
-    TestServer.run(List.of("kill", "-9", String.valueOf(first.pid())));
-    first.waitFor(10, TimeUnit.SECONDS);
-    run.runToEnd(Map.of("aj.restore", checkpoint.get().toString()));
+    Path checkpoint = killedInsideAct(run, 9);
+    run.runToEnd(Map.of("aj.restore", checkpoint.toString()));
     assertEachEffectOnce(run, List.of(input(9)));
     run.assertOutputsAreWhatTheWorldSaw(List.of("agent-a"));
   }
@@ -304,19 +313,10 @@ final class FlinkJobTest {
   void aRestoreWhoseInFlightCallChangedFailsOnlyInStrictMode(String onDivergence)
       throws Exception {
     Run run = new Run("grpc");
-    Process first = run.start(Map.of("aj.fault", "hang:" + input(9), "aj.source-ms", "250"));
-    Path hung = Path.of(run.effects + ".hung");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    while (!Files.exists(hung) && System.nanoTime() < deadline && first.isAlive()) Thread.sleep(50);
-    assertTrue(Files.exists(hung), "the job never reached input 9: " + run.log());
-    Optional<Path> checkpoint = run.latestCheckpoint();
-    assertTrue(checkpoint.isPresent(), "no completed checkpoint before the kill: " + run.log());
-    TestServer.run(List.of("kill", "-9", String.valueOf(first.pid())));
-    first.waitFor(10, TimeUnit.SECONDS);
-
+    Path checkpoint = killedInsideAct(run, 9);
     Map<String, String> restore =
         Map.of(
-            "aj.restore", checkpoint.get().toString(),
+            "aj.restore", checkpoint.toString(),
             "aj.act-id", "act-v2",
             "aj.on-divergence", onDivergence);
     String nine = input(9);

@@ -2,9 +2,6 @@ package io.actionjournal.flink.agents.replay;
 
 import io.actionjournal.client.GrpcJournalClient;
 import io.actionjournal.client.TestServer;
-import io.actionjournal.flink.agents.JournalActionStateStore;
-import io.actionjournal.flink.agents.JournalOperatorFactory;
-import io.actionjournal.flink.agents.JournalStoreOptions;
 import io.actionjournal.v1.GetRecordResponse;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
@@ -14,13 +11,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import org.apache.flink.agents.plan.AgentConfiguration;
-import org.apache.flink.agents.plan.AgentPlan;
-import org.apache.flink.agents.runtime.operator.ActionExecutionOperator;
-import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.functions.KeySelector;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 
 /**
  * How fast the replayer checks recorded records (bench/replay_bench.sh): RECORDS records over 100
@@ -95,30 +85,13 @@ public final class ReplayBench {
   }
 
   /** Journals {@code n} records with agent A, as a task does (prune none: the journal keeps all). */
-  @SuppressWarnings("unchecked")
   static void record(String target, String job, int n) throws Exception {
-    JournalStoreOptions options =
-        JournalStoreOptions.fromMap(
-            Map.of(
-                "actionjournal.target", target,
-                "actionjournal.job-id", job,
-                "actionjournal.namespace", "review",
-                "actionjournal.prune", "none"),
-            Map.of());
-    try (KeyedOneInputStreamOperatorTestHarness<String, String, Object> h =
-        new KeyedOneInputStreamOperatorTestHarness<>(
-            new JournalOperatorFactory<String, Object>(
-                new AgentPlan(new ReviewAgentA(), new AgentConfiguration()),
-                true,
-                new JournalActionStateStore(options)),
-            (KeySelector<String, String>) s -> s.substring(0, s.indexOf(':')),
-            Types.STRING)) {
-      h.open();
-      ActionExecutionOperator<String, Object> op = (ActionExecutionOperator<String, Object>) h.getOperator();
-      for (int i = 1; i <= n; i++) {
-        h.processElement(new StreamRecord<>("k" + (i % 100) + ":" + i));
-        op.waitInFlightEventsFinished();
-      }
+    try (JournalTask t =
+        new JournalTask(
+            target,
+            new ReviewAgentA(),
+            Map.of("actionjournal.job-id", job, "actionjournal.prune", "none"))) {
+      for (int i = 1; i <= n; i++) t.run("k" + (i % 100) + ":" + i);
     }
   }
 }

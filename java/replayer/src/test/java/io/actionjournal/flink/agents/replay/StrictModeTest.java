@@ -10,8 +10,6 @@ import com.google.protobuf.ByteString;
 import io.actionjournal.client.GrpcJournalClient;
 import io.actionjournal.client.TestServer;
 import io.actionjournal.flink.agents.DivergenceException;
-import io.actionjournal.flink.agents.JournalActionStateStore;
-import io.actionjournal.flink.agents.JournalOperatorFactory;
 import io.actionjournal.flink.agents.JournalStoreOptions;
 import io.actionjournal.v1.ActionEntries;
 import io.actionjournal.v1.GetRecordRequest;
@@ -22,13 +20,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.apache.flink.agents.api.agents.Agent;
-import org.apache.flink.agents.plan.AgentConfiguration;
-import org.apache.flink.agents.plan.AgentPlan;
-import org.apache.flink.agents.runtime.operator.ActionExecutionOperator;
-import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.functions.KeySelector;
-import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,50 +49,18 @@ final class StrictModeTest {
     server.close();
   }
 
-  /** One operator as a task runs it, over the journal of {@code job}. */
-  private static final class Task implements AutoCloseable {
-    final KeyedOneInputStreamOperatorTestHarness<String, String, Object> h;
-
-    Task(String job, Agent agent, String onDivergence) throws Exception {
-      JournalStoreOptions options =
-          JournalStoreOptions.fromMap(
-              Map.of(
-                  "actionjournal.target", server.target,
-                  "actionjournal.job-id", job,
-                  "actionjournal.namespace", "review",
-                  "actionjournal.on-divergence", onDivergence),
-              Map.of());
-      h =
-          new KeyedOneInputStreamOperatorTestHarness<>(
-              new JournalOperatorFactory<String, Object>(
-                  new AgentPlan(agent, new AgentConfiguration()),
-                  true,
-                  new JournalActionStateStore(options)),
-              (KeySelector<String, String>) s -> s.substring(0, s.indexOf(':')),
-              Types.STRING);
-      h.open();
-    }
-
-    @SuppressWarnings("unchecked")
-    void run(String input) throws Exception {
-      h.processElement(new StreamRecord<>(input));
-      ((ActionExecutionOperator<String, Object>) h.getOperator()).waitInFlightEventsFinished();
-    }
-
-    @Override
-    public void close() {
-      try {
-        h.close();
-      } catch (Exception ignored) {
-        // a task that failed
-      }
-    }
+  /** A task over the journal of {@code job}, with on-divergence as given. */
+  private static JournalTask task(String job, Agent agent, String onDivergence) throws Exception {
+    return new JournalTask(
+        server.target,
+        agent,
+        Map.of("actionjournal.job-id", job, "actionjournal.on-divergence", onDivergence));
   }
 
   /** Agent A runs "k0:1" until both calls are journaled, then fails: the action is in flight. */
   private static void crashAfterTheCalls(String job) throws Exception {
     Review.failAtEnd = true;
-    try (Task a = new Task(job, new ReviewAgentA(), "truncate")) {
+    try (JournalTask a = task(job, new ReviewAgentA(), "truncate")) {
       Throwable t = assertThrows(Throwable.class, () -> a.run("k0:1"));
       assertTrue(String.valueOf(VerifyStore.rootOf(t)).contains("injected failure"), t.toString());
     }
@@ -132,7 +91,7 @@ final class StrictModeTest {
     int reply = Review.effects("reply");
     int classify = Review.effects("classify");
 
-    try (Task b = new Task(job, new ReviewAgentB(), "fail")) {
+    try (JournalTask b = task(job, new ReviewAgentB(), "fail")) {
       Throwable t = assertThrows(Throwable.class, () -> b.run("k0:1"));
       DivergenceException d = divergenceIn(t);
       assertNotNull(d, "no DivergenceException in " + t);
@@ -151,7 +110,7 @@ final class StrictModeTest {
     assertFalse(after.getActions(0).hasCompletion());
 
     // The code that wrote the journal restores in strict mode too, replaying both calls.
-    try (Task a = new Task(job, new ReviewAgentA(), "fail")) {
+    try (JournalTask a = task(job, new ReviewAgentA(), "fail")) {
       a.run("k0:1");
       assertEquals(1, a.h.getOutput().size());
     }
@@ -167,7 +126,7 @@ final class StrictModeTest {
     int reply = Review.effects("reply");
     int audit = Review.effects("audit");
     // C adds an action: nothing journaled diverges, so strict mode has nothing to stop.
-    try (Task c = new Task(job, new ReviewAgentC(), "fail")) {
+    try (JournalTask c = task(job, new ReviewAgentC(), "fail")) {
       c.run("k0:1");
       assertEquals(1, c.h.getOutput().size());
     }
@@ -182,7 +141,7 @@ final class StrictModeTest {
     crashAfterTheCalls(job);
     List<String> journaled = calls(journal(job));
     int reply = Review.effects("reply");
-    try (Task b = new Task(job, new ReviewAgentB(), "truncate")) {
+    try (JournalTask b = task(job, new ReviewAgentB(), "truncate")) {
       b.run("k0:1");
       assertEquals(1, b.h.getOutput().size());
     }
@@ -201,7 +160,7 @@ final class StrictModeTest {
   void theReplayerStopsAtAPendingCall() throws Exception {
     String job = "pending-call";
     Review.failInCall = true;
-    try (Task a = new Task(job, new TwoStepAgent(), "truncate")) {
+    try (JournalTask a = task(job, new TwoStepAgent(), "truncate")) {
       Throwable t = assertThrows(Throwable.class, () -> a.run("k0:1"));
       assertTrue(String.valueOf(VerifyStore.rootOf(t)).contains("injected failure"), t.toString());
     }
